@@ -1,0 +1,340 @@
+//! [`Registry`] and the [`Collector`] trait.
+//!
+//! A collector writes metric families on each scrape. A registry holds collectors (there is no global default
+//! registry: each binary builds its own and hands it to the HTTP runtime). Collectors registered with a name
+//! (the exporters' `cpu`, `diskstats`, `global_status`, ...) can be selected with a `collect[]` filter and, when
+//! the registry has a scrape namespace, get `<ns>_scrape_collector_duration_seconds{collector=..}` and
+//! `<ns>_scrape_collector_success{collector=..}`, as node_exporter writes them. A collector that fails reports
+//! success 0 and is logged; the rest of the scrape is unaffected.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use crate::model::{Labels, Metric, MetricFamily, MetricType, Value};
+
+/// The error a collector returns when it cannot produce its families. Any error type converts into it.
+#[derive(Debug)]
+pub struct CollectError(Box<dyn std::error::Error + Send + Sync>);
+
+impl CollectError {
+    /// An error from a message.
+    pub fn msg(message: impl Into<String>) -> CollectError {
+        CollectError(message.into().into())
+    }
+}
+
+impl fmt::Display for CollectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for CollectError {
+    fn from(e: E) -> CollectError {
+        CollectError(Box::new(e))
+    }
+}
+
+/// Something that writes metric families on each scrape.
+///
+/// `collect` runs on a blocking-capable thread (the HTTP runtime calls the registry from `spawn_blocking`), so a
+/// collector may read files or block on I/O. Families already pushed to `out` before an error are kept only when
+/// the collector returns `Ok`; on `Err` the registry drops what this collector pushed in this call.
+pub trait Collector: Send + Sync {
+    /// Appends this collector's families to `out`.
+    fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError>;
+}
+
+impl<C: Collector + ?Sized> Collector for Arc<C> {
+    fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
+        (**self).collect(out)
+    }
+}
+
+/// Errors from [`Registry::gather`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    /// A `collect[]` filter named a collector that is not registered.
+    #[error("missing collector: {name}")]
+    UnknownCollector {
+        /// The unknown name.
+        name: String,
+    },
+    /// Two collectors registered with the same name.
+    #[error("collector {name:?} is already registered")]
+    DuplicateCollector {
+        /// The repeated name.
+        name: String,
+    },
+}
+
+struct Entry {
+    name: Option<String>,
+    collector: Box<dyn Collector>,
+}
+
+/// A set of collectors gathered together on each scrape.
+pub struct Registry {
+    namespace: Option<String>,
+    entries: RwLock<Vec<Entry>>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<Option<String>> = self
+            .entries
+            .read()
+            .map(|e| e.iter().map(|e| e.name.clone()).collect())
+            .unwrap_or_default();
+        f.debug_struct("Registry")
+            .field("namespace", &self.namespace)
+            .field("collectors", &names)
+            .finish()
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry::new()
+    }
+}
+
+impl Registry {
+    /// An empty registry without per-collector scrape metrics.
+    pub fn new() -> Registry {
+        Registry {
+            namespace: None,
+            entries: RwLock::new(Vec::new()),
+        }
+    }
+
+    /// An empty registry whose named collectors are timed into `<namespace>_scrape_collector_duration_seconds`
+    /// and `<namespace>_scrape_collector_success`.
+    pub fn with_scrape_metrics(namespace: impl Into<String>) -> Registry {
+        Registry {
+            namespace: Some(namespace.into()),
+            entries: RwLock::new(Vec::new()),
+        }
+    }
+
+    /// Registers a collector that is always gathered and not timed (instrumentation, process metrics).
+    pub fn register(&self, collector: impl Collector + 'static) {
+        self.write().push(Entry {
+            name: None,
+            collector: Box::new(collector),
+        });
+    }
+
+    /// Registers a named collector: selectable by `collect[]`, timed, and reported as failed when it errors.
+    pub fn register_named(
+        &self,
+        name: impl Into<String>,
+        collector: impl Collector + 'static,
+    ) -> Result<(), RegistryError> {
+        let name = name.into();
+        let mut entries = self.write();
+        if entries.iter().any(|e| e.name.as_deref() == Some(name.as_str())) {
+            return Err(RegistryError::DuplicateCollector { name });
+        }
+        entries.push(Entry {
+            name: Some(name),
+            collector: Box::new(collector),
+        });
+        Ok(())
+    }
+
+    /// The names of the named collectors, in registration order.
+    pub fn collector_names(&self) -> Vec<String> {
+        self.read().iter().filter_map(|e| e.name.clone()).collect()
+    }
+
+    /// Runs the collectors and returns their families sorted by name, families of the same name merged.
+    ///
+    /// With a non-empty `filter` only the named collectors listed there run (unnamed ones always run); a name
+    /// that is not registered is an error, as in node_exporter's `collect[]` handling.
+    pub fn gather(&self, filter: &[String]) -> Result<Vec<MetricFamily>, RegistryError> {
+        let entries = self.read();
+        for want in filter {
+            if !entries.iter().any(|e| e.name.as_deref() == Some(want.as_str())) {
+                return Err(RegistryError::UnknownCollector { name: want.clone() });
+            }
+        }
+        let mut out = Vec::new();
+        let mut durations = Vec::new();
+        for entry in entries.iter() {
+            if let Some(name) = &entry.name
+                && !filter.is_empty()
+                && !filter.iter().any(|f| f == name)
+            {
+                continue;
+            }
+            let start = Instant::now();
+            let mark = out.len();
+            let result = entry.collector.collect(&mut out);
+            let elapsed = start.elapsed().as_secs_f64();
+            let ok = match result {
+                Ok(()) => true,
+                Err(err) => {
+                    out.truncate(mark);
+                    match &entry.name {
+                        Some(name) => tracing::error!(
+                            name = name.as_str(),
+                            duration_seconds = elapsed,
+                            err = %err,
+                            "collector failed"
+                        ),
+                        None => tracing::error!(err = %err, "collector failed"),
+                    }
+                    false
+                }
+            };
+            if let Some(name) = &entry.name {
+                durations.push((name.clone(), elapsed, ok));
+            }
+        }
+        drop(entries);
+        if let Some(ns) = &self.namespace
+            && !durations.is_empty()
+        {
+            out.extend(scrape_families(ns, &durations));
+        }
+        Ok(merge_sorted(out))
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Entry>> {
+        self.entries.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<Entry>> {
+        self.entries.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn scrape_families(ns: &str, results: &[(String, f64, bool)]) -> [MetricFamily; 2] {
+    let mut duration = MetricFamily::new(format!("{ns}_scrape_collector_duration_seconds"), MetricType::Gauge)
+        .with_help(format!("{ns}_exporter: Duration of a collector scrape."));
+    let mut success = MetricFamily::new(format!("{ns}_scrape_collector_success"), MetricType::Gauge)
+        .with_help(format!("{ns}_exporter: Whether a collector succeeded."));
+    for (name, secs, ok) in results {
+        let labels = Labels::from_pairs([("collector", name.as_str())]);
+        duration.push(Metric::new(labels.clone(), Value::Gauge(*secs)));
+        success.push(Metric::new(labels, Value::Gauge(if *ok { 1.0 } else { 0.0 })));
+    }
+    [duration, success]
+}
+
+/// Sorts families by name and merges families that share a name (keeping the first one's metadata), then sorts
+/// each family's metrics by label values, as the Go client's gatherer does.
+fn merge_sorted(families: Vec<MetricFamily>) -> Vec<MetricFamily> {
+    let mut by_name: BTreeMap<String, MetricFamily> = BTreeMap::new();
+    for fam in families {
+        match by_name.get_mut(&fam.name) {
+            Some(existing) => {
+                if existing.help.is_none() {
+                    existing.help = fam.help;
+                }
+                existing.metrics.extend(fam.metrics);
+            }
+            None => {
+                by_name.insert(fam.name.clone(), fam);
+            }
+        }
+    }
+    by_name
+        .into_values()
+        .map(|mut fam| {
+            for m in &mut fam.metrics {
+                m.labels.sort();
+            }
+            fam.metrics.sort_by(|a, b| {
+                a.labels
+                    .iter()
+                    .map(|l| (&l.name, &l.value))
+                    .cmp(b.labels.iter().map(|l| (&l.name, &l.value)))
+            });
+            fam
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed(&'static str, f64);
+    impl Collector for Fixed {
+        fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
+            let mut f = MetricFamily::new(self.0, MetricType::Gauge);
+            f.push(Metric::new(Labels::new(), Value::Gauge(self.1)));
+            out.push(f);
+            Ok(())
+        }
+    }
+
+    struct Failing;
+    impl Collector for Failing {
+        fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
+            out.push(MetricFamily::new("half_written", MetricType::Gauge));
+            Err(CollectError::msg("cannot read /proc/stat"))
+        }
+    }
+
+    fn gauge(fams: &[MetricFamily], name: &str, collector: &str) -> Option<f64> {
+        let f = fams.iter().find(|f| f.name == name)?;
+        f.metrics.iter().find(|m| m.labels.get("collector") == Some(collector)).map(|m| match m.value {
+            Value::Gauge(v) => v,
+            _ => f64::NAN,
+        })
+    }
+
+    #[test]
+    fn failing_collector_reports_success_zero_and_keeps_the_rest() {
+        let r = Registry::with_scrape_metrics("node");
+        r.register_named("a", Fixed("a_metric", 1.0)).unwrap();
+        r.register_named("bad", Failing).unwrap();
+        r.register(Fixed("process_open_fds", 3.0));
+        let fams = r.gather(&[]).unwrap();
+        let names: Vec<&str> = fams.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "a_metric",
+                "node_scrape_collector_duration_seconds",
+                "node_scrape_collector_success",
+                "process_open_fds"
+            ]
+        );
+        assert_eq!(gauge(&fams, "node_scrape_collector_success", "a"), Some(1.0));
+        assert_eq!(gauge(&fams, "node_scrape_collector_success", "bad"), Some(0.0));
+    }
+
+    #[test]
+    fn filter_selects_named_collectors_and_rejects_unknown() {
+        let r = Registry::with_scrape_metrics("node");
+        r.register_named("a", Fixed("a_metric", 1.0)).unwrap();
+        r.register_named("b", Fixed("b_metric", 2.0)).unwrap();
+        let fams = r.gather(&["b".to_string()]).unwrap();
+        assert!(fams.iter().any(|f| f.name == "b_metric"));
+        assert!(!fams.iter().any(|f| f.name == "a_metric"));
+        assert_eq!(
+            r.gather(&["nope".to_string()]),
+            Err(RegistryError::UnknownCollector { name: "nope".into() })
+        );
+        assert!(matches!(
+            r.register_named("a", Failing),
+            Err(RegistryError::DuplicateCollector { .. })
+        ));
+    }
+
+    #[test]
+    fn same_name_families_merge() {
+        let r = Registry::new();
+        r.register(Fixed("x", 1.0));
+        r.register(Fixed("x", 2.0));
+        let fams = r.gather(&[]).unwrap();
+        assert_eq!(fams.len(), 1);
+        assert_eq!(fams[0].metrics.len(), 2);
+    }
+}
