@@ -18,6 +18,8 @@
 
 pub mod encode;
 pub mod model;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod registry;
 
 pub use model::{Label, Labels, Metric, MetricFamily, MetricType, Value};
