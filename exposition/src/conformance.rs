@@ -36,10 +36,8 @@ pub fn corpus_dir() -> Option<PathBuf> {
 /// The baseline pass count for `suite` from `testdata/conformance-baseline.toml` (0 when not listed).
 pub fn baseline(suite: &str) -> u64 {
     let path = repo_root().join("testdata/conformance-baseline.toml");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let table: toml::Table =
-        toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let table: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     table
         .get(suite)
         .and_then(|s| s.get("passed"))

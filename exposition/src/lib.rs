@@ -16,10 +16,10 @@
 //! ");
 //! ```
 
-pub mod encode;
-pub mod model;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod encode;
+pub mod model;
 pub mod registry;
 
 pub use model::{Label, Labels, Metric, MetricFamily, MetricType, Value};

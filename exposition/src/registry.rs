@@ -283,10 +283,13 @@ mod tests {
 
     fn gauge(fams: &[MetricFamily], name: &str, collector: &str) -> Option<f64> {
         let f = fams.iter().find(|f| f.name == name)?;
-        f.metrics.iter().find(|m| m.labels.get("collector") == Some(collector)).map(|m| match m.value {
-            Value::Gauge(v) => v,
-            _ => f64::NAN,
-        })
+        f.metrics
+            .iter()
+            .find(|m| m.labels.get("collector") == Some(collector))
+            .map(|m| match m.value {
+                Value::Gauge(v) => v,
+                _ => f64::NAN,
+            })
     }
 
     #[test]

@@ -108,7 +108,10 @@ mod tests {
         assert_eq!(negotiate(None), Format::Text);
         assert_eq!(negotiate(Some("*/*")), Format::Text);
         assert_eq!(negotiate(Some("application/json")), Format::Text);
-        assert_eq!(negotiate(Some("application/openmetrics-text; version=2.0.0")), Format::Text);
+        assert_eq!(
+            negotiate(Some("application/openmetrics-text; version=2.0.0")),
+            Format::Text
+        );
         assert_eq!(negotiate(Some("application/openmetrics-text;q=0")), Format::Text);
     }
 }
