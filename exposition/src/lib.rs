@@ -19,6 +19,8 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod encode;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod model;
 pub mod registry;
 
