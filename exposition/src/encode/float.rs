@@ -5,8 +5,6 @@
 //! `6.03708e-05`), with `+Inf`, `-Inf` and `NaN` for the special values. OpenMetrics writes the same but makes
 //! every float visibly a float: a result without `.` or `e` gets `.0` (`1.0`, `17.0`).
 
-use std::fmt::Write as _;
-
 /// Appends `v` as text format 0.0.4 writes it.
 #[inline]
 pub fn write_float(out: &mut Vec<u8>, v: f64) {
@@ -18,7 +16,49 @@ pub fn write_float(out: &mut Vec<u8>, v: f64) {
         }
         return;
     }
+    if let Some(m) = few_decimals(v) {
+        write_milli(out, v, m);
+        return;
+    }
     write_g(out, v);
+}
+
+/// For `1e-4 <= |v| < 1e6` whose shortest form has at most three decimals (clock ticks, percentages, most
+/// exporter values): `round(|v| * 1000)`. Then the decimal `m / 1000` parses back to `v` (IEEE division is
+/// correctly rounded) and is the shortest such decimal, because in this range distinct three-decimal numbers are
+/// far more than one ulp apart; it is the form Go's `'g'` writes here.
+#[inline]
+fn few_decimals(v: f64) -> Option<u64> {
+    let a = v.abs();
+    if !(1e-4..1e6).contains(&a) {
+        return None;
+    }
+    let m = (a * 1000.0).round();
+    if m / 1000.0 == a { Some(m as u64) } else { None }
+}
+
+/// Writes `m / 1000` with the sign of `v`, without trailing zeros after the point.
+#[inline]
+fn write_milli(out: &mut Vec<u8>, v: f64, m: u64) {
+    if v < 0.0 {
+        out.push(b'-');
+    }
+    write_int(out, (m / 1000) as i64);
+    let frac = m % 1000;
+    if frac != 0 {
+        out.push(b'.');
+        let d = [(frac / 100) as u8, (frac / 10 % 10) as u8, (frac % 10) as u8];
+        let keep = if d[2] != 0 {
+            3
+        } else if d[1] != 0 {
+            2
+        } else {
+            1
+        };
+        for x in &d[..keep] {
+            out.push(b'0' + x);
+        }
+    }
 }
 
 /// Appends `v` as OpenMetrics writes floats: like [`write_float`], with `.0` added to integral results.
@@ -70,24 +110,6 @@ fn small_integer(v: f64) -> Option<i64> {
     }
 }
 
-/// A fixed stack buffer for `core::fmt` output, so formatting allocates nothing.
-struct StackBuf {
-    buf: [u8; 40],
-    len: usize,
-}
-
-impl std::fmt::Write for StackBuf {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len + s.len();
-        if end > self.buf.len() {
-            return Err(std::fmt::Error);
-        }
-        self.buf[self.len..end].copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
-
 fn write_g(out: &mut Vec<u8>, v: f64) {
     if v.is_nan() {
         out.extend_from_slice(b"NaN");
@@ -97,32 +119,67 @@ fn write_g(out: &mut Vec<u8>, v: f64) {
         out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
         return;
     }
-    // Rust's `{:e}` gives the shortest round-trip digits as `d.ddde<exp>`; rearrange them as Go's `%g` would.
-    let mut sb = StackBuf { buf: [0; 40], len: 0 };
-    if write!(sb, "{v:e}").is_err() {
-        out.extend_from_slice(v.to_string().as_bytes());
+    // zmij gives the shortest round-trip digits (as `1370.25`, `1e-7` or `6.717066e6`). In Go's fixed-point
+    // range its plain decimal output is already what Go writes; otherwise collect the digits with the position of
+    // the decimal point and lay them out as Go's `%g` would.
+    let mut zb = zmij::Buffer::new();
+    let s = zb.format_finite(v).as_bytes();
+    let a = v.abs();
+    if (1e-4..1e6).contains(&a) && !s.contains(&b'e') {
+        out.extend_from_slice(s.strip_suffix(b".0").unwrap_or(s));
         return;
     }
-    let s = &sb.buf[..sb.len];
     let (neg, s) = match s.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, s),
     };
-    let e_pos = s.iter().position(|&c| c == b'e').unwrap_or(s.len());
+    let e_pos = s.iter().position(|&c| c == b'e' || c == b'E').unwrap_or(s.len());
     let (mantissa, exp_part) = s.split_at(e_pos);
-    let exp: i32 = std::str::from_utf8(exp_part.get(1..).unwrap_or(b"0"))
-        .ok()
-        .and_then(|e| e.parse().ok())
-        .unwrap_or(0);
-    let mut digits = [0u8; 24];
-    let mut nd = 0;
+    let mut e10: i32 = 0;
+    if let Some(rest) = exp_part.get(1..) {
+        let (eneg, rest) = match rest.split_first() {
+            Some((b'-', r)) => (true, r),
+            Some((b'+', r)) => (false, r),
+            _ => (false, rest),
+        };
+        for &c in rest {
+            e10 = e10 * 10 + i32::from(c - b'0');
+        }
+        if eneg {
+            e10 = -e10;
+        }
+    }
+    let mut digits = [0u8; 32];
+    let mut nd = 0usize;
+    let mut dp: i32 = e10;
+    let mut seen_point = false;
     for &c in mantissa {
-        if c != b'.' && nd < digits.len() {
+        if c == b'.' {
+            seen_point = true;
+            continue;
+        }
+        if !seen_point {
+            dp += 1;
+        }
+        if nd == 0 && c == b'0' {
+            // Leading zero: the point moves one place left relative to the significant digits.
+            dp -= 1;
+            continue;
+        }
+        if nd < digits.len() {
             digits[nd] = c;
             nd += 1;
         }
     }
+    while nd > 1 && digits[nd - 1] == b'0' {
+        nd -= 1;
+    }
     let digits = &digits[..nd];
+    if digits.is_empty() {
+        out.extend_from_slice(if neg { b"-0" } else { b"0" });
+        return;
+    }
+    let exp = dp - 1;
     if neg {
         out.push(b'-');
     }
@@ -200,6 +257,11 @@ mod tests {
             (8.589934592e+09, "8.589934592e+09"),
             (1.8446744073709552e19, "1.8446744073709552e+19"),
             (100.0, "100"),
+            (123456.78, "123456.78"),
+            (-0.001, "-0.001"),
+            (0.0105, "0.0105"),
+            (999999.999, "999999.999"),
+            (0.1 + 0.2, "0.30000000000000004"),
             (1e100, "1e+100"),
         ];
         for (v, want) in cases {
@@ -216,6 +278,33 @@ mod tests {
         assert_eq!(om(1e6), "1e+06");
         assert_eq!(om(f64::INFINITY), "+Inf");
         assert_eq!(om(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn three_decimal_fast_path_agrees_with_the_general_path() {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut hits = 0;
+        for i in 0..200_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Mix exact three-decimal values with arbitrary ones of the same magnitude.
+            let v = if i % 2 == 0 {
+                (x % 1_000_000_000) as f64 / 1000.0
+            } else {
+                (x % 1_000_000_000_000) as f64 / 1_000_000.0 * 1.0000001
+            };
+            let v = if x & 1 == 1 { -v } else { v };
+            let mut general = Vec::new();
+            write_g(&mut general, v);
+            if let Some(m) = few_decimals(v) {
+                hits += 1;
+                let mut fast = Vec::new();
+                write_milli(&mut fast, v, m);
+                assert_eq!(fast, general, "{v:?}");
+            }
+        }
+        assert!(hits > 90_000, "{hits}");
     }
 
     #[test]

@@ -149,7 +149,12 @@ pub(super) fn write_labels(out: &mut Vec<u8>, labels: &Labels, extra: Option<(&s
 /// Escapes a label value: `\` -> `\\`, `"` -> `\"`, newline -> `\n`.
 pub(super) fn escape_label_value(out: &mut Vec<u8>, v: &str) {
     let bytes = v.as_bytes();
-    if !bytes.iter().any(|c| matches!(c, b'\\' | b'"' | b'\n')) {
+    let plain = if bytes.len() < 32 {
+        !bytes.iter().any(|c| matches!(c, b'\\' | b'"' | b'\n'))
+    } else {
+        memchr::memchr3(b'\\', b'"', b'\n', bytes).is_none()
+    };
+    if plain {
         out.extend_from_slice(bytes);
         return;
     }
