@@ -68,7 +68,8 @@ async fn custom_telemetry_path_and_default_listen() {
 #[tokio::test]
 async fn formats_by_accept_header() {
     let srv = start(node(sample_registry()), &local_args()).await;
-    let cases: &[(&[(&str, &str)], &str, bool)] = &[
+    type Headers<'a> = &'a [(&'a str, &'a str)];
+    let cases: &[(Headers<'_>, &str, bool)] = &[
         (
             &[],
             "text/plain; version=0.0.4; charset=utf-8; escaping=underscores",

@@ -240,8 +240,11 @@ fn client_verifier(tls: &TlsSettings, provider: &Arc<CryptoProvider>) -> Result<
 struct ReloadingCert {
     cert: PemSource,
     key: PemSource,
-    state: Mutex<(Option<(SystemTime, SystemTime)>, Arc<CertifiedKey>)>,
+    state: Mutex<(Option<Stamp>, Arc<CertifiedKey>)>,
 }
+
+/// Modification times of the certificate and key files.
+type Stamp = (SystemTime, SystemTime);
 
 impl fmt::Debug for ReloadingCert {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

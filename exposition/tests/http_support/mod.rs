@@ -85,18 +85,17 @@ impl Collector for Failing {
     }
 }
 
+/// The gate a [`Blocking`] collector waits on.
+pub type Gate = Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>;
+
 /// A collector that blocks until released, counting how many collections have started.
 pub struct Blocking {
     pub started: Arc<AtomicUsize>,
-    pub release: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+    pub release: Gate,
 }
 
 impl Blocking {
-    pub fn new() -> (
-        Blocking,
-        Arc<AtomicUsize>,
-        Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
-    ) {
+    pub fn new() -> (Blocking, Arc<AtomicUsize>, Gate) {
         let started = Arc::new(AtomicUsize::new(0));
         let release = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
         (
@@ -130,7 +129,7 @@ impl Collector for Blocking {
 }
 
 /// Releases a [`Blocking`] collector.
-pub fn release(r: &Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>) {
+pub fn release(r: &Gate) {
     *r.0.lock().unwrap() = true;
     r.1.notify_all();
 }
