@@ -74,6 +74,45 @@ async fn basic_auth() {
 }
 
 #[tokio::test]
+async fn web_config_changes_apply_without_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = bcrypt::hash("old", 4).unwrap();
+    let new = bcrypt::hash("new", 4).unwrap();
+    let cfg = write(dir.path(), "web.yml", &format!("basic_auth_users:\n  alice: {old}\n"));
+    let srv = start(exporter(), &args_with(cfg.clone())).await;
+    let status = |pass: &'static str| {
+        let addr = srv.addr;
+        async move {
+            get(addr, "/metrics", &[("authorization", &basic("alice", pass))])
+                .await
+                .status
+        }
+    };
+    assert_eq!(status("old").await, 200);
+    assert_eq!(status("new").await, 401);
+    let touch = |text: String, secs: u64| {
+        std::fs::write(&cfg, text).unwrap();
+        let when = std::time::SystemTime::now() + std::time::Duration::from_secs(secs);
+        std::fs::File::options()
+            .write(true)
+            .open(&cfg)
+            .unwrap()
+            .set_modified(when)
+            .unwrap();
+    };
+    touch(format!("basic_auth_users:\n  alice: {new}\n"), 5);
+    assert_eq!(status("new").await, 200);
+    assert_eq!(status("old").await, 401);
+    // A broken file keeps the last good settings.
+    touch("basic_auth_users: [\n".to_string(), 10);
+    assert_eq!(status("new").await, 200);
+    // Removing every user turns authentication off, as in exporter-toolkit.
+    touch(String::new(), 15);
+    assert_eq!(get(srv.addr, "/metrics", &[]).await.status, 200);
+    srv.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn headers_and_rate_limit() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write(

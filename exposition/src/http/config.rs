@@ -19,6 +19,11 @@
 //! defaults and validates everything that can be checked without a connection: header names and values, bcrypt
 //! hashes, TLS versions, cipher suite and curve names, the client auth policy and that the certificate, key and
 //! CA files can be read and parsed. Errors name the file and the field.
+//!
+//! While serving, the runtime re-reads the file when its modification time changes: users, headers and the
+//! rate limit apply from the next request (a file that no longer validates is logged and the last good settings
+//! stay). Certificate and key files are re-read when they change, at the next handshake. Other TLS settings
+//! (client auth, versions, suites) are fixed at startup.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

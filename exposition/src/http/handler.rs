@@ -5,8 +5,9 @@
 //! `--web.max-requests` scrapes run at once (503 beyond), the registry is gathered on a blocking thread, the
 //! format is negotiated from `Accept` and the body is gzipped when `Accept-Encoding` allows it.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -15,6 +16,7 @@ use http_body_util::Full;
 use tokio::sync::Semaphore;
 
 use super::auth::BasicAuth;
+use super::config::{ValidConfig, WebConfig};
 use super::self_metrics::{HandlerError, HandlerMetrics};
 use crate::encode::{self, Format};
 use crate::model::MetricFamily;
@@ -34,9 +36,84 @@ pub(crate) struct App {
     pub(crate) telemetry_path: String,
     pub(crate) limit: Option<(Arc<Semaphore>, usize)>,
     pub(crate) landing: Option<Bytes>,
+    pub(crate) access: AccessSource,
+}
+
+/// The parts of the web config applied per request: users, extra headers, rate limit.
+#[derive(Debug)]
+pub(crate) struct Access {
     pub(crate) auth: Arc<BasicAuth>,
     pub(crate) headers: Vec<(header::HeaderName, HeaderValue)>,
     pub(crate) rate_limit: Option<Mutex<TokenBucket>>,
+}
+
+impl Access {
+    pub(crate) fn new(config: &ValidConfig) -> Access {
+        Access {
+            auth: Arc::new(BasicAuth::new(config.users.clone())),
+            headers: config
+                .headers
+                .iter()
+                .filter_map(|(k, v)| {
+                    Some((
+                        header::HeaderName::from_bytes(k.as_bytes()).ok()?,
+                        HeaderValue::from_str(v).ok()?,
+                    ))
+                })
+                .collect(),
+            rate_limit: config
+                .rate_limit
+                .map(|(burst, interval)| Mutex::new(TokenBucket::new(burst, interval))),
+        }
+    }
+}
+
+/// The current [`Access`], re-read when the web config file's modification time changes (exporter-toolkit
+/// re-reads the file on every request). A file that no longer validates is logged and the previous settings
+/// stay in force; TLS settings other than the certificate files need a restart.
+#[derive(Debug)]
+pub(crate) struct AccessSource {
+    path: Option<PathBuf>,
+    tls: bool,
+    state: Mutex<(Option<SystemTime>, Arc<Access>)>,
+}
+
+impl AccessSource {
+    pub(crate) fn new(path: Option<PathBuf>, config: &ValidConfig) -> AccessSource {
+        let stamp = path.as_deref().and_then(modified);
+        AccessSource {
+            path,
+            tls: config.tls.is_some(),
+            state: Mutex::new((stamp, Arc::new(Access::new(config)))),
+        }
+    }
+
+    pub(crate) fn current(&self) -> Arc<Access> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(path) = &self.path {
+            let stamp = modified(path);
+            if stamp != state.0 {
+                state.0 = stamp;
+                match WebConfig::load(path) {
+                    Ok(config) => {
+                        if config.tls.is_some() != self.tls {
+                            tracing::warn!("switching TLS on or off in the web config needs a restart");
+                        }
+                        state.1 = Arc::new(Access::new(&config));
+                        tracing::info!(file = %path.display(), "reloaded web config");
+                    }
+                    Err(err) => {
+                        tracing::error!(err = %err, "cannot reload web config; keeping the previous settings");
+                    }
+                }
+            }
+        }
+        state.1.clone()
+    }
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 impl std::fmt::Debug for App {
@@ -96,21 +173,22 @@ pub(crate) fn text_error(status: StatusCode, message: &str) -> Response<Body> {
 impl App {
     /// Handles one request.
     pub(crate) async fn handle<B>(self: Arc<Self>, req: Request<B>) -> Response<Body> {
-        let mut resp = self.clone().route(req).await;
-        for (name, value) in &self.headers {
+        let access = self.access.current();
+        let mut resp = self.route(&access, req).await;
+        for (name, value) in &access.headers {
             resp.headers_mut().insert(name.clone(), value.clone());
         }
         resp
     }
 
-    async fn route<B>(self: Arc<Self>, req: Request<B>) -> Response<Body> {
-        if let Some(bucket) = &self.rate_limit
+    async fn route<B>(self: Arc<Self>, access: &Access, req: Request<B>) -> Response<Body> {
+        if let Some(bucket) = &access.rate_limit
             && !bucket.lock().unwrap_or_else(|p| p.into_inner()).allow(Instant::now())
         {
             return text_error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
         }
-        if self.auth.enabled() {
-            let auth = self.auth.clone();
+        if access.auth.enabled() {
+            let auth = access.auth.clone();
             let value = req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes().to_vec());
             let ok = tokio::task::spawn_blocking(move || auth.check(value.as_deref()))
                 .await

@@ -9,7 +9,8 @@
 //!   named collectors (unknown name: 400); beyond `--web.max-requests` concurrent scrapes: 503;
 //! - `GET /`: an HTML landing page with the exporter's name, version and a link to the metrics; 404 elsewhere;
 //! - `--web.config.file` (exporter-toolkit format, see [`config`]): TLS with client certificate policies, HTTP/2
-//!   switch, security headers, bcrypt basic auth with a verification cache, request rate limit;
+//!   switch, security headers, bcrypt basic auth with a verification cache, request rate limit; users,
+//!   headers and certificate files are picked up without a restart when their files change;
 //! - self metrics: `process_*` (Linux), `promhttp_metric_handler_*` unless `--web.disable-exporter-metrics`, and
 //!   always `<exporter>_build_info`;
 //! - graceful shutdown on SIGTERM/SIGINT: listeners close, in-flight requests finish.

@@ -3,10 +3,9 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -16,9 +15,8 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
 
 use super::args::{ipv4_fallback, resolve_listen_address};
-use super::auth::BasicAuth;
 use super::config::{ValidConfig, WebConfig};
-use super::handler::{App, TokenBucket};
+use super::handler::{AccessSource, App};
 use super::landing::{LandingPage, title_from_name};
 use super::process::ProcessCollector;
 use super::self_metrics::{BuildInfoCollector, HandlerMetrics};
@@ -70,17 +68,6 @@ pub(crate) fn prepare(exporter: &Exporter, args: &super::WebArgs) -> Result<Prep
             Some(TlsAcceptor::from(server_config))
         }
     };
-    let headers = config
-        .headers
-        .iter()
-        .filter_map(|(k, v)| {
-            Some((
-                HeaderName::from_bytes(k.as_bytes()).ok()?,
-                HeaderValue::from_str(v).ok()?,
-            ))
-        })
-        .collect();
-
     let build = BuildInfoCollector {
         exporter: exporter.name.clone(),
         info: exporter.build.clone(),
@@ -117,11 +104,7 @@ pub(crate) fn prepare(exporter: &Exporter, args: &super::WebArgs) -> Result<Prep
         telemetry_path: args.telemetry_path.clone(),
         limit: (args.max_requests > 0).then(|| (Arc::new(Semaphore::new(args.max_requests)), args.max_requests)),
         landing,
-        auth: Arc::new(BasicAuth::new(config.users.clone())),
-        headers,
-        rate_limit: config
-            .rate_limit
-            .map(|(burst, interval)| Mutex::new(TokenBucket::new(burst, interval))),
+        access: AccessSource::new(args.config_file.clone().filter(|p| !p.as_os_str().is_empty()), &config),
     };
     Ok(Prepared {
         app: Arc::new(app),
