@@ -372,4 +372,15 @@ async fn binds_several_addresses_and_reports_bind_errors() {
     );
     let _ = tx.send(());
     task.await.unwrap().unwrap();
+
+    // A Go-style ":port" address listens on every interface, so loopback reaches it.
+    let any = WebArgs {
+        listen_address: vec![":0".into()],
+        ..WebArgs::default()
+    };
+    let srv = start(node(sample_registry()), &any).await;
+    assert!(srv.addr.ip().is_unspecified(), "{}", srv.addr);
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], srv.addr.port()));
+    assert_eq!(get(loopback, "/metrics", &[]).await.status, 200);
+    srv.stop().await.unwrap();
 }

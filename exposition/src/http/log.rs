@@ -100,15 +100,42 @@ fn level_name(level: Level) -> &'static str {
 #[derive(Default)]
 struct Fields {
     message: String,
-    pairs: Vec<(&'static str, String)>,
+    /// (key, value, value is a JSON number or boolean)
+    pairs: Vec<(&'static str, String, bool)>,
+}
+
+impl Fields {
+    fn raw(&mut self, field: &Field, text: String) {
+        self.pairs.push((field.name(), text, true));
+    }
 }
 
 impl Visit for Fields {
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.raw(field, value.to_string());
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.raw(field, value.to_string());
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.raw(field, value.to_string());
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if value.is_finite() {
+            self.raw(field, value.to_string());
+        } else {
+            self.pairs.push((field.name(), value.to_string(), false));
+        }
+    }
+
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
             self.message = value.to_string();
         } else {
-            self.pairs.push((field.name(), value.to_string()));
+            self.pairs.push((field.name(), value.to_string(), false));
         }
     }
 
@@ -117,7 +144,7 @@ impl Visit for Fields {
         if field.name() == "message" {
             self.message = text;
         } else {
-            self.pairs.push((field.name(), text));
+            self.pairs.push((field.name(), text, false));
         }
     }
 }
@@ -129,7 +156,7 @@ fn format_line(
     level: &str,
     source: &str,
     msg: &str,
-    pairs: &[(&str, String)],
+    pairs: &[(&str, String, bool)],
 ) -> String {
     let time = rfc3339_millis(now);
     let mut out = String::with_capacity(96);
@@ -139,7 +166,7 @@ fn format_line(
             logfmt_value(&mut out, source);
             out.push_str(" msg=");
             logfmt_value(&mut out, msg);
-            for (k, v) in pairs {
+            for (k, v, _) in pairs {
                 out.push(' ');
                 out.push_str(k);
                 out.push('=');
@@ -151,11 +178,15 @@ fn format_line(
             json_string(&mut out, source);
             out.push_str(",\"msg\":");
             json_string(&mut out, msg);
-            for (k, v) in pairs {
+            for (k, v, raw) in pairs {
                 out.push(',');
                 json_string(&mut out, k);
                 out.push(':');
-                json_string(&mut out, v);
+                if *raw {
+                    out.push_str(v);
+                } else {
+                    json_string(&mut out, v);
+                }
             }
             out.push('}');
         }
@@ -258,9 +289,9 @@ mod tests {
     fn lines() {
         let t = UNIX_EPOCH + Duration::from_millis(1_735_787_045_678);
         let pairs = vec![
-            ("address", "[::]:9100".to_string()),
-            ("err", "open \"x\": no such file".to_string()),
-            ("empty", String::new()),
+            ("address", "[::]:9100".to_string(), false),
+            ("err", "open \"x\": no such file".to_string(), false),
+            ("empty", String::new(), false),
         ];
         let cases = [
             (
@@ -280,5 +311,52 @@ mod tests {
         let mut s = String::new();
         json_string(&mut s, "a\u{1}b\nc");
         assert_eq!(s, "\"a\\u0001b\\nc\"");
+    }
+
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn events_through_the_subscriber() {
+        for (format, level, want) in [
+            (LogFormat::Logfmt, LogLevel::Info, " level=WARN source=log.rs:"),
+            (
+                LogFormat::Json,
+                LogLevel::Info,
+                "\"level\":\"WARN\",\"source\":\"log.rs:",
+            ),
+        ] {
+            let buf = Buf::default();
+            let writer = buf.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(level.as_tracing())
+                .with_writer(move || writer.clone())
+                .event_format(PromslogFormat { format })
+                .finish();
+            tracing::subscriber::with_default(subscriber, || {
+                tracing::debug!("hidden");
+                tracing::warn!(address = "[::]:9100", n = 3, "Listening on");
+            });
+            let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+            assert_eq!(out.lines().count(), 1, "{out}");
+            assert!(out.contains(want), "{out}");
+            match format {
+                LogFormat::Logfmt => assert!(out.ends_with(" msg=\"Listening on\" address=[::]:9100 n=3\n"), "{out}"),
+                LogFormat::Json => assert!(
+                    out.ends_with(",\"msg\":\"Listening on\",\"address\":\"[::]:9100\",\"n\":3}\n"),
+                    "{out}"
+                ),
+            }
+        }
     }
 }
