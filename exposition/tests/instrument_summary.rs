@@ -49,7 +49,8 @@ fn summary(clock: Option<std::sync::Arc<ManualClock>>) -> Summary {
 fn quantiles_are_within_the_allowed_error() {
     let n = 50_000;
     let mut rng = Rng(42);
-    let distributions: [(&str, fn(&mut Rng) -> f64); 3] = [
+    type Draw = fn(&mut Rng) -> f64;
+    let distributions: [(&str, Draw); 3] = [
         ("uniform", |r| r.next() * 100.0),
         ("exponential", |r| -(1.0 - r.next()).ln()),
         ("normal", |r| {
