@@ -33,7 +33,12 @@ fn gathered_families_have_the_expected_shape() {
     .unwrap();
     let up = Gauge::new(base("up", "Whether the app is up.")).unwrap();
     let latency = HistogramVec::new(
-        HistogramOpts::new(base("latency_seconds", "Request latency.").unit("seconds")).buckets([0.1, 1.0]),
+        HistogramOpts::new(
+            base("latency_seconds", "Request latency.")
+                .unit("seconds")
+                .with_created(),
+        )
+        .buckets([0.1, 1.0]),
         &["route"],
     )
     .unwrap();
@@ -95,7 +100,7 @@ fn gathered_families_have_the_expected_shape() {
                     ],
                     sum: Some(7.6),
                     count: Some(3.0),
-                    created: None,
+                    created: Some(created),
                 },
             )],
         },
