@@ -19,6 +19,7 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod encode;
+pub mod instrument;
 pub mod model;
 pub mod registry;
 
