@@ -92,10 +92,24 @@ impl Tally {
         &self.failures
     }
 
-    /// Prints the failures and the summary line, then panics if passes are below the checked-in baseline.
+    /// Prints the failures (the first 20, or all with `CONFORMANCE_VERBOSE` set) and the summary line, then
+    /// panics if passes are below the checked-in baseline.
     pub fn finish(self) {
-        for f in &self.failures {
+        let all = std::env::var_os("CONFORMANCE_VERBOSE").is_some();
+        let shown = if all {
+            self.failures.len()
+        } else {
+            self.failures.len().min(20)
+        };
+        for f in &self.failures[..shown] {
             println!("FAIL {}: {f}", self.suite);
+        }
+        if shown < self.failures.len() {
+            println!(
+                "FAIL {}: ... and {} more (set CONFORMANCE_VERBOSE=1 to list all)",
+                self.suite,
+                self.failures.len() - shown
+            );
         }
         let failed = self.failures.len() as u64;
         println!(

@@ -21,6 +21,7 @@ pub mod conformance;
 pub mod encode;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod instrument;
 pub mod model;
 pub mod registry;
 

@@ -47,6 +47,12 @@ pub trait Collector: Send + Sync {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError>;
 }
 
+impl<C: Collector + ?Sized> Collector for Box<C> {
+    fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
+        (**self).collect(out)
+    }
+}
+
 impl<C: Collector + ?Sized> Collector for Arc<C> {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         (**self).collect(out)

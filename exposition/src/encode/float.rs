@@ -16,11 +16,47 @@ pub fn write_float(out: &mut Vec<u8>, v: f64) {
         }
         return;
     }
+    if v.fract() == 0.0 && v.abs() < 9_007_199_254_740_992.0 {
+        write_large_integer(out, v as i64);
+        return;
+    }
     if let Some(m) = few_decimals(v) {
         write_milli(out, v, m);
         return;
     }
     write_g(out, v);
+}
+
+/// An integer with `1e6 <= |i| < 2^53` in Go's exponent form. Doubles there are at most 1 apart, so the integer's
+/// digits without trailing zeros are the shortest digits that round-trip.
+fn write_large_integer(out: &mut Vec<u8>, i: i64) {
+    let mut buf = [0u8; 20];
+    let mut pos = buf.len();
+    let mut n = i.unsigned_abs();
+    while n > 0 {
+        pos -= 1;
+        buf[pos] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    let digits = &buf[pos..];
+    let exp = digits.len() - 1;
+    let mut end = digits.len();
+    while end > 1 && digits[end - 1] == b'0' {
+        end -= 1;
+    }
+    if i < 0 {
+        out.push(b'-');
+    }
+    out.push(digits[0]);
+    if end > 1 {
+        out.push(b'.');
+        out.extend_from_slice(&digits[1..end]);
+    }
+    out.extend_from_slice(b"e+");
+    if exp < 10 {
+        out.push(b'0');
+    }
+    write_int(out, exp as i64);
 }
 
 /// For `1e-4 <= |v| < 1e6` whose shortest form has at most three decimals (clock ticks, percentages, most
@@ -305,6 +341,32 @@ mod tests {
             }
         }
         assert!(hits > 90_000, "{hits}");
+    }
+
+    #[test]
+    fn large_integer_path_agrees_with_the_general_path() {
+        let mut x = 0x1234_5678_9ABC_DEF1u64;
+        for i in 0..200_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mag = 10f64.powi(6 + (i % 10) as i32);
+            let v = ((x % (1 << 53)) as f64 % (mag * 10.0)).max(1e6).trunc();
+            let v = if i % 3 == 0 { (v / 4096.0).trunc() * 4096.0 } else { v };
+            let v = if x & 1 == 1 { -v } else { v };
+            if v.abs() < 1e6 {
+                continue;
+            }
+            let mut general = Vec::new();
+            write_g(&mut general, v);
+            let mut fast = Vec::new();
+            write_large_integer(&mut fast, v as i64);
+            assert_eq!(
+                String::from_utf8(fast).unwrap(),
+                String::from_utf8(general).unwrap(),
+                "{v:?}"
+            );
+        }
     }
 
     #[test]
