@@ -1,16 +1,23 @@
-//! `node_exporter`: Prometheus exporter for hardware and OS metrics exposed by *NIX kernels (port 9100).
-//!
-//! The binary parses its command line and prints `--help` and `--version`; its behaviour is built by the
-//! issues that fill this crate.
+//! `node_exporter`: serves the host's hardware and OS metrics on `/metrics` (default port 9100).
 
-use clap::Parser;
+use std::sync::Arc;
 
-/// Prometheus exporter for hardware and OS metrics exposed by *NIX kernels (port 9100).
-#[derive(Debug, Parser)]
-#[command(name = "node_exporter", version, about, long_about = None, arg_required_else_help = true)]
-struct Cli {}
+use clap::{Args, FromArgMatches};
+use exposition::http::{Exporter, LogArgs, WebArgs, with_listen_default};
 
-fn main() {
-    let cli = Cli::parse();
-    let _ = cli;
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cmd = LogArgs::augment_args(WebArgs::augment_args(node_exporter::cli::command()));
+    let matches = with_listen_default(cmd, ":9100").get_matches();
+    let web = WebArgs::from_arg_matches(&matches)?;
+    LogArgs::from_arg_matches(&matches)?.init()?;
+    let registry = node_exporter::cli::registry(&matches)?;
+    Exporter::new("node_exporter", Arc::new(registry))
+        .version(env!("CARGO_PKG_VERSION"))
+        .title("Node Exporter")
+        .description("Prometheus Node Exporter")
+        .default_listen(":9100")
+        .run(&web)
+        .await?;
+    Ok(())
 }
