@@ -20,6 +20,7 @@
 pub mod conformance;
 pub mod encode;
 pub mod model;
+pub mod parse;
 pub mod registry;
 
 pub use model::{Label, Labels, Metric, MetricFamily, MetricType, Value};
