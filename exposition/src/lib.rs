@@ -10,8 +10,8 @@
 //! let mut out = Vec::new();
 //! encode(&[fam], Format::Text, &mut out);
 //! assert_eq!(String::from_utf8(out).unwrap(), "\
-//! # HELP http_requests_total Requests served.
-//! # TYPE http_requests_total counter
+//! ## HELP http_requests_total Requests served.
+//! ## TYPE http_requests_total counter
 //! http_requests_total{code=\"200\"} 1027
 //! ");
 //! ```

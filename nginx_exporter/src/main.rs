@@ -1,1 +1,16 @@
-fn main() {}
+//! `nginx_exporter`: Prometheus exporter for NGINX stub_status metrics (port 9113).
+//!
+//! The binary parses its command line and prints `--help` and `--version`; its behaviour is built by the
+//! issues that fill this crate.
+
+use clap::Parser;
+
+/// Prometheus exporter for NGINX stub_status metrics (port 9113).
+#[derive(Debug, Parser)]
+#[command(name = "nginx_exporter", version, about, long_about = None, arg_required_else_help = true)]
+struct Cli {}
+
+fn main() {
+    let cli = Cli::parse();
+    let _ = cli;
+}

@@ -1,11 +1,335 @@
-//! Float formatting as Go's `strconv.FormatFloat(v, 'g', -1, 64)`.
+//! Float formatting as the Go clients write numbers.
+//!
+//! Text format 0.0.4 writes values as Go's `strconv.FormatFloat(v, 'g', -1, 64)`: the shortest digits that
+//! round-trip, in exponent form when the decimal exponent is below -4 or at least 6 (`6.717066e+06`,
+//! `6.03708e-05`), with `+Inf`, `-Inf` and `NaN` for the special values. OpenMetrics writes the same but makes
+//! every float visibly a float: a result without `.` or `e` gets `.0` (`1.0`, `17.0`).
 
-/// Appends `v` formatted as the Go client writes sample values.
+/// Appends `v` as text format 0.0.4 writes it.
+#[inline]
 pub fn write_float(out: &mut Vec<u8>, v: f64) {
-    out.extend_from_slice(format_float(v).as_bytes());
+    if let Some(i) = small_integer(v) {
+        write_int(out, i);
+        if i == 0 && v.is_sign_negative() {
+            // Go prints negative zero as "-0".
+            out.insert(out.len() - 1, b'-');
+        }
+        return;
+    }
+    if let Some(m) = few_decimals(v) {
+        write_milli(out, v, m);
+        return;
+    }
+    write_g(out, v);
 }
 
-/// Formats `v` as the Go client writes sample values.
+/// For `1e-4 <= |v| < 1e6` whose shortest form has at most three decimals (clock ticks, percentages, most
+/// exporter values): `round(|v| * 1000)`. Then the decimal `m / 1000` parses back to `v` (IEEE division is
+/// correctly rounded) and is the shortest such decimal, because in this range distinct three-decimal numbers are
+/// far more than one ulp apart; it is the form Go's `'g'` writes here.
+#[inline]
+fn few_decimals(v: f64) -> Option<u64> {
+    let a = v.abs();
+    if !(1e-4..1e6).contains(&a) {
+        return None;
+    }
+    let m = (a * 1000.0).round();
+    if m / 1000.0 == a { Some(m as u64) } else { None }
+}
+
+/// Writes `m / 1000` with the sign of `v`, without trailing zeros after the point.
+#[inline]
+fn write_milli(out: &mut Vec<u8>, v: f64, m: u64) {
+    if v < 0.0 {
+        out.push(b'-');
+    }
+    write_int(out, (m / 1000) as i64);
+    let frac = m % 1000;
+    if frac != 0 {
+        out.push(b'.');
+        let d = [(frac / 100) as u8, (frac / 10 % 10) as u8, (frac % 10) as u8];
+        let keep = if d[2] != 0 {
+            3
+        } else if d[1] != 0 {
+            2
+        } else {
+            1
+        };
+        for x in &d[..keep] {
+            out.push(b'0' + x);
+        }
+    }
+}
+
+/// Appends `v` as OpenMetrics writes floats: like [`write_float`], with `.0` added to integral results.
+#[inline]
+pub fn write_om_float(out: &mut Vec<u8>, v: f64) {
+    let start = out.len();
+    write_float(out, v);
+    let written = &out[start..];
+    if !written.iter().any(|c| matches!(c, b'.' | b'e' | b'I' | b'N')) {
+        out.extend_from_slice(b".0");
+    }
+}
+
+/// Formats `v` as text format 0.0.4 writes it.
 pub fn format_float(v: f64) -> String {
-    format!("{v}")
+    let mut out = Vec::with_capacity(24);
+    write_float(&mut out, v);
+    // Only ASCII is ever written.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends a decimal integer.
+#[inline]
+pub fn write_int(out: &mut Vec<u8>, v: i64) {
+    let mut buf = [0u8; 20];
+    let mut pos = buf.len();
+    let mut n = v.unsigned_abs();
+    loop {
+        pos -= 1;
+        buf[pos] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[pos..]);
+}
+
+/// Integral values whose decimal exponent is below 6 print as plain integers in Go's `'g'` form.
+#[inline]
+fn small_integer(v: f64) -> Option<i64> {
+    if v.fract() == 0.0 && v.abs() < 1e6 {
+        Some(v as i64)
+    } else {
+        None
+    }
+}
+
+fn write_g(out: &mut Vec<u8>, v: f64) {
+    if v.is_nan() {
+        out.extend_from_slice(b"NaN");
+        return;
+    }
+    if v.is_infinite() {
+        out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
+        return;
+    }
+    // zmij gives the shortest round-trip digits (as `1370.25`, `1e-7` or `6.717066e6`). In Go's fixed-point
+    // range its plain decimal output is already what Go writes; otherwise collect the digits with the position of
+    // the decimal point and lay them out as Go's `%g` would.
+    let mut zb = zmij::Buffer::new();
+    let s = zb.format_finite(v).as_bytes();
+    let a = v.abs();
+    if (1e-4..1e6).contains(&a) && !s.contains(&b'e') {
+        out.extend_from_slice(s.strip_suffix(b".0").unwrap_or(s));
+        return;
+    }
+    let (neg, s) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, s),
+    };
+    let e_pos = s.iter().position(|&c| c == b'e' || c == b'E').unwrap_or(s.len());
+    let (mantissa, exp_part) = s.split_at(e_pos);
+    let mut e10: i32 = 0;
+    if let Some(rest) = exp_part.get(1..) {
+        let (eneg, rest) = match rest.split_first() {
+            Some((b'-', r)) => (true, r),
+            Some((b'+', r)) => (false, r),
+            _ => (false, rest),
+        };
+        for &c in rest {
+            e10 = e10 * 10 + i32::from(c - b'0');
+        }
+        if eneg {
+            e10 = -e10;
+        }
+    }
+    let mut digits = [0u8; 32];
+    let mut nd = 0usize;
+    let mut dp: i32 = e10;
+    let mut seen_point = false;
+    for &c in mantissa {
+        if c == b'.' {
+            seen_point = true;
+            continue;
+        }
+        if !seen_point {
+            dp += 1;
+        }
+        if nd == 0 && c == b'0' {
+            // Leading zero: the point moves one place left relative to the significant digits.
+            dp -= 1;
+            continue;
+        }
+        if nd < digits.len() {
+            digits[nd] = c;
+            nd += 1;
+        }
+    }
+    while nd > 1 && digits[nd - 1] == b'0' {
+        nd -= 1;
+    }
+    let digits = &digits[..nd];
+    if digits.is_empty() {
+        out.extend_from_slice(if neg { b"-0" } else { b"0" });
+        return;
+    }
+    let exp = dp - 1;
+    if neg {
+        out.push(b'-');
+    }
+    if !(-4..6).contains(&exp) {
+        out.push(digits[0]);
+        if digits.len() > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&digits[1..]);
+        }
+        out.push(b'e');
+        out.push(if exp < 0 { b'-' } else { b'+' });
+        let a = exp.unsigned_abs();
+        if a < 10 {
+            out.push(b'0');
+        }
+        write_int(out, i64::from(a));
+    } else if exp < 0 {
+        out.extend_from_slice(b"0.");
+        for _ in 0..(-exp - 1) {
+            out.push(b'0');
+        }
+        out.extend_from_slice(digits);
+    } else {
+        let int_len = exp as usize + 1;
+        if digits.len() <= int_len {
+            out.extend_from_slice(digits);
+            for _ in digits.len()..int_len {
+                out.push(b'0');
+            }
+        } else {
+            out.extend_from_slice(&digits[..int_len]);
+            out.push(b'.');
+            out.extend_from_slice(&digits[int_len..]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn om(v: f64) -> String {
+        let mut o = Vec::new();
+        write_om_float(&mut o, v);
+        String::from_utf8(o).unwrap()
+    }
+
+    #[test]
+    fn go_g_format() {
+        let cases: &[(f64, &str)] = &[
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (1.0, "1"),
+            (-1.0, "-1"),
+            (999999.0, "999999"),
+            (1e6, "1e+06"),
+            (6717066.0, "6.717066e+06"),
+            (1234567.5, "1.2345675e+06"),
+            (123456.5, "123456.5"),
+            (6.03708e-05, "6.03708e-05"),
+            (0.0001, "0.0001"),
+            (0.00012345, "0.00012345"),
+            (1e-5, "1e-05"),
+            (0.1, "0.1"),
+            (0.5, "0.5"),
+            (2.5e-7, "2.5e-07"),
+            (1e21, "1e+21"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (5e-324, "5e-324"),
+            (123.456, "123.456"),
+            (-0.25, "-0.25"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+            (f64::NAN, "NaN"),
+            (8.589934592e+09, "8.589934592e+09"),
+            (1.8446744073709552e19, "1.8446744073709552e+19"),
+            (100.0, "100"),
+            (123456.78, "123456.78"),
+            (-0.001, "-0.001"),
+            (0.0105, "0.0105"),
+            (999999.999, "999999.999"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (1e100, "1e+100"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(format_float(*v), *want, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn openmetrics_floats_always_look_like_floats() {
+        assert_eq!(om(1.0), "1.0");
+        assert_eq!(om(0.0), "0.0");
+        assert_eq!(om(17.0), "17.0");
+        assert_eq!(om(0.5), "0.5");
+        assert_eq!(om(1e6), "1e+06");
+        assert_eq!(om(f64::INFINITY), "+Inf");
+        assert_eq!(om(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn three_decimal_fast_path_agrees_with_the_general_path() {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut hits = 0;
+        for i in 0..200_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Mix exact three-decimal values with arbitrary ones of the same magnitude.
+            let v = if i % 2 == 0 {
+                (x % 1_000_000_000) as f64 / 1000.0
+            } else {
+                (x % 1_000_000_000_000) as f64 / 1_000_000.0 * 1.0000001
+            };
+            let v = if x & 1 == 1 { -v } else { v };
+            let mut general = Vec::new();
+            write_g(&mut general, v);
+            if let Some(m) = few_decimals(v) {
+                hits += 1;
+                let mut fast = Vec::new();
+                write_milli(&mut fast, v, m);
+                assert_eq!(fast, general, "{v:?}");
+            }
+        }
+        assert!(hits > 90_000, "{hits}");
+    }
+
+    #[test]
+    fn integers() {
+        for v in [0i64, 7, -7, 1234567890123, i64::MIN, i64::MAX] {
+            let mut o = Vec::new();
+            write_int(&mut o, v);
+            assert_eq!(String::from_utf8(o).unwrap(), v.to_string());
+        }
+    }
+
+    #[test]
+    fn round_trips_through_parse() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = f64::from_bits(x);
+            if v.is_nan() {
+                continue;
+            }
+            let s = format_float(v);
+            let back: f64 = s.replace("+Inf", "inf").replace("-Inf", "-inf").parse().unwrap();
+            assert_eq!(back.to_bits(), v.to_bits(), "{s}");
+        }
+    }
 }

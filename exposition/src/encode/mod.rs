@@ -7,7 +7,7 @@ mod float;
 mod openmetrics;
 mod text;
 
-pub use float::{format_float, write_float};
+pub use float::{format_float, write_float, write_int, write_om_float};
 pub use openmetrics::encode_openmetrics;
 pub use text::encode_text;
 

@@ -1,7 +1,305 @@
-//! Text format 0.0.4 encoder.
-use crate::model::MetricFamily;
+//! Text format 0.0.4 encoder, writing what the Go client's `expfmt` text encoder writes.
+//!
+//! Per family: `# HELP` (when set; `\` and newline escaped), `# TYPE`, then the samples. Histograms write their
+//! buckets (adding `+Inf` from the count when missing), `_sum` and `_count`; summaries their quantiles, `_sum` and
+//! `_count`. Types the format lacks are mapped: a gauge histogram becomes a histogram, an info family a gauge named
+//! `<name>_info`, a stateset a gauge with one series per state labelled `<name>="<state>"`. Exemplars, UNIT and
+//! `_created` are OpenMetrics-only and not written. Families without metrics are skipped, as Go skips them.
+
+use super::float::{write_float, write_int};
+use crate::model::{Labels, MetricFamily, MetricType, Value};
 
 /// Writes `families` in text format 0.0.4.
 pub fn encode_text(families: &[MetricFamily], out: &mut Vec<u8>) {
-    let _ = (families, out);
+    for fam in families {
+        if fam.metrics.is_empty() {
+            continue;
+        }
+        let info_name;
+        let name: &str = if fam.metric_type == MetricType::Info {
+            info_name = format!("{}_info", fam.name);
+            &info_name
+        } else {
+            &fam.name
+        };
+        if let Some(help) = &fam.help {
+            out.extend_from_slice(b"# HELP ");
+            out.extend_from_slice(name.as_bytes());
+            out.push(b' ');
+            escape_help(out, help, false);
+            out.push(b'\n');
+        }
+        out.extend_from_slice(b"# TYPE ");
+        out.extend_from_slice(name.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(fam.metric_type.as_text_str().as_bytes());
+        out.push(b'\n');
+        for m in &fam.metrics {
+            let ts = m.timestamp_ms;
+            match &m.value {
+                Value::Counter { total: v, .. } | Value::Gauge(v) | Value::Unknown(v) => {
+                    sample(out, name, "", &m.labels, None, *v, ts);
+                }
+                Value::Info => sample(out, name, "", &m.labels, None, 1.0, ts),
+                Value::StateSet(states) => {
+                    for s in states {
+                        let v = if s.enabled { 1.0 } else { 0.0 };
+                        sample(out, name, "", &m.labels, Some((name, Extra::Str(&s.name))), v, ts);
+                    }
+                }
+                Value::Histogram {
+                    buckets, sum, count, ..
+                } => {
+                    for b in buckets {
+                        let le = Some(("le", Extra::Float(b.upper_bound)));
+                        sample(out, name, "_bucket", &m.labels, le, b.cumulative_count, ts);
+                    }
+                    let has_inf = buckets.last().is_some_and(|b| b.upper_bound == f64::INFINITY);
+                    if let (false, Some(c)) = (has_inf, count) {
+                        let le = Some(("le", Extra::Float(f64::INFINITY)));
+                        sample(out, name, "_bucket", &m.labels, le, *c, ts);
+                    }
+                    sum_count(out, name, &m.labels, *sum, *count, ts);
+                }
+                Value::Summary {
+                    quantiles, sum, count, ..
+                } => {
+                    for q in quantiles {
+                        let ql = Some(("quantile", Extra::Float(q.quantile)));
+                        sample(out, name, "", &m.labels, ql, q.value, ts);
+                    }
+                    sum_count(out, name, &m.labels, *sum, *count, ts);
+                }
+            }
+        }
+    }
+}
+
+fn sum_count(out: &mut Vec<u8>, name: &str, labels: &Labels, sum: Option<f64>, count: Option<f64>, ts: Option<i64>) {
+    if let Some(s) = sum {
+        sample(out, name, "_sum", labels, None, s, ts);
+    }
+    if let Some(c) = count {
+        sample(out, name, "_count", labels, None, c, ts);
+    }
+}
+
+/// The value of an extra label (`le`, `quantile`, a stateset's state).
+#[derive(Clone, Copy)]
+pub(super) enum Extra<'a> {
+    Float(f64),
+    OmFloat(f64),
+    Str(&'a str),
+}
+
+fn sample(
+    out: &mut Vec<u8>,
+    name: &str,
+    suffix: &str,
+    labels: &Labels,
+    extra: Option<(&str, Extra<'_>)>,
+    value: f64,
+    ts: Option<i64>,
+) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(suffix.as_bytes());
+    write_labels(out, labels, extra);
+    out.push(b' ');
+    write_float(out, value);
+    if let Some(ts) = ts {
+        out.push(b' ');
+        write_int(out, ts);
+    }
+    out.push(b'\n');
+}
+
+/// Writes `{a="1",b="2"}` (nothing when there are no labels), with the extra label last.
+pub(super) fn write_labels(out: &mut Vec<u8>, labels: &Labels, extra: Option<(&str, Extra<'_>)>) {
+    if labels.is_empty() && extra.is_none() {
+        return;
+    }
+    out.push(b'{');
+    let mut first = true;
+    for l in labels {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.extend_from_slice(l.name.as_bytes());
+        out.extend_from_slice(b"=\"");
+        escape_label_value(out, &l.value);
+        out.push(b'"');
+    }
+    if let Some((name, value)) = extra {
+        if !first {
+            out.push(b',');
+        }
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"=\"");
+        match value {
+            Extra::Float(f) => write_float(out, f),
+            Extra::OmFloat(f) => super::float::write_om_float(out, f),
+            Extra::Str(s) => escape_label_value(out, s),
+        }
+        out.push(b'"');
+    }
+    out.push(b'}');
+}
+
+/// Escapes a label value: `\` -> `\\`, `"` -> `\"`, newline -> `\n`.
+pub(super) fn escape_label_value(out: &mut Vec<u8>, v: &str) {
+    let bytes = v.as_bytes();
+    let plain = if bytes.len() < 32 {
+        !bytes.iter().any(|c| matches!(c, b'\\' | b'"' | b'\n'))
+    } else {
+        memchr::memchr3(b'\\', b'"', b'\n', bytes).is_none()
+    };
+    if plain {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    for &c in bytes {
+        match c {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            _ => out.push(c),
+        }
+    }
+}
+
+/// Escapes HELP text: `\` -> `\\`, newline -> `\n`, and for OpenMetrics also `"` -> `\"`.
+pub(super) fn escape_help(out: &mut Vec<u8>, v: &str, quote: bool) {
+    for &c in v.as_bytes() {
+        match c {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'"' if quote => out.extend_from_slice(b"\\\""),
+            _ => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Bucket, Metric, Quantile, State};
+
+    fn enc(f: MetricFamily) -> String {
+        let mut out = Vec::new();
+        encode_text(&[f], &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn counter_gauge_untyped_with_escaping_and_timestamp() {
+        let mut c = MetricFamily::new("http_requests_total", MetricType::Counter).with_help("Total \\ requests\nseen.");
+        let mut m = Metric::new(
+            Labels::from_pairs([("path", "/a\"b\\c\nd"), ("code", "200")]),
+            Value::Counter {
+                total: 1027.0,
+                created: Some(1.5e9),
+                exemplar: None,
+            },
+        );
+        m.timestamp_ms = Some(1395066363000);
+        c.push(m);
+        assert_eq!(
+            enc(c),
+            "# HELP http_requests_total Total \\\\ requests\\nseen.\n# TYPE http_requests_total counter\n\
+             http_requests_total{path=\"/a\\\"b\\\\c\\nd\",code=\"200\"} 1027 1395066363000\n"
+        );
+        let mut u = MetricFamily::new("x", MetricType::Unknown);
+        u.push(Metric::new(Labels::new(), Value::Unknown(-0.5)));
+        assert_eq!(enc(u), "# TYPE x untyped\nx -0.5\n");
+    }
+
+    #[test]
+    fn histogram_adds_inf_bucket() {
+        let mut h = MetricFamily::new("rpc_duration_seconds", MetricType::Histogram).with_help("RPC latency.");
+        h.push(Metric::new(
+            Labels::from_pairs([("service", "a")]),
+            Value::Histogram {
+                buckets: vec![
+                    Bucket {
+                        upper_bound: 0.05,
+                        cumulative_count: 24054.0,
+                        exemplar: None,
+                    },
+                    Bucket {
+                        upper_bound: 1e6,
+                        cumulative_count: 33444.0,
+                        exemplar: None,
+                    },
+                ],
+                sum: Some(53423.0),
+                count: Some(144320.0),
+                created: None,
+            },
+        ));
+        assert_eq!(
+            enc(h),
+            "# HELP rpc_duration_seconds RPC latency.\n# TYPE rpc_duration_seconds histogram\n\
+             rpc_duration_seconds_bucket{service=\"a\",le=\"0.05\"} 24054\n\
+             rpc_duration_seconds_bucket{service=\"a\",le=\"1e+06\"} 33444\n\
+             rpc_duration_seconds_bucket{service=\"a\",le=\"+Inf\"} 144320\n\
+             rpc_duration_seconds_sum{service=\"a\"} 53423\n\
+             rpc_duration_seconds_count{service=\"a\"} 144320\n"
+        );
+    }
+
+    #[test]
+    fn summary_info_stateset() {
+        let mut s = MetricFamily::new("go_gc_duration_seconds", MetricType::Summary);
+        s.push(Metric::new(
+            Labels::new(),
+            Value::Summary {
+                quantiles: vec![
+                    Quantile {
+                        quantile: 0.0,
+                        value: 2.5e-5,
+                    },
+                    Quantile {
+                        quantile: 1.0,
+                        value: 0.004,
+                    },
+                ],
+                sum: Some(0.5),
+                count: Some(7.0),
+                created: None,
+            },
+        ));
+        assert_eq!(
+            enc(s),
+            "# TYPE go_gc_duration_seconds summary\ngo_gc_duration_seconds{quantile=\"0\"} 2.5e-05\n\
+             go_gc_duration_seconds{quantile=\"1\"} 0.004\ngo_gc_duration_seconds_sum 0.5\n\
+             go_gc_duration_seconds_count 7\n"
+        );
+        let mut i = MetricFamily::new("build", MetricType::Info);
+        i.push(Metric::new(Labels::from_pairs([("version", "1.0")]), Value::Info));
+        assert_eq!(enc(i), "# TYPE build_info gauge\nbuild_info{version=\"1.0\"} 1\n");
+        let mut st = MetricFamily::new("state", MetricType::StateSet);
+        st.push(Metric::new(
+            Labels::new(),
+            Value::StateSet(vec![
+                State {
+                    name: "a".into(),
+                    enabled: true,
+                },
+                State {
+                    name: "b".into(),
+                    enabled: false,
+                },
+            ]),
+        ));
+        assert_eq!(
+            enc(st),
+            "# TYPE state gauge\nstate{state=\"a\"} 1\nstate{state=\"b\"} 0\n"
+        );
+    }
+
+    #[test]
+    fn empty_families_are_skipped() {
+        assert_eq!(enc(MetricFamily::new("empty", MetricType::Gauge).with_help("x")), "");
+    }
 }
