@@ -20,7 +20,10 @@ fn generated_body() -> Vec<u8> {
             format!("app_queue_depth_{f}")
         };
         out.push_str(&format!("# HELP {name} Generated family number {f}.\n"));
-        out.push_str(&format!("# TYPE {name} {}\n", if counter { "counter" } else { "gauge" }));
+        out.push_str(&format!(
+            "# TYPE {name} {}\n",
+            if counter { "counter" } else { "gauge" }
+        ));
         for s in 0..100 {
             out.push_str(&format!(
                 "{name}{{instance=\"host-{s}.example.org:9100\",job=\"node\",method=\"GET\",code=\"{}\"}} {}\n",
@@ -65,7 +68,9 @@ fn ours_with_labels(body: &[u8]) -> usize {
 
 fn theirs(body: &str) -> usize {
     let lines = body.lines().map(|l| Ok(l.to_owned()));
-    prometheus_parse::Scrape::parse(lines).map(|s| s.samples.len()).unwrap_or(0)
+    prometheus_parse::Scrape::parse(lines)
+        .map(|s| s.samples.len())
+        .unwrap_or(0)
 }
 
 fn bench(c: &mut Criterion) {
@@ -80,7 +85,9 @@ fn bench(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("parse/{name}"));
         g.throughput(Throughput::Bytes(body.len() as u64));
         g.bench_function("exposition_entries", |b| b.iter(|| ours(black_box(body))));
-        g.bench_function("exposition_entries_labels", |b| b.iter(|| ours_with_labels(black_box(body))));
+        g.bench_function("exposition_entries_labels", |b| {
+            b.iter(|| ours_with_labels(black_box(body)))
+        });
         g.bench_function("exposition_families", |b| {
             b.iter(|| families(black_box(body), Format::Text, Mode::Lenient).map(|f| f.len()))
         });

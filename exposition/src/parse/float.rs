@@ -103,7 +103,12 @@ pub(crate) fn parse_int_timestamp(s: &[u8]) -> Result<i64, ErrorKind> {
 }
 
 /// Parses an OpenMetrics timestamp (float seconds) into milliseconds, truncating toward zero as Prometheus does.
+/// Plain decimals are converted exactly (`1520879607.789` is 1520879607789 ms, where multiplying the float by
+/// 1000 could give ...788.99).
 pub(crate) fn parse_seconds_timestamp(s: &[u8], exemplar: bool) -> Result<i64, ErrorKind> {
+    if let Some(ms) = exact_decimal_millis(s) {
+        return Ok(ms);
+    }
     let secs = parse_float(s).map_err(|e| match e {
         ErrorKind::InvalidFloat { text } => ErrorKind::InvalidTimestamp { text },
         other => other,
@@ -117,6 +122,33 @@ pub(crate) fn parse_seconds_timestamp(s: &[u8], exemplar: bool) -> Result<i64, E
         });
     }
     Ok((secs * 1000.0) as i64)
+}
+
+/// `[+-]?digits[.digits]` seconds as exact milliseconds (extra fraction digits truncated), when it fits.
+fn exact_decimal_millis(s: &[u8]) -> Option<i64> {
+    let (neg, body) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (int, frac) = match memchr::memchr(b'.', body) {
+        Some(i) => (&body[..i], &body[i + 1..]),
+        None => (body, &b""[..]),
+    };
+    if (int.is_empty() && frac.is_empty()) || int.len() > 15 {
+        return None;
+    }
+    if !int.iter().chain(frac).all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut ms: i64 = 0;
+    for &c in int {
+        ms = ms * 10 + i64::from(c - b'0');
+    }
+    for i in 0..3 {
+        ms = ms * 10 + frac.get(i).map_or(0, |c| i64::from(c - b'0'));
+    }
+    Some(if neg { -ms } else { ms })
 }
 
 /// An OpenMetrics number as the `le` and `quantile` labels require in strict mode: a decimal or `+Inf`/`-Inf`
@@ -212,6 +244,10 @@ mod tests {
         }
         assert_eq!(parse_seconds_timestamp(b"1.5e3", false), Ok(1_500_000));
         assert_eq!(parse_seconds_timestamp(b"1.1", false), Ok(1100));
+        assert_eq!(parse_seconds_timestamp(b"1520879607.789", false), Ok(1520879607789));
+        assert_eq!(parse_seconds_timestamp(b"-1.5", false), Ok(-1500));
+        assert_eq!(parse_seconds_timestamp(b"0.0000000001", false), Ok(0));
+        assert_eq!(parse_seconds_timestamp(b"12345678901234567890.1", false), Ok(i64::MAX));
         assert!(matches!(
             parse_seconds_timestamp(b"NaN", true),
             Err(ErrorKind::NonFiniteExemplarTimestamp { .. })
