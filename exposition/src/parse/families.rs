@@ -10,6 +10,9 @@
 //! (a counter is usually `..._total`). For OpenMetrics the family name is the OpenMetrics metadata name as
 //! written, so a counter family is named without `_total` (`# TYPE a counter` / `a_total 1` gives family `a`);
 //! the OpenMetrics encoder writes such a family back unchanged.
+//!
+//! In lenient mode metadata may follow samples; a `# TYPE` that arrives after a family already has metrics is
+//! ignored, so every value keeps fitting its family's type.
 
 use std::collections::HashMap;
 
@@ -70,7 +73,8 @@ impl Builder {
         let f = &mut self.out[i];
         match entry {
             Entry::Help { help, .. } => f.help = Some(help.into_owned()),
-            Entry::Type { metric_type, .. } => f.metric_type = metric_type,
+            // A TYPE after the family's samples (accepted in lenient mode) cannot retype values already built.
+            Entry::Type { metric_type, .. } if f.metrics.is_empty() => f.metric_type = metric_type,
             Entry::Unit { unit, .. } => f.unit = Some(unit.to_owned()),
             _ => {}
         }

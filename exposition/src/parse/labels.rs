@@ -144,8 +144,8 @@ impl<'a> Iterator for LabelIter<'a> {
             let rest = skip_ws(rest);
             self.rest = rest.strip_prefix(b",").unwrap_or(rest);
             return Some(LabelRef {
-                name: unescape(name, Escapes::LabelValue),
-                value: unescape(value, Escapes::LabelValue),
+                name: unescape_bytes(name),
+                value: unescape_bytes(value),
             });
         }
     }
@@ -160,34 +160,44 @@ pub(crate) enum Escapes {
     TextHelp,
 }
 
-/// Unescapes `raw` (validated UTF-8), borrowing when there is nothing to replace. Unknown escapes are kept
-/// as written, as the Go parsers do.
-pub(crate) fn unescape(raw: &[u8], escapes: Escapes) -> Cow<'_, str> {
-    if memchr::memchr(b'\\', raw).is_none() {
-        return String::from_utf8_lossy(raw);
-    }
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        let c = raw[i];
-        if c == b'\\' && i + 1 < raw.len() {
-            let n = raw[i + 1];
-            let rep = match n {
-                b'\\' => Some(b'\\'),
-                b'n' => Some(b'\n'),
-                b'"' if escapes == Escapes::LabelValue => Some(b'"'),
+/// Unescapes `raw`, borrowing when there is nothing to replace. Unknown escapes are kept as written, as the Go
+/// parsers do.
+pub(crate) fn unescape(raw: &str, escapes: Escapes) -> Cow<'_, str> {
+    let bytes = raw.as_bytes();
+    let Some(first) = memchr::memchr(b'\\', bytes) else {
+        return Cow::Borrowed(raw);
+    };
+    let mut out = String::with_capacity(raw.len());
+    let mut done = 0;
+    let mut i = first;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && i + 1 < bytes.len() {
+            let rep = match bytes[i + 1] {
+                b'\\' => Some('\\'),
+                b'n' => Some('\n'),
+                b'"' if escapes == Escapes::LabelValue => Some('"'),
                 _ => None,
             };
             if let Some(r) = rep {
+                out.push_str(&raw[done..i]);
                 out.push(r);
                 i += 2;
+                done = i;
                 continue;
             }
         }
-        out.push(c);
         i += 1;
     }
-    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+    out.push_str(&raw[done..]);
+    Cow::Owned(out)
+}
+
+/// [`unescape`] for label bytes the parser validated (lossy only if that was skipped).
+fn unescape_bytes(raw: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(raw) {
+        Ok(s) => unescape(s, Escapes::LabelValue),
+        Err(_) => Cow::Owned(unescape(&String::from_utf8_lossy(raw), Escapes::LabelValue).into_owned()),
+    }
 }
 
 #[cfg(test)]
@@ -214,7 +224,7 @@ mod tests {
 
     #[test]
     fn help_escapes() {
-        assert_eq!(unescape(br#"a\\b\nc\"d"#, Escapes::TextHelp), "a\\b\nc\\\"d");
-        assert_eq!(unescape(br#"a\\b\nc\"d"#, Escapes::LabelValue), "a\\b\nc\"d");
+        assert_eq!(unescape(r#"a\\b\nc\"dé\"#, Escapes::TextHelp), "a\\b\nc\\\"dé\\");
+        assert_eq!(unescape(r#"a\\b\nc\"d"#, Escapes::LabelValue), "a\\b\nc\"d");
     }
 }

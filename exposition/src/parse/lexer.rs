@@ -23,24 +23,48 @@ pub(crate) struct Fail {
 
 type PResult<T> = Result<T, Fail>;
 
+/// Character classes: bit 0 metric name start, 1 metric name, 2 label name start, 3 label name.
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        let alpha = b.is_ascii_alphabetic() || b == b'_';
+        let digit = b.is_ascii_digit();
+        let mut v = 0;
+        if alpha || b == b':' {
+            v |= 1 | 2;
+        }
+        if digit {
+            v |= 2 | 8;
+        }
+        if alpha {
+            v |= 4 | 8;
+        }
+        t[c] = v;
+        c += 1;
+    }
+    t
+};
+
 #[inline]
 fn is_name_start(c: u8) -> bool {
-    c.is_ascii_alphabetic() || c == b'_' || c == b':'
+    CLASS[c as usize] & 1 != 0
 }
 
 #[inline]
 fn is_name_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_' || c == b':'
+    CLASS[c as usize] & 2 != 0
 }
 
 #[inline]
 fn is_label_start(c: u8) -> bool {
-    c.is_ascii_alphabetic() || c == b'_'
+    CLASS[c as usize] & 4 != 0
 }
 
 #[inline]
 fn is_label_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
+    CLASS[c as usize] & 8 != 0
 }
 
 /// A parsed label set: its raw bytes, the offset after `}` and a quoted metric name found inside.
@@ -89,8 +113,13 @@ impl<'a> Parser<'a> {
         memchr::memchr(b'\n', &self.input[p..]).map_or(self.input.len(), |i| p + i)
     }
 
-    fn utf8(&self, bytes: &'a [u8], offset: usize, what: &'static str) -> PResult<&'a str> {
-        std::str::from_utf8(bytes).map_err(|_| self.fail(offset, ErrorKind::InvalidUtf8 { what }))
+    /// The input bytes `start..end` as `&str`: a cheap slice when the whole input is UTF-8, else checked.
+    #[inline]
+    fn utf8(&self, start: usize, end: usize, what: &'static str) -> PResult<&'a str> {
+        if let Some(s) = self.text.and_then(|t| t.get(start..end)) {
+            return Ok(s);
+        }
+        std::str::from_utf8(&self.input[start..end]).map_err(|_| self.fail(start, ErrorKind::InvalidUtf8 { what }))
     }
 
     /// A quoted name at `p` (content non-empty, valid UTF-8), unescaped, and the offset after it.
@@ -105,8 +134,9 @@ impl<'a> Parser<'a> {
         if content.is_empty() {
             return Err(self.fail(p, ErrorKind::EmptyName));
         }
-        self.utf8(content, p, "name")?;
-        Ok((unescape(content, Escapes::LabelValue), input.len() - rest.len()))
+        let end = input.len() - rest.len();
+        let name = self.utf8(p + 1, end - 1, "name")?;
+        Ok((unescape(name, Escapes::LabelValue), end))
     }
 
     /// The metric name of a metadata line at `p`: bare or quoted.
@@ -116,7 +146,7 @@ impl<'a> Parser<'a> {
             Some(b'"') => self.quoted_name(p, Expected::MetadataName(keyword)),
             Some(&c) if is_name_start(c) => {
                 let end = self.scan_while(p, is_name_char);
-                Ok((Cow::Borrowed(ascii(&input[p..end])), end))
+                Ok((Cow::Borrowed(self.utf8(p, end, "name")?), end))
             }
             _ => Err(self.syntax(p, Expected::MetadataName(keyword))),
         }
@@ -189,8 +219,8 @@ impl<'a> Parser<'a> {
                 .label_value_end(p + 1)
                 .ok_or_else(|| self.syntax(value_start, Expected::LabelValue))?;
             let value = &input[value_start + 1..end];
-            if !value.is_ascii() {
-                self.utf8(value, value_start, "label value")?;
+            if self.text.is_none() && !value.is_ascii() {
+                self.utf8(value_start + 1, end, "label value")?;
             }
             p = end + 1;
             if text {
@@ -212,9 +242,20 @@ impl<'a> Parser<'a> {
     #[inline]
     fn label_value_end(&self, mut p: usize) -> Option<usize> {
         let input = self.input;
+        let text = self.format == Format::Text;
+        // Short values are common: scan them directly before handing longer ones to memchr.
+        let short_end = (p + 16).min(input.len());
+        while p < short_end {
+            match input[p] {
+                b'"' => return Some(p),
+                b'\\' => p += 2,
+                b'\n' if !text => return None,
+                _ => p += 1,
+            }
+        }
         loop {
             let rest = input.get(p..)?;
-            let i = if self.format == Format::Text {
+            let i = if text {
                 memchr::memchr2(b'"', b'\\', rest)?
             } else {
                 memchr::memchr3(b'"', b'\\', b'\n', rest)?
@@ -235,7 +276,7 @@ impl<'a> Parser<'a> {
         let mut q = p;
         if input[p] != b'{' {
             q = self.scan_while(p, is_name_char);
-            name = Some(Cow::Borrowed(ascii(&input[p..q])));
+            name = Some(Cow::Borrowed(self.utf8(p, q, "name")?));
         }
         let mut after = q;
         if text {
@@ -297,10 +338,10 @@ impl<'a> Parser<'a> {
                 }
                 let text = &input[after + 1..end];
                 return if keyword == "HELP" {
-                    self.utf8(text, after + 1, "help text")?;
+                    let help = self.utf8(after + 1, end, "help text")?;
                     Ok(Entry::Help {
                         name,
-                        help: unescape(text, Escapes::TextHelp),
+                        help: unescape(help, Escapes::TextHelp),
                     })
                 } else {
                     match std::str::from_utf8(text).ok().and_then(MetricType::from_text) {
@@ -401,10 +442,10 @@ impl<'a> Parser<'a> {
         self.pos = nl + 1;
         match keyword {
             "HELP" => {
-                self.utf8(text, after + 1, "help text")?;
+                let help = self.utf8(after + 1, nl, "help text")?;
                 Ok(Some(Entry::Help {
                     name,
-                    help: unescape(text, Escapes::LabelValue),
+                    help: unescape(help, Escapes::LabelValue),
                 }))
             }
             "TYPE" => match std::str::from_utf8(text).ok().and_then(MetricType::from_openmetrics) {
@@ -417,7 +458,7 @@ impl<'a> Parser<'a> {
                 )),
             },
             _ => {
-                let unit = self.utf8(text, after + 1, "unit")?;
+                let unit = self.utf8(after + 1, nl, "unit")?;
                 if !unit.is_empty() && !(name.ends_with(unit) && name[..name.len() - unit.len()].ends_with('_')) {
                     return Err(self.fail(
                         after + 1,
@@ -518,10 +559,4 @@ impl<'a> Parser<'a> {
             Some(_) => Err(self.syntax(q, Expected::ExemplarTimestampOrNewline)),
         }
     }
-}
-
-/// A slice known to hold only ASCII name characters, as `&str`.
-#[inline]
-fn ascii(b: &[u8]) -> &str {
-    std::str::from_utf8(b).unwrap_or("")
 }

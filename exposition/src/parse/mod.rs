@@ -142,6 +142,8 @@ impl ExemplarRef<'_> {
 #[derive(Debug)]
 pub struct Parser<'a> {
     input: &'a [u8],
+    /// The input as `&str` when it is all UTF-8 (then slicing needs no per-token validation).
+    text: Option<&'a str>,
     pos: usize,
     format: Format,
     mode: Mode,
@@ -154,6 +156,7 @@ impl<'a> Parser<'a> {
     pub fn new(input: &'a [u8], format: Format, mode: Mode) -> Parser<'a> {
         Parser {
             input,
+            text: std::str::from_utf8(input).ok(),
             pos: 0,
             format,
             mode,
