@@ -7,7 +7,13 @@ use exposition::encode::Format;
 use exposition::model::MetricType;
 use exposition::parse::{Entry, ErrorKind, Mode, Parser, Sample, families};
 
-fn samples(input: &str, format: Format, mode: Mode) -> Vec<(String, Vec<(String, String)>, f64, Option<i64>, String)> {
+/// A sample as owned parts: name, labels, value, timestamp, series bytes.
+type Owned = (String, Vec<(String, String)>, f64, Option<i64>, String);
+
+/// One table row: input, then the expected name, labels, value, timestamp and series.
+type Row<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], f64, Option<i64>, &'a str);
+
+fn samples(input: &str, format: Format, mode: Mode) -> Vec<Owned> {
     Parser::new(input.as_bytes(), format, mode)
         .filter_map(|e| match e.unwrap_or_else(|e| panic!("{input:?}: {e}")) {
             Entry::Sample(s) => Some((
@@ -40,7 +46,7 @@ fn text_samples() {
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect::<Vec<_>>()
     };
-    let cases: &[(&str, &str, &[(&str, &str)], f64, Option<i64>, &str)] = &[
+    let cases: &[Row<'_>] = &[
         ("a 1\n", "a", &[], 1.0, None, "a"),
         ("a{b=\"c\"} 2 1000\n", "a", &[("b", "c")], 2.0, Some(1000), "a{b=\"c\"}"),
         (

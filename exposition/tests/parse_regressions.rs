@@ -40,6 +40,11 @@ fn openmetrics_decimal_timestamps_are_exact() {
 #[test]
 fn syntax_error_text_cut_inside_a_character() {
     let input = "a{b=ééééééééééééééééééééééééééé} 1\n";
-    let err = Parser::new(input.as_bytes(), Format::Text, Mode::Lenient).find_map(Result::err).expect("error");
-    assert!(err.to_string().starts_with("line 1, column 5: expected label value"), "{err}");
+    let err = Parser::new(input.as_bytes(), Format::Text, Mode::Lenient)
+        .find_map(Result::err)
+        .expect("error");
+    assert!(
+        err.to_string().starts_with("line 1, column 5: expected label value"),
+        "{err}"
+    );
 }

@@ -459,7 +459,8 @@ impl<'a> Parser<'a> {
             },
             _ => {
                 let unit = self.utf8(after + 1, nl, "unit")?;
-                if !unit.is_empty() && !(name.ends_with(unit) && name[..name.len() - unit.len()].ends_with('_')) {
+                let suffix_ok = name.strip_suffix(unit).is_some_and(|base| base.ends_with('_'));
+                if !unit.is_empty() && !suffix_ok {
                     return Err(self.fail(
                         after + 1,
                         ErrorKind::UnitNotSuffix {

@@ -347,7 +347,7 @@ impl Checker {
                         });
                     }
                 }
-                check_value(name, v, !(v < 0.0), "quantile values must not be negative")?;
+                check_value(name, v, v.is_nan() || v >= 0.0, "quantile values must not be negative")?;
                 group_exclude = Some("quantile");
             }
             (MetricType::Info, _) => check_value(name, v, v == 1.0, "info values must be 1")?,
