@@ -48,3 +48,19 @@ fn syntax_error_text_cut_inside_a_character() {
         "{err}"
     );
 }
+
+/// Fuzz crash (parse_families): a signed value followed by a multi-byte character (`-LL\u{311}\\`) was sliced
+/// at byte 3 while checking for a signed NaN, inside the character.
+#[test]
+fn signed_value_with_multibyte_char_does_not_panic() {
+    let input: &[u8] = &[0x4c, 0x4c, 0x4c, 0x4c, 0x2d, 0x4c, 0x4c, 0xcc, 0x91, 0x5c, 0x5c];
+    for format in [Format::Text, Format::OpenMetrics] {
+        for mode in [Mode::Lenient, Mode::Strict] {
+            assert!(families(input, format, mode).is_err());
+        }
+    }
+    for value in ["-é", "+ñan", "-na", "+"] {
+        let line = format!("a {value}\n");
+        assert!(Parser::new(line.as_bytes(), Format::Text, Mode::Lenient).any(|e| e.is_err()), "{value}");
+    }
+}

@@ -70,7 +70,7 @@ fn slow_float(s: &[u8]) -> Result<f64, ErrorKind> {
     let str = std::str::from_utf8(s).map_err(|_| ErrorKind::InvalidFloat { text: text() })?;
     // Go accepts a sign before "inf" but not before "nan".
     let unsigned = str.strip_prefix(['+', '-']);
-    if unsigned.is_some_and(|u| u.len() >= 3 && u[..3].eq_ignore_ascii_case("nan")) {
+    if unsigned.is_some_and(|u| u.as_bytes().get(..3).is_some_and(|b| b.eq_ignore_ascii_case(b"nan"))) {
         return Err(ErrorKind::InvalidFloat { text: text() });
     }
     let v: f64 = str.parse().map_err(|_| ErrorKind::InvalidFloat { text: text() })?;
