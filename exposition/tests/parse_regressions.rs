@@ -61,6 +61,9 @@ fn signed_value_with_multibyte_char_does_not_panic() {
     }
     for value in ["-é", "+ñan", "-na", "+"] {
         let line = format!("a {value}\n");
-        assert!(Parser::new(line.as_bytes(), Format::Text, Mode::Lenient).any(|e| e.is_err()), "{value}");
+        assert!(
+            Parser::new(line.as_bytes(), Format::Text, Mode::Lenient).any(|e| e.is_err()),
+            "{value}"
+        );
     }
 }

@@ -10,28 +10,31 @@ use std::fmt;
 /// is not a label and is skipped.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct LabelSet<'a> {
-    /// The bytes between `{` and `}`, already validated.
-    raw: &'a [u8],
+    /// The text between `{` and `}`, already validated.
+    raw: &'a str,
 }
 
 impl<'a> LabelSet<'a> {
-    pub(crate) fn new(raw: &'a [u8]) -> LabelSet<'a> {
+    pub(crate) fn new(raw: &'a str) -> LabelSet<'a> {
         LabelSet { raw }
     }
 
     /// No labels.
     pub fn empty() -> LabelSet<'static> {
-        LabelSet { raw: b"" }
+        LabelSet { raw: "" }
     }
 
-    /// The raw bytes between the braces, escapes and all.
-    pub fn raw(&self) -> &'a [u8] {
+    /// The raw text between the braces, escapes and all.
+    pub fn raw(&self) -> &'a str {
         self.raw
     }
 
     /// Iterates over the labels.
     pub fn iter(&self) -> LabelIter<'a> {
-        LabelIter { rest: self.raw }
+        LabelIter {
+            src: self.raw,
+            rest: self.raw.as_bytes(),
+        }
     }
 
     /// True when there are no labels.
@@ -81,7 +84,17 @@ pub struct LabelRef<'a> {
 /// Iterator over a [`LabelSet`].
 #[derive(Debug, Clone)]
 pub struct LabelIter<'a> {
+    src: &'a str,
     rest: &'a [u8],
+}
+
+impl<'a> LabelIter<'a> {
+    /// The text of `part`, a subslice of `src`'s bytes delimited by ASCII characters, unescaped.
+    fn text(&self, part: &[u8]) -> Cow<'a, str> {
+        let start = (part.as_ptr() as usize).saturating_sub(self.src.as_ptr() as usize);
+        let text = self.src.get(start..start + part.len()).unwrap_or("");
+        unescape(text, Escapes::LabelValue)
+    }
 }
 
 fn skip_ws(b: &[u8]) -> &[u8] {
@@ -144,8 +157,8 @@ impl<'a> Iterator for LabelIter<'a> {
             let rest = skip_ws(rest);
             self.rest = rest.strip_prefix(b",").unwrap_or(rest);
             return Some(LabelRef {
-                name: unescape_bytes(name),
-                value: unescape_bytes(value),
+                name: self.text(name),
+                value: self.text(value),
             });
         }
     }
@@ -192,21 +205,13 @@ pub(crate) fn unescape(raw: &str, escapes: Escapes) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// [`unescape`] for label bytes the parser validated (lossy only if that was skipped).
-fn unescape_bytes(raw: &[u8]) -> Cow<'_, str> {
-    match std::str::from_utf8(raw) {
-        Ok(s) => unescape(s, Escapes::LabelValue),
-        Err(_) => Cow::Owned(unescape(&String::from_utf8_lossy(raw), Escapes::LabelValue).into_owned()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn iterates_and_unescapes() {
-        let ls = LabelSet::new(br#""my.metric", a="b",  "c.d"="e\"f\n\\g\z", h = "" ,"#);
+        let ls = LabelSet::new(r#""my.metric", a="b",  "c.d"="e\"f\n\\g\z", h = "" ,"#);
         let got: Vec<(String, String)> = ls.iter().map(|l| (l.name.into_owned(), l.value.into_owned())).collect();
         assert_eq!(
             got,

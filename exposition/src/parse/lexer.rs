@@ -69,7 +69,7 @@ fn is_label_char(c: u8) -> bool {
 
 /// A parsed label set: its raw bytes, the offset after `}` and a quoted metric name found inside.
 struct ParsedLabels<'a> {
-    raw: &'a [u8],
+    raw: &'a str,
     end: usize,
     name: Option<Cow<'a, str>>,
 }
@@ -171,7 +171,7 @@ impl<'a> Parser<'a> {
                         return Err(self.syntax(p, Expected::LabelName));
                     }
                     return Ok(ParsedLabels {
-                        raw: &input[open + 1..p],
+                        raw: self.utf8(open + 1, p, "label set")?,
                         end: p + 1,
                         name,
                     });
