@@ -68,6 +68,26 @@ fn few_decimals(v: f64) -> Option<u64> {
     if m as f64 / 1000.0 == a { Some(m) } else { None }
 }
 
+/// Writes `.d`, `.dd` or `.ddd` for a fraction of `frac` thousandths (nothing for 0), without trailing zeros.
+#[inline]
+pub(super) fn write_frac_millis(out: &mut Vec<u8>, frac: u64) {
+    if frac == 0 {
+        return;
+    }
+    out.push(b'.');
+    let d = [(frac / 100) as u8, (frac / 10 % 10) as u8, (frac % 10) as u8];
+    let keep = if d[2] != 0 {
+        3
+    } else if d[1] != 0 {
+        2
+    } else {
+        1
+    };
+    for x in &d[..keep] {
+        out.push(b'0' + x);
+    }
+}
+
 /// Writes `m / 1000` with the sign of `v`, without trailing zeros after the point.
 #[inline]
 fn write_milli(out: &mut Vec<u8>, v: f64, m: u64) {
@@ -75,21 +95,7 @@ fn write_milli(out: &mut Vec<u8>, v: f64, m: u64) {
         out.push(b'-');
     }
     write_int(out, (m / 1000) as i64);
-    let frac = m % 1000;
-    if frac != 0 {
-        out.push(b'.');
-        let d = [(frac / 100) as u8, (frac / 10 % 10) as u8, (frac % 10) as u8];
-        let keep = if d[2] != 0 {
-            3
-        } else if d[1] != 0 {
-            2
-        } else {
-            1
-        };
-        for x in &d[..keep] {
-            out.push(b'0' + x);
-        }
-    }
+    write_frac_millis(out, m % 1000);
 }
 
 /// Appends `v` as OpenMetrics writes floats: like [`write_float`], with `.0` added to integral results.
