@@ -11,10 +11,11 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cmd = clap::Command::new("nginx_exporter")
+    let cmd = clap::Command::new("nginx_exporter");
+    // `about` after the flattened argument groups, whose own doc comments would otherwise replace it.
+    let cmd = LogArgs::augment_args(WebArgs::augment_args(NginxArgs::augment_args(cmd)))
         .version(VERSION)
         .about("NGINX Prometheus Exporter: exports the stub_status page of NGINX as Prometheus metrics.");
-    let cmd = LogArgs::augment_args(WebArgs::augment_args(NginxArgs::augment_args(cmd)));
     let matches = with_listen_default(cmd, ":9113").get_matches_from(normalize_args(std::env::args_os()));
     let web = WebArgs::from_arg_matches(&matches)?;
     LogArgs::from_arg_matches(&matches)?.init()?;

@@ -281,7 +281,9 @@ mod tests {
 
     #[test]
     fn bodies() {
-        let cases: &[(&str, &[u8], Option<(u16, &[u8])>)] = &[
+        /// Name, raw response, expected status and body (`None`: an error).
+        type Case = (&'static str, &'static [u8], Option<(u16, &'static [u8])>);
+        let cases: &[Case] = &[
             (
                 "content-length",
                 b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloEXTRA",

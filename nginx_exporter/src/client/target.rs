@@ -276,7 +276,8 @@ mod tests {
 
     #[test]
     fn rejects() {
-        let cases: &[(&str, fn(&TargetError) -> bool)] = &[
+        type Check = fn(&TargetError) -> bool;
+        let cases: &[(&str, Check)] = &[
             ("ftp://h/", |e| matches!(e, TargetError::Scheme { .. })),
             ("127.0.0.1:8080/stub_status", |e| {
                 matches!(e, TargetError::Scheme { .. })
