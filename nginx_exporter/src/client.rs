@@ -1,9 +1,12 @@
 //! Fetching and parsing nginx's stub_status page.
 //!
 //! A [`Client`] holds one scrape [`Target`] (`http://`, `https://` or `unix:/socket[:/path]`), the timeout and the
-//! shared TLS configuration. [`Client::fetch`] opens a connection, sends one `GET` with upstream's
+//! shared TLS configuration. [`Client::fetch`] sends one `GET` with upstream's
 //! `User-Agent: NGINX-Prometheus-Exporter/v<version>`, requires status 200 and parses the body with
-//! [`stub_status::parse`]. All of it is blocking: the exporter runtime calls collectors on blocking threads.
+//! [`stub_status::parse`]. Like Go's HTTP client it keeps the connection open for the next scrape when nginx
+//! allows it (so the exporter does not add one accepted connection per scrape) and retries once on a fresh
+//! connection when a kept one turns out to be closed. All of it is blocking: the exporter runtime calls
+//! collectors on blocking threads.
 
 pub mod http1;
 pub mod stub_status;
@@ -13,7 +16,7 @@ pub mod tls;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -97,13 +100,25 @@ pub enum FetchError {
 }
 
 /// Fetches one target's stub_status page.
-#[derive(Debug, Clone)]
 pub struct Client {
     target: Target,
     timeout: Duration,
     tls: Option<Arc<rustls::ClientConfig>>,
     user_agent: String,
     authorization: Option<String>,
+    /// The connection kept from the last fetch.
+    idle: Mutex<Option<Box<dyn http1::Timed>>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("target", &self.target)
+            .field("timeout", &self.timeout)
+            .field("tls", &self.tls.is_some())
+            .field("user_agent", &self.user_agent)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Client {
@@ -124,6 +139,7 @@ impl Client {
             tls,
             user_agent: user_agent.into(),
             authorization,
+            idle: Mutex::new(None),
         }
     }
 
@@ -136,16 +152,18 @@ impl Client {
     pub fn fetch(&self) -> Result<StubStatus, FetchError> {
         let uri = || self.target.uri.clone();
         let deadline = Instant::now() + self.timeout;
-        let mut conn = self.connect(deadline)?;
-        let response = http1::get(
-            conn.as_mut(),
-            deadline,
-            &self.target.path,
-            &self.target.host_header,
-            &self.user_agent,
-            self.authorization.as_deref(),
-        )
-        .map_err(|source| FetchError::Http { uri: uri(), source })?;
+        let kept = self.idle.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let mut response = None;
+        if let Some(conn) = kept {
+            // A kept connection nginx has closed meanwhile fails at once; a GET is safe to repeat.
+            response = self.exchange(conn, deadline).ok();
+        }
+        let response = match response {
+            Some(r) => r,
+            None => self
+                .exchange(self.connect(deadline)?, deadline)
+                .map_err(|source| FetchError::Http { uri: uri(), source })?,
+        };
         if response.status != 200 {
             return Err(FetchError::Status {
                 uri: uri(),
@@ -158,6 +176,22 @@ impl Client {
             body: body.chars().take(200).collect(),
             source,
         })
+    }
+
+    /// One request on `conn`, which is kept for the next fetch when the response allows it.
+    fn exchange(&self, mut conn: Box<dyn http1::Timed>, deadline: Instant) -> Result<http1::Response, HttpError> {
+        let response = http1::get(
+            conn.as_mut(),
+            deadline,
+            &self.target.path,
+            &self.target.host_header,
+            &self.user_agent,
+            self.authorization.as_deref(),
+        )?;
+        if response.keep_alive {
+            *self.idle.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn);
+        }
+        Ok(response)
     }
 
     fn connect(&self, deadline: Instant) -> Result<Box<dyn http1::Timed>, FetchError> {
@@ -348,6 +382,49 @@ mod tests {
         );
         // "u@x:p"
         assert!(req.contains("Authorization: Basic dUB4OnA=\r\n"), "{req}");
+    }
+
+    const PAGE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 97\r\n\r\nActive connections: 1 \n\
+                          server accepts handled requests\n 2 3 4 \nReading: 0 Writing: 1 Waiting: 0 \n";
+
+    /// Reads one request head from `s`.
+    fn read_request(s: &mut TcpStream) -> bool {
+        let mut req = Vec::new();
+        let mut buf = [0u8; 1];
+        while !req.ends_with(b"\r\n\r\n") {
+            match s.read(&mut buf) {
+                Ok(1) => req.push(buf[0]),
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    #[test]
+    fn keeps_the_connection_and_reconnects_when_it_was_closed() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let uri = format!("http://{}/", listener.local_addr().expect("addr"));
+        let server = std::thread::spawn(move || {
+            // First connection: two requests, then closed without notice.
+            let (mut s, _) = listener.accept().expect("accept");
+            for _ in 0..2 {
+                assert!(read_request(&mut s));
+                s.write_all(PAGE).expect("write");
+            }
+            drop(s);
+            // Second connection after the client found the first one closed.
+            let (mut s, _) = listener.accept().expect("accept");
+            assert!(read_request(&mut s));
+            s.write_all(PAGE).expect("write");
+            // Keep it open until the client is done.
+            let _ = read_request(&mut s);
+        });
+        let c = client(&uri, Duration::from_secs(5));
+        for _ in 0..3 {
+            assert_eq!(c.fetch().expect("fetch").requests, 4);
+        }
+        drop(c);
+        server.join().expect("server");
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! A minimal blocking HTTP/1.1 GET: one request per connection (`Connection: close`), an overall deadline,
-//! `Content-Length`, chunked and read-to-end bodies, bounded header and body sizes.
+//! A minimal blocking HTTP/1.1 GET: an overall deadline, `Content-Length`, chunked and read-to-end bodies, bounded
+//! header and body sizes. A connection is reusable after a `Content-Length` response of HTTP/1.1 without
+//! `Connection: close` (what nginx sends for stub_status), so the caller can keep it for the next scrape as Go's
+//! HTTP client does.
 
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
@@ -16,6 +18,8 @@ pub struct Response {
     pub status: u16,
     /// The decoded body.
     pub body: Vec<u8>,
+    /// The connection may carry another request.
+    pub keep_alive: bool,
 }
 
 /// Why a response could not be read.
@@ -48,7 +52,7 @@ pub enum HttpError {
 }
 
 /// A byte stream whose read and write timeouts can be set (TCP, TLS over TCP, unix socket).
-pub trait Timed: Read + Write {
+pub trait Timed: Read + Write + Send {
     /// Sets both the read and the write timeout.
     fn set_timeouts(&self, timeout: Duration) -> io::Result<()>;
 }
@@ -62,10 +66,8 @@ pub fn get(
     user_agent: &str,
     authorization: Option<&str>,
 ) -> Result<Response, HttpError> {
-    let mut request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {user_agent}\r\nAccept-Encoding: identity\r\n\
-         Connection: close\r\n"
-    );
+    let mut request =
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {user_agent}\r\nAccept-Encoding: identity\r\n");
     if let Some(auth) = authorization {
         request.push_str("Authorization: ");
         request.push_str(auth);
@@ -101,9 +103,10 @@ pub fn read_response(r: &mut dyn Read) -> Result<Response, HttpError> {
     let head = std::str::from_utf8(&buf[..head_end - 4])
         .map_err(|_| HttpError::Header(String::from_utf8_lossy(&buf[..head_end.min(200)]).into_owned()))?;
     let mut lines = head.split("\r\n");
-    let status = parse_status_line(lines.next().unwrap_or(""))?;
+    let (http11, status) = parse_status_line(lines.next().unwrap_or(""))?;
     let mut length = None;
     let mut chunked = false;
+    let mut close = !http11;
     for line in lines {
         let (name, value) = line
             .split_once(':')
@@ -114,6 +117,8 @@ pub fn read_response(r: &mut dyn Read) -> Result<Response, HttpError> {
                 .parse()
                 .map_err(|_| HttpError::ContentLength(value.chars().take(40).collect()))?;
             length = Some(n);
+        } else if name.eq_ignore_ascii_case("connection") {
+            close |= value.split(',').any(|v| v.trim().eq_ignore_ascii_case("close"));
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             chunked = value
                 .rsplit(',')
@@ -122,6 +127,8 @@ pub fn read_response(r: &mut dyn Read) -> Result<Response, HttpError> {
         }
     }
     let rest = buf.split_off(head_end);
+    // Only an exactly framed Content-Length body leaves the connection in a known state.
+    let mut keep_alive = false;
     let body = if chunked {
         read_chunked(r, rest)?
     } else if let Some(n) = length {
@@ -133,6 +140,7 @@ pub fn read_response(r: &mut dyn Read) -> Result<Response, HttpError> {
         if body.len() < n {
             return Err(HttpError::Truncated);
         }
+        keep_alive = !close && body.len() == n;
         body.truncate(n);
         body
     } else {
@@ -143,10 +151,15 @@ pub fn read_response(r: &mut dyn Read) -> Result<Response, HttpError> {
         }
         body
     };
-    Ok(Response { status, body })
+    Ok(Response {
+        status,
+        body,
+        keep_alive,
+    })
 }
 
-fn parse_status_line(line: &str) -> Result<u16, HttpError> {
+/// `(is HTTP/1.1 or later, status code)`.
+fn parse_status_line(line: &str) -> Result<(bool, u16), HttpError> {
     let bad = || HttpError::StatusLine(line.chars().take(200).collect());
     let mut parts = line.splitn(3, ' ');
     let version = parts.next().unwrap_or("");
@@ -154,7 +167,7 @@ fn parse_status_line(line: &str) -> Result<u16, HttpError> {
     if !version.starts_with("HTTP/1.") || code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
-    code.parse().map_err(|_| bad())
+    Ok((version != "HTTP/1.0", code.parse().map_err(|_| bad())?))
 }
 
 /// Reads from `r` into `buf` until it holds `want` bytes or the stream ends.
@@ -327,6 +340,32 @@ mod tests {
                 (None, Err(_)) => {}
                 _ => panic!("{name}: got {got:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn keep_alive() {
+        let cases: &[(&[u8], bool)] = &[
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok",
+                true,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                false,
+            ),
+            (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", false),
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokX", false),
+            (b"HTTP/1.1 200 OK\r\n\r\nok", false),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+                false,
+            ),
+        ];
+        for (raw, want) in cases {
+            let r = read(raw).expect("valid response");
+            assert_eq!(r.keep_alive, *want, "{}", String::from_utf8_lossy(raw));
         }
     }
 
