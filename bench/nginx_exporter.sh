@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark: our nginx_exporter against Debian's prometheus-nginx-exporter (Go), both scraping the
-# same real nginx's stub_status on loopback.
+# Side-by-side benchmark: our nginx_exporter against Debian's prometheus-nginx-exporter (Go, 0.11), all scraping
+# the same real nginx's stub_status on loopback. Ours runs twice: with its default output (nginx families, build
+# info, process_* and promhttp_* self metrics, like upstream 1.x) and with --web.disable-exporter-metrics (nginx
+# families and build info only: the same content as Debian's 0.11, which has no process or Go metrics).
 #
 # For each exporter: a warm-up, N sequential scrapes over one keep-alive connection (median and p99 latency,
 # scrapes/s), then a concurrent run with C clients for D seconds (wrk: p50/p99 latency, scrapes/s). CPU time per
@@ -72,11 +74,17 @@ OURS_PORT=$(free_port)
 "$OURS" --web.listen-address="127.0.0.1:$OURS_PORT" --nginx.scrape-uri="$SCRAPE_URI" --log.level=warn 2>"$WORK/ours.log" &
 OURS_PID=$!
 PIDS+=($OURS_PID)
+MIN_PORT=$(free_port)
+"$OURS" --web.listen-address="127.0.0.1:$MIN_PORT" --nginx.scrape-uri="$SCRAPE_URI" --log.level=warn \
+  --web.disable-exporter-metrics 2>"$WORK/min.log" &
+MIN_PID=$!
+PIDS+=($MIN_PID)
 GO_PORT=$(free_port)
 "$GO_EXPORTER" -web.listen-address="127.0.0.1:$GO_PORT" -nginx.scrape-uri="$SCRAPE_URI" >"$WORK/go.log" 2>&1 &
 GO_PID=$!
 PIDS+=($GO_PID)
 wait_port "$OURS_PORT"
+wait_port "$MIN_PORT"
 wait_port "$GO_PORT"
 
 TICKS=$(getconf CLK_TCK)
@@ -130,8 +138,12 @@ PY
 }
 
 declare -A R
-for who in ours go; do
-  if [ "$who" = ours ]; then port=$OURS_PORT; pid=$OURS_PID; else port=$GO_PORT; pid=$GO_PID; fi
+for who in ours min go; do
+  case $who in
+    ours) port=$OURS_PORT; pid=$OURS_PID ;;
+    min) port=$MIN_PORT; pid=$MIN_PID ;;
+    go) port=$GO_PORT; pid=$GO_PID ;;
+  esac
   sequential "$port" 100 >/dev/null   # warm-up
   c0=$(cpu_ticks "$pid")
   read -r med p99 rps bytes < <(sequential "$port" "$N")
@@ -149,8 +161,12 @@ done
 ratio() { python3 -c "a, b = float('$1'), float('$2'); print('%.2f' % (a / b) if b else '-')"; }
 echo
 echo "nginx_exporter vs prometheus-nginx-exporter ($("$GO_EXPORTER" -version 2>&1 | head -1 | tr -d '\n')), $(nproc) CPUs, N=$N sequential, C=$C clients for ${D}s"
-printf '%-34s %14s %14s %12s\n' metric ours go ours/go
-row() { printf '%-34s %14s %14s %12s\n' "$1" "${R[ours,$2]}" "${R[go,$2]}" "$(ratio "${R[ours,$2]}" "${R[go,$2]}")"; }
+echo "ours = default output; ours-min = --web.disable-exporter-metrics (same families as Debian's 0.11)"
+printf '%-36s %10s %10s %10s %9s %12s\n' metric ours ours-min go ours/go ours-min/go
+row() {
+  printf '%-36s %10s %10s %10s %9s %12s\n' "$1" "${R[ours,$2]}" "${R[min,$2]}" "${R[go,$2]}" \
+    "$(ratio "${R[ours,$2]}" "${R[go,$2]}")" "$(ratio "${R[min,$2]}" "${R[go,$2]}")"
+}
 row "sequential median latency (ms)" seq_med
 row "sequential p99 latency (ms)" seq_p99
 row "sequential scrapes/s" seq_rps

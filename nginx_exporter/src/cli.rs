@@ -1,12 +1,19 @@
 //! The `--nginx.*` and `--prometheus.*` flags of nginx-prometheus-exporter 1.x, with their environment
-//! variables, and the collector they configure.
+//! variables, and the collector they configure; [`command`] assembles the whole command line with the shared
+//! `--web.*` and `--log.*` flags.
+//!
+//! For users of the 0.x releases (Debian ships 0.11) single-dash flags are rewritten to double-dash by
+//! [`normalize_args`], and the removed `--prometheus.const-labels` (comma-separated list), `--nginx.retries` and
+//! `--nginx.retry-interval` are still accepted (hidden; the retry flags have no effect because this exporter, like
+//! 1.x, does not probe nginx at start-up).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{ArgAction, Args};
+use clap::{ArgAction, Args, Command};
 use exposition::Labels;
+use exposition::http::{LogArgs, WebArgs, with_listen_default};
 
 use crate::client::{Client, Target, TargetError, TlsError, TlsOptions, tls};
 use crate::collector::NginxCollector;
@@ -94,6 +101,48 @@ pub struct NginxArgs {
         action = ArgAction::Append,
     )]
     pub const_label: Vec<(String, String)>,
+
+    /// 0.x spelling: a comma separated list of constant labels (label1=value1,label2=value2).
+    #[arg(long = "prometheus.const-labels", value_name = "LIST", value_parser = parse_const_label_list, hide = true)]
+    pub const_labels_list: Option<LabelList>,
+
+    /// 0.x start-up retries; accepted for compatibility, no effect.
+    #[arg(long = "nginx.retries", value_name = "N", hide = true)]
+    pub retries: Option<u64>,
+
+    /// 0.x start-up retry interval; accepted for compatibility, no effect.
+    #[arg(long = "nginx.retry-interval", value_name = "DURATION", value_parser = parse_duration, hide = true)]
+    pub retry_interval: Option<Duration>,
+
+    /// Expose only NGINX metrics (and the build info): no process_* or promhttp_* metrics. Same as
+    /// --web.disable-exporter-metrics.
+    #[arg(long = "web.nginx-metrics-only", env = "NGINX_METRICS_ONLY", num_args = 0..=1, require_equals = true,
+          default_value = "false", default_missing_value = "true", value_parser = parse_bool)]
+    pub nginx_metrics_only: bool,
+}
+
+/// The full command line: the nginx flags, `--web.*` (with upstream's environment variables and `:9113`) and
+/// `--log.*`.
+pub fn command(version: &'static str) -> Command {
+    let cmd = Command::new("nginx_exporter");
+    let cmd = LogArgs::augment_args(WebArgs::augment_args(NginxArgs::augment_args(cmd)));
+    // Upstream gives every `web.X` flag the environment variable X upper-cased with `.` and `-` as `_`.
+    let env = [
+        (exposition::http::LISTEN_ADDRESS_ID, "LISTEN_ADDRESS"),
+        ("telemetry_path", "TELEMETRY_PATH"),
+        ("config_file", "CONFIG_FILE"),
+        ("max_requests", "MAX_REQUESTS"),
+        ("disable_exporter_metrics", "DISABLE_EXPORTER_METRICS"),
+    ];
+    let mut cmd = with_listen_default(cmd, ":9113");
+    for (id, var) in env {
+        if cmd.get_arguments().any(|a| a.get_id() == id) {
+            cmd = cmd.mut_arg(id, |a| a.env(var));
+        }
+    }
+    // `about` last: the flattened groups' doc comments would replace it.
+    cmd.version(version)
+        .about("NGINX Prometheus Exporter: exports the stub_status page of NGINX as Prometheus metrics.")
 }
 
 /// Why the flags do not make a working exporter.
@@ -139,7 +188,8 @@ impl NginxArgs {
     /// The const labels, sorted.
     pub fn const_labels(&self) -> Result<Labels, ConfigError> {
         let mut labels = Labels::new();
-        for (name, value) in &self.const_label {
+        let list = self.const_labels_list.iter().flat_map(|l| &l.0);
+        for (name, value) in list.chain(&self.const_label) {
             // Later values win, as with kingpin's map flags.
             labels.0.retain(|l| &l.name != name);
             labels.push(name.clone(), value.clone());
@@ -158,6 +208,11 @@ impl NginxArgs {
         }
         if self.proxy_protocol {
             return Err(ConfigError::ProxyProtocolUnsupported);
+        }
+        if self.retries.is_some() || self.retry_interval.is_some() {
+            tracing::warn!(
+                "--nginx.retries and --nginx.retry-interval have no effect: nginx is not probed at start-up"
+            );
         }
         if self.scrape_uri.is_empty() {
             return Err(ConfigError::NoScrapeUri);
@@ -228,6 +283,27 @@ pub fn parse_const_label(s: &str) -> Result<(String, String), String> {
     Ok((name.to_string(), value.to_string()))
 }
 
+/// The labels of 0.x's `--prometheus.const-labels`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelList(pub Vec<(String, String)>);
+
+/// Parses 0.x's comma separated `name=value` list (empty: no labels).
+pub fn parse_const_label_list(s: &str) -> Result<LabelList, String> {
+    if s.is_empty() {
+        return Ok(LabelList(Vec::new()));
+    }
+    s.split(',')
+        .map(|item| {
+            let (name, value) = parse_const_label(item)?;
+            if value.contains('=') {
+                return Err(format!("const label {item:?} has wrong format, expected label=value"));
+            }
+            Ok((name, value))
+        })
+        .collect::<Result<_, _>>()
+        .map(LabelList)
+}
+
 /// Parses a non-negative Go duration (`5s`, `1m30s`, `250ms`, `1.5h`, `0`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let bad = || format!("invalid duration {s:?}");
@@ -271,18 +347,55 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::{FromArgMatches, Parser};
-
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[command(flatten)]
-        nginx: NginxArgs,
-    }
+    use clap::FromArgMatches;
 
     fn parse(args: &[&str]) -> Result<NginxArgs, clap::Error> {
         let argv = std::iter::once("nginx_exporter").chain(args.iter().copied());
-        let m = <Cli as clap::CommandFactory>::command().try_get_matches_from(argv)?;
-        Ok(Cli::from_arg_matches(&m)?.nginx)
+        let m = command("0").try_get_matches_from(argv)?;
+        NginxArgs::from_arg_matches(&m)
+    }
+
+    #[test]
+    fn whole_command() {
+        command("0").debug_assert();
+        let m = command("0")
+            .try_get_matches_from(["x", "--web.telemetry-path=/m", "--log.level=debug"])
+            .expect("parse");
+        let web = WebArgs::from_arg_matches(&m).expect("web");
+        assert_eq!(web.listen_address, [":9113"]);
+        assert_eq!(web.telemetry_path, "/m");
+        let env: Vec<_> = command("0")
+            .get_arguments()
+            .filter_map(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
+            .collect();
+        for var in [
+            "LISTEN_ADDRESS",
+            "TELEMETRY_PATH",
+            "CONFIG_FILE",
+            "SCRAPE_URI",
+            "CONST_LABELS",
+            "TIMEOUT",
+        ] {
+            assert!(env.iter().any(|e| e == var), "{var} missing from {env:?}");
+        }
+    }
+
+    #[test]
+    fn compatibility_flags_of_0_x() {
+        let a = parse(&[
+            "--prometheus.const-labels=a=1,b=2",
+            "--prometheus.const-label=b=3",
+            "--nginx.retries=3",
+            "--nginx.retry-interval=1s",
+        ])
+        .expect("parse");
+        assert_eq!(
+            a.const_labels().expect("labels"),
+            Labels::from_pairs([("a", "1"), ("b", "3")])
+        );
+        assert!(a.collector("1").is_ok());
+        assert!(parse(&["--prometheus.const-labels=a=1=2"]).is_err());
+        assert!(parse(&["--prometheus.const-labels=a"]).is_err());
     }
 
     #[test]

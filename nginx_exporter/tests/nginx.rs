@@ -170,12 +170,17 @@ struct Exporter {
 
 impl Exporter {
     fn start(args: &[String]) -> Exporter {
+        Exporter::start_with_env(args, &[])
+    }
+
+    fn start_with_env(args: &[String], env: &[(&str, String)]) -> Exporter {
         let dir = tempfile::tempdir().expect("temp dir");
         let log = dir.path().join("exporter.log");
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_nginx_exporter"))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
@@ -483,4 +488,21 @@ fn single_dash_flags_of_0_x_still_work() {
     let _nginx = Nginx::start(Listen::Tcp(port), None);
     let mut exporter = Exporter::start(&[format!("-nginx.scrape-uri=http://127.0.0.1:{port}/stub_status")]);
     assert_eq!(get(&exporter.scrape().0, "nginx_up"), 1.0);
+}
+
+#[test]
+fn upstream_environment_variables() {
+    let port = free_port();
+    let _nginx = Nginx::start(Listen::Tcp(port), None);
+    let mut exporter = Exporter::start_with_env(
+        &[],
+        &[
+            ("SCRAPE_URI", format!("http://127.0.0.1:{port}/stub_status")),
+            ("CONST_LABELS", "env=ci".to_string()),
+            ("NGINX_METRICS_ONLY", "true".to_string()),
+        ],
+    );
+    let (series, text) = exporter.scrape();
+    assert_eq!(get(&series, "nginx_up{env=\"ci\"}"), 1.0, "{text}");
+    assert!(!text.contains("process_") && !text.contains("promhttp_"), "{text}");
 }
