@@ -1,16 +1,30 @@
-//! `nginx_exporter`: Prometheus exporter for NGINX stub_status metrics (port 9113).
-//!
-//! The binary parses its command line and prints `--help` and `--version`; its behaviour is built by the
-//! issues that fill this crate.
+//! `nginx_exporter`: serves NGINX stub_status metrics on `/metrics` (default port 9113).
 
-use clap::Parser;
+use std::sync::Arc;
 
-/// Prometheus exporter for NGINX stub_status metrics (port 9113).
-#[derive(Debug, Parser)]
-#[command(name = "nginx_exporter", version, about, long_about = None, arg_required_else_help = true)]
-struct Cli {}
+use clap::FromArgMatches;
+use exposition::Registry;
+use exposition::http::{Exporter, LogArgs, WebArgs};
+use nginx_exporter::cli::{NginxArgs, command, normalize_args};
 
-fn main() {
-    let cli = Cli::parse();
-    let _ = cli;
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let matches = command(VERSION).get_matches_from(normalize_args(std::env::args_os()));
+    let mut web = WebArgs::from_arg_matches(&matches)?;
+    LogArgs::from_arg_matches(&matches)?.init()?;
+    let nginx = NginxArgs::from_arg_matches(&matches)?;
+    web.disable_exporter_metrics |= nginx.nginx_metrics_only;
+    tracing::info!(version = VERSION, "nginx-prometheus-exporter");
+    let registry = Registry::new();
+    registry.register(nginx.collector(VERSION)?);
+    Exporter::new("nginx_exporter", Arc::new(registry))
+        .version(VERSION)
+        .title("NGINX Prometheus Exporter")
+        .description("Prometheus Exporter for NGINX")
+        .default_listen(":9113")
+        .run(&web)
+        .await?;
+    Ok(())
 }
