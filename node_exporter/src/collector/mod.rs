@@ -13,10 +13,12 @@ use exposition::{Collector, Labels, Metric, MetricFamily, MetricType, Value};
 
 use crate::paths::Paths;
 
+mod cpu;
 mod entropy;
 mod filefd;
 mod loadavg;
 mod meminfo;
+mod procutil;
 mod stat;
 
 /// Everything a collector constructor may read: the filesystem roots and the parsed command line.
@@ -42,7 +44,7 @@ pub struct Spec {
 }
 
 /// Every collector this build has, in name order.
-pub static COLLECTORS: &[Spec] = &[entropy::SPEC, filefd::SPEC, loadavg::SPEC, meminfo::SPEC, stat::SPEC];
+pub static COLLECTORS: &[Spec] = &[cpu::SPEC, entropy::SPEC, filefd::SPEC, loadavg::SPEC, meminfo::SPEC, stat::SPEC];
 
 /// The constructor type of a table entry.
 pub type BuildFn = fn(&Settings<'_>) -> Result<Box<dyn Collector>, BuildError>;
