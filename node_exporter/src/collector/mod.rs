@@ -14,6 +14,7 @@ use exposition::{Collector, Labels, Metric, MetricFamily, MetricType, Value};
 use crate::paths::Paths;
 
 mod cpu;
+mod diskstats;
 mod entropy;
 mod filefd;
 mod loadavg;
@@ -44,7 +45,7 @@ pub struct Spec {
 }
 
 /// Every collector this build has, in name order.
-pub static COLLECTORS: &[Spec] = &[cpu::SPEC, entropy::SPEC, filefd::SPEC, loadavg::SPEC, meminfo::SPEC, stat::SPEC];
+pub static COLLECTORS: &[Spec] = &[cpu::SPEC, diskstats::SPEC, entropy::SPEC, filefd::SPEC, loadavg::SPEC, meminfo::SPEC, stat::SPEC];
 
 /// The constructor type of a table entry.
 pub type BuildFn = fn(&Settings<'_>) -> Result<Box<dyn Collector>, BuildError>;
