@@ -19,6 +19,7 @@ mod entropy;
 mod filefd;
 mod loadavg;
 mod meminfo;
+mod netdev;
 mod procutil;
 mod stat;
 
@@ -45,7 +46,7 @@ pub struct Spec {
 }
 
 /// Every collector this build has, in name order.
-pub static COLLECTORS: &[Spec] = &[cpu::SPEC, diskstats::SPEC, entropy::SPEC, filefd::SPEC, loadavg::SPEC, meminfo::SPEC, stat::SPEC];
+pub static COLLECTORS: &[Spec] = &[cpu::SPEC, diskstats::SPEC, entropy::SPEC, filefd::SPEC, loadavg::SPEC, meminfo::SPEC, netdev::SPEC, stat::SPEC];
 
 /// The constructor type of a table entry.
 pub type BuildFn = fn(&Settings<'_>) -> Result<Box<dyn Collector>, BuildError>;
