@@ -20,8 +20,12 @@ mod filefd;
 mod loadavg;
 mod meminfo;
 mod netdev;
+mod netstat;
 mod procutil;
+mod sockstat;
+mod softnet;
 mod stat;
+mod vmstat;
 
 /// Everything a collector constructor may read: the filesystem roots and the parsed command line.
 #[derive(Debug, Clone, Copy)]
@@ -46,7 +50,7 @@ pub struct Spec {
 }
 
 /// Every collector this build has, in name order.
-pub static COLLECTORS: &[Spec] = &[cpu::SPEC, diskstats::SPEC, entropy::SPEC, filefd::SPEC, loadavg::SPEC, meminfo::SPEC, netdev::SPEC, stat::SPEC];
+pub static COLLECTORS: &[Spec] = &[cpu::SPEC, diskstats::SPEC, entropy::SPEC, filefd::SPEC, loadavg::SPEC, meminfo::SPEC, netdev::SPEC, netstat::SPEC, sockstat::SPEC, softnet::SPEC, stat::SPEC, vmstat::SPEC];
 
 /// The constructor type of a table entry.
 pub type BuildFn = fn(&Settings<'_>) -> Result<Box<dyn Collector>, BuildError>;
