@@ -130,7 +130,8 @@ mod tests {
 
     #[test]
     fn unreadable_proc_makes_collectors_fail_not_the_scrape() {
-        let m = parse(&["--path.procfs=/nonexistent/proc"]);
+        // netdev's default netlink mode asks the kernel directly, like upstream, so it reads /proc/net/dev here.
+        let m = parse(&["--path.procfs=/nonexistent/proc", "--no-collector.netdev.netlink"]);
         let fams = registry(&m).unwrap().gather(&[]).unwrap();
         let success = fams.iter().find(|f| f.name == "node_scrape_collector_success").unwrap();
         assert_eq!(success.metrics.len(), enabled(&m).len());
