@@ -13,18 +13,26 @@ use exposition::{Collector, Labels, Metric, MetricFamily, MetricType, Value};
 
 use crate::paths::Paths;
 
+mod arp;
+mod buddyinfo;
+mod conntrack;
 mod cpu;
 mod diskstats;
 mod entropy;
 mod filefd;
+mod interrupts;
 mod loadavg;
 mod meminfo;
 mod netdev;
 mod netstat;
+mod pressure;
 mod procutil;
+mod schedstat;
 mod sockstat;
+mod softirqs;
 mod softnet;
 mod stat;
+mod udp_queues;
 mod vmstat;
 
 /// Everything a collector constructor may read: the filesystem roots and the parsed command line.
@@ -50,7 +58,7 @@ pub struct Spec {
 }
 
 /// Every collector this build has, in name order.
-pub static COLLECTORS: &[Spec] = &[cpu::SPEC, diskstats::SPEC, entropy::SPEC, filefd::SPEC, loadavg::SPEC, meminfo::SPEC, netdev::SPEC, netstat::SPEC, sockstat::SPEC, softnet::SPEC, stat::SPEC, vmstat::SPEC];
+pub static COLLECTORS: &[Spec] = &[arp::SPEC, buddyinfo::SPEC, conntrack::SPEC, cpu::SPEC, diskstats::SPEC, entropy::SPEC, filefd::SPEC, interrupts::SPEC, loadavg::SPEC, meminfo::SPEC, netdev::SPEC, netstat::SPEC, pressure::SPEC, schedstat::SPEC, sockstat::SPEC, softirqs::SPEC, softnet::SPEC, stat::SPEC, udp_queues::SPEC, vmstat::SPEC];
 
 /// The constructor type of a table entry.
 pub type BuildFn = fn(&Settings<'_>) -> Result<Box<dyn Collector>, BuildError>;
