@@ -21,19 +21,24 @@ mod diskstats;
 mod entropy;
 mod filefd;
 mod interrupts;
+mod kernel_hung;
+mod ksmd;
 mod loadavg;
 mod meminfo;
 mod netdev;
 mod netstat;
 mod pressure;
+mod processes;
 mod procutil;
 mod schedstat;
+mod slabinfo;
 mod sockstat;
 mod softirqs;
 mod softnet;
 mod stat;
 mod udp_queues;
 mod vmstat;
+mod xfrm;
 
 /// Everything a collector constructor may read: the filesystem roots and the parsed command line.
 #[derive(Debug, Clone, Copy)]
@@ -58,7 +63,7 @@ pub struct Spec {
 }
 
 /// Every collector this build has, in name order.
-pub static COLLECTORS: &[Spec] = &[arp::SPEC, buddyinfo::SPEC, conntrack::SPEC, cpu::SPEC, diskstats::SPEC, entropy::SPEC, filefd::SPEC, interrupts::SPEC, loadavg::SPEC, meminfo::SPEC, netdev::SPEC, netstat::SPEC, pressure::SPEC, schedstat::SPEC, sockstat::SPEC, softirqs::SPEC, softnet::SPEC, stat::SPEC, udp_queues::SPEC, vmstat::SPEC];
+pub static COLLECTORS: &[Spec] = &[arp::SPEC, buddyinfo::SPEC, conntrack::SPEC, cpu::SPEC, diskstats::SPEC, entropy::SPEC, filefd::SPEC, interrupts::SPEC, kernel_hung::SPEC, ksmd::SPEC, loadavg::SPEC, meminfo::SPEC, netdev::SPEC, netstat::SPEC, pressure::SPEC, processes::SPEC, schedstat::SPEC, slabinfo::SPEC, sockstat::SPEC, softirqs::SPEC, softnet::SPEC, stat::SPEC, udp_queues::SPEC, vmstat::SPEC, xfrm::SPEC];
 
 /// The constructor type of a table entry.
 pub type BuildFn = fn(&Settings<'_>) -> Result<Box<dyn Collector>, BuildError>;
