@@ -39,6 +39,7 @@ mod stat;
 mod udp_queues;
 mod vmstat;
 mod xfrm;
+mod zoneinfo;
 
 /// Everything a collector constructor may read: the filesystem roots and the parsed command line.
 #[derive(Debug, Clone, Copy)]
@@ -63,7 +64,7 @@ pub struct Spec {
 }
 
 /// Every collector this build has, in name order.
-pub static COLLECTORS: &[Spec] = &[arp::SPEC, buddyinfo::SPEC, conntrack::SPEC, cpu::SPEC, diskstats::SPEC, entropy::SPEC, filefd::SPEC, interrupts::SPEC, kernel_hung::SPEC, ksmd::SPEC, loadavg::SPEC, meminfo::SPEC, netdev::SPEC, netstat::SPEC, pressure::SPEC, processes::SPEC, schedstat::SPEC, slabinfo::SPEC, sockstat::SPEC, softirqs::SPEC, softnet::SPEC, stat::SPEC, udp_queues::SPEC, vmstat::SPEC, xfrm::SPEC];
+pub static COLLECTORS: &[Spec] = &[arp::SPEC, buddyinfo::SPEC, conntrack::SPEC, cpu::SPEC, diskstats::SPEC, entropy::SPEC, filefd::SPEC, interrupts::SPEC, kernel_hung::SPEC, ksmd::SPEC, loadavg::SPEC, meminfo::SPEC, netdev::SPEC, netstat::SPEC, pressure::SPEC, processes::SPEC, schedstat::SPEC, slabinfo::SPEC, sockstat::SPEC, softirqs::SPEC, softnet::SPEC, stat::SPEC, udp_queues::SPEC, vmstat::SPEC, xfrm::SPEC, zoneinfo::SPEC];
 
 /// The constructor type of a table entry.
 pub type BuildFn = fn(&Settings<'_>) -> Result<Box<dyn Collector>, BuildError>;
