@@ -45,7 +45,8 @@ fn args() -> Vec<Arg> {
 
 fn build(s: &Settings<'_>) -> Result<Box<dyn Collector>, BuildError> {
     let m = s.matches;
-    let netlink = m.get_one::<bool>(NETLINK_FLAG).copied().unwrap_or(true) && !m.get_flag(&format!("no-{NETLINK_FLAG}"));
+    let netlink =
+        m.get_one::<bool>(NETLINK_FLAG).copied().unwrap_or(true) && !m.get_flag(&format!("no-{NETLINK_FLAG}"));
     Ok(Box::new(Arp {
         path: if netlink {
             PathBuf::from("/proc/net/arp")
@@ -97,7 +98,8 @@ mod tests {
     fn arp_lines() {
         let p = Path::new("arp");
         let head = "IP address HW type Flags HW address Mask Device\n";
-        let text = format!("{head}1.1.1.1 0x1 0x2 aa:bb * eth0\n1.1.1.2 0x1 0x2 aa:bc * eth0\n1.1.1.3 0x1 0x2 a * eth1\n");
+        let text =
+            format!("{head}1.1.1.1 0x1 0x2 aa:bb * eth0\n1.1.1.2 0x1 0x2 aa:bc * eth0\n1.1.1.3 0x1 0x2 a * eth1\n");
         let got = parse_arp(p, &text).unwrap();
         assert_eq!((got["eth0"], got["eth1"]), (2, 1));
         assert!(parse_arp(p, &format!("{head}1.1.1.1 0x1 0x2\n")).is_err());

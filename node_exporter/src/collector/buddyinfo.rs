@@ -20,13 +20,21 @@ fn parse_buddyinfo(path: &Path, text: &str) -> Result<Vec<(String, String, Vec<f
             continue;
         }
         if fields.len() < 4 || fields[0] != "Node" || fields[2] != "zone" {
-            return Err(CollectorError::malformed(path, n, "expected 'Node <n>, zone <zone> <counts>'"));
+            return Err(CollectorError::malformed(
+                path,
+                n,
+                "expected 'Node <n>, zone <zone> <counts>'",
+            ));
         }
         let counts = fields[4..]
             .iter()
             .map(|v| parse_num(path, n, v))
             .collect::<Result<_, _>>()?;
-        out.push((fields[1].trim_end_matches(',').to_string(), fields[3].to_string(), counts));
+        out.push((
+            fields[1].trim_end_matches(',').to_string(),
+            fields[3].to_string(),
+            counts,
+        ));
     }
     Ok(out)
 }
@@ -43,7 +51,11 @@ impl Collector for BuddyInfo {
         );
         for (node, zone, counts) in parse_buddyinfo(&path, &read_file(&path)?)? {
             for (size, v) in counts.iter().enumerate() {
-                add(&mut f, &[("node", &node), ("zone", &zone), ("size", &size.to_string())], *v);
+                add(
+                    &mut f,
+                    &[("node", &node), ("zone", &zone), ("size", &size.to_string())],
+                    *v,
+                );
             }
         }
         out.push(f);

@@ -50,7 +50,11 @@ fn parse_stat(path: &Path, text: &str) -> Result<Vec<(String, u64)>, CollectorEr
     for (n, line) in lines {
         let fields: Vec<&str> = line.split_whitespace().collect();
         if fields.len() != sums.len() {
-            return Err(CollectorError::malformed(path, n, "column count differs from the header"));
+            return Err(CollectorError::malformed(
+                path,
+                n,
+                "column count differs from the header",
+            ));
         }
         for ((_, sum), f) in sums.iter_mut().zip(fields) {
             let v = u64::from_str_radix(f, 16)

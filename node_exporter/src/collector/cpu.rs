@@ -254,7 +254,11 @@ impl Cpu {
     fn collect_info(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let path = self.paths.proc("cpuinfo");
         let cpus = parse_cpuinfo(&path, &read_file(&path)?)?;
-        let mut info = family("node_cpu_info", "CPU information from /proc/cpuinfo.", MetricType::Gauge);
+        let mut info = family(
+            "node_cpu_info",
+            "CPU information from /proc/cpuinfo.",
+            MetricType::Gauge,
+        );
         let mut freq = family(
             "node_cpu_frequency_hertz",
             "CPU frequency in hertz from /proc/cpuinfo.",
@@ -320,7 +324,11 @@ impl Cpu {
         let path = self.paths.proc("stat");
         let stats = parse_stat(&path, &read_file(&path)?)?;
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        let mut secs = family("node_cpu_seconds_total", "Seconds the CPUs spent in each mode.", MetricType::Counter);
+        let mut secs = family(
+            "node_cpu_seconds_total",
+            "Seconds the CPUs spent in each mode.",
+            MetricType::Counter,
+        );
         let mut guest = family(
             "node_cpu_guest_seconds_total",
             "Seconds the CPUs spent in guests (VMs) for each mode.",
@@ -417,7 +425,11 @@ impl Cpu {
         );
         for ((package, core), v) in cores {
             if let Some(v) = v {
-                add(&mut cf, &[("package", &package.to_string()), ("core", &core.to_string())], v as f64);
+                add(
+                    &mut cf,
+                    &[("package", &package.to_string()), ("core", &core.to_string())],
+                    v as f64,
+                );
             }
         }
         out.extend([pf, cf].into_iter().filter(|f| !f.metrics.is_empty()));
@@ -482,7 +494,12 @@ mod tests {
         assert_eq!(got[0].mhz, Some(800.5));
         assert_eq!(got[0].flags, ["fpu", "aes"]);
         assert_eq!(got[1].model_name, "X");
-        for bad in ["", "vendor_id : x\n", "processor : x\n", "processor : 0\ncpu MHz : fast\n"] {
+        for bad in [
+            "",
+            "vendor_id : x\n",
+            "processor : x\n",
+            "processor : 0\ncpu MHz : fast\n",
+        ] {
             assert!(parse_cpuinfo(p, bad).is_err(), "{bad:?}");
         }
     }

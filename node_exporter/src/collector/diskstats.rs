@@ -54,7 +54,12 @@ const STATS: [(&str, &str, MetricType, f64); 17] = [
         MetricType::Counter,
         1.0,
     ),
-    ("reads_merged_total", "The total number of reads merged.", MetricType::Counter, 1.0),
+    (
+        "reads_merged_total",
+        "The total number of reads merged.",
+        MetricType::Counter,
+        1.0,
+    ),
     (
         "read_bytes_total",
         "The total number of bytes read successfully.",
@@ -73,7 +78,12 @@ const STATS: [(&str, &str, MetricType, f64); 17] = [
         MetricType::Counter,
         1.0,
     ),
-    ("writes_merged_total", "The number of writes merged.", MetricType::Counter, 1.0),
+    (
+        "writes_merged_total",
+        "The number of writes merged.",
+        MetricType::Counter,
+        1.0,
+    ),
     (
         "written_bytes_total",
         "The total number of bytes written successfully.",
@@ -86,7 +96,12 @@ const STATS: [(&str, &str, MetricType, f64); 17] = [
         MetricType::Counter,
         SECONDS_PER_TICK,
     ),
-    ("io_now", "The number of I/Os currently in progress.", MetricType::Gauge, 1.0),
+    (
+        "io_now",
+        "The number of I/Os currently in progress.",
+        MetricType::Gauge,
+        1.0,
+    ),
     (
         "io_time_seconds_total",
         "Total seconds spent doing I/Os.",
@@ -211,12 +226,20 @@ impl Collector for DiskStats {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let path = self.paths.proc("diskstats");
         let disks = parse_diskstats(&path, &read_file(&path)?)?;
-        let mut info = family("node_disk_info", "Info of /sys/block/<block_device>.", MetricType::Gauge);
+        let mut info = family(
+            "node_disk_info",
+            "Info of /sys/block/<block_device>.",
+            MetricType::Gauge,
+        );
         let mut stats: Vec<MetricFamily> = STATS
             .iter()
             .map(|(name, help, t, _)| family(&format!("node_disk_{name}"), help, *t))
             .collect();
-        let mut fs_info = family("node_disk_filesystem_info", "Info about disk filesystem.", MetricType::Gauge);
+        let mut fs_info = family(
+            "node_disk_filesystem_info",
+            "Info about disk filesystem.",
+            MetricType::Gauge,
+        );
         let mut dm_info = family(
             "node_disk_device_mapper_info",
             "Info about disk device mapper.",
@@ -331,7 +354,11 @@ mod tests {
         assert_eq!((got[0].major, got[0].minor, got[0].name.as_str()), (8, 0, "sda"));
         assert_eq!(got[0].stats.len(), 11);
         assert_eq!(got[1].stats.len(), 17);
-        for bad in ["8 0 sda 1 2 3\n", "8 0 sda 1 2 3 4 5 6 7 8 9 10 x\n", "x 0 sda 1 2 3 4 5 6 7 8 9 10 11\n"] {
+        for bad in [
+            "8 0 sda 1 2 3\n",
+            "8 0 sda 1 2 3 4 5 6 7 8 9 10 x\n",
+            "x 0 sda 1 2 3 4 5 6 7 8 9 10 11\n",
+        ] {
             assert!(parse_diskstats(p, bad).is_err(), "{bad:?}");
         }
     }
@@ -346,7 +373,14 @@ mod tests {
     #[test]
     fn default_exclude_pattern() {
         let re = regex::Regex::new(DEFAULT_EXCLUDE).unwrap();
-        for (name, excluded) in [("sda", false), ("sda1", true), ("nvme0n1", false), ("nvme0n1p2", true), ("ram0", true), ("mmcblk0p1", false)] {
+        for (name, excluded) in [
+            ("sda", false),
+            ("sda1", true),
+            ("nvme0n1", false),
+            ("nvme0n1p2", true),
+            ("ram0", true),
+            ("mmcblk0p1", false),
+        ] {
             assert_eq!(re.is_match(name), excluded, "{name}");
         }
     }

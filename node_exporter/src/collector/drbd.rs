@@ -86,7 +86,13 @@ const NUMERIC: [(&str, &str, &str, MetricType, f64); 12] = [
         MetricType::Gauge,
         1.0,
     ),
-    ("ep", "epochs", "Number of Epochs currently on the fly.", MetricType::Gauge, 1.0),
+    (
+        "ep",
+        "epochs",
+        "Number of Epochs currently on the fly.",
+        MetricType::Gauge,
+        1.0,
+    ),
     (
         "oos",
         "out_of_sync_bytes",
@@ -122,7 +128,11 @@ fn parse_drbd(path: &Path, text: &str) -> Result<Vec<MetricFamily>, CollectorErr
         .iter()
         .map(|(_, name, help, _)| family(&format!("node_drbd_{name}"), help, MetricType::Gauge))
         .collect();
-    let mut connected = family("node_drbd_connected", "Whether DRBD is connected to the peer.", MetricType::Gauge);
+    let mut connected = family(
+        "node_drbd_connected",
+        "Whether DRBD is connected to the peer.",
+        MetricType::Gauge,
+    );
     let mut device = "unknown".to_string();
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
@@ -137,14 +147,26 @@ fn parse_drbd(path: &Path, text: &str) -> Result<Vec<MetricFamily>, CollectorErr
                 add(&mut numeric[idx], &[("device", &device)], v * NUMERIC[idx].4);
             } else if let Some(idx) = PAIRS.iter().position(|m| m.0 == key) {
                 let Some((local, remote)) = val.split_once('/') else {
-                    return Err(CollectorError::malformed(path, n, format!("{key} is not a local/remote pair")));
+                    return Err(CollectorError::malformed(
+                        path,
+                        n,
+                        format!("{key} is not a local/remote pair"),
+                    ));
                 };
                 let yes = PAIRS[idx].3;
                 for (node, v) in [("local", local), ("remote", remote)] {
-                    add(&mut pairs[idx], &[("device", &device), ("node", node)], f64::from(u8::from(v == yes)));
+                    add(
+                        &mut pairs[idx],
+                        &[("device", &device), ("node", node)],
+                        f64::from(u8::from(v == yes)),
+                    );
                 }
             } else if key == "cs" {
-                add(&mut connected, &[("device", &device)], f64::from(u8::from(val == "Connected")));
+                add(
+                    &mut connected,
+                    &[("device", &device)],
+                    f64::from(u8::from(val == "Connected")),
+                );
             }
         }
     }
@@ -175,15 +197,21 @@ mod tests {
                     ns:2 nr:3 wo:d\n";
         let got = parse_drbd(p, text).unwrap();
         let find = |name: &str| got.iter().find(|f| f.name == name).unwrap();
-        assert_eq!(find("node_drbd_network_sent_bytes_total").metrics[0].value, exposition::Value::Counter {
-            total: 2048.0,
-            created: None,
-            exemplar: None
-        });
+        assert_eq!(
+            find("node_drbd_network_sent_bytes_total").metrics[0].value,
+            exposition::Value::Counter {
+                total: 2048.0,
+                created: None,
+                exemplar: None
+            }
+        );
         let role = find("node_drbd_node_role_is_primary");
         assert_eq!(role.metrics[1].labels.get("node"), Some("remote"));
         assert_eq!(role.metrics[1].value, exposition::Value::Gauge(0.0));
-        assert_eq!(find("node_drbd_connected").metrics[0].labels.get("device"), Some("drbd1"));
+        assert_eq!(
+            find("node_drbd_connected").metrics[0].labels.get("device"),
+            Some("drbd1")
+        );
         for bad in ["1: ns:x\n", "1: ro:Primary\n"] {
             assert!(parse_drbd(p, bad).is_err(), "{bad:?}");
         }

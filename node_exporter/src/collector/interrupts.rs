@@ -65,7 +65,9 @@ fn parse_interrupts(path: &Path, text: &str) -> Result<Vec<Interrupt>, Collector
     for (i, line) in lines.enumerate() {
         let n = i + 2;
         // aarch64 may print no space between the name and the first value.
-        let Some((name, rest)) = line.split_once(':') else { continue };
+        let Some((name, rest)) = line.split_once(':') else {
+            continue;
+        };
         let parts: Vec<&str> = rest.split_whitespace().collect();
         if parts.len() < cpus + 1 {
             // ERR and MIS carry one total, not per-CPU values.
@@ -137,7 +139,10 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].devices, "ehci_hcd:usb1, mmc0");
         assert_eq!(got[0].info, "IR-IO-APIC-fasteoi");
-        assert_eq!((got[1].info.as_str(), got[1].devices.as_str()), ("Non-maskable interrupts", ""));
+        assert_eq!(
+            (got[1].info.as_str(), got[1].devices.as_str()),
+            ("Non-maskable interrupts", "")
+        );
         assert_eq!(got[1].values, [3.0, 4.0]);
         for bad in ["", "CPU0\n 1: x edge\n"] {
             assert!(parse_interrupts(p, bad).is_err(), "{bad:?}");

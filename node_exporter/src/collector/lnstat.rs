@@ -30,7 +30,11 @@ fn parse_lnstat(path: &Path, text: &str) -> Result<(Vec<String>, Vec<Vec<u64>>),
             })
             .collect::<Result<Vec<u64>, _>>()?;
         if row.len() != names.len() {
-            return Err(CollectorError::malformed(path, n, "column count differs from the header"));
+            return Err(CollectorError::malformed(
+                path,
+                n,
+                "column count differs from the header",
+            ));
         }
         rows.push(row);
     }
@@ -50,7 +54,10 @@ impl Collector for Lnstat {
         files.sort();
         let mut families: BTreeMap<String, MetricFamily> = BTreeMap::new();
         for path in files {
-            let subsystem = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let subsystem = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let (names, rows) = parse_lnstat(&path, &read_file(&path)?)?;
             for (cpu, row) in rows.iter().enumerate() {
                 for (name, v) in names.iter().zip(row) {

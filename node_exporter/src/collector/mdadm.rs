@@ -75,8 +75,11 @@ fn parse_mdstat(path: &Path, text: &str) -> Result<Vec<MdStat>, CollectorError> 
         let sync = lines.get(sync_idx).copied().unwrap_or("");
         let mut state = fields[2].to_string();
         let mut synced = blocks;
-        let (recovering, resyncing, checking) =
-            (sync.contains("recovery"), sync.contains("resync"), sync.contains("check"));
+        let (recovering, resyncing, checking) = (
+            sync.contains("recovery"),
+            sync.contains("resync"),
+            sync.contains("check"),
+        );
         if recovering || resyncing || checking {
             state = if recovering {
                 "recovering"
@@ -114,7 +117,9 @@ struct Mdadm(Paths);
 impl Mdadm {
     fn collect_mdstat(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let path = self.0.proc("mdstat");
-        let Some(text) = read_optional(&path)? else { return Ok(()) };
+        let Some(text) = read_optional(&path)? else {
+            return Ok(());
+        };
         let arrays = parse_mdstat(&path, &text)?;
         let mut state = family("node_md_state", "Indicates the state of md-device.", MetricType::Gauge);
         let mut disks = family(
@@ -122,9 +127,17 @@ impl Mdadm {
             "Number of active/failed/spare disks of device.",
             MetricType::Gauge,
         );
-        let mut required = family("node_md_disks_required", "Total number of disks of device.", MetricType::Gauge);
+        let mut required = family(
+            "node_md_disks_required",
+            "Total number of disks of device.",
+            MetricType::Gauge,
+        );
         let mut blocks = family("node_md_blocks", "Total number of blocks on device.", MetricType::Gauge);
-        let mut synced = family("node_md_blocks_synced", "Number of blocks synced on device.", MetricType::Gauge);
+        let mut synced = family(
+            "node_md_blocks_synced",
+            "Number of blocks synced on device.",
+            MetricType::Gauge,
+        );
         for md in &arrays {
             let dev = md.name.as_str();
             for (label, s) in [
@@ -134,7 +147,11 @@ impl Mdadm {
                 ("resync", "resyncing"),
                 ("check", "checking"),
             ] {
-                add(&mut state, &[("device", dev), ("state", label)], f64::from(u8::from(md.state == s)));
+                add(
+                    &mut state,
+                    &[("device", dev), ("state", label)],
+                    f64::from(u8::from(md.state == s)),
+                );
             }
             for (label, v) in [("active", md.active), ("failed", md.failed), ("spare", md.spare)] {
                 add(&mut disks, &[("device", dev), ("state", label)], v as f64);
@@ -149,15 +166,25 @@ impl Mdadm {
 
     fn collect_sysfs(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let dir = self.0.sys("block");
-        let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(()) };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(());
+        };
         let mut arrays: Vec<String> = entries
             .flatten()
             .filter_map(|e| e.file_name().to_str().map(str::to_string))
             .filter(|n| n.starts_with("md") && dir.join(n).join("md").is_dir())
             .collect();
         arrays.sort();
-        let mut raid = family("node_md_raid_disks", "Number of raid disks on device.", MetricType::Gauge);
-        let mut degraded = family("node_md_degraded", "Number of degraded disks on device.", MetricType::Gauge);
+        let mut raid = family(
+            "node_md_raid_disks",
+            "Number of raid disks on device.",
+            MetricType::Gauge,
+        );
+        let mut degraded = family(
+            "node_md_degraded",
+            "Number of degraded disks on device.",
+            MetricType::Gauge,
+        );
         for dev in arrays {
             let md = dir.join(&dev).join("md");
             let num = |file: &str| -> Result<f64, CollectorError> {
@@ -202,7 +229,17 @@ mod tests {
         let got = parse_mdstat(p, text).unwrap();
         let summary: Vec<_> = got
             .iter()
-            .map(|m| (m.name.as_str(), m.state.as_str(), m.active, m.failed, m.spare, m.total, m.synced))
+            .map(|m| {
+                (
+                    m.name.as_str(),
+                    m.state.as_str(),
+                    m.active,
+                    m.failed,
+                    m.spare,
+                    m.total,
+                    m.synced,
+                )
+            })
             .collect();
         assert_eq!(
             summary,

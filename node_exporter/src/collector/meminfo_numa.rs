@@ -22,7 +22,11 @@ fn parse_node_meminfo(path: &Path, text: &str) -> Result<Vec<(String, f64)>, Col
             continue;
         }
         if fields.len() < 4 || fields[0] != "Node" {
-            return Err(CollectorError::malformed(path, n, "expected 'Node <n> <field>: <value> [kB]'"));
+            return Err(CollectorError::malformed(
+                path,
+                n,
+                "expected 'Node <n> <field>: <value> [kB]'",
+            ));
         }
         let key = fields[2].trim_end_matches(':').replace('(', "_").replace(')', "");
         let mut v: f64 = parse_num(path, n, fields[3])?;
@@ -76,10 +80,11 @@ impl Collector for MemInfoNuma {
             let numastat = node_dir.join("numastat");
             let gauges = parse_node_meminfo(&meminfo, &read_file(&meminfo)?)?;
             let counters = parse_numastat(&numastat, &read_file(&numastat)?)?;
-            let all = gauges
-                .into_iter()
-                .map(|(k, v)| (k, v, MetricType::Gauge))
-                .chain(counters.into_iter().map(|(k, v)| (format!("{k}_total"), v, MetricType::Counter)));
+            let all = gauges.into_iter().map(|(k, v)| (k, v, MetricType::Gauge)).chain(
+                counters
+                    .into_iter()
+                    .map(|(k, v)| (format!("{k}_total"), v, MetricType::Counter)),
+            );
             for (key, v, t) in all {
                 let f = families.entry(key.clone()).or_insert_with(|| {
                     family(
@@ -104,8 +109,19 @@ mod tests {
     fn node_meminfo() {
         let p = Path::new("meminfo");
         let got = parse_node_meminfo(p, "Node 0 Active(anon):  2 kB\nNode 0 HugePages_Total:     0\n").unwrap();
-        assert_eq!(got, [("Active_anon".to_string(), 2048.0), ("HugePages_Total".to_string(), 0.0)]);
-        for bad in ["Node 0 MemFree:\n", "Node 0 MemFree: x kB\n", "Node 0 MemFree: 1 MB\n", "Zone 0 A: 1\n"] {
+        assert_eq!(
+            got,
+            [
+                ("Active_anon".to_string(), 2048.0),
+                ("HugePages_Total".to_string(), 0.0)
+            ]
+        );
+        for bad in [
+            "Node 0 MemFree:\n",
+            "Node 0 MemFree: x kB\n",
+            "Node 0 MemFree: 1 MB\n",
+            "Zone 0 A: 1\n",
+        ] {
             assert!(parse_node_meminfo(p, bad).is_err(), "{bad:?}");
         }
     }
@@ -113,7 +129,10 @@ mod tests {
     #[test]
     fn numastat() {
         let p = Path::new("numastat");
-        assert_eq!(parse_numastat(p, "numa_hit 5\n").unwrap(), [("numa_hit".to_string(), 5.0)]);
+        assert_eq!(
+            parse_numastat(p, "numa_hit 5\n").unwrap(),
+            [("numa_hit".to_string(), 5.0)]
+        );
         for bad in ["numa_hit\n", "numa_hit x\n"] {
             assert!(parse_numastat(p, bad).is_err(), "{bad:?}");
         }

@@ -70,7 +70,40 @@ pub struct Spec {
 }
 
 /// Every collector this build has, in name order.
-pub static COLLECTORS: &[Spec] = &[arp::SPEC, buddyinfo::SPEC, conntrack::SPEC, cpu::SPEC, diskstats::SPEC, drbd::SPEC, entropy::SPEC, filefd::SPEC, interrupts::SPEC, kernel_hung::SPEC, ksmd::SPEC, lnstat::SPEC, loadavg::SPEC, mdadm::SPEC, meminfo::SPEC, meminfo_numa::SPEC, netdev::SPEC, netstat::SPEC, nfs::SPEC, nfsd::SPEC, pressure::SPEC, processes::SPEC, schedstat::SPEC, slabinfo::SPEC, sockstat::SPEC, softirqs::SPEC, softnet::SPEC, stat::SPEC, udp_queues::SPEC, vmstat::SPEC, xfrm::SPEC, zoneinfo::SPEC];
+pub static COLLECTORS: &[Spec] = &[
+    arp::SPEC,
+    buddyinfo::SPEC,
+    conntrack::SPEC,
+    cpu::SPEC,
+    diskstats::SPEC,
+    drbd::SPEC,
+    entropy::SPEC,
+    filefd::SPEC,
+    interrupts::SPEC,
+    kernel_hung::SPEC,
+    ksmd::SPEC,
+    lnstat::SPEC,
+    loadavg::SPEC,
+    mdadm::SPEC,
+    meminfo::SPEC,
+    meminfo_numa::SPEC,
+    netdev::SPEC,
+    netstat::SPEC,
+    nfs::SPEC,
+    nfsd::SPEC,
+    pressure::SPEC,
+    processes::SPEC,
+    schedstat::SPEC,
+    slabinfo::SPEC,
+    sockstat::SPEC,
+    softirqs::SPEC,
+    softnet::SPEC,
+    stat::SPEC,
+    udp_queues::SPEC,
+    vmstat::SPEC,
+    xfrm::SPEC,
+    zoneinfo::SPEC,
+];
 
 /// The constructor type of a table entry.
 pub type BuildFn = fn(&Settings<'_>) -> Result<Box<dyn Collector>, BuildError>;

@@ -68,7 +68,8 @@ fn build(s: &Settings<'_>) -> Result<Box<dyn Collector>, BuildError> {
             reason: "address information is not supported by this build".to_string(),
         });
     }
-    let netlink = m.get_one::<bool>(NETLINK_FLAG).copied().unwrap_or(true) && !m.get_flag(&format!("no-{NETLINK_FLAG}"));
+    let netlink =
+        m.get_one::<bool>(NETLINK_FLAG).copied().unwrap_or(true) && !m.get_flag(&format!("no-{NETLINK_FLAG}"));
     Ok(Box::new(NetDev {
         paths: s.paths.clone(),
         filter: DeviceFilter::from_flags("netdev", m, EXCLUDE_FLAG, INCLUDE_FLAG)?,
@@ -131,7 +132,9 @@ fn read_sysfs_stats(dir: &Path) -> Result<BTreeMap<String, Stats>, CollectorErro
     for dev in std::fs::read_dir(dir).map_err(|e| read_err(dir, e))?.flatten() {
         let name = dev.file_name().to_string_lossy().into_owned();
         let stats_dir = dev.path().join("statistics");
-        let Ok(files) = std::fs::read_dir(&stats_dir) else { continue };
+        let Ok(files) = std::fs::read_dir(&stats_dir) else {
+            continue;
+        };
         let mut stats = Stats::new();
         for file in files.flatten() {
             let key = file.file_name().to_string_lossy().into_owned();
@@ -250,7 +253,11 @@ mod tests {
         assert_eq!(lo["receive_drop"], 4);
         assert_eq!(lo["transmit_colls"], 14);
         assert!(!lo.contains_key("collisions"));
-        for bad in ["eth0 1 2\n", "eth0: 1 2 3\n", "eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 x\n"] {
+        for bad in [
+            "eth0 1 2\n",
+            "eth0: 1 2 3\n",
+            "eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 x\n",
+        ] {
             assert!(parse_proc_net_dev(p, &format!("{HEADER}{bad}")).is_err(), "{bad:?}");
         }
     }

@@ -46,7 +46,11 @@ fn parse_paired(path: &Path, text: &str) -> Result<Vec<(String, String, f64)>, C
         let names: Vec<&str> = header.split_whitespace().collect();
         let vals: Vec<&str> = values.split_whitespace().collect();
         if names.len() != vals.len() || names.is_empty() || names[0] != vals[0] {
-            return Err(CollectorError::malformed(path, n, "value line does not match its header"));
+            return Err(CollectorError::malformed(
+                path,
+                n,
+                "value line does not match its header",
+            ));
         }
         let proto = names[0].trim_end_matches(':');
         for (name, v) in names.iter().zip(&vals).skip(1) {
@@ -137,7 +141,12 @@ mod tests {
     #[test]
     fn default_fields() {
         let re = Regex::new(DEFAULT_FIELDS).unwrap();
-        for (k, want) in [("Tcp_InErrs", true), ("Ip_Forwarding", true), ("Tcp_MaxConn", false), ("TcpExt_ListenDrops", true)] {
+        for (k, want) in [
+            ("Tcp_InErrs", true),
+            ("Ip_Forwarding", true),
+            ("Tcp_MaxConn", false),
+            ("TcpExt_ListenDrops", true),
+        ] {
             assert_eq!(re.is_match(k), want, "{k}");
         }
     }

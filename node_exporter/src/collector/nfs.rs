@@ -128,7 +128,9 @@ pub fn proc_values<'a>(
     key: &str,
     names: &'a [&'a str],
 ) -> Result<Vec<(&'a str, f64)>, CollectorError> {
-    let Some(values) = lines.get(key) else { return Ok(Vec::new()) };
+    let Some(values) = lines.get(key) else {
+        return Ok(Vec::new());
+    };
     let Some((count, rest)) = values.split_first() else {
         return Err(CollectorError::malformed(path, 0, format!("{key} has no count")));
     };
@@ -198,7 +200,11 @@ impl Collector for Nfs {
             "Number of NFS procedures invoked.",
             MetricType::Counter,
         );
-        for (key, proto, names) in [("proc2", "2", &V2[..]), ("proc3", "3", &V3[..]), ("proc4", "4", &V4[..])] {
+        for (key, proto, names) in [
+            ("proc2", "2", &V2[..]),
+            ("proc3", "3", &V3[..]),
+            ("proc4", "4", &V4[..]),
+        ] {
             for (method, v) in proc_values(&path, &lines, key, names)? {
                 add(&mut requests, &[("proto", proto), ("method", method)], v);
             }

@@ -189,11 +189,14 @@ mod tests {
                     .iter()
                     .find(|m| m.labels.get("proto") == Some("4") && m.labels.get("method") == Some("Access"))
                     .unwrap();
-                assert_eq!(access4.value, exposition::Value::Counter {
-                    total: 7.0,
-                    created: None,
-                    exemplar: None
-                });
+                assert_eq!(
+                    access4.value,
+                    exposition::Value::Counter {
+                        total: 7.0,
+                        created: None,
+                        exemplar: None
+                    }
+                );
             }
         }
     }

@@ -61,7 +61,11 @@ fn parse_psi(path: &Path, text: &str) -> Result<Vec<(String, u64)>, CollectorErr
         let mut fields = line.split_whitespace();
         let Some(kind) = fields.next() else { continue };
         if kind != "some" && kind != "full" {
-            return Err(CollectorError::malformed(path, n, format!("unknown line kind {kind:?}")));
+            return Err(CollectorError::malformed(
+                path,
+                n,
+                format!("unknown line kind {kind:?}"),
+            ));
         }
         let Some(total) = fields.find_map(|f| f.strip_prefix("total=")) else {
             return Err(CollectorError::malformed(path, n, "missing total="));
@@ -108,7 +112,11 @@ mod tests {
     #[test]
     fn psi_lines() {
         let p = Path::new("pressure/io");
-        let got = parse_psi(p, "some avg10=0.18 avg60=0.34 avg300=0.10 total=159886802\nfull avg10=0 total=5").unwrap();
+        let got = parse_psi(
+            p,
+            "some avg10=0.18 avg60=0.34 avg300=0.10 total=159886802\nfull avg10=0 total=5",
+        )
+        .unwrap();
         assert_eq!(got, [("some".to_string(), 159886802), ("full".to_string(), 5)]);
         for bad in ["half total=1\n", "some avg10=0.1\n", "some total=x\n"] {
             assert!(parse_psi(p, bad).is_err(), "{bad:?}");

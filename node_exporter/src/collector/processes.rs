@@ -49,7 +49,9 @@ impl Collector for Processes {
         let mut thread_states: BTreeMap<String, u64> = BTreeMap::new();
         for pid in pids {
             let stat_path = dir.join(&pid).join("stat");
-            let Ok(text) = std::fs::read_to_string(&stat_path) else { continue };
+            let Ok(text) = std::fs::read_to_string(&stat_path) else {
+                continue;
+            };
             let (state, n) = parse_pid_stat(&stat_path, &text)?;
             count += 1;
             threads += n;
@@ -80,7 +82,11 @@ impl Collector for Processes {
             MetricType::Gauge,
             read_limit("sys/kernel/threads-max")?,
         ));
-        let mut f = family("node_processes_state", "Number of processes in each state.", MetricType::Gauge);
+        let mut f = family(
+            "node_processes_state",
+            "Number of processes in each state.",
+            MetricType::Gauge,
+        );
         for (state, n) in &states {
             add(&mut f, &[("state", state)], *n as f64);
         }
@@ -96,7 +102,12 @@ impl Collector for Processes {
         if !f.metrics.is_empty() {
             out.push(f);
         }
-        out.push(single("node_processes_pids", "Number of PIDs", MetricType::Gauge, count as f64));
+        out.push(single(
+            "node_processes_pids",
+            "Number of PIDs",
+            MetricType::Gauge,
+            count as f64,
+        ));
         out.push(single(
             "node_processes_max_processes",
             "Number of max PIDs limit",
@@ -116,7 +127,11 @@ mod tests {
         let p = Path::new("stat");
         let line = "1 (sys temd) S 0 1 1 0 -1 4194560 9061 9416027 94 2620 36 98 54406 13885 20 0 3 0 29\n";
         assert_eq!(parse_pid_stat(p, line).unwrap(), ("S".to_string(), 3));
-        for bad in ["1 systemd S 0\n", "1 (x) S 0 1\n", "1 (x) S 0 1 1 0 -1 1 1 1 1 1 1 1 1 1 1 1 x 0\n"] {
+        for bad in [
+            "1 systemd S 0\n",
+            "1 (x) S 0 1\n",
+            "1 (x) S 0 1 1 0 -1 1 1 1 1 1 1 1 1 1 1 1 x 0\n",
+        ] {
             assert!(parse_pid_stat(p, bad).is_err(), "{bad:?}");
         }
     }

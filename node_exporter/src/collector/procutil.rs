@@ -36,11 +36,7 @@ pub fn read_optional(path: &Path) -> Result<Option<String>, CollectorError> {
 }
 
 /// Compiles an optional regular expression flag value.
-pub fn regex_flag(
-    collector: &'static str,
-    m: &ArgMatches,
-    flag: &str,
-) -> Result<Option<Regex>, BuildError> {
+pub fn regex_flag(collector: &'static str, m: &ArgMatches, flag: &str) -> Result<Option<Regex>, BuildError> {
     match m.get_one::<String>(flag) {
         None => Ok(None),
         Some(s) => Regex::new(s).map(Some).map_err(|e| BuildError::InvalidFlag {

@@ -74,7 +74,10 @@ mod tests {
     fn schedstat_lines() {
         let p = Path::new("schedstat");
         let text = "version 15\ncpu0 1 0 3 4 5 6 2000000000 7 8\ndomain0 3 1 2\n";
-        assert_eq!(parse_schedstat(p, text).unwrap(), [("0".to_string(), 2_000_000_000, 7, 8)]);
+        assert_eq!(
+            parse_schedstat(p, text).unwrap(),
+            [("0".to_string(), 2_000_000_000, 7, 8)]
+        );
         for bad in ["cpu0 1 2 3\n", "cpu0 1 0 3 4 5 6 x 7 8\n", "cpux 1 0 3 4 5 6 7 7 8\n"] {
             assert!(parse_schedstat(p, bad).is_err(), "{bad:?}");
         }

@@ -17,7 +17,9 @@ const AT_PAGESZ: u64 = 6;
 
 /// The system page size, from this process's auxiliary vector (4096 if that cannot be read).
 pub fn page_size() -> u64 {
-    let Ok(auxv) = std::fs::read("/proc/self/auxv") else { return 4096 };
+    let Ok(auxv) = std::fs::read("/proc/self/auxv") else {
+        return 4096;
+    };
     auxv.chunks_exact(16)
         .map(|c| {
             let word = |b: &[u8]| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8]));
@@ -55,7 +57,11 @@ impl Collector for SockStat {
         let page = page_size() as f64;
         for (file, required) in [("net/sockstat", true), ("net/sockstat6", false)] {
             let path = self.0.proc(file);
-            let text = if required { Some(read_file(&path)?) } else { read_optional(&path)? };
+            let text = if required {
+                Some(read_file(&path)?)
+            } else {
+                read_optional(&path)?
+            };
             let Some(text) = text else { continue };
             for (proto, field, v) in parse_sockstat(&path, &text)? {
                 if proto == "sockets" {

@@ -31,7 +31,11 @@ fn parse_softirqs(path: &Path, text: &str) -> Result<Vec<(String, Vec<f64>)>, Co
             .map(|v| parse_num(path, n, v))
             .collect::<Result<_, _>>()?;
         if values.len() != cpus {
-            return Err(CollectorError::malformed(path, n, "value count differs from the CPU count"));
+            return Err(CollectorError::malformed(
+                path,
+                n,
+                "value count differs from the CPU count",
+            ));
         }
         out.push((name.trim().to_string(), values));
     }
@@ -43,7 +47,11 @@ struct Softirqs(Paths);
 impl Collector for Softirqs {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let path = self.0.proc("softirqs");
-        let mut f = family("node_softirqs_functions_total", "Softirq counts per CPU.", MetricType::Counter);
+        let mut f = family(
+            "node_softirqs_functions_total",
+            "Softirq counts per CPU.",
+            MetricType::Counter,
+        );
         for (name, values) in parse_softirqs(&path, &read_file(&path)?)? {
             for (cpu, v) in values.iter().enumerate() {
                 add(&mut f, &[("cpu", &cpu.to_string()), ("type", &name)], *v);

@@ -83,7 +83,11 @@ impl Collector for Softnet {
         for (col, name, help, t) in COLUMNS {
             let mut f = family(&format!("node_softnet_{name}"), help, t);
             for (cpu, cols) in &rows {
-                add(&mut f, &[("cpu", &cpu.to_string())], cols.get(col).copied().unwrap_or(0) as f64);
+                add(
+                    &mut f,
+                    &[("cpu", &cpu.to_string())],
+                    cols.get(col).copied().unwrap_or(0) as f64,
+                );
             }
             out.push(f);
         }

@@ -75,7 +75,11 @@ mod tests {
             procfs: dir.to_path_buf(),
             ..Paths::default()
         };
-        let c = build(&Settings { paths: &paths, matches: &m }).unwrap();
+        let c = build(&Settings {
+            paths: &paths,
+            matches: &m,
+        })
+        .unwrap();
         let mut out = Vec::new();
         c.collect(&mut out).map(|()| out)
     }
@@ -84,12 +88,17 @@ mod tests {
     fn fields_and_errors() {
         let dir = tempfile::tempdir().unwrap();
         let cases: [(&str, Option<Vec<&str>>); 3] = [
-            ("nr_free_pages 1\npgfault 5\noom_kill 0\n", Some(vec!["node_vmstat_pgfault", "node_vmstat_oom_kill"])),
+            (
+                "nr_free_pages 1\npgfault 5\noom_kill 0\n",
+                Some(vec!["node_vmstat_pgfault", "node_vmstat_oom_kill"]),
+            ),
             ("pgfault\n", None),
             ("pgfault x\n", None),
         ];
         for (text, want) in cases {
-            let got = collect(dir.path(), text).ok().map(|f| f.into_iter().map(|f| f.name).collect::<Vec<_>>());
+            let got = collect(dir.path(), text)
+                .ok()
+                .map(|f| f.into_iter().map(|f| f.name).collect::<Vec<_>>());
             assert_eq!(got, want.map(|w| w.into_iter().map(String::from).collect()), "{text:?}");
         }
     }

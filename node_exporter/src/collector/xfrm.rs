@@ -50,10 +50,7 @@ const COUNTERS: [(&str, &str); 28] = [
     ("XfrmOutNoStates", "No state is found"),
     ("XfrmOutStateProtoError", "Transformation protocol specific error"),
     ("XfrmOutStateModeError", "Transformation mode specific error"),
-    (
-        "XfrmOutStateSeqError",
-        "Sequence error i.e. Sequence number overflow",
-    ),
+    ("XfrmOutStateSeqError", "Sequence error i.e. Sequence number overflow"),
     ("XfrmOutStateExpired", "State is expired"),
     ("XfrmOutPolBlock", "Policy discards"),
     ("XfrmOutPolDead", "Policy is dead"),
@@ -131,7 +128,11 @@ mod tests {
             procfs: dir.path().to_path_buf(),
             ..Paths::default()
         });
-        for (text, ok) in [("XfrmInError 1\nXfrmNew 2\n", true), ("XfrmInError\n", false), ("XfrmInError x\n", false)] {
+        for (text, ok) in [
+            ("XfrmInError 1\nXfrmNew 2\n", true),
+            ("XfrmInError\n", false),
+            ("XfrmInError x\n", false),
+        ] {
             std::fs::write(dir.path().join("net/xfrm_stat"), text).unwrap();
             let mut out = Vec::new();
             assert_eq!(c.collect(&mut out).is_ok(), ok, "{text:?}");

@@ -20,42 +20,127 @@ const C: MetricType = MetricType::Counter;
 
 /// `/proc/zoneinfo` key, metric suffix, HELP text and type.
 const FIELDS: [(&str, &str, &str, MetricType); 33] = [
-    ("nr_free_pages", "nr_free_pages", "Total number of free pages in the zone", G),
+    (
+        "nr_free_pages",
+        "nr_free_pages",
+        "Total number of free pages in the zone",
+        G,
+    ),
     ("min", "min_pages", "Zone watermark pages_min", G),
     ("low", "low_pages", "Zone watermark pages_low", G),
     ("high", "high_pages", "Zone watermark pages_high", G),
-    ("spanned", "spanned_pages", "Total pages spanned by the zone, including holes", G),
+    (
+        "spanned",
+        "spanned_pages",
+        "Total pages spanned by the zone, including holes",
+        G,
+    ),
     ("present", "present_pages", "Physical pages existing within the zone", G),
-    ("managed", "managed_pages", "Present pages managed by the buddy system", G),
-    ("nr_active_anon", "nr_active_anon_pages", "Number of anonymous pages recently more used", G),
-    ("nr_inactive_anon", "nr_inactive_anon_pages", "Number of anonymous pages recently less used", G),
-    ("nr_isolated_anon", "nr_isolated_anon_pages", "Temporary isolated pages from anon lru", G),
-    ("nr_anon_pages", "nr_anon_pages", "Number of anonymous pages currently used by the system", G),
+    (
+        "managed",
+        "managed_pages",
+        "Present pages managed by the buddy system",
+        G,
+    ),
+    (
+        "nr_active_anon",
+        "nr_active_anon_pages",
+        "Number of anonymous pages recently more used",
+        G,
+    ),
+    (
+        "nr_inactive_anon",
+        "nr_inactive_anon_pages",
+        "Number of anonymous pages recently less used",
+        G,
+    ),
+    (
+        "nr_isolated_anon",
+        "nr_isolated_anon_pages",
+        "Temporary isolated pages from anon lru",
+        G,
+    ),
+    (
+        "nr_anon_pages",
+        "nr_anon_pages",
+        "Number of anonymous pages currently used by the system",
+        G,
+    ),
     (
         "nr_anon_transparent_hugepages",
         "nr_anon_transparent_hugepages",
         "Number of anonymous transparent huge pages currently used by the system",
         G,
     ),
-    ("nr_active_file", "nr_active_file_pages", "Number of active pages with file-backing", G),
-    ("nr_inactive_file", "nr_inactive_file_pages", "Number of inactive pages with file-backing", G),
-    ("nr_isolated_file", "nr_isolated_file_pages", "Temporary isolated pages from file lru", G),
+    (
+        "nr_active_file",
+        "nr_active_file_pages",
+        "Number of active pages with file-backing",
+        G,
+    ),
+    (
+        "nr_inactive_file",
+        "nr_inactive_file_pages",
+        "Number of inactive pages with file-backing",
+        G,
+    ),
+    (
+        "nr_isolated_file",
+        "nr_isolated_file_pages",
+        "Temporary isolated pages from file lru",
+        G,
+    ),
     ("nr_file_pages", "nr_file_pages", "Number of file pages", G),
-    ("nr_slab_reclaimable", "nr_slab_reclaimable_pages", "Number of reclaimable slab pages", G),
-    ("nr_slab_unreclaimable", "nr_slab_unreclaimable_pages", "Number of unreclaimable slab pages", G),
-    ("nr_mlock_stack", "nr_mlock_stack_pages", "mlock()ed pages found and moved off LRU", G),
+    (
+        "nr_slab_reclaimable",
+        "nr_slab_reclaimable_pages",
+        "Number of reclaimable slab pages",
+        G,
+    ),
+    (
+        "nr_slab_unreclaimable",
+        "nr_slab_unreclaimable_pages",
+        "Number of unreclaimable slab pages",
+        G,
+    ),
+    (
+        "nr_mlock_stack",
+        "nr_mlock_stack_pages",
+        "mlock()ed pages found and moved off LRU",
+        G,
+    ),
     ("nr_kernel_stack", "nr_kernel_stacks", "Number of kernel stacks", G),
     ("nr_mapped", "nr_mapped_pages", "Number of mapped pages", G),
     ("nr_dirty", "nr_dirty_pages", "Number of dirty pages", G),
     ("nr_writeback", "nr_writeback_pages", "Number of writeback pages", G),
-    ("nr_unevictable", "nr_unevictable_pages", "Number of unevictable pages", G),
-    ("nr_shmem", "nr_shmem_pages", "Number of shmem pages (included tmpfs/GEM pages)", G),
+    (
+        "nr_unevictable",
+        "nr_unevictable_pages",
+        "Number of unevictable pages",
+        G,
+    ),
+    (
+        "nr_shmem",
+        "nr_shmem_pages",
+        "Number of shmem pages (included tmpfs/GEM pages)",
+        G,
+    ),
     ("nr_dirtied", "nr_dirtied_total", "Page dirtyings since bootup", C),
     ("nr_written", "nr_written_total", "Page writings since bootup", C),
     ("numa_hit", "numa_hit_total", "Allocated in intended node", C),
     ("numa_miss", "numa_miss_total", "Allocated in non intended node", C),
-    ("numa_foreign", "numa_foreign_total", "Was intended here, hit elsewhere", C),
-    ("numa_interleave", "numa_interleave_total", "Interleaver preferred this zone", C),
+    (
+        "numa_foreign",
+        "numa_foreign_total",
+        "Was intended here, hit elsewhere",
+        C,
+    ),
+    (
+        "numa_interleave",
+        "numa_interleave_total",
+        "Interleaver preferred this zone",
+        C,
+    ),
     ("numa_local", "numa_local_total", "Allocation from local node", C),
     ("numa_other", "numa_other_total", "Allocation from other node", C),
 ];
@@ -158,7 +243,11 @@ mod tests {
         assert!(!got[0].values.contains_key("high"));
         assert_eq!(got[0].protection, [0.0, 2039.0, 3.0]);
         assert_eq!((got[1].node.as_str(), got[1].zone.as_str()), ("0", "Normal"));
-        for bad in ["Node 0 DMA\n", "Node 0, zone DMA\n min x\n", "Node 0, zone DMA\n protection: (0, x)\n"] {
+        for bad in [
+            "Node 0 DMA\n",
+            "Node 0, zone DMA\n min x\n",
+            "Node 0, zone DMA\n protection: (0, x)\n",
+        ] {
             assert!(parse_zoneinfo(p, bad).is_err(), "{bad:?}");
         }
     }
