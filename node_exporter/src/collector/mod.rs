@@ -29,6 +29,7 @@ mod loadavg;
 mod mdadm;
 mod meminfo;
 mod meminfo_numa;
+mod mountstats;
 mod netdev;
 mod netstat;
 mod nfs;
@@ -87,6 +88,7 @@ pub static COLLECTORS: &[Spec] = &[
     mdadm::SPEC,
     meminfo::SPEC,
     meminfo_numa::SPEC,
+    mountstats::SPEC,
     netdev::SPEC,
     netstat::SPEC,
     nfs::SPEC,
