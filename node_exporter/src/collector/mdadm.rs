@@ -6,7 +6,7 @@ use std::path::Path;
 use exposition::{CollectError, Collector, MetricFamily, MetricType};
 use regex::Regex;
 
-use super::procutil::{add, family, read_optional};
+use super::procutil::{add, family};
 use super::{CollectorError, Spec, parse_num, read_file};
 use crate::paths::Paths;
 
@@ -117,10 +117,8 @@ struct Mdadm(Paths);
 impl Mdadm {
     fn collect_mdstat(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let path = self.0.proc("mdstat");
-        let Some(text) = read_optional(&path)? else {
-            return Ok(());
-        };
-        let arrays = parse_mdstat(&path, &text)?;
+        // No mdstat (no md driver) means no data, reported as a failed collection as upstream does.
+        let arrays = parse_mdstat(&path, &read_file(&path)?)?;
         let mut state = family("node_md_state", "Indicates the state of md-device.", MetricType::Gauge);
         let mut disks = family(
             "node_md_disks",

@@ -265,6 +265,8 @@ struct Transport {
 /// The statistics of one NFS mount.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct NfsMount {
+    /// Line of the `device` entry, for errors.
+    line: usize,
     device: String,
     mountpoint: String,
     age: u64,
@@ -361,6 +363,7 @@ fn parse_mountstats(path: &Path, text: &str) -> Result<Vec<Mount>, CollectorErro
                 return Err(CollectorError::malformed(path, n, "NFS mount without statvers"));
             }
             out.push(nfs.then(|| NfsMount {
+                line: n,
                 device: fields[1].to_string(),
                 mountpoint: fields[4].to_string(),
                 ..NfsMount::default()
@@ -448,9 +451,12 @@ impl Collector for MountStats {
         for (idx, mount) in mounts.iter().enumerate() {
             let Some(m) = mount else { continue };
             let Some(first) = m.transports.first() else {
-                return Err(
-                    CollectorError::malformed(&stats_path, 0, format!("mount {} has no xprt line", m.device)).into(),
-                );
+                return Err(CollectorError::malformed(
+                    &stats_path,
+                    m.line,
+                    format!("mount {} has no xprt line", m.device),
+                )
+                .into());
             };
             let addr = addrs.get(idx).map(String::as_str).unwrap_or("");
             let base = [

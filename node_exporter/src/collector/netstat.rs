@@ -39,9 +39,9 @@ fn build(s: &Settings<'_>) -> Result<Box<dyn Collector>, BuildError> {
 fn parse_paired(path: &Path, text: &str) -> Result<Vec<(String, String, f64)>, CollectorError> {
     let mut out = Vec::new();
     let mut lines = numbered(text).filter(|(_, l)| !l.trim().is_empty());
-    while let Some((_, header)) = lines.next() {
+    while let Some((hn, header)) = lines.next() {
         let Some((n, values)) = lines.next() else {
-            return Err(CollectorError::malformed(path, 0, "header line without a value line"));
+            return Err(CollectorError::malformed(path, hn, "header line without a value line"));
         };
         let names: Vec<&str> = header.split_whitespace().collect();
         let vals: Vec<&str> = values.split_whitespace().collect();

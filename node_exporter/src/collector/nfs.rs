@@ -109,14 +109,30 @@ const V4: [&str; 59] = [
     "Clone",
 ];
 
-/// The numbers after each line's key, by key.
-pub fn parse_rpc_lines(path: &Path, text: &str) -> Result<HashMap<String, Vec<f64>>, CollectorError> {
-    let mut out = HashMap::new();
+/// The lines of an RPC statistics file: the numbers after each line's key, with the line number.
+#[derive(Debug, Default)]
+pub struct RpcLines {
+    lines: HashMap<String, (usize, Vec<f64>)>,
+    /// The number of lines, where a missing line is reported.
+    end: usize,
+}
+
+impl RpcLines {
+    /// The values of the line starting with `key`.
+    pub fn get(&self, key: &str) -> Option<&Vec<f64>> {
+        self.lines.get(key).map(|(_, v)| v)
+    }
+}
+
+/// Parses the `key value...` lines of `/proc/net/rpc/nfs` or `/proc/net/rpc/nfsd`.
+pub fn parse_rpc_lines(path: &Path, text: &str) -> Result<RpcLines, CollectorError> {
+    let mut out = RpcLines::default();
     for (n, line) in numbered(text) {
+        out.end = n;
         let mut fields = line.split_whitespace();
         let Some(key) = fields.next() else { continue };
         let values = fields.map(|f| parse_num(path, n, f)).collect::<Result<Vec<f64>, _>>()?;
-        out.insert(key.to_string(), values);
+        out.lines.insert(key.to_string(), (n, values));
     }
     Ok(out)
 }
@@ -124,20 +140,20 @@ pub fn parse_rpc_lines(path: &Path, text: &str) -> Result<HashMap<String, Vec<f6
 /// The values of a `procN` line after its count, padded with zeros to `names` (older kernels print fewer).
 pub fn proc_values<'a>(
     path: &Path,
-    lines: &HashMap<String, Vec<f64>>,
+    lines: &RpcLines,
     key: &str,
     names: &'a [&'a str],
 ) -> Result<Vec<(&'a str, f64)>, CollectorError> {
-    let Some(values) = lines.get(key) else {
+    let Some((n, values)) = lines.lines.get(key) else {
         return Ok(Vec::new());
     };
     let Some((count, rest)) = values.split_first() else {
-        return Err(CollectorError::malformed(path, 0, format!("{key} has no count")));
+        return Err(CollectorError::malformed(path, *n, format!("{key} has no count")));
     };
     if *count as usize != rest.len() {
         return Err(CollectorError::malformed(
             path,
-            0,
+            *n,
             format!("{key} announces {count} values but has {}", rest.len()),
         ));
     }
@@ -149,11 +165,18 @@ pub fn proc_values<'a>(
 }
 
 /// The `idx`-th value of a line, or an error naming it.
-pub fn field(path: &Path, lines: &HashMap<String, Vec<f64>>, key: &str, idx: usize) -> Result<f64, CollectorError> {
-    lines
-        .get(key)
-        .and_then(|v| v.get(idx).copied())
-        .ok_or_else(|| CollectorError::malformed(path, 0, format!("line {key:?} missing or too short")))
+pub fn field(path: &Path, lines: &RpcLines, key: &str, idx: usize) -> Result<f64, CollectorError> {
+    match lines.lines.get(key) {
+        Some((n, v)) => v
+            .get(idx)
+            .copied()
+            .ok_or_else(|| CollectorError::malformed(path, *n, format!("{key} has fewer than {} values", idx + 1))),
+        None => Err(CollectorError::malformed(
+            path,
+            lines.end.max(1),
+            format!("no {key:?} line"),
+        )),
+    }
 }
 
 struct Nfs(Paths);
