@@ -8,6 +8,7 @@
 //! names as the kernel does (e.g. `receive_drop` = dropped + missed errors).
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::Path;
 
 use clap::{Arg, ArgAction};
@@ -61,13 +62,6 @@ fn args() -> Vec<Arg> {
 
 fn build(s: &Settings<'_>) -> Result<Box<dyn Collector>, BuildError> {
     let m = s.matches;
-    if m.get_flag(ADDRESS_FLAG) {
-        return Err(BuildError::InvalidFlag {
-            collector: "netdev",
-            flag: ADDRESS_FLAG.to_string(),
-            reason: "address information is not supported by this build".to_string(),
-        });
-    }
     let netlink =
         m.get_one::<bool>(NETLINK_FLAG).copied().unwrap_or(true) && !m.get_flag(&format!("no-{NETLINK_FLAG}"));
     Ok(Box::new(NetDev {
@@ -75,6 +69,7 @@ fn build(s: &Settings<'_>) -> Result<Box<dyn Collector>, BuildError> {
         filter: DeviceFilter::from_flags("netdev", m, EXCLUDE_FLAG, INCLUDE_FLAG)?,
         detailed: m.get_flag(DETAILED_FLAG),
         netlink,
+        address_info: m.get_flag(ADDRESS_FLAG),
     }))
 }
 
@@ -201,6 +196,77 @@ struct NetDev {
     filter: DeviceFilter,
     detailed: bool,
     netlink: bool,
+    address_info: bool,
+}
+
+/// Upstream's address scope: loopback and link-local addresses are `link-local`, interface-local multicast is
+/// `interface-local`, other unicast addresses (private ones included) are `global`.
+fn scope(ip: IpAddr) -> &'static str {
+    let link_local = match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_link_local() || (v4.octets()[..3] == [224, 0, 0]),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            v6.is_loopback() || (s[0] & 0xffc0) == 0xfe80 || (s[0] & 0xff0f) == 0xff02
+        }
+    };
+    if link_local {
+        return "link-local";
+    }
+    if let IpAddr::V6(v6) = ip
+        && (v6.segments()[0] & 0xff0f) == 0xff01
+    {
+        return "interface-local";
+    }
+    let global = match ip {
+        IpAddr::V4(v4) => !(v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast()),
+        IpAddr::V6(v6) => !(v6.is_unspecified() || v6.is_multicast()),
+    };
+    if global { "global" } else { "" }
+}
+
+/// The `node_network_address_info` family from `(device, address, prefix length)` triples.
+fn address_family(addrs: impl IntoIterator<Item = (String, IpAddr, u32)>) -> MetricFamily {
+    let mut f = family(
+        "node_network_address_info",
+        "node network address by device",
+        MetricType::Gauge,
+    );
+    for (device, ip, prefix) in addrs {
+        add(
+            &mut f,
+            &[
+                ("device", &device),
+                ("address", &ip.to_string()),
+                ("netmask", &prefix.to_string()),
+                ("scope", scope(ip)),
+            ],
+            1.0,
+        );
+    }
+    f
+}
+
+/// The IP addresses of the host's interfaces, with their prefix lengths.
+fn interface_addresses() -> Result<Vec<(String, IpAddr, u32)>, CollectorError> {
+    let addrs = nix::ifaddrs::getifaddrs().map_err(|e| CollectorError::Read {
+        path: "getifaddrs".into(),
+        source: std::io::Error::from(e),
+    })?;
+    let mut out = Vec::new();
+    for a in addrs {
+        let (Some(addr), Some(mask)) = (a.address, a.netmask) else {
+            continue;
+        };
+        let entry = if let (Some(ip), Some(m)) = (addr.as_sockaddr_in(), mask.as_sockaddr_in()) {
+            (IpAddr::V4(ip.ip()), m.ip().to_bits().count_ones())
+        } else if let (Some(ip), Some(m)) = (addr.as_sockaddr_in6(), mask.as_sockaddr_in6()) {
+            (IpAddr::V6(ip.ip()), m.ip().to_bits().count_ones())
+        } else {
+            continue;
+        };
+        out.push((a.interface_name, entry.0, entry.1));
+    }
+    Ok(out)
 }
 
 impl Collector for NetDev {
@@ -231,6 +297,9 @@ impl Collector for NetDev {
             }
         }
         out.extend(families.into_values());
+        if self.address_info {
+            out.push(address_family(interface_addresses()?));
+        }
         Ok(())
     }
 }
@@ -260,6 +329,36 @@ mod tests {
         ] {
             assert!(parse_proc_net_dev(p, &format!("{HEADER}{bad}")).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn address_scopes() {
+        let cases = [
+            ("127.0.0.1", "link-local"),
+            ("169.254.1.1", "link-local"),
+            ("224.0.0.251", "link-local"),
+            ("10.0.0.1", "global"),
+            ("8.8.8.8", "global"),
+            ("::1", "link-local"),
+            ("fe80::1", "link-local"),
+            ("ff02::1", "link-local"),
+            ("ff01::1", "interface-local"),
+            ("2001:db8::1", "global"),
+            ("ff05::1", ""),
+            ("0.0.0.0", ""),
+        ];
+        for (ip, want) in cases {
+            assert_eq!(scope(ip.parse().unwrap()), want, "{ip}");
+        }
+        let f = address_family([("eth0".to_string(), "10.1.2.3".parse().unwrap(), 24)]);
+        assert_eq!(f.metrics[0].labels.get("netmask"), Some("24"));
+        assert_eq!(f.metrics[0].labels.get("scope"), Some("global"));
+    }
+
+    #[test]
+    fn host_addresses_are_readable() {
+        // Every host has at least its loopback address.
+        assert!(interface_addresses().unwrap().iter().any(|(_, ip, _)| ip.is_loopback()));
     }
 
     #[test]
