@@ -11,7 +11,7 @@ use std::path::Path;
 use clap::Arg;
 use exposition::{CollectError, Collector, MetricFamily, MetricType};
 
-use super::procutil::{DeviceFilter, add, family, numbered, read_optional};
+use super::procutil::{DeviceFilter, add, family, numbered};
 use super::{BuildError, CollectorError, Settings, Spec, parse_num, read_file};
 use crate::paths::Paths;
 
@@ -31,6 +31,7 @@ fn args() -> Vec<Arg> {
     vec![
         Arg::new(EXCLUDE_FLAG)
             .long(EXCLUDE_FLAG)
+            .alias("collector.diskstats.ignored-devices")
             .default_value(DEFAULT_EXCLUDE)
             .help("Regexp of diskstats devices to exclude (mutually exclusive to device-include)."),
         Arg::new(INCLUDE_FLAG)
@@ -265,7 +266,9 @@ impl Collector for DiskStats {
                 .into_iter()
                 .find(|s| !s.is_empty())
                 .unwrap_or("");
-            let rotational = read_optional(&self.paths.sys(format!("block/{dev}/queue/rotational")))?
+            // Not every device has queue attributes; upstream reports 0 then.
+            let rotational = std::fs::read_to_string(self.paths.sys(format!("block/{dev}/queue/rotational")))
+                .ok()
                 .and_then(|s| s.trim().parse::<u64>().ok())
                 .map(|v| format!("{v:b}"))
                 .unwrap_or_else(|| "0".to_string());

@@ -34,9 +34,11 @@ fn args() -> Vec<Arg> {
     vec![
         Arg::new(INCLUDE_FLAG)
             .long(INCLUDE_FLAG)
+            .alias("collector.netdev.device-whitelist")
             .help("Regexp of net devices to include (mutually exclusive to device-exclude)."),
         Arg::new(EXCLUDE_FLAG)
             .long(EXCLUDE_FLAG)
+            .alias("collector.netdev.device-blacklist")
             .help("Regexp of net devices to exclude (mutually exclusive to device-include)."),
         Arg::new(ADDRESS_FLAG)
             .long(ADDRESS_FLAG)

@@ -116,6 +116,28 @@ mod tests {
     }
 
     #[test]
+    fn filter_flags() {
+        let cmd = || {
+            clap::Command::new("t")
+                .arg(clap::Arg::new("x").long("x").default_value("^sd"))
+                .arg(clap::Arg::new("i").long("i"))
+        };
+        let build = |args: &[&str]| {
+            let m = cmd()
+                .try_get_matches_from(std::iter::once("t").chain(args.iter().copied()))
+                .unwrap();
+            DeviceFilter::from_flags("test", &m, "x", "i")
+        };
+        // The default exclude pattern applies alone, gives way to an include pattern, and clashes with an
+        // explicit exclude pattern; invalid patterns are flag errors.
+        assert!(build(&[]).unwrap().ignored("sda"));
+        let include = build(&["--i=^sd"]).unwrap();
+        assert!(!include.ignored("sda") && include.ignored("nvme0n1"));
+        assert!(build(&["--x=^sd", "--i=^sd"]).is_err());
+        assert!(build(&["--x=("]).is_err());
+    }
+
+    #[test]
     fn optional_file() {
         assert!(read_optional(Path::new("/nonexistent/file")).unwrap().is_none());
     }
