@@ -130,7 +130,12 @@ mod tests {
 
     #[test]
     fn unreadable_proc_makes_collectors_fail_not_the_scrape() {
-        let m = parse(&["--path.procfs=/nonexistent/proc"]);
+        // The default netlink modes of netdev and arp ask the kernel directly, like upstream; use procfs here.
+        let m = parse(&[
+            "--path.procfs=/nonexistent/proc",
+            "--no-collector.netdev.netlink",
+            "--no-collector.arp.netlink",
+        ]);
         let fams = registry(&m).unwrap().gather(&[]).unwrap();
         let success = fams.iter().find(|f| f.name == "node_scrape_collector_success").unwrap();
         assert_eq!(success.metrics.len(), enabled(&m).len());

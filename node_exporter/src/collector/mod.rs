@@ -13,11 +13,40 @@ use exposition::{Collector, Labels, Metric, MetricFamily, MetricType, Value};
 
 use crate::paths::Paths;
 
+mod arp;
+mod buddyinfo;
+mod conntrack;
+mod cpu;
+mod diskstats;
+mod drbd;
 mod entropy;
 mod filefd;
+mod interrupts;
+mod kernel_hung;
+mod ksmd;
+mod lnstat;
 mod loadavg;
+mod mdadm;
 mod meminfo;
+mod meminfo_numa;
+mod mountstats;
+mod netdev;
+mod netstat;
+mod nfs;
+mod nfsd;
+mod pressure;
+mod processes;
+mod procutil;
+mod schedstat;
+mod slabinfo;
+mod sockstat;
+mod softirqs;
+mod softnet;
 mod stat;
+mod udp_queues;
+mod vmstat;
+mod xfrm;
+mod zoneinfo;
 
 /// Everything a collector constructor may read: the filesystem roots and the parsed command line.
 #[derive(Debug, Clone, Copy)]
@@ -42,7 +71,41 @@ pub struct Spec {
 }
 
 /// Every collector this build has, in name order.
-pub static COLLECTORS: &[Spec] = &[entropy::SPEC, filefd::SPEC, loadavg::SPEC, meminfo::SPEC, stat::SPEC];
+pub static COLLECTORS: &[Spec] = &[
+    arp::SPEC,
+    buddyinfo::SPEC,
+    conntrack::SPEC,
+    cpu::SPEC,
+    diskstats::SPEC,
+    drbd::SPEC,
+    entropy::SPEC,
+    filefd::SPEC,
+    interrupts::SPEC,
+    kernel_hung::SPEC,
+    ksmd::SPEC,
+    lnstat::SPEC,
+    loadavg::SPEC,
+    mdadm::SPEC,
+    meminfo::SPEC,
+    meminfo_numa::SPEC,
+    mountstats::SPEC,
+    netdev::SPEC,
+    netstat::SPEC,
+    nfs::SPEC,
+    nfsd::SPEC,
+    pressure::SPEC,
+    processes::SPEC,
+    schedstat::SPEC,
+    slabinfo::SPEC,
+    sockstat::SPEC,
+    softirqs::SPEC,
+    softnet::SPEC,
+    stat::SPEC,
+    udp_queues::SPEC,
+    vmstat::SPEC,
+    xfrm::SPEC,
+    zoneinfo::SPEC,
+];
 
 /// The constructor type of a table entry.
 pub type BuildFn = fn(&Settings<'_>) -> Result<Box<dyn Collector>, BuildError>;

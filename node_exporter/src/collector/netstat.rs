@@ -1,0 +1,153 @@
+//! `netstat`: network protocol statistics from `/proc/net/netstat`, `/proc/net/snmp` and `/proc/net/snmp6`, as
+//! `node_netstat_<Protocol>_<Name>`, for the names matching `--collector.netstat.fields`.
+
+use std::path::Path;
+
+use clap::Arg;
+use exposition::{CollectError, Collector, MetricFamily, MetricType};
+use regex::Regex;
+
+use super::procutil::{numbered, read_optional, regex_flag};
+use super::{BuildError, CollectorError, Settings, Spec, parse_num, read_file, single};
+use crate::paths::Paths;
+
+/// Table entry.
+pub const SPEC: Spec = Spec::new("netstat", true, build).with_args(args);
+
+const FIELDS_FLAG: &str = "collector.netstat.fields";
+const DEFAULT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
+
+fn args() -> Vec<Arg> {
+    vec![
+        Arg::new(FIELDS_FLAG)
+            .long(FIELDS_FLAG)
+            .default_value(DEFAULT_FIELDS)
+            .help("Regexp of fields to return for netstat collector."),
+    ]
+}
+
+fn build(s: &Settings<'_>) -> Result<Box<dyn Collector>, BuildError> {
+    let fields = regex_flag("netstat", s.matches, FIELDS_FLAG)?;
+    Ok(Box::new(NetStat {
+        paths: s.paths.clone(),
+        fields: fields.unwrap_or_else(|| Regex::new(DEFAULT_FIELDS).expect("the default pattern is valid")),
+    }))
+}
+
+/// Parses the paired header/value lines of `/proc/net/netstat` and `/proc/net/snmp` into
+/// `(protocol, name, value)`.
+fn parse_paired(path: &Path, text: &str) -> Result<Vec<(String, String, f64)>, CollectorError> {
+    let mut out = Vec::new();
+    let mut lines = numbered(text).filter(|(_, l)| !l.trim().is_empty());
+    while let Some((hn, header)) = lines.next() {
+        let Some((n, values)) = lines.next() else {
+            return Err(CollectorError::malformed(path, hn, "header line without a value line"));
+        };
+        let names: Vec<&str> = header.split_whitespace().collect();
+        let vals: Vec<&str> = values.split_whitespace().collect();
+        if names.len() != vals.len() || names.is_empty() || names[0] != vals[0] {
+            return Err(CollectorError::malformed(
+                path,
+                n,
+                "value line does not match its header",
+            ));
+        }
+        let proto = names[0].trim_end_matches(':');
+        for (name, v) in names.iter().zip(&vals).skip(1) {
+            out.push((proto.to_string(), name.to_string(), parse_num(path, n, v)?));
+        }
+    }
+    Ok(out)
+}
+
+/// Parses `/proc/net/snmp6` (`Ip6InReceives 7` lines): the protocol runs up to its first `6`.
+fn parse_snmp6(path: &Path, text: &str) -> Result<Vec<(String, String, f64)>, CollectorError> {
+    let mut out = Vec::new();
+    for (n, line) in numbered(text) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.is_empty() {
+            continue;
+        }
+        let [stat, v] = fields[..] else {
+            return Err(CollectorError::malformed(path, n, "expected a name and a value"));
+        };
+        let Some(six) = stat.find('6') else {
+            return Err(CollectorError::malformed(path, n, format!("no protocol in {stat:?}")));
+        };
+        let (proto, name) = stat.split_at(six + 1);
+        out.push((proto.to_string(), name.to_string(), parse_num(path, n, v)?));
+    }
+    Ok(out)
+}
+
+struct NetStat {
+    paths: Paths,
+    fields: Regex,
+}
+
+impl Collector for NetStat {
+    fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
+        let mut stats = Vec::new();
+        for file in ["net/netstat", "net/snmp"] {
+            let path = self.paths.proc(file);
+            stats.extend(parse_paired(&path, &read_file(&path)?)?);
+        }
+        let snmp6 = self.paths.proc("net/snmp6");
+        if let Some(text) = read_optional(&snmp6)? {
+            stats.extend(parse_snmp6(&snmp6, &text)?);
+        }
+        for (proto, name, v) in stats {
+            let key = format!("{proto}_{name}");
+            if !self.fields.is_match(&key) {
+                continue;
+            }
+            out.push(single(
+                &format!("node_netstat_{key}"),
+                &format!("Statistic {proto}{name}."),
+                MetricType::Unknown,
+                v,
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paired_lines() {
+        let p = Path::new("snmp");
+        let got = parse_paired(p, "Tcp: RtoAlgorithm MaxConn\nTcp: 1 -1\nUdp: InErrors\nUdp: 5\n").unwrap();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[1], ("Tcp".into(), "MaxConn".into(), -1.0));
+        for bad in ["Tcp: A B\nTcp: 1\n", "Tcp: A\n", "Tcp: A\nUdp: 1\n", "Tcp: A\nTcp: x\n"] {
+            assert!(parse_paired(p, bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn snmp6_lines() {
+        let p = Path::new("snmp6");
+        let got = parse_snmp6(p, "Ip6InReceives  7\nUdpLite6InErrors 0\n").unwrap();
+        assert_eq!(got[0], ("Ip6".into(), "InReceives".into(), 7.0));
+        assert_eq!(got[1].0, "UdpLite6");
+        for bad in ["Ip6InReceives\n", "IpInReceives 1\n", "Ip6X y\n"] {
+            assert!(parse_snmp6(p, bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn default_fields() {
+        let re = Regex::new(DEFAULT_FIELDS).unwrap();
+        for (k, want) in [
+            ("Tcp_InErrs", true),
+            ("Ip_Forwarding", true),
+            ("Tcp_MaxConn", false),
+            ("TcpExt_ListenDrops", true),
+        ] {
+            assert_eq!(re.is_match(k), want, "{k}");
+        }
+    }
+}
