@@ -11,29 +11,38 @@ use crate::model::MetricFamily;
 use crate::registry::{CollectError, Collector};
 
 /// Writes the `process_*` families for the current process.
+///
+/// What cannot change while the process lives (page size, clock ticks, start time) is read on the first scrape
+/// only; later scrapes read just `stat`, `fd/`, `limits` and `net/netstat`.
 #[derive(Debug, Clone)]
 pub struct ProcessCollector {
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     procfs: std::path::PathBuf,
+    #[cfg(target_os = "linux")]
+    fixed: std::sync::OnceLock<linux::Fixed>,
 }
 
 impl Default for ProcessCollector {
     fn default() -> Self {
-        ProcessCollector { procfs: "/proc".into() }
+        ProcessCollector::with_procfs("/proc")
     }
 }
 
 impl ProcessCollector {
     /// A collector reading the given procfs mount (normally `/proc`) for the process `self`.
     pub fn with_procfs(procfs: impl Into<std::path::PathBuf>) -> ProcessCollector {
-        ProcessCollector { procfs: procfs.into() }
+        ProcessCollector {
+            procfs: procfs.into(),
+            #[cfg(target_os = "linux")]
+            fixed: std::sync::OnceLock::new(),
+        }
     }
 }
 
 impl Collector for ProcessCollector {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         #[cfg(target_os = "linux")]
-        linux::collect(&self.procfs, out);
+        linux::collect(&self.procfs, &self.fixed, out);
         #[cfg(not(target_os = "linux"))]
         let _ = out;
         Ok(())
@@ -150,14 +159,33 @@ mod linux {
         out.push(f);
     }
 
-    pub(super) fn collect(procfs: &Path, out: &mut Vec<MetricFamily>) {
-        let me = procfs.join("self");
-        let read = |p: &Path| std::fs::read_to_string(p).ok();
+    /// Values fixed for the life of the process.
+    #[derive(Debug, Clone, Copy)]
+    pub(crate) struct Fixed {
+        page: f64,
+        ticks: f64,
+        /// Boot time from `/proc/stat`, if readable.
+        btime: Option<u64>,
+    }
+
+    fn fixed(procfs: &Path, me: &Path) -> Fixed {
         let (page, ticks) = std::fs::read(me.join("auxv"))
             .map(|b| parse_auxv(&b))
             .unwrap_or((None, None));
-        let page = page.unwrap_or(4096) as f64;
-        let ticks = ticks.filter(|&t| t > 0).unwrap_or(100) as f64;
+        Fixed {
+            page: page.unwrap_or(4096) as f64,
+            ticks: ticks.filter(|&t| t > 0).unwrap_or(100) as f64,
+            btime: std::fs::read_to_string(procfs.join("stat"))
+                .ok()
+                .as_deref()
+                .and_then(parse_btime),
+        }
+    }
+
+    pub(super) fn collect(procfs: &Path, cache: &std::sync::OnceLock<Fixed>, out: &mut Vec<MetricFamily>) {
+        let me = procfs.join("self");
+        let read = |p: &Path| std::fs::read_to_string(p).ok();
+        let Fixed { page, ticks, btime } = *cache.get_or_init(|| fixed(procfs, &me));
         if let Some(stat) = read(&me.join("stat")).as_deref().and_then(parse_stat) {
             counter(
                 out,
@@ -177,7 +205,7 @@ mod linux {
                 "Resident memory size in bytes.",
                 stat.rss_pages as f64 * page,
             );
-            if let Some(btime) = read(&procfs.join("stat")).as_deref().and_then(parse_btime) {
+            if let Some(btime) = btime {
                 gauge(
                     out,
                     "process_start_time_seconds",
