@@ -231,9 +231,9 @@ impl GlobalConfig {
             } else {
                 !name.is_empty()
             };
-            if !valid || name == "__name__" {
+            if !valid {
                 return Err(Problem::LabelName {
-                    path: labels_path.clone(),
+                    path: labels_path.key(name),
                     name: name.clone(),
                 });
             }

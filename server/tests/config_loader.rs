@@ -1,0 +1,129 @@
+//! The loader's contract beyond the upstream corpus: defaults, inheritance from `global`, error messages that
+//! name file, line and field, and secrets that never print.
+
+use std::path::Path;
+
+use server::config::{Config, ConfigError, Duration, Mode};
+
+fn load(text: &str) -> Result<Config, ConfigError> {
+    Config::load_str(text, Path::new("test.yml"), Mode::Server)
+}
+
+#[test]
+fn empty_file_gets_upstream_defaults() {
+    let c = load("").expect("empty config loads");
+    assert_eq!(c.global.scrape_interval, Duration::from_secs(60));
+    assert_eq!(c.global.scrape_timeout, Duration::from_secs(10));
+    assert_eq!(c.global.evaluation_interval, Duration::from_secs(60));
+    assert!(c.scrape_configs().next().is_none());
+}
+
+#[test]
+fn scrape_configs_inherit_global_settings() {
+    let c = load(
+        "global: {scrape_interval: 15s, sample_limit: 100}\n\
+         scrape_configs:\n  - job_name: a\n  - job_name: b\n    scrape_interval: 5s\n    sample_limit: 7\n",
+    )
+    .expect("loads");
+    let jobs: Vec<_> = c.scrape_configs().collect();
+    assert_eq!(jobs[0].scrape_interval, Duration::from_secs(15));
+    assert_eq!(jobs[0].scrape_timeout, Duration::from_secs(10));
+    assert_eq!(jobs[0].sample_limit, 100);
+    assert_eq!(jobs[0].metrics_path, "/metrics");
+    assert_eq!(jobs[0].scheme, "http");
+    assert!(jobs[0].honor_timestamps && jobs[0].follow_redirects && jobs[0].enable_http2);
+    // A timeout above the job's interval is capped to it when inherited.
+    assert_eq!(jobs[1].scrape_interval, Duration::from_secs(5));
+    assert_eq!(jobs[1].scrape_timeout, Duration::from_secs(5));
+    assert_eq!(jobs[1].sample_limit, 7);
+}
+
+#[test]
+fn errors_name_file_line_and_field() {
+    // (config, expected fragments of the message)
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "global:\n  scrape_interval: 5s\n  scrape_timeout: 6s\n",
+            &["test.yml:3:", "global.scrape_timeout"],
+        ),
+        (
+            "scrape_configs:\n  - job_name: a\n  - job_name: a\n",
+            &["test.yml:3:", "scrape_configs[1]", "job name \"a\""],
+        ),
+        (
+            "scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - action: hashmod\n        target_label: x\n",
+            &["test.yml:4:", "scrape_configs[0].relabel_configs[0]", "modulus"],
+        ),
+        (
+            "scrape_configs:\n  - job_name: a\n    basic_auth:\n      username: u\n      password: p\n      password_file: f\n",
+            &["test.yml:3:", "scrape_configs[0].basic_auth", "password, password_file"],
+        ),
+        (
+            "global:\n  scrape_intervl: 5s\n",
+            &["test.yml", "line 2", "scrape_intervl"],
+        ),
+        (
+            "global:\n  scrape_interval: 5x\n",
+            &["test.yml", "line 2", "not a valid duration"],
+        ),
+        (
+            "scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - regex: '('\n        target_label: x\n",
+            &["test.yml", "line 4", "invalid regex"],
+        ),
+        (
+            "global:\n  metric_name_validation_scheme: legacy\n  external_labels:\n    ok: x\n    a.b: x\n",
+            &["test.yml:5:", "external_labels", "\"a.b\" is not a valid label name"],
+        ),
+    ];
+    for (text, fragments) in cases {
+        let err = load(text).expect_err(text).to_string();
+        for f in *fragments {
+            assert!(err.contains(f), "{text:?}: {err:?} lacks {f:?}");
+        }
+    }
+}
+
+#[test]
+fn secrets_are_not_printed() {
+    let c = load(
+        "scrape_configs:\n  - job_name: a\n    basic_auth: {username: u, password: hunter2}\n    \
+         authorization: null\n    oauth2: null\n",
+    )
+    .expect("loads");
+    let debug = format!("{c:?}");
+    assert!(!debug.contains("hunter2"), "{debug}");
+    assert!(debug.contains("<secret>"));
+    let yaml = serde_saphyr::to_string(&c).expect("serializes");
+    assert!(!yaml.contains("hunter2"), "{yaml}");
+    let job = c.scrape_configs().next().expect("one job");
+    let password = job.basic_auth.as_ref().map(|b| b.password.expose());
+    assert_eq!(password, Some("hunter2"));
+}
+
+#[test]
+fn external_labels_expand_environment_like_upstream() {
+    // Setting variables needs `unsafe` in edition 2024 (denied here), so read one that every environment has.
+    let home = std::env::var("PATH").unwrap_or_default();
+    let c = load("global:\n  external_labels:\n    a: ${PATH}\n    b: x$${PATH}\n    c: y$$z\n").expect("loads");
+    assert_eq!(
+        c.global.external_labels.get("a").map(String::as_str),
+        Some(home.as_str())
+    );
+    assert_eq!(c.global.external_labels.get("b").map(String::as_str), Some("x${PATH}"));
+    assert_eq!(c.global.external_labels.get("c").map(String::as_str), Some("y$z"));
+}
+
+#[test]
+fn agent_mode_refuses_server_only_sections() {
+    for text in [
+        "rule_files: [a.rules]\n",
+        "alerting: {}\n",
+        "remote_read: [{url: 'http://x'}]\n",
+    ] {
+        assert!(load(text).is_ok(), "{text}");
+        assert!(
+            Config::load_str(text, Path::new("t.yml"), Mode::Agent).is_err(),
+            "{text}"
+        );
+    }
+}
