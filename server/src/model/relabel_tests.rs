@@ -3,6 +3,12 @@
 
 use super::*;
 
+/// Label pairs in a table case.
+type Pairs<'a> = &'a [(&'a str, &'a str)];
+
+/// One processing case: name, input, rules as YAML, expected output (`None`: dropped).
+type Case<'a> = (&'a str, Pairs<'a>, &'a [&'a str], Option<Pairs<'a>>);
+
 fn labels(pairs: &[(&str, &str)]) -> Labels {
     pairs.iter().copied().collect()
 }
@@ -35,8 +41,7 @@ fn default_rule_is_upstreams() {
 #[test]
 fn process_table() {
     let base = [("a", "foo"), ("b", "bar"), ("c", "baz")];
-    // (name, input, rules, expected output; None = dropped)
-    let cases: &[(&str, &[(&str, &str)], &[&str], Option<&[(&str, &str)]>)] = &[
+    let cases: &[Case<'_>] = &[
         (
             "replace expands ${1} twice",
             &base,
