@@ -70,9 +70,10 @@ fn main() -> ExitCode {
             if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
         None => {
-            // Serving is not built yet: show what the binary accepts instead of pretending to run.
+            // Serving is not built yet: show what the binary accepts instead of pretending to run, with the exit
+            // status clap uses for a missing required argument.
             let _ = Cli::command().print_help();
-            ExitCode::SUCCESS
+            ExitCode::from(2)
         }
     }
 }
