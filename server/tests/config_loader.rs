@@ -127,3 +127,34 @@ fn agent_mode_refuses_server_only_sections() {
         );
     }
 }
+
+#[test]
+fn relative_paths_follow_the_file_that_holds_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sub = dir.path().join("jobs");
+    std::fs::create_dir(&sub).expect("mkdir");
+    std::fs::write(
+        sub.join("one.yml"),
+        "scrape_configs:\n  - job_name: included\n    tls_config: {cert_file: c.pem, key_file: /abs/k.pem}\n",
+    )
+    .expect("write");
+    let main = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &main,
+        "rule_files: [r/*.rules]\nscrape_config_files: ['jobs/*.yml']\nscrape_configs:\n  - job_name: main\n    \
+         authorization: {credentials_file: token}\n    file_sd_configs: [{files: [sd/*.json]}]\n",
+    )
+    .expect("write");
+    let c = Config::load_file(&main, Mode::Server).expect("loads");
+    let d = dir.path().to_string_lossy().into_owned();
+    assert_eq!(c.rule_files, vec![format!("{d}/r/*.rules")]);
+    let jobs: Vec<_> = c.scrape_configs().collect();
+    assert_eq!(jobs.len(), 2);
+    let auth = jobs[0].authorization.as_ref().map(|a| a.credentials_file.clone());
+    assert_eq!(auth, Some(format!("{d}/token")));
+    assert_eq!(jobs[0].file_sd_configs[0].files, vec![format!("{d}/sd/*.json")]);
+    assert_eq!(jobs[1].job_name, "included");
+    let tls = jobs[1].tls_config.as_ref().expect("tls");
+    assert_eq!(tls.cert_file, format!("{d}/jobs/c.pem"));
+    assert_eq!(tls.key_file, "/abs/k.pem");
+}

@@ -161,6 +161,23 @@ macro_rules! sd_accessor {
                 all.into_iter().filter(|(_, v)| !v.is_empty()).collect()
             }
 
+            /// Makes the relative paths of the typed discovery sections relative to `dir`.
+            pub fn set_discovery_directory(&mut self, dir: &std::path::Path) {
+                use $crate::config::http::join_dir;
+                for c in &mut self.file_sd_configs {
+                    for f in &mut c.files {
+                        join_dir(dir, f);
+                    }
+                }
+                for c in &mut self.http_sd_configs {
+                    c.set_http_directory(dir);
+                }
+                for c in &mut self.kubernetes_sd_configs {
+                    join_dir(dir, &mut c.kubeconfig_file);
+                    c.set_http_directory(dir);
+                }
+            }
+
             /// Checks every service discovery section.
             pub fn validate_discovery(&self, path: &$crate::config::Path) -> Result<(), $crate::config::Problem> {
                 use $crate::config::Problem;

@@ -277,6 +277,35 @@ pub(crate) use http_fields;
 macro_rules! http_accessor {
     ($name:ident) => {
         impl $name {
+            /// Makes the relative file paths of the HTTP client settings relative to `dir` (the folder of the file
+            /// they were read from), as upstream does.
+            pub fn set_http_directory(&mut self, dir: &std::path::Path) {
+                use $crate::config::http::join_dir;
+                if let Some(b) = &mut self.basic_auth {
+                    join_dir(dir, &mut b.username_file);
+                    join_dir(dir, &mut b.password_file);
+                }
+                if let Some(a) = &mut self.authorization {
+                    join_dir(dir, &mut a.credentials_file);
+                }
+                if let Some(o) = &mut self.oauth2 {
+                    join_dir(dir, &mut o.client_secret_file);
+                    join_dir(dir, &mut o.client_certificate_key_file);
+                    if let Some(t) = &mut o.tls_config {
+                        t.set_directory(dir);
+                    }
+                }
+                join_dir(dir, &mut self.bearer_token_file);
+                if let Some(t) = &mut self.tls_config {
+                    t.set_directory(dir);
+                }
+                for header in self.http_headers.values_mut() {
+                    for file in &mut header.files {
+                        join_dir(dir, file);
+                    }
+                }
+            }
+
             /// The HTTP client settings of this section.
             pub fn http_client(&self) -> $crate::config::http::HttpClientConfig {
                 $crate::config::http::HttpClientConfig {
@@ -505,7 +534,21 @@ fn validate_proxy(path: &Path, proxy_url: &str, no_proxy: &str, from_env: bool) 
     Ok(())
 }
 
+/// Makes a non-empty relative path relative to `dir`.
+pub fn join_dir(dir: &std::path::Path, path: &mut String) {
+    if !path.is_empty() && std::path::Path::new(path.as_str()).is_relative() {
+        *path = dir.join(path.as_str()).to_string_lossy().into_owned();
+    }
+}
+
 impl TlsConfig {
+    /// Makes the relative certificate and key paths relative to `dir`.
+    pub fn set_directory(&mut self, dir: &std::path::Path) {
+        join_dir(dir, &mut self.ca_file);
+        join_dir(dir, &mut self.cert_file);
+        join_dir(dir, &mut self.key_file);
+    }
+
     /// One source per item; a client certificate needs a key and the other way round; min <= max version.
     pub fn validate(&self, path: &Path) -> Result<(), Problem> {
         exclusive(

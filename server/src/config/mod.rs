@@ -359,8 +359,38 @@ impl Config {
         })?;
         let mut config = Config::load_str(&text, file, mode)?;
         let dir = file.parent().unwrap_or_else(|| FsPath::new("."));
+        config.set_directory(dir);
         config.include_scrape_config_files(file, &text, dir)?;
         Ok(config)
+    }
+
+    /// Makes every relative file path in the configuration relative to `dir`, the folder of the file, as upstream
+    /// does on load (`scrape_config_files` patterns are resolved when they are read).
+    pub fn set_directory(&mut self, dir: &FsPath) {
+        use http::join_dir;
+        join_dir(dir, &mut self.global.query_log_file);
+        join_dir(dir, &mut self.global.scrape_failure_log_file);
+        for rule_file in &mut self.rule_files {
+            join_dir(dir, rule_file);
+        }
+        for scrape in self.scrape_configs.iter_mut().flatten() {
+            scrape.set_directory(dir);
+        }
+        if let Some(alerting) = &mut self.alerting {
+            for am in alerting.alertmanagers.iter_mut().flatten() {
+                am.set_http_directory(dir);
+                am.set_discovery_directory(dir);
+            }
+        }
+        for rw in self.remote_write.iter_mut().flatten() {
+            rw.set_http_directory(dir);
+        }
+        for rr in self.remote_read.iter_mut().flatten() {
+            rr.set_http_directory(dir);
+        }
+        if let Some(tls) = self.tracing.as_mut().and_then(|t| t.tls_config.as_mut()) {
+            tls.set_directory(dir);
+        }
     }
 
     /// The scrape configs (null entries are rejected by validation, so all are present after loading).
@@ -399,6 +429,7 @@ impl Config {
                     scrape
                         .finalize(&self.global, &at)
                         .map_err(|problem| invalid(&path, &included_text, problem))?;
+                    scrape.set_directory(path.parent().unwrap_or(dir));
                     if jobs.contains(&scrape.job_name) {
                         let problem = Problem::DuplicateJob {
                             path: Path::root().key("scrape_config_files").index(i),

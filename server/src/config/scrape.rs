@@ -117,6 +117,13 @@ config_struct! {
 }
 
 impl ScrapeConfig {
+    /// Makes the job's relative file paths relative to `dir`.
+    pub fn set_directory(&mut self, dir: &std::path::Path) {
+        crate::config::http::join_dir(dir, &mut self.scrape_failure_log_file);
+        self.set_http_directory(dir);
+        self.set_discovery_directory(dir);
+    }
+
     /// Fills defaults from `global` and checks the job.
     pub fn finalize(&mut self, global: &GlobalConfig, path: &Path) -> Result<(), Problem> {
         // Nested sections first, as upstream decodes (and so checks) them before looking at the job name.
