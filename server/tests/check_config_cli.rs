@@ -65,20 +65,15 @@ fn check_config_reports_each_file() {
 fn check_config_agent_mode() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = write(dir.path(), "rules.yml", "rule_files: [a.rules]\n");
-    assert!(
-        server()
-            .args(["check", "config"])
-            .arg(&file)
-            .status()
-            .expect("runs")
-            .success()
-    );
-    let status = server()
+    let out = server().args(["check", "config"]).arg(&file).output().expect("runs");
+    assert!(out.status.success());
+    let out = server()
         .args(["check", "config", "--agent"])
         .arg(&file)
-        .status()
+        .output()
         .expect("runs");
-    assert_eq!(status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rule_files is not allowed in agent mode"));
 }
 
 #[test]

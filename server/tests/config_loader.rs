@@ -158,3 +158,36 @@ fn relative_paths_follow_the_file_that_holds_them() {
     assert_eq!(tls.cert_file, format!("{d}/jobs/c.pem"));
     assert_eq!(tls.key_file, "/abs/k.pem");
 }
+
+#[test]
+fn loaded_configs_serialize_and_load_again() {
+    let Some(corpus) = exposition::conformance::corpus_dir() else {
+        return;
+    };
+    let mut checked = 0;
+    let mut entries: Vec<_> = std::fs::read_dir(corpus.join("prometheus_config"))
+        .expect("corpus folder")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".good.yml"))
+        .collect();
+    entries.sort();
+    for path in entries {
+        let config = Config::load_file(&path, Mode::Server).unwrap_or_else(|e| panic!("{e}"));
+        let yaml = serde_saphyr::to_string(&config).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let again = Config::load_str(&yaml, &path, Mode::Server).unwrap_or_else(|e| panic!("{yaml}\n{e}"));
+        assert_eq!(
+            again.scrape_configs().count(),
+            config.scrape_configs().count(),
+            "{}",
+            path.display()
+        );
+        assert!(
+            !yaml.contains("mysecret"),
+            "{}: a secret leaked into\n{yaml}",
+            path.display()
+        );
+        checked += 1;
+    }
+    assert!(checked > 50, "only {checked} good files");
+}

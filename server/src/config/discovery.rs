@@ -66,59 +66,59 @@ macro_rules! sd_fields {
             #[serde(default, deserialize_with = "crate::config::null_default", skip_serializing_if = "Vec::is_empty")]
             pub kubernetes_sd_configs: Vec<$crate::config::discovery::KubernetesSdConfig>,
             /// Azure VMs (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub azure_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub azure_sd_configs: Vec<$crate::config::types::RawSection>,
             /// Consul (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub consul_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub consul_sd_configs: Vec<$crate::config::types::RawSection>,
             /// DigitalOcean (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub digitalocean_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub digitalocean_sd_configs: Vec<$crate::config::types::RawSection>,
             /// Docker (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub docker_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub docker_sd_configs: Vec<$crate::config::types::RawSection>,
             /// Docker Swarm (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub dockerswarm_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub dockerswarm_sd_configs: Vec<$crate::config::types::RawSection>,
             /// AWS EC2 (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub ec2_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub ec2_sd_configs: Vec<$crate::config::types::RawSection>,
             /// Eureka (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub eureka_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub eureka_sd_configs: Vec<$crate::config::types::RawSection>,
             /// GCE (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub gce_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub gce_sd_configs: Vec<$crate::config::types::RawSection>,
             /// Hetzner (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub hetzner_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub hetzner_sd_configs: Vec<$crate::config::types::RawSection>,
             /// IONOS (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub ionos_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub ionos_sd_configs: Vec<$crate::config::types::RawSection>,
             /// Kuma (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub kuma_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub kuma_sd_configs: Vec<$crate::config::types::RawSection>,
             /// AWS Lightsail (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub lightsail_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub lightsail_sd_configs: Vec<$crate::config::types::RawSection>,
             /// Linode (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub linode_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub linode_sd_configs: Vec<$crate::config::types::RawSection>,
             /// Marathon (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub marathon_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub marathon_sd_configs: Vec<$crate::config::types::RawSection>,
             /// Nerve (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub nerve_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub nerve_sd_configs: Vec<$crate::config::types::RawSection>,
             /// Nomad (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub nomad_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub nomad_sd_configs: Vec<$crate::config::types::RawSection>,
             /// Oracle Cloud (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub oci_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub oci_sd_configs: Vec<$crate::config::types::RawSection>,
             /// OpenStack (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub openstack_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub openstack_sd_configs: Vec<$crate::config::types::RawSection>,
             /// Outscale (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub outscale_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub outscale_sd_configs: Vec<$crate::config::types::RawSection>,
             /// OVHcloud (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub ovhcloud_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub ovhcloud_sd_configs: Vec<$crate::config::types::RawSection>,
             /// PuppetDB (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub puppetdb_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub puppetdb_sd_configs: Vec<$crate::config::types::RawSection>,
             /// Scaleway (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub scaleway_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub scaleway_sd_configs: Vec<$crate::config::types::RawSection>,
             /// Zookeeper serverset (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub serverset_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub serverset_sd_configs: Vec<$crate::config::types::RawSection>,
             /// STACKIT (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub stackit_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub stackit_sd_configs: Vec<$crate::config::types::RawSection>,
             /// Triton (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub triton_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub triton_sd_configs: Vec<$crate::config::types::RawSection>,
             /// Uyuni (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub uyuni_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub uyuni_sd_configs: Vec<$crate::config::types::RawSection>,
             /// Vultr (parsed, not run).
-            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub vultr_sd_configs: Vec<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")] pub vultr_sd_configs: Vec<$crate::config::types::RawSection>,
         });
     };
 }
@@ -128,8 +128,8 @@ macro_rules! sd_accessor {
     ($name:ident) => {
         impl $name {
             /// The raw sections of mechanisms that are parsed but not run, by mechanism name.
-            pub fn unsupported_discovery(&self) -> Vec<(&'static str, &[serde_json::Value])> {
-                let all: [(&'static str, &[serde_json::Value]); 27] = [
+            pub fn unsupported_discovery(&self) -> Vec<(&'static str, &[$crate::config::types::RawSection])> {
+                let all: [(&'static str, &[$crate::config::types::RawSection]); 27] = [
                     ("azure", &self.azure_sd_configs),
                     ("consul", &self.consul_sd_configs),
                     ("digitalocean", &self.digitalocean_sd_configs),
@@ -203,7 +203,11 @@ macro_rules! sd_accessor {
                 for (mechanism, values) in self.unsupported_discovery() {
                     let key = format!("{mechanism}_sd_configs");
                     for (i, value) in values.iter().enumerate() {
-                        $crate::config::discovery::check_unsupported(mechanism, value, &path.key(&key).index(i))?;
+                        $crate::config::discovery::check_unsupported(
+                            mechanism,
+                            value.value(),
+                            &path.key(&key).index(i),
+                        )?;
                     }
                 }
                 Ok(())

@@ -92,7 +92,7 @@ config_struct! {
         pub alert_relabel_configs: Vec<Option<RelabelConfig>>,
         /// AWS SigV4 signing (parsed, not applied yet).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub sigv4: Option<serde_json::Value>,
+        pub sigv4: Option<crate::config::types::RawSection>,
     }
 }
 
@@ -263,13 +263,13 @@ config_struct! {
         pub metadata_config: MetadataConfig,
         /// AWS SigV4 signing (parsed, not applied yet).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub sigv4: Option<serde_json::Value>,
+        pub sigv4: Option<crate::config::types::RawSection>,
         /// Azure AD authentication (parsed, not applied yet).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub azuread: Option<serde_json::Value>,
+        pub azuread: Option<crate::config::types::RawSection>,
         /// Google IAM authentication (parsed, not applied yet).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub google_iam: Option<serde_json::Value>,
+        pub google_iam: Option<crate::config::types::RawSection>,
     }
 }
 

@@ -294,6 +294,73 @@ impl Serialize for Secret {
     }
 }
 
+/// Keys whose values are secrets in the sections kept as raw YAML (upstream types them as `Secret`).
+const SECRET_KEYS: [&str; 15] = [
+    "password",
+    "token",
+    "secret_key",
+    "client_secret",
+    "auth_token",
+    "credentials",
+    "key_passphrase",
+    "application_secret",
+    "consumer_key",
+    "service_account_key",
+    "private_key",
+    "bearer_token",
+    "key",
+    "client_certificate_key",
+    "api_key",
+];
+
+/// A section kept as raw YAML: a discovery mechanism or authentication method that is parsed but not run. Its
+/// `Debug` and serialized forms print the values of secret-holding keys as `<secret>`.
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(transparent)]
+pub struct RawSection(serde_json::Value);
+
+impl RawSection {
+    /// The YAML as parsed.
+    pub fn value(&self) -> &serde_json::Value {
+        &self.0
+    }
+
+    fn redacted(&self) -> serde_json::Value {
+        fn walk(v: &serde_json::Value) -> serde_json::Value {
+            match v {
+                serde_json::Value::Object(map) => serde_json::Value::Object(
+                    map.iter()
+                        .map(|(k, v)| {
+                            let secret = SECRET_KEYS.contains(&k.as_str()) && !v.is_null() && !v.is_object();
+                            let v = if secret {
+                                serde_json::Value::String("<secret>".into())
+                            } else {
+                                walk(v)
+                            };
+                            (k.clone(), v)
+                        })
+                        .collect(),
+                ),
+                serde_json::Value::Array(items) => serde_json::Value::Array(items.iter().map(walk).collect()),
+                other => other.clone(),
+            }
+        }
+        walk(&self.0)
+    }
+}
+
+impl fmt::Debug for RawSection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.redacted())
+    }
+}
+
+impl Serialize for RawSection {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.redacted().serialize(serializer)
+    }
+}
+
 /// Whether `name` is a label name under the legacy rules (`[a-zA-Z_][a-zA-Z0-9_]*`).
 pub fn is_legacy_label_name(name: &str) -> bool {
     let mut chars = name.bytes();
@@ -437,6 +504,20 @@ mod tests {
         assert_eq!(s.to_string(), "<secret>");
         assert_eq!(format!("{s:?}"), "<secret>");
         assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn raw_sections_hide_secrets() {
+        let raw: RawSection =
+            serde_saphyr::from_str("{server: x, token: t0ps3cret, basic_auth: {password: pw1}, tags: [a]}")
+                .expect("parses");
+        let debug = format!("{raw:?}");
+        let yaml = serde_saphyr::to_string(&raw).expect("serializes");
+        for text in [&debug, &yaml] {
+            assert!(!text.contains("t0ps3cret") && !text.contains("pw1"), "{text}");
+            assert!(text.contains("<secret>") && text.contains("server"), "{text}");
+        }
+        assert_eq!(raw.value()["token"], "t0ps3cret");
     }
 
     #[test]

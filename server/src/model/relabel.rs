@@ -516,6 +516,30 @@ pub fn hashmod(value: &str, modulus: u64) -> u64 {
     u64::from_be_bytes(tail).checked_rem(modulus).unwrap_or(0)
 }
 
+/// Go's `strings.ToLower`: one rune to one rune (simple case mapping), no context rules (a final `Σ` becomes `σ`).
+fn go_lower(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let mut lower = c.to_lowercase();
+            // Only U+0130 lowercases to two characters; its simple mapping is the first of them.
+            lower.next().unwrap_or(c)
+        })
+        .collect()
+}
+
+/// Go's `strings.ToUpper`: one rune to one rune; characters whose uppercase needs several (`ß`) stay as they are.
+fn go_upper(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let mut upper = c.to_uppercase();
+            match (upper.next(), upper.next()) {
+                (Some(u), None) => u,
+                _ => c,
+            }
+        })
+        .collect()
+}
+
 /// Applies `rules` in order; `None` when a rule drops the set.
 ///
 /// Rules are assumed valid ([`RelabelConfig::validate`]); an invalid one (no action) leaves the labels as they
@@ -566,8 +590,8 @@ fn apply(labels: &mut Labels, rule: &RelabelConfig) -> bool {
                 labels.set(target, replacement);
             }
         }
-        Action::Lowercase => labels.set(rule.target_label.clone(), value.to_lowercase()),
-        Action::Uppercase => labels.set(rule.target_label.clone(), value.to_uppercase()),
+        Action::Lowercase => labels.set(rule.target_label.clone(), go_lower(&value)),
+        Action::Uppercase => labels.set(rule.target_label.clone(), go_upper(&value)),
         Action::HashMod => labels.set(rule.target_label.clone(), hashmod(&value, rule.modulus).to_string()),
         Action::LabelMap => {
             let snapshot: Vec<(String, String)> = labels.iter().map(|(n, v)| (n.to_owned(), v.to_owned())).collect();

@@ -244,6 +244,15 @@ fn process_table() {
             Some(&[("a", "FOO")]),
         ),
         (
+            "case mapping is rune by rune as in Go",
+            &[("a", "ΟΔΟΣ straße İ")],
+            &[
+                "{source_labels: [a], target_label: l, action: lowercase}",
+                "{source_labels: [a], target_label: u, action: uppercase}",
+            ],
+            Some(&[("a", "ΟΔΟΣ straße İ"), ("l", "οδοσ straße i"), ("u", "ΟΔΟΣ STRAßE İ")]),
+        ),
+        (
             "action names ignore case",
             &[("a", "foo")],
             &["{source_labels: [a], target_label: u, action: UpperCase}"],
