@@ -53,6 +53,9 @@ enum CheckCommand {
         /// Check the files as agent-mode configurations.
         #[arg(long = "agent")]
         agent: bool,
+        /// Only check the syntax, ignoring file paths the configuration references.
+        #[arg(long = "syntax-only")]
+        syntax_only: bool,
         /// The configuration files to check.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -63,10 +66,21 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Check {
-            what: CheckCommand::Config { agent, files },
+            what:
+                CheckCommand::Config {
+                    agent,
+                    syntax_only,
+                    files,
+                },
         }) => {
             let mode = if agent || cli.agent { Mode::Agent } else { Mode::Server };
-            let ok = check_config_files(&files, mode, &mut std::io::stdout(), &mut std::io::stderr());
+            let ok = check_config_files(
+                &files,
+                mode,
+                syntax_only,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            );
             if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
         None => {

@@ -100,3 +100,30 @@ fn help_lists_prometheus_flags() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("--web.listen-address"));
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn referenced_files_must_exist_unless_syntax_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(
+        dir.path(),
+        "tls.yml",
+        "scrape_configs:\n  - job_name: a\n    tls_config: {cert_file: c.pem, key_file: k.pem}\n",
+    );
+    let out = server().args(["check", "config"]).arg(&file).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("tls_config.cert_file") && stderr.contains("does not exist"),
+        "{stderr}"
+    );
+    let out = server()
+        .args(["check", "config", "--syntax-only"])
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    write(dir.path(), "c.pem", "cert");
+    write(dir.path(), "k.pem", "key");
+    let out = server().args(["check", "config"]).arg(&file).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
