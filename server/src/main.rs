@@ -19,8 +19,8 @@ struct Cli {
     #[arg(long = "web.listen-address", default_value = "0.0.0.0:9090")]
     web_listen_address: String,
     /// Path to configuration file that can enable TLS or authentication.
-    #[arg(long = "web.config.file", default_value = "")]
-    web_config_file: String,
+    #[arg(long = "web.config.file")]
+    web_config_file: Option<PathBuf>,
     /// Enable shutdown and reload via HTTP request.
     #[arg(long = "web.enable-lifecycle")]
     web_enable_lifecycle: bool,

@@ -14,7 +14,7 @@ use super::types::Duration;
 use super::{Path, Problem, validate_url};
 
 /// The discovery mechanisms upstream has that this server parses but does not run, in the order of
-/// [`sd_fields!`]'s fields.
+/// the `sd_fields!` macro's fields.
 pub const UNSUPPORTED: [&str; 27] = [
     "azure",
     "consul",
@@ -45,7 +45,7 @@ pub const UNSUPPORTED: [&str; 27] = [
     "vultr",
 ];
 
-/// Appends the service discovery fields to a config struct (see [`super::http::config_struct!`]).
+/// Appends the service discovery fields to a config struct (see the `config_struct!` macro).
 macro_rules! sd_fields {
     ($cb:ident ! ($($args:tt)*) { $($body:tt)* }) => {
         $cb!($($args)* {

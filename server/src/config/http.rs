@@ -2,7 +2,7 @@
 //! prometheus/common): authentication, TLS, proxies and extra headers.
 //!
 //! Upstream inlines these fields into scrape configs, SD configs, remote write/read and Alertmanager configs. Serde
-//! cannot combine `flatten` with `deny_unknown_fields`, so [`config_struct!`] appends the fields to each containing
+//! cannot combine `flatten` with `deny_unknown_fields`, so the `config_struct!` macro appends the fields to each containing
 //! struct and gives it an `http_client()` accessor.
 
 use std::collections::BTreeMap;
