@@ -217,7 +217,8 @@ impl Serialize for Regex {
     }
 }
 
-/// Rewrites Go's ASCII-only Perl classes so the `regex` crate (Unicode-aware by default) matches the same text.
+/// Rewrites Go's ASCII-only Perl classes so the `regex` crate (Unicode-aware by default) matches the same text, and
+/// Go's `\Q...\E` literal quoting into escaped text.
 fn go_classes(pattern: &str) -> String {
     let mut out = String::with_capacity(pattern.len() + 16);
     let mut chars = pattern.chars();
@@ -231,6 +232,13 @@ fn go_classes(pattern: &str) -> String {
                     break;
                 };
                 match (in_class, next) {
+                    (false, 'Q') => {
+                        // Go's \Q...\E quotes literal text (to \E or the end); the regex crate has no such syntax.
+                        let rest = chars.as_str();
+                        let (literal, after) = rest.split_once("\\E").unwrap_or((rest, ""));
+                        out.push_str(&regex::escape(literal));
+                        chars = after.chars();
+                    }
                     (false, 'd' | 'D' | 'w' | 'W' | 's' | 'S' | 'b' | 'B') => {
                         out.push_str("(?-u:\\");
                         out.push(next);

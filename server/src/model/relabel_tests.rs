@@ -271,6 +271,15 @@ fn process_table() {
             Some(&[("a", "é")]),
         ),
         (
+            "\\Q...\\E quotes literal text as in Go",
+            &[("a", "a.b*c"), ("b", "axbbb")],
+            &[
+                "{source_labels: [a], regex: '\\Qa.b*\\Ec', action: keep}",
+                "{source_labels: [b], regex: '\\Qa.b*', action: drop}",
+            ],
+            Some(&[("a", "a.b*c"), ("b", "axbbb")]),
+        ),
+        (
             "dot matches newlines (?s)",
             &[("a", "x\ny")],
             &["{source_labels: [a], regex: 'x.y', action: drop}"],
