@@ -191,3 +191,66 @@ fn loaded_configs_serialize_and_load_again() {
     }
     assert!(checked > 50, "only {checked} good files");
 }
+
+/// Spot checks of the values upstream's `TestLoadConfig` expects from the corpus' `conf.good.yml` (inheritance
+/// from `global`, explicit job settings, defaults).
+#[test]
+fn conf_good_values_match_upstream() {
+    let Some(corpus) = exposition::conformance::corpus_dir() else {
+        return;
+    };
+    let dir = corpus.join("prometheus_config");
+    let c = Config::load_file(&dir.join("conf.good.yml"), Mode::Server).expect("conf.good.yml loads");
+    assert_eq!(c.global.scrape_interval, Duration::from_secs(15));
+    assert_eq!(c.global.scrape_timeout, Duration::from_secs(10));
+    assert_eq!(c.global.evaluation_interval, Duration::from_secs(30));
+    assert_eq!(c.global.body_size_limit.bytes(), 15 << 20);
+    assert_eq!(
+        c.global.external_labels.get("monitor").map(String::as_str),
+        Some("codelab")
+    );
+    assert_eq!(
+        c.rule_files,
+        vec![
+            dir.join("first.rules").display().to_string(),
+            dir.join("my/*.rules").display().to_string()
+        ]
+    );
+    assert_eq!(c.remote_write.len(), 2);
+    assert_eq!(c.remote_read.len(), 2);
+
+    let job = |name: &str| {
+        c.scrape_configs()
+            .find(|s| s.job_name == name)
+            .unwrap_or_else(|| panic!("job {name}"))
+    };
+    let prom = job("prometheus");
+    assert!(prom.honor_labels);
+    assert_eq!(prom.scrape_interval, Duration::from_secs(15));
+    assert_eq!(prom.scrape_timeout, Duration::from_secs(10));
+    assert_eq!(prom.body_size_limit.bytes(), 15 << 20);
+    assert_eq!(prom.sample_limit, 1500);
+    assert_eq!(prom.target_limit, 30);
+    assert_eq!(prom.metrics_path, "/metrics");
+    assert_eq!(prom.scheme, "http");
+    assert_eq!(prom.relabel_configs.len(), 6);
+    assert_eq!(prom.file_sd_configs[0].refresh_interval, Duration::from_secs(600));
+    assert_eq!(prom.file_sd_configs[1].refresh_interval, Duration::from_secs(300));
+
+    let x = job("service-x");
+    assert_eq!(x.scrape_interval, Duration::from_secs(50));
+    assert_eq!(x.scrape_timeout, Duration::from_secs(5));
+    assert_eq!(x.body_size_limit.bytes(), 10 << 20);
+    assert_eq!(x.sample_limit, 1000);
+    assert_eq!(x.label_value_length_limit, 210);
+    assert_eq!(x.metrics_path, "/my_path");
+    assert_eq!(x.scheme, "https");
+    assert_eq!(x.dns_sd_configs[1].refresh_interval, Duration::from_secs(30));
+    let password = x.basic_auth.as_ref().map(|b| b.password.expose());
+    assert_eq!(password, Some("multiline\nmysecret\ntest"));
+
+    assert!(!job("badfederation").honor_timestamps);
+    assert!(c.scrape_configs().any(|s| s.job_name == "測試"));
+    let k8s = job("service-kubernetes");
+    assert_eq!(k8s.kubernetes_sd_configs[0].api_server, "https://localhost:1234");
+}
