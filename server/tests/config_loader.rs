@@ -254,3 +254,21 @@ fn conf_good_values_match_upstream() {
     let k8s = job("service-kubernetes");
     assert_eq!(k8s.kubernetes_sd_configs[0].api_server, "https://localhost:1234");
 }
+
+#[test]
+fn deprecated_bearer_token_becomes_authorization() {
+    let c = load(
+        "scrape_configs:\n  - job_name: a\n    bearer_token_file: tok\n  - job_name: b\n    \
+         authorization: {credentials: x}\n  - job_name: c\n",
+    )
+    .expect("loads");
+    let auth: Vec<_> = c
+        .scrape_configs()
+        .map(|s| s.http_client().effective_authorization())
+        .collect();
+    let a = auth[0].as_ref().expect("a has authorization");
+    assert_eq!((a.scheme(), a.credentials_file.as_str()), ("Bearer", "tok"));
+    let b = auth[1].as_ref().expect("b has authorization");
+    assert_eq!((b.scheme(), b.credentials.expose()), ("Bearer", "x"));
+    assert!(auth[2].is_none());
+}

@@ -388,7 +388,31 @@ fn exclusive(path: &Path, fields: &[(&'static str, bool)]) -> Result<(), Problem
     Ok(())
 }
 
+impl Authorization {
+    /// The scheme sent, `Bearer` when none is configured.
+    pub fn scheme(&self) -> &str {
+        if self.kind.is_empty() { "Bearer" } else { &self.kind }
+    }
+}
+
 impl HttpClientConfig {
+    /// The `Authorization` header settings in effect: `authorization`, or the deprecated `bearer_token` /
+    /// `bearer_token_file` turned into a `Bearer` authorization as upstream does.
+    pub fn effective_authorization(&self) -> Option<Authorization> {
+        if let Some(a) = &self.authorization {
+            return Some(a.clone());
+        }
+        if self.bearer_token.is_empty() && self.bearer_token_file.is_empty() {
+            return None;
+        }
+        Some(Authorization {
+            kind: "Bearer".into(),
+            credentials: self.bearer_token.clone(),
+            credentials_file: self.bearer_token_file.clone(),
+            credentials_ref: String::new(),
+        })
+    }
+
     /// Checks upstream's rules: at most one authentication method, one source per secret, consistent proxy and TLS
     /// settings, no reserved headers.
     pub fn validate(&self, path: &Path) -> Result<(), Problem> {
