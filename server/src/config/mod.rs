@@ -482,8 +482,9 @@ impl Config {
             }
             jobs.push(&scrape.job_name);
         }
+        let legacy = self.global.metric_name_validation_scheme == ValidationScheme::Legacy;
         if let Some(alerting) = &mut self.alerting {
-            alerting.validate(&root.key("alerting"))?;
+            alerting.validate(&root.key("alerting"), legacy)?;
         }
         let mut names: Vec<String> = Vec::new();
         for (i, entry) in self.remote_write.iter_mut().enumerate() {
@@ -491,7 +492,7 @@ impl Config {
             let Some(rw) = entry else {
                 return Err(Problem::Null { path: at });
             };
-            rw.validate(&at)?;
+            rw.validate(&at, legacy)?;
             if !rw.name.is_empty() {
                 if names.contains(&rw.name) {
                     return Err(Problem::DuplicateName {

@@ -50,17 +50,17 @@ pub struct AlertingConfig {
 }
 
 impl AlertingConfig {
-    /// Checks relabeling and every Alertmanager config.
-    pub fn validate(&mut self, path: &Path) -> Result<(), Problem> {
+    /// Checks relabeling (`legacy`: the global name validation is legacy) and every Alertmanager config.
+    pub fn validate(&mut self, path: &Path, legacy: bool) -> Result<(), Problem> {
         validate_list(
             &path.key("alert_relabel_configs"),
             &mut self.alert_relabel_configs,
-            false,
+            legacy,
         )?;
         for (i, entry) in self.alertmanagers.iter_mut().enumerate() {
             let at = path.key("alertmanagers").index(i);
             match entry {
-                Some(am) => am.validate(&at)?,
+                Some(am) => am.validate(&at, legacy)?,
                 None => return Err(Problem::Null { path: at }),
             }
         }
@@ -98,7 +98,7 @@ config_struct! {
 
 impl AlertmanagerConfig {
     /// Checks the API version, client settings, discovery and relabeling.
-    pub fn validate(&mut self, path: &Path) -> Result<(), Problem> {
+    pub fn validate(&mut self, path: &Path, legacy: bool) -> Result<(), Problem> {
         if self.api_version != "v2" {
             return Err(Problem::Invalid {
                 path: path.key("api_version"),
@@ -115,11 +115,11 @@ impl AlertmanagerConfig {
         }
         self.http_client().validate(path)?;
         self.validate_discovery(path)?;
-        validate_list(&path.key("relabel_configs"), &mut self.relabel_configs, false)?;
+        validate_list(&path.key("relabel_configs"), &mut self.relabel_configs, legacy)?;
         validate_list(
             &path.key("alert_relabel_configs"),
             &mut self.alert_relabel_configs,
-            false,
+            legacy,
         )
     }
 }
@@ -274,8 +274,9 @@ config_struct! {
 }
 
 impl RemoteWriteConfig {
-    /// A URL, allowed headers and message type, a sane queue, valid relabeling and client settings.
-    pub fn validate(&mut self, path: &Path) -> Result<(), Problem> {
+    /// A URL, allowed headers and message type, a sane queue, valid relabeling (`legacy`: the global name
+    /// validation is legacy) and client settings.
+    pub fn validate(&mut self, path: &Path, legacy: bool) -> Result<(), Problem> {
         if self.url.is_empty() {
             return Err(Problem::Missing { path: path.key("url") });
         }
@@ -293,7 +294,7 @@ impl RemoteWriteConfig {
         validate_list(
             &path.key("write_relabel_configs"),
             &mut self.write_relabel_configs,
-            false,
+            legacy,
         )?;
         let auth_kinds = [
             ("sigv4", self.sigv4.is_some()),
