@@ -35,14 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 1 200); do
-    if curl -s -o /dev/null "http://127.0.0.1:$1/"; then return 0; fi
-    sleep 0.05
-  done
-  echo "port $1 did not open" >&2; exit 1
-}
+source bench/lib.sh
 
 NGINX_PORT=$(free_port)
 cat > "$WORK/nginx.conf" <<CONF
@@ -87,56 +80,6 @@ wait_port "$OURS_PORT"
 wait_port "$MIN_PORT"
 wait_port "$GO_PORT"
 
-TICKS=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-hwm_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
-
-# N sequential scrapes on one keep-alive connection; prints "median_ms p99_ms scrapes_per_s bytes".
-sequential() {
-  python3 - "$1" "$2" <<'PY'
-import http.client, statistics, sys, time
-port, n = int(sys.argv[1]), int(sys.argv[2])
-conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-lat = []
-size = 0
-start = time.perf_counter()
-for _ in range(n):
-    t = time.perf_counter()
-    conn.request("GET", "/metrics")
-    r = conn.getresponse()
-    body = r.read()
-    lat.append(time.perf_counter() - t)
-    if r.status != 200 or b"nginx_up 1" not in body:
-        sys.exit("bad scrape: %d %r" % (r.status, body[:200]))
-    size = len(body)
-total = time.perf_counter() - start
-lat.sort()
-p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
-print("%.3f %.3f %.0f %d" % (statistics.median(lat) * 1e3, p99 * 1e3, n / total, size))
-PY
-}
-
-# wrk with C connections for D seconds; prints "p50_ms p99_ms scrapes_per_s requests".
-concurrent() {
-  wrk -t "$C" -c "$C" -d "${D}s" --latency "http://127.0.0.1:$1/metrics" > "$WORK/wrk.txt"
-  python3 - "$WORK/wrk.txt" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read()
-def ms(v):
-    m = re.match(r"([\d.]+)(us|ms|s)", v)
-    x = float(m.group(1))
-    return {"us": x / 1e3, "ms": x, "s": x * 1e3}[m.group(2)]
-p50 = re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1)
-p99 = re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1)
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-reqs = int(re.search(r"(\d+) requests in", text).group(1))
-bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-if bad:
-    sys.exit("non-2xx responses: " + bad.group(1))
-print("%.3f %.3f %.0f %d" % (ms(p50), ms(p99), rps, reqs))
-PY
-}
-
 declare -A R
 for who in ours min go; do
   case $who in
@@ -144,9 +87,9 @@ for who in ours min go; do
     min) port=$MIN_PORT; pid=$MIN_PID ;;
     go) port=$GO_PORT; pid=$GO_PID ;;
   esac
-  sequential "$port" 100 >/dev/null   # warm-up
+  sequential "$port" 100 "nginx_up 1" >/dev/null   # warm-up
   c0=$(cpu_ticks "$pid")
-  read -r med p99 rps bytes < <(sequential "$port" "$N")
+  read -r med p99 rps bytes _ < <(sequential "$port" "$N" "nginx_up 1")
   c1=$(cpu_ticks "$pid")
   R[$who,seq_med]=$med; R[$who,seq_p99]=$p99; R[$who,seq_rps]=$rps; R[$who,bytes]=$bytes
   R[$who,seq_cpu]=$(python3 -c "print('%.1f' % (($c1 - $c0) / $TICKS / $N * 1e6))")
@@ -158,7 +101,6 @@ for who in ours min go; do
   R[$who,hwm]=$(python3 -c "print('%.1f' % ($(hwm_kib "$pid") / 1024))")
 done
 
-ratio() { python3 -c "a, b = float('$1'), float('$2'); print('%.2f' % (a / b) if b else '-')"; }
 echo
 echo "nginx_exporter vs prometheus-nginx-exporter ($("$GO_EXPORTER" -version 2>&1 | head -1 | tr -d '\n')), $(nproc) CPUs, N=$N sequential, C=$C clients for ${D}s"
 echo "ours = default output; ours-min = --web.disable-exporter-metrics (same families as Debian's 0.11)"
