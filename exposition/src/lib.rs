@@ -27,4 +27,4 @@ pub mod parse;
 pub mod registry;
 
 pub use model::{Label, Labels, Metric, MetricFamily, MetricType, Value};
-pub use registry::{CollectError, Collector, Registry};
+pub use registry::{CollectError, Collector, NoData, Registry};

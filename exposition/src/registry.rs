@@ -23,7 +23,26 @@ impl CollectError {
     pub fn msg(message: impl Into<String>) -> CollectError {
         CollectError(message.into().into())
     }
+
+    /// True when the error, or an error in its `source()` chain, is [`NoData`].
+    pub fn is_no_data(&self) -> bool {
+        let mut err: Option<&(dyn std::error::Error + 'static)> = Some(self.0.as_ref());
+        while let Some(e) = err {
+            if e.is::<NoData>() {
+                return true;
+            }
+            err = e.source();
+        }
+        false
+    }
 }
+
+/// The collector's source does not exist on this host (no RAID arrays, no NFS, ...): like node_exporter's
+/// `ErrNoData`, the collector reports success 0 but the registry logs it at debug level, not as a failure.
+/// Collectors return it directly or as the `source()` of their own error type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no data: {0}")]
+pub struct NoData(pub String);
 
 impl fmt::Display for CollectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -182,6 +201,16 @@ impl Registry {
             let elapsed = start.elapsed().as_secs_f64();
             let ok = match result {
                 Ok(()) => true,
+                Err(err) if err.is_no_data() => {
+                    out.truncate(mark);
+                    tracing::debug!(
+                        name = entry.name.as_deref().unwrap_or(""),
+                        duration_seconds = elapsed,
+                        err = %err,
+                        "collector returned no data"
+                    );
+                    false
+                }
                 Err(err) => {
                     out.truncate(mark);
                     match &entry.name {
@@ -285,6 +314,28 @@ mod tests {
             out.push(MetricFamily::new("half_written", MetricType::Gauge));
             Err(CollectError::msg("cannot read /proc/stat"))
         }
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("wrapped: {0}")]
+    struct Wrapped(#[source] NoData);
+
+    struct Absent;
+    impl Collector for Absent {
+        fn collect(&self, _: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
+            Err(Wrapped(NoData("/proc/mdstat does not exist".into())).into())
+        }
+    }
+
+    #[test]
+    fn no_data_is_recognised_through_the_source_chain_and_reports_success_zero() {
+        assert!(CollectError::from(NoData("x".into())).is_no_data());
+        assert!(CollectError::from(Wrapped(NoData("x".into()))).is_no_data());
+        assert!(!CollectError::msg("real failure").is_no_data());
+        let r = Registry::with_scrape_metrics("node");
+        r.register_named("mdadm", Absent).unwrap();
+        let fams = r.gather(&[]).unwrap();
+        assert_eq!(gauge(&fams, "node_scrape_collector_success", "mdadm"), Some(0.0));
     }
 
     fn gauge(fams: &[MetricFamily], name: &str, collector: &str) -> Option<f64> {

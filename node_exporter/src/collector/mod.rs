@@ -145,6 +145,9 @@ pub enum BuildError {
 /// Why a collector could not produce its metrics on one scrape.
 #[derive(Debug, thiserror::Error)]
 pub enum CollectorError {
+    /// The collector's source does not exist on this host: reported as success 0 and logged at debug level.
+    #[error("{0}")]
+    NoData(#[source] exposition::NoData),
     /// A file could not be read.
     #[error("reading {path}: {source}")]
     Read {
@@ -181,6 +184,21 @@ pub fn read_file(path: &Path) -> Result<String, CollectorError> {
     std::fs::read_to_string(path).map_err(|source| CollectorError::Read {
         path: path.to_path_buf(),
         source,
+    })
+}
+
+/// Reads a collector's main source file; a missing file is [`CollectorError::NoData`] (upstream's `ErrNoData`:
+/// the host has no such subsystem), any other failure an error.
+pub fn read_source(path: &Path) -> Result<String, CollectorError> {
+    std::fs::read_to_string(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            CollectorError::NoData(exposition::NoData(format!("{} does not exist", path.display())))
+        } else {
+            CollectorError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
     })
 }
 
