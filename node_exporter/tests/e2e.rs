@@ -7,12 +7,10 @@
 //! `node_exporter_build_info`. Flags of collectors this build does not have yet are dropped from the command line
 //! and their families count as failures (listed by the harness), never as skipped.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use exposition::conformance::{Tally, corpus_dir};
 
@@ -79,39 +77,6 @@ fn families(text: &str) -> BTreeMap<String, Vec<String>> {
     out
 }
 
-/// Stops the exporter even when an assertion fails.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `GET /metrics` over HTTP/1.0, retried until the exporter listens (10 s at most).
-fn scrape(port: u16) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(mut s) => {
-                s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
-                    .expect("send");
-                let mut resp = String::new();
-                s.read_to_string(&mut resp).expect("read");
-                let (head, body) = resp.split_once("\r\n\r\n").expect("HTTP response");
-                assert!(
-                    head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
-                    "{head}"
-                );
-                return body.to_string();
-            }
-            Err(e) if Instant::now() > deadline => panic!("node_exporter did not listen on {port}: {e}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
-        }
-    }
-}
-
 #[test]
 fn upstream_e2e_output() {
     let Some(dir) = corpus_dir() else { return };
@@ -139,19 +104,9 @@ fn upstream_e2e_output() {
         "node-e2e: flags of collectors not built yet, dropped: {}",
         dropped.join(" ")
     );
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    args.push(format!("--web.listen-address=127.0.0.1:{port}"));
-    let child = Command::new(env!("CARGO_BIN_EXE_node_exporter"))
-        .args(&args[1..])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start node_exporter");
-    let exporter = KillOnDrop(child);
-    let body = scrape(port);
+    let port = support::free_port();
+    let exporter = support::start(env!("CARGO_BIN_EXE_node_exporter"), &args[1..], port);
+    let body = support::scrape(port);
     drop(exporter);
     let ours = families(&body);
 
