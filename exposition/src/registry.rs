@@ -254,11 +254,12 @@ fn merge_sorted(families: Vec<MetricFamily>) -> Vec<MetricFamily> {
             for m in &mut fam.metrics {
                 m.labels.sort();
             }
+            // As the Go client: fewer labels first, then label values position by position.
             fam.metrics.sort_by(|a, b| {
                 a.labels
-                    .iter()
-                    .map(|l| (&l.name, &l.value))
-                    .cmp(b.labels.iter().map(|l| (&l.name, &l.value)))
+                    .len()
+                    .cmp(&b.labels.len())
+                    .then_with(|| a.labels.iter().map(|l| &l.value).cmp(b.labels.iter().map(|l| &l.value)))
             });
             fam
         })

@@ -43,8 +43,8 @@ fn filtered(line: &str) -> bool {
     })
 }
 
-/// The command line of upstream's e2e test, with the fixture paths rewritten.
-fn upstream_args(fixtures: &Path) -> Vec<String> {
+/// The command line of upstream's e2e test, with the fixture paths rewritten (`--path.sysfs` to `sysfs`).
+fn upstream_args(fixtures: &Path, sysfs: &Path) -> Vec<String> {
     let cmdline = std::fs::read_to_string(fixtures.join("e2e-cmdline.txt")).expect("e2e-cmdline.txt");
     let root = fixtures.display().to_string();
     cmdline
@@ -52,9 +52,39 @@ fn upstream_args(fixtures: &Path) -> Vec<String> {
         .filter_map(|l| {
             let l = l.trim().trim_end_matches('\\').trim();
             let arg = l.strip_prefix('\'')?.strip_suffix('\'')?;
+            if arg.starts_with("--path.sysfs=") {
+                return Some(format!("--path.sysfs={}", sysfs.display()));
+            }
             Some(arg.replace("collector/fixtures", &root))
         })
         .collect()
+}
+
+/// Copies upstream's `sys` fixture tree to `to`, turning back into symlinks the small files that stand for
+/// symlinks in the stored corpus (their whole content is a relative target such as `../../devices/...` that
+/// exists in the tree). sysfs collectors resolve such links (hwmon chip names, `class/net/*`, ...).
+fn materialize_sysfs(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create sysfs copy");
+    for entry in std::fs::read_dir(from).expect("read fixture dir") {
+        let entry = entry.expect("fixture entry");
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type().expect("file type");
+        if kind.is_dir() {
+            materialize_sysfs(&src, &dst);
+            continue;
+        }
+        let data = std::fs::read(&src).expect("read fixture file");
+        let target = std::str::from_utf8(&data).ok().filter(|t| {
+            data.len() < 512
+                && t.starts_with("../")
+                && !t.contains('\n')
+                && src.parent().is_some_and(|p| p.join(t).exists())
+        });
+        match target {
+            Some(t) => std::os::unix::fs::symlink(t, &dst).expect("symlink"),
+            None => std::fs::write(&dst, &data).expect("copy fixture file"),
+        }
+    }
 }
 
 /// Family name -> its lines (HELP, TYPE, samples), after filtering.
@@ -116,13 +146,16 @@ fn scrape(port: u16) -> String {
 fn upstream_e2e_output() {
     let Some(dir) = corpus_dir() else { return };
     let fixtures = dir.join("node_exporter");
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let sysfs = scratch.path().join("sys");
+    materialize_sysfs(&fixtures.join("sys"), &sysfs);
     let known: BTreeSet<String> = node_exporter::cli::command()
         .get_arguments()
         .filter_map(|a| a.get_long().map(str::to_string))
         .collect();
     let mut args = vec!["node_exporter".to_string()];
     let mut dropped = Vec::new();
-    for arg in upstream_args(&fixtures) {
+    for arg in upstream_args(&fixtures, &sysfs) {
         let name = arg
             .trim_start_matches("--")
             .split('=')

@@ -13,11 +13,16 @@ use exposition::{Collector, Labels, Metric, MetricFamily, MetricType, Value};
 
 use crate::paths::Paths;
 
+mod cpufreq;
 mod entropy;
 mod filefd;
+mod hwmon;
 mod loadavg;
 mod meminfo;
+mod powersupplyclass;
 mod stat;
+mod sysfs;
+mod thermal_zone;
 
 /// Everything a collector constructor may read: the filesystem roots and the parsed command line.
 #[derive(Debug, Clone, Copy)]
@@ -42,7 +47,17 @@ pub struct Spec {
 }
 
 /// Every collector this build has, in name order.
-pub static COLLECTORS: &[Spec] = &[entropy::SPEC, filefd::SPEC, loadavg::SPEC, meminfo::SPEC, stat::SPEC];
+pub static COLLECTORS: &[Spec] = &[
+    cpufreq::SPEC,
+    entropy::SPEC,
+    filefd::SPEC,
+    hwmon::SPEC,
+    loadavg::SPEC,
+    meminfo::SPEC,
+    powersupplyclass::SPEC,
+    stat::SPEC,
+    thermal_zone::SPEC,
+];
 
 /// The constructor type of a table entry.
 pub type BuildFn = fn(&Settings<'_>) -> Result<Box<dyn Collector>, BuildError>;
