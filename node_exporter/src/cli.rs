@@ -130,7 +130,11 @@ mod tests {
 
     #[test]
     fn unreadable_proc_makes_collectors_fail_not_the_scrape() {
-        let m = parse(&["--path.procfs=/nonexistent/proc", "--path.sysfs=/nonexistent/sys"]);
+        let m = parse(&[
+            "--path.procfs=/nonexistent/proc",
+            "--path.sysfs=/nonexistent/sys",
+            "--path.rootfs=/nonexistent",
+        ]);
         let fams = registry(&m).unwrap().gather(&[]).unwrap();
         let success = fams.iter().find(|f| f.name == "node_scrape_collector_success").unwrap();
         assert_eq!(success.metrics.len(), enabled(&m).len());

@@ -43,21 +43,35 @@ fn filtered(line: &str) -> bool {
     })
 }
 
-/// The command line of upstream's e2e test, with the fixture paths rewritten (`--path.sysfs` to `sysfs`).
-fn upstream_args(fixtures: &Path, sysfs: &Path) -> Vec<String> {
+/// The command line of upstream's e2e test, unchanged: the exporter runs in a directory that has
+/// `collector/fixtures` (see [`fixture_workdir`]), so paths, including those that appear in label values such as
+/// RAPL's `path`, are exactly upstream's.
+fn upstream_args(fixtures: &Path) -> Vec<String> {
     let cmdline = std::fs::read_to_string(fixtures.join("e2e-cmdline.txt")).expect("e2e-cmdline.txt");
-    let root = fixtures.display().to_string();
     cmdline
         .lines()
         .filter_map(|l| {
             let l = l.trim().trim_end_matches('\\').trim();
             let arg = l.strip_prefix('\'')?.strip_suffix('\'')?;
-            if arg.starts_with("--path.sysfs=") {
-                return Some(format!("--path.sysfs={}", sysfs.display()));
-            }
-            Some(arg.replace("collector/fixtures", &root))
+            Some(arg.to_string())
         })
         .collect()
+}
+
+/// Builds `<work>/collector/fixtures`: the `sys` tree copied with its symlinks restored, every other entry a
+/// symlink to the corpus.
+fn fixture_workdir(fixtures: &Path, work: &Path) {
+    let dest = work.join("collector/fixtures");
+    std::fs::create_dir_all(&dest).expect("create fixture dir");
+    for entry in std::fs::read_dir(fixtures).expect("read fixtures") {
+        let entry = entry.expect("fixture entry");
+        let name = entry.file_name();
+        if name == "sys" {
+            materialize_sysfs(&entry.path(), &dest.join("sys"));
+        } else {
+            std::os::unix::fs::symlink(entry.path(), dest.join(&name)).expect("link fixture");
+        }
+    }
 }
 
 /// Copies upstream's `sys` fixture tree to `to`, turning back into symlinks the small files that stand for
@@ -145,17 +159,16 @@ fn scrape(port: u16) -> String {
 #[test]
 fn upstream_e2e_output() {
     let Some(dir) = corpus_dir() else { return };
-    let fixtures = dir.join("node_exporter");
+    let fixtures = dir.join("node_exporter").canonicalize().expect("fixture dir");
     let scratch = tempfile::tempdir().expect("temp dir");
-    let sysfs = scratch.path().join("sys");
-    materialize_sysfs(&fixtures.join("sys"), &sysfs);
+    fixture_workdir(&fixtures, scratch.path());
     let known: BTreeSet<String> = node_exporter::cli::command()
         .get_arguments()
         .filter_map(|a| a.get_long().map(str::to_string))
         .collect();
     let mut args = vec!["node_exporter".to_string()];
     let mut dropped = Vec::new();
-    for arg in upstream_args(&fixtures, &sysfs) {
+    for arg in upstream_args(&fixtures) {
         let name = arg
             .trim_start_matches("--")
             .split('=')
@@ -178,6 +191,7 @@ fn upstream_e2e_output() {
         .port();
     args.push(format!("--web.listen-address=127.0.0.1:{port}"));
     let child = Command::new(env!("CARGO_BIN_EXE_node_exporter"))
+        .current_dir(scratch.path())
         .args(&args[1..])
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -14,15 +14,20 @@ use exposition::{Collector, Labels, Metric, MetricFamily, MetricType, Value};
 use crate::paths::Paths;
 
 mod cpufreq;
+mod edac;
 mod entropy;
 mod filefd;
 mod hwmon;
 mod loadavg;
 mod meminfo;
+mod netclass;
+mod os;
 mod powersupplyclass;
+mod rapl;
 mod stat;
 mod sysfs;
 mod thermal_zone;
+mod time;
 
 /// Everything a collector constructor may read: the filesystem roots and the parsed command line.
 #[derive(Debug, Clone, Copy)]
@@ -49,14 +54,19 @@ pub struct Spec {
 /// Every collector this build has, in name order.
 pub static COLLECTORS: &[Spec] = &[
     cpufreq::SPEC,
+    edac::SPEC,
     entropy::SPEC,
     filefd::SPEC,
     hwmon::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
+    netclass::SPEC,
+    os::SPEC,
     powersupplyclass::SPEC,
+    rapl::SPEC,
     stat::SPEC,
     thermal_zone::SPEC,
+    time::SPEC,
 ];
 
 /// The constructor type of a table entry.
