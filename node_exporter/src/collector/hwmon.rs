@@ -184,7 +184,7 @@ impl Hwmon {
             out.push(gauge(
                 "node_hwmon_chip_names",
                 "Annotation metric for human-readable chip names",
-                &[("chip", &chip), ("chip_name", &name)],
+                &[("chip", chip), ("chip_name", &name)],
                 1.0,
             ));
         }
@@ -193,7 +193,7 @@ impl Hwmon {
                 continue;
             }
             let kind = self.explode(sensor).map_or("", |(k, _, _)| k);
-            emit_sensor(&chip, sensor, kind, props, out);
+            emit_sensor(chip, sensor, kind, props, out);
         }
         Ok(())
     }

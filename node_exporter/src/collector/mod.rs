@@ -17,6 +17,7 @@ mod cpufreq;
 mod edac;
 mod entropy;
 mod filefd;
+mod filesystem;
 mod hwmon;
 mod loadavg;
 mod meminfo;
@@ -28,6 +29,7 @@ mod stat;
 mod sysfs;
 mod thermal_zone;
 mod time;
+mod uname;
 
 /// Everything a collector constructor may read: the filesystem roots and the parsed command line.
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +59,7 @@ pub static COLLECTORS: &[Spec] = &[
     edac::SPEC,
     entropy::SPEC,
     filefd::SPEC,
+    filesystem::SPEC,
     hwmon::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
@@ -67,6 +70,7 @@ pub static COLLECTORS: &[Spec] = &[
     stat::SPEC,
     thermal_zone::SPEC,
     time::SPEC,
+    uname::SPEC,
 ];
 
 /// The constructor type of a table entry.

@@ -94,46 +94,49 @@ mod tests {
         c.collect(&mut out).map(|()| out)
     }
 
+    fn value(fams: &[MetricFamily], name: &str) -> Option<f64> {
+        fams.iter().find(|f| f.name == name).map(|f| match f.metrics[0].value {
+            Value::Gauge(v) => v,
+            _ => f64::NAN,
+        })
+    }
+
     #[test]
     fn zones_and_cooling_devices() {
-        let cases: [(&[(&str, &str)], Option<Vec<(&str, f64)>>); 3] = [
-            (
-                &[
-                    ("thermal_zone0/type", "cpu-thermal\n"),
-                    ("thermal_zone0/temp", "12376\n"),
-                    ("cooling_device0/type", "Processor\n"),
-                    ("cooling_device0/max_state", "3\n"),
-                    ("cooling_device0/cur_state", "0\n"),
-                ],
-                Some(vec![
-                    ("node_cooling_device_cur_state", 0.0),
-                    ("node_cooling_device_max_state", 3.0),
-                    ("node_thermal_zone_temp", 12.376),
-                ]),
-            ),
-            (&[("thermal_zone0/type", "x\n"), ("thermal_zone0/temp", "hot\n")], None),
-            (&[("thermal_zone0/type", "x\n")], None),
+        let fams = run(&[
+            ("thermal_zone0/type", "cpu-thermal\n"),
+            ("thermal_zone0/temp", "12376\n"),
+            ("cooling_device0/type", "Processor\n"),
+            ("cooling_device0/max_state", "3\n"),
+            ("cooling_device0/cur_state", "0\n"),
+        ])
+        .unwrap();
+        let cases = [
+            ("node_thermal_zone_temp", 12.376),
+            ("node_cooling_device_cur_state", 0.0),
+            ("node_cooling_device_max_state", 3.0),
         ];
-        for (files, want) in cases {
-            let got = run(files).ok().map(|fams| {
-                let mut v: Vec<(&str, f64)> = fams
-                    .iter()
-                    .map(|f| {
-                        let Value::Gauge(g) = f.metrics[0].value else { panic!() };
-                        (
-                            match f.name.as_str() {
-                                "node_cooling_device_cur_state" => "node_cooling_device_cur_state",
-                                "node_cooling_device_max_state" => "node_cooling_device_max_state",
-                                _ => "node_thermal_zone_temp",
-                            },
-                            g,
-                        )
-                    })
-                    .collect();
-                v.sort_by(|a, b| a.0.cmp(b.0));
-                v
-            });
-            assert_eq!(got, want, "{files:?}");
+        for (name, want) in cases {
+            assert_eq!(value(&fams, name), Some(want), "{name}");
         }
+        let zone = &fams
+            .iter()
+            .find(|f| f.name == "node_thermal_zone_temp")
+            .unwrap()
+            .metrics[0]
+            .labels;
+        assert_eq!((zone.get("zone"), zone.get("type")), (Some("0"), Some("cpu-thermal")));
+    }
+
+    #[test]
+    fn malformed_or_missing_temperature_fails() {
+        let cases: [&[(&str, &str)]; 2] = [
+            &[("thermal_zone0/type", "x\n"), ("thermal_zone0/temp", "hot\n")],
+            &[("thermal_zone0/type", "x\n")],
+        ];
+        for files in cases {
+            assert!(run(files).is_err(), "{files:?}");
+        }
+        assert!(run(&[]).is_err());
     }
 }
