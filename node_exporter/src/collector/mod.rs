@@ -13,6 +13,7 @@ use exposition::{Collector, Labels, Metric, MetricFamily, MetricType, Value};
 
 use crate::paths::Paths;
 
+mod bcache;
 mod cpufreq;
 mod edac;
 mod entropy;
@@ -55,6 +56,7 @@ pub struct Spec {
 
 /// Every collector this build has, in name order.
 pub static COLLECTORS: &[Spec] = &[
+    bcache::SPEC,
     cpufreq::SPEC,
     edac::SPEC,
     entropy::SPEC,
