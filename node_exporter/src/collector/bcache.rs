@@ -90,7 +90,13 @@ const SET_FILES: [(&str, &str, &str, MetricType, Parse); 10] = [
         G,
         Parse::Plain,
     ),
-    ("internal/btree_nodes", "btree_nodes", "Total nodes in the btree.", G, Parse::Plain),
+    (
+        "internal/btree_nodes",
+        "btree_nodes",
+        "Total nodes in the btree.",
+        G,
+        Parse::Plain,
+    ),
     (
         "internal/btree_read_average_duration_us",
         "btree_read_average_duration_seconds",
@@ -170,7 +176,11 @@ const BDEV_FILES: [(&str, &str, &str, MetricType, Parse); 8] = [
 
 /// (`writeback_rate_debug` key, metric suffix, help).
 const WRITEBACK: [(&str, &str, &str); 5] = [
-    ("rate", "writeback_rate", "Current writeback rate for this backing device in bytes."),
+    (
+        "rate",
+        "writeback_rate",
+        "Current writeback rate for this backing device in bytes.",
+    ),
     (
         "target",
         "dirty_target_bytes",
@@ -186,7 +196,11 @@ const WRITEBACK: [(&str, &str, &str); 5] = [
         "writeback_rate_integral_term",
         "Current result of integral controller, part of writeback rate",
     ),
-    ("change", "writeback_change", "Last writeback rate change step for this backing device."),
+    (
+        "change",
+        "writeback_change",
+        "Last writeback rate change step for this backing device.",
+    ),
 ];
 
 /// (file below a cache device, metric suffix, help, type, parsing).
@@ -262,8 +276,12 @@ fn emit_files(
 fn writeback(path: &Path, labels: &[(&str, &str)], out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
     let text = super::read_file(path)?;
     for (n, line) in text.lines().enumerate() {
-        let Some((key, value)) = line.split_once(':') else { continue };
-        let Some((_, suffix, help)) = WRITEBACK.iter().find(|(k, _, _)| *k == key.trim()) else { continue };
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let Some((_, suffix, help)) = WRITEBACK.iter().find(|(k, _, _)| *k == key.trim()) else {
+            continue;
+        };
         let value = value.trim().trim_end_matches("/sec");
         let v = dehumanize(value)
             .ok_or_else(|| CollectorError::malformed(path, n + 1, format!("invalid value {value:?}")))?;
@@ -276,7 +294,9 @@ fn writeback(path: &Path, labels: &[(&str, &str)], out: &mut Vec<MetricFamily>) 
 fn priority_stats(path: &Path, labels: &[(&str, &str)], out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
     let text = super::read_file(path)?;
     for (n, line) in text.lines().enumerate() {
-        let Some((key, value)) = line.split_once(':') else { continue };
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
         let (suffix, help) = match key.trim() {
             "Unused" => (
                 "priority_stats_unused_percent",
@@ -297,14 +317,19 @@ impl Bcache {
         emit_files(dir, &SET_FILES, &[("uuid", uuid)], out)?;
         for entry in list_dir(dir)? {
             let sub = dir.join(&entry);
-            if entry.strip_prefix("bdev").is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())) {
+            if entry
+                .strip_prefix("bdev")
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            {
                 let labels = [("backing_device", entry.as_str()), ("uuid", uuid)];
                 emit_files(&sub, &BDEV_FILES, &labels, out)?;
                 let debug = sub.join("writeback_rate_debug");
                 if debug.exists() {
                     writeback(&debug, &labels, out)?;
                 }
-            } else if entry.strip_prefix("cache").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            } else if entry
+                .strip_prefix("cache")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
             {
                 let labels = [("cache_device", entry.as_str()), ("uuid", uuid)];
                 emit_files(&sub, &CACHE_FILES, &labels, out)?;
@@ -370,10 +395,24 @@ mod tests {
             .iter()
             .map(|(f, ..)| (format!("{set}/{f}"), "1\n".to_string()))
             .collect();
-        files.extend(BDEV_FILES.iter().map(|(f, ..)| (format!("{set}/bdev0/{f}"), "2\n".to_string())));
-        files.extend(CACHE_FILES.iter().map(|(f, ..)| (format!("{set}/cache0/{f}"), "3\n".to_string())));
-        files.push((format!("{set}/bdev0/writeback_rate_debug"), "rate: 1.1M/sec\nnext io: 17ms\n".into()));
-        files.push((format!("{set}/cache0/priority_stats"), "Unused:\t\t99%\nMetadata:\t0%\n".into()));
+        files.extend(
+            BDEV_FILES
+                .iter()
+                .map(|(f, ..)| (format!("{set}/bdev0/{f}"), "2\n".to_string())),
+        );
+        files.extend(
+            CACHE_FILES
+                .iter()
+                .map(|(f, ..)| (format!("{set}/cache0/{f}"), "3\n".to_string())),
+        );
+        files.push((
+            format!("{set}/bdev0/writeback_rate_debug"),
+            "rate: 1.1M/sec\nnext io: 17ms\n".into(),
+        ));
+        files.push((
+            format!("{set}/cache0/priority_stats"),
+            "Unused:\t\t99%\nMetadata:\t0%\n".into(),
+        ));
         files.push(("fs/bcache/register".into(), "".into()));
         let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         write(root.path(), &refs);
@@ -389,7 +428,10 @@ mod tests {
         let get = |name: &str| out.iter().find(|f| f.name == name).map(|f| f.metrics[0].value.clone());
         let cases = [
             ("node_bcache_tree_depth", Some(Value::Gauge(1.0))),
-            ("node_bcache_btree_read_average_duration_seconds", Some(Value::Gauge(1e-9))),
+            (
+                "node_bcache_btree_read_average_duration_seconds",
+                Some(Value::Gauge(1e-9)),
+            ),
             ("node_bcache_dirty_data_bytes", Some(Value::Gauge(2.0))),
             ("node_bcache_writeback_rate", Some(Value::Gauge(1_150_976.0))),
             ("node_bcache_io_errors", Some(Value::Gauge(3.0))),

@@ -14,7 +14,9 @@ use exposition::{Collector, Labels, Metric, MetricFamily, MetricType, Value};
 use crate::paths::Paths;
 
 mod bcache;
+mod bonding;
 mod cpufreq;
+mod dmi;
 mod edac;
 mod entropy;
 mod filefd;
@@ -31,6 +33,7 @@ mod sysfs;
 mod thermal_zone;
 mod time;
 mod uname;
+mod watchdog;
 
 /// Everything a collector constructor may read: the filesystem roots and the parsed command line.
 #[derive(Debug, Clone, Copy)]
@@ -57,7 +60,9 @@ pub struct Spec {
 /// Every collector this build has, in name order.
 pub static COLLECTORS: &[Spec] = &[
     bcache::SPEC,
+    bonding::SPEC,
     cpufreq::SPEC,
+    dmi::SPEC,
     edac::SPEC,
     entropy::SPEC,
     filefd::SPEC,
@@ -73,6 +78,7 @@ pub static COLLECTORS: &[Spec] = &[
     thermal_zone::SPEC,
     time::SPEC,
     uname::SPEC,
+    watchdog::SPEC,
 ];
 
 /// The constructor type of a table entry.
