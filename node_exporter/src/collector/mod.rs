@@ -34,6 +34,7 @@ mod thermal_zone;
 mod time;
 mod uname;
 mod watchdog;
+mod zfs;
 
 /// Everything a collector constructor may read: the filesystem roots and the parsed command line.
 #[derive(Debug, Clone, Copy)]
@@ -79,6 +80,7 @@ pub static COLLECTORS: &[Spec] = &[
     time::SPEC,
     uname::SPEC,
     watchdog::SPEC,
+    zfs::SPEC,
 ];
 
 /// The constructor type of a table entry.
