@@ -34,6 +34,7 @@ mod thermal_zone;
 mod time;
 mod uname;
 mod watchdog;
+mod xfs;
 mod zfs;
 
 /// Everything a collector constructor may read: the filesystem roots and the parsed command line.
@@ -80,6 +81,7 @@ pub static COLLECTORS: &[Spec] = &[
     time::SPEC,
     uname::SPEC,
     watchdog::SPEC,
+    xfs::SPEC,
     zfs::SPEC,
 ];
 
