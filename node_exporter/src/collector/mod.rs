@@ -14,6 +14,7 @@ use exposition::{Collector, Labels, Metric, MetricFamily, MetricType, Value};
 use crate::paths::Paths;
 
 mod bcache;
+mod bcachefs;
 mod bonding;
 mod cpufreq;
 mod dmi;
@@ -62,6 +63,7 @@ pub struct Spec {
 /// Every collector this build has, in name order.
 pub static COLLECTORS: &[Spec] = &[
     bcache::SPEC,
+    bcachefs::SPEC,
     bonding::SPEC,
     cpufreq::SPEC,
     dmi::SPEC,
