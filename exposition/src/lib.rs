@@ -23,6 +23,7 @@ pub mod encode;
 pub mod http;
 pub mod instrument;
 pub mod model;
+pub mod parse;
 pub mod registry;
 
 pub use model::{Label, Labels, Metric, MetricFamily, MetricType, Value};

@@ -16,7 +16,7 @@ pub fn write_float(out: &mut Vec<u8>, v: f64) {
         }
         return;
     }
-    if v.fract() == 0.0 && v.abs() < 9_007_199_254_740_992.0 {
+    if whole_below(v, 9_007_199_254_740_992.0) {
         write_large_integer(out, v as i64);
         return;
     }
@@ -31,14 +31,8 @@ pub fn write_float(out: &mut Vec<u8>, v: f64) {
 /// digits without trailing zeros are the shortest digits that round-trip.
 fn write_large_integer(out: &mut Vec<u8>, i: i64) {
     let mut buf = [0u8; 20];
-    let mut pos = buf.len();
-    let mut n = i.unsigned_abs();
-    while n > 0 {
-        pos -= 1;
-        buf[pos] = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    let digits = &buf[pos..];
+    let start = digits_u64(i.unsigned_abs(), &mut buf);
+    let digits = &buf[start..];
     let exp = digits.len() - 1;
     let mut end = digits.len();
     while end > 1 && digits[end - 1] == b'0' {
@@ -69,8 +63,29 @@ fn few_decimals(v: f64) -> Option<u64> {
     if !(1e-4..1e6).contains(&a) {
         return None;
     }
-    let m = (a * 1000.0).round();
-    if m / 1000.0 == a { Some(m as u64) } else { None }
+    // Round half up by cast (no libm call); a wrong neighbour would fail the exactness check below.
+    let m = (a * 1000.0 + 0.5) as u64;
+    if m as f64 / 1000.0 == a { Some(m) } else { None }
+}
+
+/// Writes `.d`, `.dd` or `.ddd` for a fraction of `frac` thousandths (nothing for 0), without trailing zeros.
+#[inline]
+pub(super) fn write_frac_millis(out: &mut Vec<u8>, frac: u64) {
+    if frac == 0 {
+        return;
+    }
+    out.push(b'.');
+    let d = [(frac / 100) as u8, (frac / 10 % 10) as u8, (frac % 10) as u8];
+    let keep = if d[2] != 0 {
+        3
+    } else if d[1] != 0 {
+        2
+    } else {
+        1
+    };
+    for x in &d[..keep] {
+        out.push(b'0' + x);
+    }
 }
 
 /// Writes `m / 1000` with the sign of `v`, without trailing zeros after the point.
@@ -80,21 +95,7 @@ fn write_milli(out: &mut Vec<u8>, v: f64, m: u64) {
         out.push(b'-');
     }
     write_int(out, (m / 1000) as i64);
-    let frac = m % 1000;
-    if frac != 0 {
-        out.push(b'.');
-        let d = [(frac / 100) as u8, (frac / 10 % 10) as u8, (frac % 10) as u8];
-        let keep = if d[2] != 0 {
-            3
-        } else if d[1] != 0 {
-            2
-        } else {
-            1
-        };
-        for x in &d[..keep] {
-            out.push(b'0' + x);
-        }
-    }
+    write_frac_millis(out, m % 1000);
 }
 
 /// Appends `v` as OpenMetrics writes floats: like [`write_float`], with `.0` added to integral results.
@@ -119,31 +120,52 @@ pub fn format_float(v: f64) -> String {
 /// Appends a decimal integer.
 #[inline]
 pub fn write_int(out: &mut Vec<u8>, v: i64) {
-    let mut buf = [0u8; 20];
-    let mut pos = buf.len();
-    let mut n = v.unsigned_abs();
-    loop {
-        pos -= 1;
-        buf[pos] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
     if v < 0 {
         out.push(b'-');
     }
-    out.extend_from_slice(&buf[pos..]);
+    let mut buf = [0u8; 20];
+    let start = digits_u64(v.unsigned_abs(), &mut buf);
+    out.extend_from_slice(&buf[start..]);
+}
+
+const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Writes the decimal digits of `n` at the end of `buf`, two at a time; returns where they start.
+#[inline]
+fn digits_u64(mut n: u64, buf: &mut [u8; 20]) -> usize {
+    let mut pos = buf.len();
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        pos -= 2;
+        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        pos -= 2;
+        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
+        pos -= 1;
+        buf[pos] = b'0' + n as u8;
+    }
+    pos
+}
+
+/// `v` is a whole number of magnitude below `limit` (at most 2^63). Casts, not `trunc`: baseline x86-64 has no
+/// rounding instruction, so `f64::fract` is a libm call on the hot path.
+#[inline]
+fn whole_below(v: f64, limit: f64) -> bool {
+    v.abs() < limit && (v as i64) as f64 == v
 }
 
 /// Integral values whose decimal exponent is below 6 print as plain integers in Go's `'g'` form.
 #[inline]
 fn small_integer(v: f64) -> Option<i64> {
-    if v.fract() == 0.0 && v.abs() < 1e6 {
-        Some(v as i64)
-    } else {
-        None
-    }
+    if whole_below(v, 1e6) { Some(v as i64) } else { None }
 }
 
 fn write_g(out: &mut Vec<u8>, v: f64) {

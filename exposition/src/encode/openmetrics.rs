@@ -184,29 +184,11 @@ fn write_seconds(out: &mut Vec<u8>, ms: i64) {
         let total = -ms;
         out.push(b'-');
         super::float::write_int(out, total / 1000);
-        write_millis(out, total % 1000);
+        super::float::write_frac_millis(out, (total % 1000) as u64);
         return;
     }
     super::float::write_int(out, secs);
-    write_millis(out, frac);
-}
-
-fn write_millis(out: &mut Vec<u8>, frac: i64) {
-    if frac == 0 {
-        return;
-    }
-    out.push(b'.');
-    let digits = [(frac / 100) as u8, (frac / 10 % 10) as u8, (frac % 10) as u8];
-    let keep = if digits[2] != 0 {
-        3
-    } else if digits[1] != 0 {
-        2
-    } else {
-        1
-    };
-    for d in &digits[..keep] {
-        out.push(b'0' + d);
-    }
+    super::float::write_frac_millis(out, frac as u64);
 }
 
 #[cfg(test)]

@@ -149,8 +149,8 @@ pub(super) fn write_labels(out: &mut Vec<u8>, labels: &Labels, extra: Option<(&s
 /// Escapes a label value: `\` -> `\\`, `"` -> `\"`, newline -> `\n`.
 pub(super) fn escape_label_value(out: &mut Vec<u8>, v: &str) {
     let bytes = v.as_bytes();
-    let plain = if bytes.len() < 32 {
-        !bytes.iter().any(|c| matches!(c, b'\\' | b'"' | b'\n'))
+    let plain = if bytes.len() < 64 {
+        !has_special(bytes)
     } else {
         memchr::memchr3(b'\\', b'"', b'\n', bytes).is_none()
     };
@@ -166,6 +166,31 @@ pub(super) fn escape_label_value(out: &mut Vec<u8>, v: &str) {
             _ => out.push(c),
         }
     }
+}
+
+/// True when `bytes` holds `\`, `"` or a newline; checks eight bytes at a time (the bytes equal to `c` are the
+/// zero bytes of `x ^ c*0x01..01`, found with the classic has-zero-byte test).
+#[inline]
+fn has_special(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    #[inline]
+    fn zero_byte(x: u64) -> bool {
+        x.wrapping_sub(ONES) & !x & HIGHS != 0
+    }
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        if zero_byte(x ^ (ONES * u64::from(b'\\')))
+            || zero_byte(x ^ (ONES * u64::from(b'"')))
+            || zero_byte(x ^ (ONES * 10))
+        {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|c| matches!(c, b'\\' | b'"' | b'\n'))
 }
 
 /// Escapes HELP text: `\` -> `\\`, newline -> `\n`, and for OpenMetrics also `"` -> `\"`.
@@ -296,6 +321,30 @@ mod tests {
             enc(st),
             "# TYPE state gauge\nstate{state=\"a\"} 1\nstate{state=\"b\"} 0\n"
         );
+    }
+
+    #[test]
+    fn special_byte_scan_agrees_with_a_plain_scan() {
+        let alphabet = [b'a', b'\\', b'"', b'\n', 0x80, 0xff, b'0', 0x5c ^ 0x80];
+        let mut x = 0x9E37_79B9u64;
+        for len in 0..40 {
+            for _ in 0..200 {
+                let v: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        if x % 5 == 0 {
+                            alphabet[(x >> 8) as usize % alphabet.len()]
+                        } else {
+                            b'x'
+                        }
+                    })
+                    .collect();
+                let plain = v.iter().any(|c| matches!(c, b'\\' | b'"' | b'\n'));
+                assert_eq!(has_special(&v), plain, "{v:?}");
+            }
+        }
     }
 
     #[test]

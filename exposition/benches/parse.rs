@@ -1,0 +1,100 @@
+//! Parse throughput: our pull parser against the `prometheus-parse` crate, on Prometheus' `alltypes.237mfs`
+//! benchmark body (read from the conformance corpus) and on a generated body of 10,000 series.
+//!
+//! Run with `cargo bench -p exposition --bench parse`. Throughput is reported in bytes per second.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use exposition::encode::Format;
+use exposition::parse::{Entry, Mode, Parser, families};
+
+/// A text body with 10,000 series across 100 gauge and counter families, labelled like real exporters.
+fn generated_body() -> Vec<u8> {
+    let mut out = String::new();
+    for f in 0..100 {
+        let counter = f % 2 == 0;
+        let name = if counter {
+            format!("app_requests_{f}_total")
+        } else {
+            format!("app_queue_depth_{f}")
+        };
+        out.push_str(&format!("# HELP {name} Generated family number {f}.\n"));
+        out.push_str(&format!(
+            "# TYPE {name} {}\n",
+            if counter { "counter" } else { "gauge" }
+        ));
+        for s in 0..100 {
+            out.push_str(&format!(
+                "{name}{{instance=\"host-{s}.example.org:9100\",job=\"node\",method=\"GET\",code=\"{}\"}} {}\n",
+                200 + s % 5,
+                (f * 1000 + s) as f64 * 1.25
+            ));
+        }
+    }
+    out.into_bytes()
+}
+
+fn corpus_body() -> Option<Vec<u8>> {
+    let dir = std::env::var_os("CONFORMANCE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance"));
+    std::fs::read(dir.join("textparse/alltypes.237mfs.prom.txt")).ok()
+}
+
+fn ours(body: &[u8]) -> usize {
+    let mut n = 0;
+    for entry in Parser::new(body, Format::Text, Mode::Lenient) {
+        if let Ok(Entry::Sample(s)) = entry {
+            n += s.series.len();
+            black_box(s.value);
+        }
+    }
+    n
+}
+
+fn ours_with_labels(body: &[u8]) -> usize {
+    let mut n = 0;
+    for entry in Parser::new(body, Format::Text, Mode::Lenient) {
+        if let Ok(Entry::Sample(s)) = entry {
+            for l in s.labels.iter() {
+                n += l.name.len() + l.value.len();
+            }
+            black_box(s.value);
+        }
+    }
+    n
+}
+
+fn theirs(body: &str) -> usize {
+    let lines = body.lines().map(|l| Ok(l.to_owned()));
+    prometheus_parse::Scrape::parse(lines)
+        .map(|s| s.samples.len())
+        .unwrap_or(0)
+}
+
+fn bench(c: &mut Criterion) {
+    let mut inputs = vec![("10k_series", generated_body())];
+    if let Some(body) = corpus_body() {
+        inputs.insert(0, ("alltypes_237mfs", body));
+    } else {
+        eprintln!("conformance corpus missing: benchmarking the generated body only");
+    }
+    for (name, body) in &inputs {
+        let text = String::from_utf8_lossy(body).into_owned();
+        let mut g = c.benchmark_group(format!("parse/{name}"));
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.bench_function("exposition_entries", |b| b.iter(|| ours(black_box(body))));
+        g.bench_function("exposition_entries_labels", |b| {
+            b.iter(|| ours_with_labels(black_box(body)))
+        });
+        g.bench_function("exposition_families", |b| {
+            b.iter(|| families(black_box(body), Format::Text, Mode::Lenient).map(|f| f.len()))
+        });
+        g.bench_function("prometheus_parse", |b| b.iter(|| theirs(black_box(&text))));
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
