@@ -31,6 +31,7 @@ mod powersupplyclass;
 mod rapl;
 mod stat;
 mod sysfs;
+mod textfile;
 mod thermal_zone;
 mod time;
 mod uname;
@@ -79,6 +80,7 @@ pub static COLLECTORS: &[Spec] = &[
     powersupplyclass::SPEC,
     rapl::SPEC,
     stat::SPEC,
+    textfile::SPEC,
     thermal_zone::SPEC,
     time::SPEC,
     uname::SPEC,
