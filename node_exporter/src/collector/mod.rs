@@ -20,6 +20,7 @@ mod cpufreq;
 mod dmi;
 mod edac;
 mod entropy;
+mod fibrechannel;
 mod filefd;
 mod filesystem;
 mod hwmon;
@@ -70,6 +71,7 @@ pub static COLLECTORS: &[Spec] = &[
     dmi::SPEC,
     edac::SPEC,
     entropy::SPEC,
+    fibrechannel::SPEC,
     filefd::SPEC,
     filesystem::SPEC,
     hwmon::SPEC,
