@@ -24,6 +24,7 @@ mod fibrechannel;
 mod filefd;
 mod filesystem;
 mod hwmon;
+mod infiniband;
 mod loadavg;
 mod meminfo;
 mod netclass;
@@ -75,6 +76,7 @@ pub static COLLECTORS: &[Spec] = &[
     filefd::SPEC,
     filesystem::SPEC,
     hwmon::SPEC,
+    infiniband::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
     netclass::SPEC,
