@@ -33,6 +33,7 @@ mod powersupplyclass;
 mod rapl;
 mod stat;
 mod sysfs;
+mod tapestats;
 mod textfile;
 mod thermal_zone;
 mod time;
@@ -84,6 +85,7 @@ pub static COLLECTORS: &[Spec] = &[
     powersupplyclass::SPEC,
     rapl::SPEC,
     stat::SPEC,
+    tapestats::SPEC,
     textfile::SPEC,
     thermal_zone::SPEC,
     time::SPEC,
