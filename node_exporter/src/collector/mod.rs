@@ -28,6 +28,7 @@ mod infiniband;
 mod loadavg;
 mod meminfo;
 mod netclass;
+mod nvme;
 mod os;
 mod powersupplyclass;
 mod rapl;
@@ -81,6 +82,7 @@ pub static COLLECTORS: &[Spec] = &[
     loadavg::SPEC,
     meminfo::SPEC,
     netclass::SPEC,
+    nvme::SPEC,
     os::SPEC,
     powersupplyclass::SPEC,
     rapl::SPEC,
