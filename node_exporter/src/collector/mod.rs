@@ -16,8 +16,11 @@ use crate::paths::Paths;
 mod bcache;
 mod bcachefs;
 mod bonding;
+mod cgroups;
+mod cpu_vulnerabilities;
 mod cpufreq;
 mod dmi;
+mod dmmultipath;
 mod edac;
 mod entropy;
 mod fibrechannel;
@@ -70,8 +73,11 @@ pub static COLLECTORS: &[Spec] = &[
     bcache::SPEC,
     bcachefs::SPEC,
     bonding::SPEC,
+    cgroups::SPEC,
+    cpu_vulnerabilities::SPEC,
     cpufreq::SPEC,
     dmi::SPEC,
+    dmmultipath::SPEC,
     edac::SPEC,
     entropy::SPEC,
     fibrechannel::SPEC,
