@@ -36,6 +36,7 @@ mod os;
 mod powersupplyclass;
 mod rapl;
 mod stat;
+mod sysctl;
 mod sysfs;
 mod tapestats;
 mod textfile;
@@ -93,6 +94,7 @@ pub static COLLECTORS: &[Spec] = &[
     powersupplyclass::SPEC,
     rapl::SPEC,
     stat::SPEC,
+    sysctl::SPEC,
     tapestats::SPEC,
     textfile::SPEC,
     thermal_zone::SPEC,
