@@ -16,6 +16,7 @@ use crate::paths::Paths;
 mod bcache;
 mod bcachefs;
 mod bonding;
+mod btrfs;
 mod cgroups;
 mod cpu_vulnerabilities;
 mod cpufreq;
@@ -74,6 +75,7 @@ pub static COLLECTORS: &[Spec] = &[
     bcache::SPEC,
     bcachefs::SPEC,
     bonding::SPEC,
+    btrfs::SPEC,
     cgroups::SPEC,
     cpu_vulnerabilities::SPEC,
     cpufreq::SPEC,
