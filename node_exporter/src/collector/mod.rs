@@ -34,6 +34,7 @@ mod meminfo;
 mod netclass;
 mod nvme;
 mod os;
+mod pcidevice;
 mod powersupplyclass;
 mod rapl;
 mod stat;
@@ -93,6 +94,7 @@ pub static COLLECTORS: &[Spec] = &[
     netclass::SPEC,
     nvme::SPEC,
     os::SPEC,
+    pcidevice::SPEC,
     powersupplyclass::SPEC,
     rapl::SPEC,
     stat::SPEC,
