@@ -29,6 +29,7 @@ mod filefd;
 mod filesystem;
 mod hwmon;
 mod infiniband;
+mod ipvs;
 mod loadavg;
 mod meminfo;
 mod netclass;
@@ -89,6 +90,7 @@ pub static COLLECTORS: &[Spec] = &[
     filesystem::SPEC,
     hwmon::SPEC,
     infiniband::SPEC,
+    ipvs::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
     netclass::SPEC,
