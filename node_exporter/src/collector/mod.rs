@@ -37,6 +37,7 @@ mod nvme;
 mod os;
 mod pcidevice;
 mod powersupplyclass;
+mod qdisc;
 mod rapl;
 mod stat;
 mod sysctl;
@@ -47,6 +48,7 @@ mod thermal_zone;
 mod time;
 mod uname;
 mod watchdog;
+mod wifi;
 mod xfs;
 mod zfs;
 
@@ -98,6 +100,7 @@ pub static COLLECTORS: &[Spec] = &[
     os::SPEC,
     pcidevice::SPEC,
     powersupplyclass::SPEC,
+    qdisc::SPEC,
     rapl::SPEC,
     stat::SPEC,
     sysctl::SPEC,
@@ -107,6 +110,7 @@ pub static COLLECTORS: &[Spec] = &[
     time::SPEC,
     uname::SPEC,
     watchdog::SPEC,
+    wifi::SPEC,
     xfs::SPEC,
     zfs::SPEC,
 ];
