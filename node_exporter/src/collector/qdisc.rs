@@ -74,7 +74,7 @@ fn text<'a>(obj: &'a Json, name: &str) -> &'a str {
 }
 
 impl Qdisc {
-    fn from_fixtures(&self, dir: &Path, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
+    fn collect_fixtures(&self, dir: &Path, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let path = dir.join("results.json");
         let json: Json = serde_json::from_str(&read_file(&path)?)
             .map_err(|e| CollectorError::malformed(&path, e.line(), e.to_string()))?;
@@ -125,7 +125,7 @@ impl Qdisc {
 impl Collector for Qdisc {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         match &self.fixtures {
-            Some(dir) => Ok(self.from_fixtures(dir, out)?),
+            Some(dir) => Ok(self.collect_fixtures(dir, out)?),
             None => Err(CollectError::msg(
                 "qdisc: querying rtnetlink is not supported by this build",
             )),

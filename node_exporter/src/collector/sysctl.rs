@@ -182,7 +182,10 @@ mod tests {
     use exposition::Value;
     use std::path::Path;
 
-    fn run(include: &str, numeric: bool, text: &str) -> Option<Vec<(String, Vec<(String, String)>, Value)>> {
+    /// (family name, label pairs, value) of each family.
+    type Row = (String, Vec<(String, String)>, Value);
+
+    fn run(include: &str, numeric: bool, text: &str) -> Option<Vec<Row>> {
         let s = Sysctl::parse(include, numeric);
         let fams = families(&s, text, Path::new("x")).ok()?;
         Some(

@@ -176,7 +176,7 @@ fn station(device: &str, st: &Json, out: &mut Vec<MetricFamily>) {
 }
 
 impl Wifi {
-    fn from_fixtures(&self, dir: &Path, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
+    fn collect_fixtures(&self, dir: &Path, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let path = dir.join("interfaces.json");
         let interfaces = read_json(&path)?;
         let Some(list) = interfaces.as_array() else {
@@ -226,7 +226,7 @@ impl Wifi {
 impl Collector for Wifi {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         match &self.fixtures {
-            Some(dir) => Ok(self.from_fixtures(dir, out)?),
+            Some(dir) => Ok(self.collect_fixtures(dir, out)?),
             None => Err(CollectError::msg(
                 "wifi: querying nl80211 is not supported by this build",
             )),
