@@ -39,6 +39,7 @@ mod pcidevice;
 mod powersupplyclass;
 mod qdisc;
 mod rapl;
+mod selinux;
 mod stat;
 mod sysctl;
 mod sysfs;
@@ -102,6 +103,7 @@ pub static COLLECTORS: &[Spec] = &[
     powersupplyclass::SPEC,
     qdisc::SPEC,
     rapl::SPEC,
+    selinux::SPEC,
     stat::SPEC,
     sysctl::SPEC,
     tapestats::SPEC,
