@@ -47,6 +47,7 @@ mod tapestats;
 mod textfile;
 mod thermal_zone;
 mod time;
+mod timex;
 mod uname;
 mod watchdog;
 mod wifi;
@@ -110,6 +111,7 @@ pub static COLLECTORS: &[Spec] = &[
     textfile::SPEC,
     thermal_zone::SPEC,
     time::SPEC,
+    timex::SPEC,
     uname::SPEC,
     watchdog::SPEC,
     wifi::SPEC,
