@@ -347,4 +347,36 @@ mod tests {
         assert_eq!(fams.len(), 1);
         assert_eq!(fams[0].metrics.len(), 2);
     }
+
+    /// Go's gatherer orders metrics by label count, then by label values position by position (not by names):
+    /// `{power_supply="AC",type="Mains"}` comes before `{capacity_level="Normal",...}` with more labels, and
+    /// `{a="2",b="1"}` after `{a="1",c="9"}`.
+    #[test]
+    fn metrics_sorted_like_the_go_client() {
+        struct Mixed;
+        impl Collector for Mixed {
+            fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
+                let mut f = MetricFamily::new("m", MetricType::Gauge);
+                for pairs in [
+                    vec![
+                        ("capacity_level", "Normal"),
+                        ("power_supply", "BAT0"),
+                        ("type", "Battery"),
+                    ],
+                    vec![("a", "2"), ("b", "1")],
+                    vec![("power_supply", "AC"), ("type", "Mains")],
+                    vec![("a", "1"), ("c", "9")],
+                ] {
+                    f.push(Metric::new(Labels::from_pairs(pairs), Value::Gauge(1.0)));
+                }
+                out.push(f);
+                Ok(())
+            }
+        }
+        let r = Registry::new();
+        r.register(Mixed);
+        let fams = r.gather(&[]).unwrap();
+        let firsts: Vec<&str> = fams[0].metrics.iter().map(|m| m.labels.0[0].value.as_str()).collect();
+        assert_eq!(firsts, ["1", "2", "AC", "Normal"]);
+    }
 }
