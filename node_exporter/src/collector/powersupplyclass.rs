@@ -43,7 +43,7 @@ struct PowerSupplyClass {
 }
 
 /// (sysfs attribute, metric suffix, divisor): raw integers scaled to base units (µ-units and tenths of °C).
-const NUMERIC: [(&str, &str, f64); 46] = [
+const NUMERIC: [(&str, &str, f64); 49] = [
     ("authentic", "authentic", 1.0),
     ("calibrate", "calibrate", 1.0),
     ("capacity", "capacity", 1.0),
@@ -89,7 +89,10 @@ const NUMERIC: [(&str, &str, f64); 46] = [
     ("temp_alert_max", "temp_alert_max_celsius", 10.0),
     ("temp_alert_min", "temp_alert_min_celsius", 10.0),
     ("temp_ambient", "temp_ambient_celsius", 10.0),
+    ("temp_ambient_max", "temp_ambient_max_celsius", 10.0),
+    ("temp_ambient_min", "temp_ambient_min_celsius", 10.0),
     ("temp_max", "temp_max_celsius", 10.0),
+    ("temp_min", "temp_min_celsius", 10.0),
 ];
 
 /// Text attributes that become labels of `node_power_supply_info` when present and non-empty.
