@@ -1,23 +1,173 @@
 //! `pcidevice`: PCI devices from `/sys/bus/pci/devices/<location>`: an info family (ids, class, revision and the
-//! parent device), PCIe link speed and width, power state, D3cold support, NUMA node and SR-IOV figures.
+//! parent device), PCIe link speed and width, power state, D3cold support, NUMA node and SR-IOV figures. With
+//! `--collector.pcidevice.names` the info family also carries vendor, device, subsystem and class names from a
+//! `pci.ids` database (`--collector.pcidevice.idsfile`, else the usual system locations).
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
+use clap::{Arg, ArgAction};
 use exposition::{CollectError, Collector, MetricFamily};
 
-use super::sysfs::{gauge, list_dir, read_optional};
+use super::sysfs::{gauge, list_dir, read_optional, string_arg};
 use super::{BuildError, CollectorError, Settings, Spec};
 use crate::paths::Paths;
 
 /// Table entry.
-pub const SPEC: Spec = Spec::new("pcidevice", false, build);
+pub const SPEC: Spec = Spec::new("pcidevice", false, build).with_args(args);
+
+const IDS_FILE: &str = "collector.pcidevice.idsfile";
+const NAMES: &str = "collector.pcidevice.names";
+
+/// Where `pci.ids` is looked for when `--collector.pcidevice.idsfile` is not given.
+const IDS_PATHS: [&str; 3] = [
+    "/usr/share/misc/pci.ids",
+    "/usr/share/hwdata/pci.ids",
+    "/var/lib/pciutils/pci.ids",
+];
+
+fn args() -> Vec<Arg> {
+    vec![
+        string_arg(
+            IDS_FILE,
+            None,
+            "Path to pci.ids file to use for PCI device identification.",
+        ),
+        Arg::new(NAMES)
+            .long(NAMES)
+            .action(ArgAction::SetTrue)
+            .help("Enable PCI device name resolution (requires pci.ids file)."),
+    ]
+}
 
 fn build(s: &Settings<'_>) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(PciDevice { paths: s.paths.clone() }))
+    let ids = if s.matches.get_flag(NAMES) {
+        let candidates: Vec<PathBuf> = match s.matches.get_one::<String>(IDS_FILE) {
+            Some(f) if !f.is_empty() => vec![PathBuf::from(f)],
+            _ => IDS_PATHS.iter().map(PathBuf::from).collect(),
+        };
+        let loaded = candidates
+            .iter()
+            .find_map(|p| std::fs::read_to_string(p).ok().map(|t| (p, PciIds::parse(&t))));
+        match loaded {
+            Some((path, ids)) => {
+                tracing::info!(file = %path.display(), "Loaded PCI IDs file");
+                Some(ids)
+            }
+            None => {
+                tracing::warn!("no pci.ids file could be read; PCI names fall back to ids");
+                Some(PciIds::default())
+            }
+        }
+    } else {
+        None
+    };
+    Ok(Box::new(PciDevice {
+        paths: s.paths.clone(),
+        ids,
+    }))
 }
 
 struct PciDevice {
     paths: Paths,
+    /// The name database, when name resolution is on.
+    ids: Option<PciIds>,
+}
+
+/// The `pci.ids` database: vendors with their devices and subsystems, classes with subclasses and
+/// programming interfaces. Ids are lowercase hex without `0x`.
+#[derive(Debug, Default)]
+struct PciIds {
+    vendors: HashMap<String, String>,
+    devices: HashMap<(String, String), String>,
+    subsystems: HashMap<(String, String, String, String), String>,
+    classes: HashMap<String, String>,
+    subclasses: HashMap<(String, String), String>,
+    prog_ifs: HashMap<(String, String, String), String>,
+}
+
+impl PciIds {
+    fn parse(text: &str) -> PciIds {
+        let mut ids = PciIds::default();
+        let (mut vendor, mut device) = (String::new(), String::new());
+        let (mut class, mut subclass) = (String::new(), String::new());
+        let mut in_classes = false;
+        for line in text.lines() {
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let tabs = line.bytes().take_while(|&b| b == b'\t').count();
+            let body = &line[tabs..];
+            let Some((id, name)) = body.split_once("  ") else {
+                continue;
+            };
+            let (id, name) = (id.trim().to_ascii_lowercase(), name.trim().to_string());
+            match (tabs, line.starts_with("C ")) {
+                (0, true) => {
+                    in_classes = true;
+                    class = id.trim_start_matches("c ").to_string();
+                    ids.classes.insert(class.clone(), name);
+                }
+                (0, false) => {
+                    in_classes = false;
+                    vendor = id;
+                    ids.vendors.insert(vendor.clone(), name);
+                }
+                (1, _) if in_classes => {
+                    subclass = id;
+                    ids.subclasses.insert((class.clone(), subclass.clone()), name);
+                }
+                (1, _) => {
+                    device = id;
+                    ids.devices.insert((vendor.clone(), device.clone()), name);
+                }
+                (2, _) if in_classes => {
+                    ids.prog_ifs.insert((class.clone(), subclass.clone(), id), name);
+                }
+                (2, _) => {
+                    if let Some((sv, sd)) = id.split_once(' ') {
+                        let key = (vendor.clone(), device.clone(), sv.to_string(), sd.trim().to_string());
+                        ids.subsystems.insert(key, name);
+                    }
+                }
+                _ => {}
+            }
+        }
+        ids
+    }
+
+    /// (vendor, device, subsystem vendor, subsystem device, class) names; unknown ids stand for themselves.
+    fn names(&self, vendor: &str, device: &str, sub_vendor: &str, sub_device: &str, class: &str) -> [String; 5] {
+        let norm = |s: &str| s.trim_start_matches("0x").to_ascii_lowercase();
+        let (v, d, sv, sd, c) = (
+            norm(vendor),
+            norm(device),
+            norm(sub_vendor),
+            norm(sub_device),
+            norm(class),
+        );
+        let vendor_name = self.vendors.get(&v).cloned().unwrap_or_else(|| v.clone());
+        let device_name = self
+            .devices
+            .get(&(v.clone(), d.clone()))
+            .cloned()
+            .unwrap_or_else(|| d.clone());
+        let sub_vendor_name = self.vendors.get(&sv).cloned().unwrap_or_else(|| sv.clone());
+        let sub_device_name = self.subsystems.get(&(v, d, sv, sd.clone())).cloned().unwrap_or(sd);
+        let (cc, sc, pi) = (
+            c.get(0..2).unwrap_or(""),
+            c.get(2..4).unwrap_or(""),
+            c.get(4..6).unwrap_or(""),
+        );
+        let class_name = self
+            .prog_ifs
+            .get(&(cc.to_string(), sc.to_string(), pi.to_string()))
+            .or_else(|| self.subclasses.get(&(cc.to_string(), sc.to_string())))
+            .or_else(|| self.classes.get(cc))
+            .cloned()
+            .unwrap_or(c);
+        [vendor_name, device_name, sub_vendor_name, sub_device_name, class_name]
+    }
 }
 
 /// The power states `node_pcidevice_power_state` enumerates.
@@ -82,7 +232,7 @@ fn parse_link_speed(path: &Path, text: &str) -> Result<f64, CollectorError> {
     Ok(gt * 1e9)
 }
 
-fn device(name: &str, dir: &Path, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
+fn device(name: &str, dir: &Path, ids: Option<&PciIds>, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
     let Some((segment, bus, dev, function)) = parse_location(name) else {
         return Err(CollectorError::malformed(
             dir,
@@ -115,25 +265,36 @@ fn device(name: &str, dir: &Path, out: &mut Vec<MetricFamily>) -> Result<(), Col
         attr("subsystem_device"),
         attr("subsystem_vendor"),
     );
+    let names = ids.map(|ids| ids.names(&vendor, &device_id, &sub_vendor, &sub_device, &class));
+    let mut info: Vec<(&str, &str)> = vec![
+        ("segment", segment),
+        ("bus", bus),
+        ("device", dev),
+        ("function", function),
+        ("parent_segment", parent.0),
+        ("parent_bus", parent.1),
+        ("parent_device", parent.2),
+        ("parent_function", parent.3),
+        ("class_id", &class),
+        ("vendor_id", &vendor),
+        ("device_id", &device_id),
+        ("subsystem_vendor_id", &sub_vendor),
+        ("subsystem_device_id", &sub_device),
+        ("revision", &revision),
+    ];
+    if let Some([vendor_name, device_name, sub_vendor_name, sub_device_name, class_name]) = &names {
+        info.extend([
+            ("vendor_name", vendor_name.as_str()),
+            ("device_name", device_name.as_str()),
+            ("subsystem_vendor_name", sub_vendor_name.as_str()),
+            ("subsystem_device_name", sub_device_name.as_str()),
+            ("class_name", class_name.as_str()),
+        ]);
+    }
     out.push(gauge(
         "node_pcidevice_info",
         "Non-numeric data from /sys/bus/pci/devices/<location>, value is always 1.",
-        &[
-            ("segment", segment),
-            ("bus", bus),
-            ("device", dev),
-            ("function", function),
-            ("parent_segment", parent.0),
-            ("parent_bus", parent.1),
-            ("parent_device", parent.2),
-            ("parent_function", parent.3),
-            ("class_id", &class),
-            ("vendor_id", &vendor),
-            ("device_id", &device_id),
-            ("subsystem_vendor_id", &sub_vendor),
-            ("subsystem_device_id", &sub_device),
-            ("revision", &revision),
-        ],
+        &info,
         1.0,
     ));
     for (file, suffix, help) in [
@@ -200,7 +361,7 @@ impl Collector for PciDevice {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let base = self.paths.sys("bus/pci/devices");
         for name in list_dir(&base)? {
-            device(&name, &base.join(&name), out)?;
+            device(&name, &base.join(&name), self.ids.as_ref(), out)?;
         }
         Ok(())
     }
@@ -254,6 +415,7 @@ mod tests {
                 sysfs: root.path().to_path_buf(),
                 ..Paths::default()
             },
+            ids: None,
         };
         let mut out = Vec::new();
         c.collect(&mut out).unwrap();
@@ -271,5 +433,70 @@ mod tests {
         assert_eq!(out.iter().filter(|f| f.name == "node_pcidevice_power_state").count(), 7);
         std::fs::write(dev.join("max_link_width"), "wide\n").unwrap();
         assert!(c.collect(&mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn pci_ids_names() {
+        let text = "# comment\nC 01  Mass storage controller\n\t08  Non-Volatile memory controller\n\t\t02  NVM Express\n\
+C 06  Bridge device\n\t04  PCI bridge\n\n1022  AMD\n\t1634  Renoir Bridge\n\t\t17aa 5095  T540\n17aa  Lenovo\n";
+        let ids = PciIds::parse(text);
+        let cases = [
+            (
+                ("0x1022", "0x1634", "0x17aa", "0x5095", "0x060400"),
+                ["AMD", "Renoir Bridge", "Lenovo", "T540", "PCI bridge"],
+            ),
+            (
+                ("0x1022", "0x9999", "0x8086", "0x0001", "0x010802"),
+                ["AMD", "9999", "8086", "0001", "NVM Express"],
+            ),
+            (
+                ("0xabcd", "0x0001", "0xabcd", "0x0002", "0x0c0300"),
+                ["abcd", "0001", "abcd", "0002", "0c0300"],
+            ),
+        ];
+        for ((v, d, sv, sd, c), want) in cases {
+            assert_eq!(ids.names(v, d, sv, sd, c), want.map(String::from), "{v} {d}");
+        }
+    }
+
+    /// Upstream's output with name resolution on, for the fixture tree and its `pci.ids`.
+    #[test]
+    fn upstream_names_output() {
+        use exposition::Registry;
+        use exposition::encode::{Format, encode};
+        use exposition::parse::{Mode, families};
+        let Some(corpus) = exposition::conformance::corpus_dir() else {
+            return;
+        };
+        let fixtures = corpus.join("node_exporter");
+        let scratch = tempfile::tempdir().unwrap();
+        // The stored corpus keeps the bus links as files holding their targets; make them links again.
+        let bus = scratch.path().join("bus/pci/devices");
+        std::fs::create_dir_all(&bus).unwrap();
+        std::os::unix::fs::symlink(fixtures.join("sys/devices"), scratch.path().join("devices")).unwrap();
+        for name in list_dir(&fixtures.join("sys/bus/pci/devices")).unwrap() {
+            let target = std::fs::read_to_string(fixtures.join("sys/bus/pci/devices").join(&name)).unwrap();
+            std::os::unix::fs::symlink(target.trim(), bus.join(&name)).unwrap();
+        }
+        let ids = PciIds::parse(&std::fs::read_to_string(fixtures.join("pci.ids")).unwrap());
+        let registry = Registry::new();
+        registry.register(PciDevice {
+            paths: Paths {
+                sysfs: scratch.path().to_path_buf(),
+                ..Paths::default()
+            },
+            ids: Some(ids),
+        });
+        let mut got = Vec::new();
+        encode(&registry.gather(&[]).unwrap(), Format::Text, &mut got);
+        let want_text = std::fs::read_to_string(fixtures.join("pcidevice-names-output.txt")).unwrap();
+        let mut want = families(want_text.as_bytes(), Format::Text, Mode::Lenient).unwrap();
+        want.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut want_encoded = Vec::new();
+        encode(&want, Format::Text, &mut want_encoded);
+        assert_eq!(
+            String::from_utf8(got).unwrap(),
+            String::from_utf8(want_encoded).unwrap()
+        );
     }
 }
