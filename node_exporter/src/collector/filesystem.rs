@@ -210,7 +210,8 @@ impl Filesystem {
         parse_mountinfo(&path, &text)
     }
 
-    /// The mount point as seen from inside `--path.rootfs` (the prefix stripped), and the path to `statfs`.
+    /// The mount point as seen from inside `--path.rootfs` (the prefix stripped), and the path to `statfs` (that
+    /// mount point below the rootfs).
     fn locate(&self, mount_point: &str) -> (String, PathBuf) {
         let root = self.paths.rootfs.to_string_lossy();
         let root = root.trim_end_matches('/');
@@ -224,7 +225,9 @@ impl Filesystem {
             }
             _ => mount_point.to_string(),
         };
-        (inside, PathBuf::from(mount_point))
+        // statfs through the rootfs: `/` stays as it is, `/host` + `/boot` is `/host/boot`.
+        let path = self.paths.rootfs.join(inside.trim_start_matches('/'));
+        (inside, path)
     }
 
     /// `statfs` with the mount timeout; a call that times out keeps the mount point marked as stuck until it returns.
@@ -271,7 +274,7 @@ impl Collector for Filesystem {
                 .stuck
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .contains(&mount.mount_point);
+                .contains(&mount_point);
             let result = if already_stuck {
                 tracing::debug!(
                     mountpoint = mount_point.as_str(),
@@ -279,7 +282,7 @@ impl Collector for Filesystem {
                 );
                 Err("mountpoint timeout".to_string())
             } else {
-                self.stat_with_timeout(&mount.mount_point, stat_path)
+                self.stat_with_timeout(&mount_point, stat_path)
             };
             let device_error = result.as_ref().err().cloned().unwrap_or_default();
             if !seen.insert((
