@@ -138,10 +138,9 @@ mod tests {
         let fams = registry(&m).unwrap().gather(&[]).unwrap();
         let success = fams.iter().find(|f| f.name == "node_scrape_collector_success").unwrap();
         assert_eq!(success.metrics.len(), enabled(&m).len());
-        // Upstream treats a missing /sys/class/hwmon as "nothing to report", not as a failure; uname reads no
-        // files at all (nor does timex); textfile reads only the directories it is given (none here); selinux reports a missing
-        // selinuxfs as "disabled".
-        let missing_is_fine = ["hwmon", "selinux", "textfile", "timex", "uname"];
+        // uname and timex read no files; textfile reads only the directories it is given (none here); selinux
+        // reports a missing selinuxfs as "disabled".
+        let missing_is_fine = ["selinux", "textfile", "timex", "uname"];
         for metric in &success.metrics {
             let name = metric.labels.get("collector").unwrap_or_default();
             let want = if missing_is_fine.contains(&name) { 1.0 } else { 0.0 };

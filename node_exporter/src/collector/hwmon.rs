@@ -226,7 +226,7 @@ fn disambiguate(chips: &[(String, std::path::PathBuf, String)]) -> Vec<String> {
 /// The families of one sensor of one chip.
 fn emit_sensor(chip: &str, sensor: &str, kind: &str, props: &BTreeMap<String, String>, out: &mut Vec<MetricFamily>) {
     let labels = [("chip", chip), ("sensor", sensor)];
-    let label = props.get("label").map(|l| l.trim()).filter(|l| !l.is_empty());
+    let label = props.get("label").map(String::as_str);
     if let Some(text) = label {
         out.push(gauge(
             "node_hwmon_sensor_label",
@@ -352,7 +352,10 @@ fn emit_sensor(chip: &str, sensor: &str, kind: &str, props: &BTreeMap<String, St
                 v,
             ),
             ("freq", "input") => {
-                let sensor_label = label.map(clean_name).unwrap_or_else(|| sensor.to_string());
+                // Only labelled frequency sensors are exported, under their label.
+                let Some(sensor_label) = label.map(clean_name) else {
+                    continue;
+                };
                 gauge(
                     &format!("{name}_freq_mhz"),
                     "Hardware monitor for GPU frequency in MHz",
@@ -371,11 +374,12 @@ impl Collector for Hwmon {
         let class = self.paths.sys("class/hwmon");
         let entries = match list_dir(&class) {
             Ok(e) => e,
-            Err(e) if super::sysfs::is_not_found(&e) => {
-                tracing::debug!("hwmon collector metrics are not available for this system");
-                return Ok(());
+            Err(e) => {
+                if super::sysfs::is_not_found(&e) {
+                    tracing::debug!("hwmon collector metrics are not available for this system");
+                }
+                return Err(e.into());
             }
-            Err(e) => return Err(e.into()),
         };
         let mut last_err = None;
         // Pass 1: the device-derived name of every chip directory (following the hwmonN links).
@@ -544,7 +548,13 @@ mod tests {
     }
 
     #[test]
-    fn missing_class_directory_is_not_an_error() {
-        assert!(collect_tree(&[]).unwrap().is_empty());
+    fn missing_class_directory_is_no_data() {
+        assert!(collect_tree(&[]).is_err());
+    }
+
+    #[test]
+    fn unlabelled_frequency_is_not_exported() {
+        let fams = collect_tree(&[("class/hwmon/hwmon0/freq1_input", "214000000\n")]).unwrap();
+        assert!(fams.iter().all(|f| f.name != "node_hwmon_freq_freq_mhz"));
     }
 }
