@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use clap::Arg;
 use exposition::{CollectError, Collector, MetricFamily};
 
-use super::sysfs::{bool_args, counter, flag_on, list_dir, read_number, read_trimmed};
+use super::sysfs::{bool_args, counter, flag_on, list_dir, read_number};
 use super::{BuildError, CollectorError, Settings, Spec};
 use crate::paths::Paths;
 
@@ -33,9 +33,11 @@ struct Rapl {
     zone_label: bool,
 }
 
-/// Splits a zone name such as `package-0` into (`package`, Some(0)); other names have no index of their own.
+/// Splits a zone name such as `package-0` (exactly one `-`, a numeric suffix) into (`package`, Some(0)); other
+/// names have no index of their own.
 fn split_name(name: &str) -> (&str, Option<u64>) {
-    if let Some((base, idx)) = name.rsplit_once('-')
+    let parts: Vec<&str> = name.split('-').collect();
+    if let [base, idx] = parts[..]
         && let Ok(i) = idx.parse()
     {
         return (base, Some(i));
@@ -55,16 +57,16 @@ impl Collector for Rapl {
         let class = self.paths.sys("class/powercap");
         let mut usages: BTreeMap<String, u64> = BTreeMap::new();
         for entry in list_dir(&class)? {
-            // Zones are `intel-rapl:N[:M]`; the bare `intel-rapl` control type has no energy counter.
-            if !entry.contains(':') {
-                continue;
-            }
             let dir = class.join(&entry);
-            let raw_name = read_trimmed(&dir.join("name"))?;
+            // Zones are the entries with a `name` (the `intel-rapl` control type has none).
+            let Some(raw_name) = super::sysfs::read_optional(&dir.join("name")) else {
+                continue;
+            };
             let (name, own_index) = split_name(&raw_name);
-            let used = usages.entry(name.to_string()).or_default();
-            let index = own_index.unwrap_or(*used);
-            *used += 1;
+            let index = own_index.unwrap_or_else(|| usages.get(name).copied().unwrap_or(0));
+            // Unnamed duplicates are numbered after the last index seen for the name.
+            usages.insert(name.to_string(), index + 1);
+            read_number(&dir.join("max_energy_range_uj"))?;
             let energy = match read_number(&dir.join("energy_uj")) {
                 Ok(v) => v,
                 Err(CollectorError::Read { source, .. }) if source.kind() == std::io::ErrorKind::PermissionDenied => {
@@ -121,6 +123,8 @@ mod tests {
             ("intel-rapl/enabled", "1\n"),
             ("intel-rapl:0/name", "package-0\n"),
             ("intel-rapl:0/energy_uj", "240422366267\n"),
+            ("intel-rapl:0/max_energy_range_uj", "262143328850\n"),
+            ("intel-rapl:0:0/max_energy_range_uj", "262143328850\n"),
             ("intel-rapl:0:0/name", "core\n"),
             ("intel-rapl:0:0/energy_uj", "118821284256\n"),
         ];
