@@ -25,6 +25,26 @@ impl CollectError {
     }
 }
 
+impl CollectError {
+    /// Whether the error means "no data on this system": somewhere in its source chain is an I/O error saying a
+    /// file is missing or may not be read (a collector for hardware or a subsystem this host does not have).
+    pub fn is_no_data(&self) -> bool {
+        let mut current: Option<&(dyn std::error::Error + 'static)> = Some(&*self.0);
+        while let Some(e) = current {
+            if let Some(io) = e.downcast_ref::<std::io::Error>()
+                && matches!(
+                    io.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+                )
+            {
+                return true;
+            }
+            current = e.source();
+        }
+        false
+    }
+}
+
 impl fmt::Display for CollectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.0, f)
@@ -182,6 +202,18 @@ impl Registry {
             let elapsed = start.elapsed().as_secs_f64();
             let ok = match result {
                 Ok(()) => true,
+                Err(err) if err.is_no_data() => {
+                    // Like node_exporter's ErrNoData: the data source does not exist here (or may not be read);
+                    // success is 0 but this is not worth an error line on every scrape.
+                    out.truncate(mark);
+                    tracing::debug!(
+                        name = entry.name.as_deref().unwrap_or_default(),
+                        duration_seconds = elapsed,
+                        err = %err,
+                        "collector returned no data"
+                    );
+                    false
+                }
                 Err(err) => {
                     out.truncate(mark);
                     match &entry.name {
@@ -378,5 +410,39 @@ mod tests {
         let fams = r.gather(&[]).unwrap();
         let firsts: Vec<&str> = fams[0].metrics.iter().map(|m| m.labels.0[0].value.as_str()).collect();
         assert_eq!(firsts, ["1", "2", "AC", "Normal"]);
+    }
+
+    #[test]
+    fn missing_files_are_no_data() {
+        #[derive(Debug)]
+        struct Wrapped(std::io::Error);
+        impl std::fmt::Display for Wrapped {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "reading x: {}", self.0)
+            }
+        }
+        impl std::error::Error for Wrapped {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let cases = [
+            (
+                CollectError::from(std::io::Error::from(std::io::ErrorKind::NotFound)),
+                true,
+            ),
+            (
+                CollectError::from(Wrapped(std::io::ErrorKind::PermissionDenied.into())),
+                true,
+            ),
+            (
+                CollectError::from(Wrapped(std::io::ErrorKind::InvalidData.into())),
+                false,
+            ),
+            (CollectError::msg("malformed"), false),
+        ];
+        for (err, want) in cases {
+            assert_eq!(err.is_no_data(), want, "{err}");
+        }
     }
 }

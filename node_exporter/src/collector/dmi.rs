@@ -46,7 +46,12 @@ impl Collector for Dmi {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let dir = self.paths.sys("class/dmi/id");
         if !dir.is_dir() {
-            return Err(super::CollectorError::malformed(&dir, 0, "DMI information is not available").into());
+            // No DMI on this system: reported as a missing directory (no data).
+            return Err(super::CollectorError::Read {
+                path: dir,
+                source: std::io::ErrorKind::NotFound.into(),
+            }
+            .into());
         }
         let values: Vec<(&str, String)> = FIELDS
             .iter()

@@ -176,7 +176,12 @@ impl Collector for Zfs {
             }
         }
         if found == 0 {
-            return Err(CollectorError::malformed(&base, 0, "ZFS / ZFS statistics are not available").into());
+            // ZFS is not loaded: reported as the missing ARC statistics (no data).
+            return Err(CollectorError::Read {
+                path: base.join("arcstats"),
+                source: std::io::ErrorKind::NotFound.into(),
+            }
+            .into());
         }
         for pool in list_dir(&base)? {
             let dir = base.join(&pool);
