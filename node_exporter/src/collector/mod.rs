@@ -33,6 +33,7 @@ mod ipvs;
 mod loadavg;
 mod meminfo;
 mod netclass;
+mod netlink;
 mod nvme;
 mod os;
 mod pcidevice;

@@ -177,23 +177,16 @@ impl Collector for Qdisc {
     }
 }
 
-/// The rtnetlink qdisc dump: request, message walk and attribute decoding.
+/// The rtnetlink qdisc dump and the decoding of its messages.
 mod netlink {
-    use std::os::fd::AsRawFd;
+    use nix::sys::socket::SockProtocol;
 
-    use nix::sys::socket::{
-        AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, bind, recv, sendto, socket,
-    };
+    use super::super::netlink::{F_DUMP, F_REQUEST, NetlinkError, Socket, attributes, u32_at, u64_at};
 
     /// The parent handle of a root qdisc.
     pub const TC_H_ROOT: u32 = 0xFFFF_FFFF;
     const RTM_NEWQDISC: u16 = 36;
     const RTM_GETQDISC: u16 = 38;
-    const NLMSG_ERROR: u16 = 2;
-    const NLMSG_DONE: u16 = 3;
-    const NLM_F_REQUEST: u16 = 0x1;
-    const NLM_F_DUMP: u16 = 0x300;
-    const NLMSG_HDRLEN: usize = 16;
     const TCMSG_LEN: usize = 20;
     const TCA_KIND: u16 = 1;
     const TCA_STATS: u16 = 3;
@@ -214,55 +207,6 @@ mod netlink {
         pub overlimits: u64,
         pub qlen: u64,
         pub backlog: u64,
-    }
-
-    /// Why the dump failed.
-    #[derive(Debug, thiserror::Error)]
-    pub enum NetlinkError {
-        /// A socket call failed.
-        #[error("rtnetlink {op}: {source}")]
-        Socket {
-            /// The call.
-            op: &'static str,
-            /// The errno.
-            source: nix::Error,
-        },
-        /// The kernel answered with an error.
-        #[error("rtnetlink qdisc dump: kernel error {0}")]
-        Kernel(i32),
-        /// A message is truncated or malformed.
-        #[error("rtnetlink qdisc dump: malformed message ({0})")]
-        Malformed(&'static str),
-    }
-
-    fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-        Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
-    }
-
-    fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-        Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
-    }
-
-    fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-        Some(u64::from_ne_bytes(b.get(at..at + 8)?.try_into().ok()?))
-    }
-
-    fn align4(n: usize) -> usize {
-        (n + 3) & !3
-    }
-
-    /// The `(type, payload)` attributes of `b`.
-    fn attributes(mut b: &[u8]) -> Vec<(u16, &[u8])> {
-        let mut out = Vec::new();
-        while let (Some(len), Some(kind)) = (u16_at(b, 0), u16_at(b, 2)) {
-            let len = usize::from(len);
-            if len < 4 || len > b.len() {
-                break;
-            }
-            out.push((kind & 0x3FFF, &b[4..len]));
-            b = b.get(align4(len)..).unwrap_or_default();
-        }
-        out
     }
 
     /// Decodes one `RTM_NEWQDISC` payload (tcmsg plus attributes); the device name is resolved by the caller.
@@ -309,63 +253,20 @@ mod netlink {
 
     /// Dumps every qdisc of the host.
     pub fn dump() -> Result<Vec<QdiscStats>, NetlinkError> {
-        let sock = |op| move |source| NetlinkError::Socket { op, source };
-        let fd = socket(
-            AddressFamily::Netlink,
-            SockType::Raw,
-            SockFlag::SOCK_CLOEXEC,
-            SockProtocol::NetlinkRoute,
-        )
-        .map_err(sock("socket"))?;
-        bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0)).map_err(sock("bind"))?;
-        let mut req = Vec::with_capacity(NLMSG_HDRLEN + TCMSG_LEN);
-        req.extend(((NLMSG_HDRLEN + TCMSG_LEN) as u32).to_ne_bytes());
-        req.extend(RTM_GETQDISC.to_ne_bytes());
-        req.extend((NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
-        req.extend(1u32.to_ne_bytes());
-        req.extend(0u32.to_ne_bytes());
-        req.extend([0u8; TCMSG_LEN]);
-        sendto(fd.as_raw_fd(), &req, &NetlinkAddr::new(0, 0), MsgFlags::empty()).map_err(sock("sendto"))?;
+        let mut sock = Socket::open(SockProtocol::NetlinkRoute)?;
+        let replies = sock.request(RTM_GETQDISC, F_REQUEST | F_DUMP, &[0u8; TCMSG_LEN])?;
         let mut out = Vec::new();
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            let n = recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()).map_err(sock("recv"))?;
-            let mut msgs = &buf[..n];
-            if msgs.is_empty() {
-                return Ok(out);
+        for (kind, payload) in replies {
+            if kind != RTM_NEWQDISC {
+                continue;
             }
-            while msgs.len() >= NLMSG_HDRLEN {
-                let len = u32_at(msgs, 0).ok_or(NetlinkError::Malformed("header"))? as usize;
-                let kind = u16_at(msgs, 4).ok_or(NetlinkError::Malformed("header"))?;
-                if len < NLMSG_HDRLEN || len > msgs.len() {
-                    return Err(NetlinkError::Malformed("message length"));
-                }
-                let payload = &msgs[NLMSG_HDRLEN..len];
-                match kind {
-                    NLMSG_DONE => return Ok(out),
-                    NLMSG_ERROR => {
-                        let errno = i32::from_ne_bytes(
-                            payload
-                                .get(..4)
-                                .and_then(|b| b.try_into().ok())
-                                .ok_or(NetlinkError::Malformed("error"))?,
-                        );
-                        if errno != 0 {
-                            return Err(NetlinkError::Kernel(-errno));
-                        }
-                    }
-                    RTM_NEWQDISC => {
-                        let (ifindex, mut q) = decode(payload)?;
-                        q.device = nix::net::if_::if_indextoname(ifindex)
-                            .map(|c| c.to_string_lossy().into_owned())
-                            .unwrap_or_else(|_| ifindex.to_string());
-                        out.push(q);
-                    }
-                    _ => {}
-                }
-                msgs = msgs.get(align4(len)..).unwrap_or_default();
-            }
+            let (ifindex, mut q) = decode(&payload)?;
+            q.device = nix::net::if_::if_indextoname(ifindex)
+                .map(|c| c.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| ifindex.to_string());
+            out.push(q);
         }
+        Ok(out)
     }
 }
 
