@@ -24,11 +24,20 @@ impl CollectError {
         CollectError(message.into().into())
     }
 
-    /// True when the error, or an error in its `source()` chain, is [`NoData`].
+    /// Whether the error means "no data on this system": somewhere in its `source()` chain is [`NoData`], or an
+    /// I/O error saying a file is missing or may not be read (hardware or a subsystem this host does not have).
     pub fn is_no_data(&self) -> bool {
         let mut err: Option<&(dyn std::error::Error + 'static)> = Some(self.0.as_ref());
         while let Some(e) = err {
             if e.is::<NoData>() {
+                return true;
+            }
+            if let Some(io) = e.downcast_ref::<std::io::Error>()
+                && matches!(
+                    io.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+                )
+            {
                 return true;
             }
             err = e.source();
@@ -202,9 +211,11 @@ impl Registry {
             let ok = match result {
                 Ok(()) => true,
                 Err(err) if err.is_no_data() => {
+                    // Like node_exporter's ErrNoData: the data source does not exist here (or may not be read);
+                    // success is 0 but this is not worth an error line on every scrape.
                     out.truncate(mark);
                     tracing::debug!(
-                        name = entry.name.as_deref().unwrap_or(""),
+                        name = entry.name.as_deref().unwrap_or_default(),
                         duration_seconds = elapsed,
                         err = %err,
                         "collector returned no data"
@@ -283,11 +294,12 @@ fn merge_sorted(families: Vec<MetricFamily>) -> Vec<MetricFamily> {
             for m in &mut fam.metrics {
                 m.labels.sort();
             }
+            // As the Go client: fewer labels first, then label values position by position.
             fam.metrics.sort_by(|a, b| {
                 a.labels
-                    .iter()
-                    .map(|l| (&l.name, &l.value))
-                    .cmp(b.labels.iter().map(|l| (&l.name, &l.value)))
+                    .len()
+                    .cmp(&b.labels.len())
+                    .then_with(|| a.labels.iter().map(|l| &l.value).cmp(b.labels.iter().map(|l| &l.value)))
             });
             fam
         })
@@ -396,5 +408,71 @@ mod tests {
         let fams = r.gather(&[]).unwrap();
         assert_eq!(fams.len(), 1);
         assert_eq!(fams[0].metrics.len(), 2);
+    }
+
+    /// Go's gatherer orders metrics by label count, then by label values position by position (not by names):
+    /// `{power_supply="AC",type="Mains"}` comes before `{capacity_level="Normal",...}` with more labels, and
+    /// `{a="2",b="1"}` after `{a="1",c="9"}`.
+    #[test]
+    fn metrics_sorted_like_the_go_client() {
+        struct Mixed;
+        impl Collector for Mixed {
+            fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
+                let mut f = MetricFamily::new("m", MetricType::Gauge);
+                for pairs in [
+                    vec![
+                        ("capacity_level", "Normal"),
+                        ("power_supply", "BAT0"),
+                        ("type", "Battery"),
+                    ],
+                    vec![("a", "2"), ("b", "1")],
+                    vec![("power_supply", "AC"), ("type", "Mains")],
+                    vec![("a", "1"), ("c", "9")],
+                ] {
+                    f.push(Metric::new(Labels::from_pairs(pairs), Value::Gauge(1.0)));
+                }
+                out.push(f);
+                Ok(())
+            }
+        }
+        let r = Registry::new();
+        r.register(Mixed);
+        let fams = r.gather(&[]).unwrap();
+        let firsts: Vec<&str> = fams[0].metrics.iter().map(|m| m.labels.0[0].value.as_str()).collect();
+        assert_eq!(firsts, ["1", "2", "AC", "Normal"]);
+    }
+
+    #[test]
+    fn missing_files_are_no_data() {
+        #[derive(Debug)]
+        struct Wrapped(std::io::Error);
+        impl std::fmt::Display for Wrapped {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "reading x: {}", self.0)
+            }
+        }
+        impl std::error::Error for Wrapped {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let cases = [
+            (
+                CollectError::from(std::io::Error::from(std::io::ErrorKind::NotFound)),
+                true,
+            ),
+            (
+                CollectError::from(Wrapped(std::io::ErrorKind::PermissionDenied.into())),
+                true,
+            ),
+            (
+                CollectError::from(Wrapped(std::io::ErrorKind::InvalidData.into())),
+                false,
+            ),
+            (CollectError::msg("malformed"), false),
+        ];
+        for (err, want) in cases {
+            assert_eq!(err.is_no_data(), want, "{err}");
+        }
     }
 }

@@ -38,8 +38,8 @@ fn our_node_families_contain_debians() {
         "{DEBIAN_EXPORTER} missing; .ci/run installs prometheus-node-exporter"
     );
     let (ours_port, theirs_port) = (support::free_port(), support::free_port());
-    let ours = support::start(env!("CARGO_BIN_EXE_node_exporter"), &[], ours_port);
-    let theirs = support::start(DEBIAN_EXPORTER, &[], theirs_port);
+    let ours = support::start(env!("CARGO_BIN_EXE_node_exporter"), &[], ours_port, None);
+    let theirs = support::start(DEBIAN_EXPORTER, &[], theirs_port, None);
     let ours_body = support::scrape(ours_port);
     let theirs_body = support::scrape(theirs_port);
     drop((ours, theirs));

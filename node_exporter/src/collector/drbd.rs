@@ -8,7 +8,7 @@ use std::path::Path;
 use exposition::{CollectError, Collector, MetricFamily, MetricType};
 
 use super::procutil::{add, family};
-use super::{CollectorError, Spec, parse_num, read_source};
+use super::{CollectorError, Spec, parse_num, read_file};
 use crate::paths::Paths;
 
 /// Table entry.
@@ -181,7 +181,7 @@ struct Drbd(Paths);
 impl Collector for Drbd {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let path = self.0.proc("drbd");
-        out.extend(parse_drbd(&path, &read_source(&path)?)?);
+        out.extend(parse_drbd(&path, &read_file(&path)?)?);
         Ok(())
     }
 }

@@ -7,7 +7,7 @@ use exposition::{CollectError, Collector, MetricFamily, MetricType};
 use regex::Regex;
 
 use super::procutil::{add, family};
-use super::{CollectorError, Spec, parse_num, read_file, read_source};
+use super::{CollectorError, Spec, parse_num, read_file};
 use crate::paths::Paths;
 
 /// Table entry.
@@ -118,7 +118,7 @@ impl Mdadm {
     fn collect_mdstat(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let path = self.0.proc("mdstat");
         // No mdstat (no md driver) means no data, reported as a failed collection as upstream does.
-        let arrays = parse_mdstat(&path, &read_source(&path)?)?;
+        let arrays = parse_mdstat(&path, &read_file(&path)?)?;
         let mut state = family("node_md_state", "Indicates the state of md-device.", MetricType::Gauge);
         let mut disks = family(
             "node_md_disks",

@@ -14,14 +14,29 @@ use exposition::{Collector, Labels, Metric, MetricFamily, MetricType, Value};
 use crate::paths::Paths;
 
 mod arp;
+mod bcache;
+mod bcachefs;
+mod bonding;
+mod btrfs;
 mod buddyinfo;
+mod cgroups;
 mod conntrack;
 mod cpu;
+mod cpu_vulnerabilities;
+mod cpufreq;
 mod diskstats;
+mod dmi;
+mod dmmultipath;
 mod drbd;
+mod edac;
 mod entropy;
+mod fibrechannel;
 mod filefd;
+mod filesystem;
+mod hwmon;
+mod infiniband;
 mod interrupts;
+mod ipvs;
 mod kernel_hung;
 mod ksmd;
 mod lnstat;
@@ -30,22 +45,43 @@ mod mdadm;
 mod meminfo;
 mod meminfo_numa;
 mod mountstats;
+mod netclass;
 mod netdev;
+mod netlink;
 mod netstat;
 mod nfs;
 mod nfsd;
+mod nvme;
+mod os;
+mod pcidevice;
+mod powersupplyclass;
 mod pressure;
 mod processes;
 mod procutil;
+mod qdisc;
+mod rapl;
 mod schedstat;
+mod selinux;
 mod slabinfo;
 mod sockstat;
 mod softirqs;
 mod softnet;
 mod stat;
+mod sysctl;
+mod sysfs;
+mod tapestats;
+mod textfile;
+mod thermal_zone;
+mod time;
+mod timex;
 mod udp_queues;
+mod uname;
 mod vmstat;
+mod watchdog;
+mod wifi;
 mod xfrm;
+mod xfs;
+mod zfs;
 mod zoneinfo;
 
 /// Everything a collector constructor may read: the filesystem roots and the parsed command line.
@@ -73,14 +109,29 @@ pub struct Spec {
 /// Every collector this build has, in name order.
 pub static COLLECTORS: &[Spec] = &[
     arp::SPEC,
+    bcache::SPEC,
+    bcachefs::SPEC,
+    bonding::SPEC,
+    btrfs::SPEC,
     buddyinfo::SPEC,
+    cgroups::SPEC,
     conntrack::SPEC,
     cpu::SPEC,
+    cpu_vulnerabilities::SPEC,
+    cpufreq::SPEC,
     diskstats::SPEC,
+    dmi::SPEC,
+    dmmultipath::SPEC,
     drbd::SPEC,
+    edac::SPEC,
     entropy::SPEC,
+    fibrechannel::SPEC,
     filefd::SPEC,
+    filesystem::SPEC,
+    hwmon::SPEC,
+    infiniband::SPEC,
     interrupts::SPEC,
+    ipvs::SPEC,
     kernel_hung::SPEC,
     ksmd::SPEC,
     lnstat::SPEC,
@@ -89,21 +140,40 @@ pub static COLLECTORS: &[Spec] = &[
     meminfo::SPEC,
     meminfo_numa::SPEC,
     mountstats::SPEC,
+    netclass::SPEC,
     netdev::SPEC,
     netstat::SPEC,
     nfs::SPEC,
     nfsd::SPEC,
+    nvme::SPEC,
+    os::SPEC,
+    pcidevice::SPEC,
+    powersupplyclass::SPEC,
     pressure::SPEC,
     processes::SPEC,
+    qdisc::SPEC,
+    rapl::SPEC,
     schedstat::SPEC,
+    selinux::SPEC,
     slabinfo::SPEC,
     sockstat::SPEC,
     softirqs::SPEC,
     softnet::SPEC,
     stat::SPEC,
+    sysctl::SPEC,
+    tapestats::SPEC,
+    textfile::SPEC,
+    thermal_zone::SPEC,
+    time::SPEC,
+    timex::SPEC,
     udp_queues::SPEC,
+    uname::SPEC,
     vmstat::SPEC,
+    watchdog::SPEC,
+    wifi::SPEC,
     xfrm::SPEC,
+    xfs::SPEC,
+    zfs::SPEC,
     zoneinfo::SPEC,
 ];
 
@@ -145,9 +215,6 @@ pub enum BuildError {
 /// Why a collector could not produce its metrics on one scrape.
 #[derive(Debug, thiserror::Error)]
 pub enum CollectorError {
-    /// The collector's source does not exist on this host: reported as success 0 and logged at debug level.
-    #[error("{0}")]
-    NoData(#[source] exposition::NoData),
     /// A file could not be read.
     #[error("reading {path}: {source}")]
     Read {
@@ -184,21 +251,6 @@ pub fn read_file(path: &Path) -> Result<String, CollectorError> {
     std::fs::read_to_string(path).map_err(|source| CollectorError::Read {
         path: path.to_path_buf(),
         source,
-    })
-}
-
-/// Reads a collector's main source file; a missing file is [`CollectorError::NoData`] (upstream's `ErrNoData`:
-/// the host has no such subsystem), any other failure an error.
-pub fn read_source(path: &Path) -> Result<String, CollectorError> {
-    std::fs::read_to_string(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            CollectorError::NoData(exposition::NoData(format!("{} does not exist", path.display())))
-        } else {
-            CollectorError::Read {
-                path: path.to_path_buf(),
-                source,
-            }
-        }
     })
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use exposition::{CollectError, Collector, MetricFamily, MetricType};
 
 use super::procutil::{add, family, numbered};
-use super::{CollectorError, Spec, parse_num, read_source, single};
+use super::{CollectorError, Spec, parse_num, read_file, single};
 use crate::paths::Paths;
 
 /// Table entry.
@@ -184,7 +184,7 @@ struct Nfs(Paths);
 impl Collector for Nfs {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let path = self.0.proc("net/rpc/nfs");
-        let lines = parse_rpc_lines(&path, &read_source(&path)?)?;
+        let lines = parse_rpc_lines(&path, &read_file(&path)?)?;
         let f = |key, idx| field(&path, &lines, key, idx);
         let mut packets = family(
             "node_nfs_packets_total",

@@ -5,7 +5,7 @@ use exposition::{CollectError, Collector, MetricFamily, MetricType};
 
 use super::nfs::{V2, V3, field, parse_rpc_lines, proc_values};
 use super::procutil::{add, family};
-use super::{Spec, read_source, single};
+use super::{Spec, read_file, single};
 use crate::paths::Paths;
 
 /// Table entry.
@@ -55,7 +55,7 @@ struct Nfsd(Paths);
 impl Collector for Nfsd {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let path = self.0.proc("net/rpc/nfsd");
-        let lines = parse_rpc_lines(&path, &read_source(&path)?)?;
+        let lines = parse_rpc_lines(&path, &read_file(&path)?)?;
         let f = |key, idx| field(&path, &lines, key, idx);
         let c = MetricType::Counter;
         for (name, help, t, v) in [

@@ -5,7 +5,7 @@ use std::path::Path;
 use exposition::{CollectError, Collector, MetricFamily, MetricType};
 
 use super::procutil::{add, family, numbered};
-use super::{CollectorError, Spec, parse_num, read_source};
+use super::{CollectorError, Spec, parse_num, read_file};
 use crate::paths::Paths;
 
 /// Table entry.
@@ -40,7 +40,7 @@ struct SchedStat(Paths);
 impl Collector for SchedStat {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let path = self.0.proc("schedstat");
-        let rows = parse_schedstat(&path, &read_source(&path)?)?;
+        let rows = parse_schedstat(&path, &read_file(&path)?)?;
         let mut running = family(
             "node_schedstat_running_seconds_total",
             "Number of seconds CPU spent running a process.",

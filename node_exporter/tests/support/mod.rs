@@ -24,9 +24,13 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Starts `program` with `args` plus `--web.listen-address=127.0.0.1:<port>`.
-pub fn start(program: &str, args: &[String], port: u16) -> KillOnDrop {
-    let child = Command::new(program)
+/// Starts `program` with `args` plus `--web.listen-address=127.0.0.1:<port>`, in `cwd` when given.
+pub fn start(program: &str, args: &[String], port: u16, cwd: Option<&std::path::Path>) -> KillOnDrop {
+    let mut cmd = Command::new(program);
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    let child = cmd
         .args(args)
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .stdout(Stdio::null())
