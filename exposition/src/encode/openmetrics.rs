@@ -142,7 +142,9 @@ impl Sampler<'_> {
 
     fn head(&self, out: &mut Vec<u8>, suffix: &str, extra: Option<(&str, Extra<'_>)>) {
         out.extend_from_slice(self.name.as_bytes());
-        out.extend_from_slice(suffix.as_bytes());
+        if !suffix.is_empty() {
+            out.extend_from_slice(suffix.as_bytes());
+        }
         write_labels(out, self.labels, extra);
         out.push(b' ');
     }

@@ -102,7 +102,9 @@ fn sample(
     ts: Option<i64>,
 ) {
     out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(suffix.as_bytes());
+    if !suffix.is_empty() {
+        out.extend_from_slice(suffix.as_bytes());
+    }
     write_labels(out, labels, extra);
     out.push(b' ');
     write_float(out, value);
@@ -178,15 +180,16 @@ fn has_special(bytes: &[u8]) -> bool {
     fn zero_byte(x: u64) -> bool {
         x.wrapping_sub(ONES) & !x & HIGHS != 0
     }
+    let special = |x: u64| {
+        zero_byte(x ^ (ONES * u64::from(b'\\')))
+            || zero_byte(x ^ (ONES * u64::from(b'"')))
+            || zero_byte(x ^ (ONES * 10))
+    };
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        if zero_byte(x ^ (ONES * u64::from(b'\\')))
-            || zero_byte(x ^ (ONES * u64::from(b'"')))
-            || zero_byte(x ^ (ONES * 10))
-        {
+        if special(u64::from_le_bytes(word)) {
             return true;
         }
     }
