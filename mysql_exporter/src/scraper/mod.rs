@@ -1,0 +1,367 @@
+//! The scrapers: one file per upstream `collect.<name>` collection method, each behind [`Scraper`], all listed in
+//! the one static table [`SCRAPERS`].
+//!
+//! A scraper is synchronous and talks to the server through the [`Query`] trait, which returns whole result sets
+//! as text (the MySQL text protocol's representation). The exporter implements [`Query`] on a live connection; the
+//! unit tests implement it on recorded rows, so the mapping from rows to metric families is tested without a
+//! server.
+
+pub mod global_status;
+pub mod global_variables;
+pub mod innodb_cmp;
+pub mod innodb_cmpmem;
+pub mod query_response_time;
+pub mod slave_status;
+
+use exposition::{Labels, Metric, MetricFamily, MetricType, Value};
+
+/// The metric namespace of every family the scrapers write.
+pub const NAMESPACE: &str = "mysql";
+
+/// Why a query or a scraper failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScrapeError {
+    /// The server rejected or failed a query.
+    #[error("query {query:?}: {message}")]
+    Query {
+        /// The SQL text.
+        query: String,
+        /// The server's or driver's message.
+        message: String,
+    },
+    /// A result set lacks a column the scraper needs.
+    #[error("query {query:?}: result has no column {column:?}")]
+    MissingColumn {
+        /// The SQL text.
+        query: String,
+        /// The column name.
+        column: String,
+    },
+}
+
+/// One result set: column names and rows of nullable text values.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rows {
+    /// Column names as the server reports them.
+    pub columns: Vec<String>,
+    /// Rows, one value per column; `None` is SQL NULL.
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+impl Rows {
+    /// The index of the column named `name` (exact match first, then ASCII case-insensitive).
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns
+            .iter()
+            .position(|c| c == name)
+            .or_else(|| self.columns.iter().position(|c| c.eq_ignore_ascii_case(name)))
+    }
+
+    /// Like [`Rows::column`], an error naming `query` when the column is missing.
+    pub fn require(&self, query: &str, name: &str) -> Result<usize, ScrapeError> {
+        self.column(name).ok_or_else(|| ScrapeError::MissingColumn {
+            query: query.to_string(),
+            column: name.to_string(),
+        })
+    }
+}
+
+/// Runs SQL statements. Implemented by the exporter on a live connection and by tests on recorded rows.
+pub trait Query {
+    /// Runs `sql` and returns its (first) result set.
+    fn query(&mut self, sql: &str) -> Result<Rows, ScrapeError>;
+}
+
+/// What the exporter learned about the server when it connected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerInfo {
+    /// `SELECT @@version`, e.g. `10.11.6-MariaDB-0+deb12u1` or `8.0.36`.
+    pub version_string: String,
+    /// Major and minor version.
+    pub version: (u32, u32),
+    /// Patch version (0 when absent).
+    pub patch: u32,
+    /// Whether the server is MariaDB (the version string says so).
+    pub mariadb: bool,
+}
+
+impl ServerInfo {
+    /// Parses a `@@version` string; `None` when it does not start with `<major>.<minor>`.
+    pub fn parse(version_string: &str) -> Option<ServerInfo> {
+        let mut parts = version_string.splitn(4, '.');
+        let major = leading_number(parts.next()?)?;
+        let minor = leading_number(parts.next()?)?;
+        let patch = parts.next().and_then(leading_number).unwrap_or(0);
+        Some(ServerInfo {
+            version_string: version_string.to_string(),
+            version: (major, minor),
+            patch,
+            mariadb: version_string.to_ascii_lowercase().contains("mariadb"),
+        })
+    }
+}
+
+fn leading_number(s: &str) -> Option<u32> {
+    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    s[..end].parse().ok()
+}
+
+/// A collection method (upstream's `Scraper` interface).
+pub trait Scraper: Send + Sync + std::fmt::Debug {
+    /// Runs the scraper's queries through `db` and appends its families to `out`.
+    fn scrape(&self, db: &mut dyn Query, server: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError>;
+}
+
+/// A row of the scraper table.
+#[derive(Debug)]
+pub struct Spec {
+    /// Upstream's name: the flag is `--collect.<name>` and the `collector` label `collect.<name>`.
+    pub name: &'static str,
+    /// The flag's help text.
+    pub help: &'static str,
+    /// Whether upstream enables it by default.
+    pub default_enabled: bool,
+    /// The oldest server version (major, minor) the scraper runs against; older servers skip it.
+    pub min_version: (u32, u32),
+    /// The scraper.
+    pub scraper: &'static dyn Scraper,
+}
+
+/// Every scraper this build has, in upstream's flag order.
+pub static SCRAPERS: &[Spec] = &[
+    Spec {
+        name: "global_status",
+        help: "Collect from SHOW GLOBAL STATUS",
+        default_enabled: true,
+        min_version: (5, 1),
+        scraper: &global_status::GlobalStatus,
+    },
+    Spec {
+        name: "global_variables",
+        help: "Collect from SHOW GLOBAL VARIABLES",
+        default_enabled: true,
+        min_version: (5, 1),
+        scraper: &global_variables::GlobalVariables,
+    },
+    Spec {
+        name: "slave_status",
+        help: "Collect from SHOW SLAVE STATUS",
+        default_enabled: true,
+        min_version: (5, 1),
+        scraper: &slave_status::SlaveStatus,
+    },
+    Spec {
+        name: "info_schema.innodb_cmp",
+        help: "Collect metrics from information_schema.innodb_cmp",
+        default_enabled: true,
+        min_version: (5, 5),
+        scraper: &innodb_cmp::InnodbCmp,
+    },
+    Spec {
+        name: "info_schema.innodb_cmpmem",
+        help: "Collect metrics from information_schema.innodb_cmpmem",
+        default_enabled: true,
+        min_version: (5, 5),
+        scraper: &innodb_cmpmem::InnodbCmpMem,
+    },
+    Spec {
+        name: "info_schema.query_response_time",
+        help: "Collect query response time distribution if query_response_time_stats is ON.",
+        default_enabled: true,
+        min_version: (5, 5),
+        scraper: &query_response_time::QueryResponseTime,
+    },
+];
+
+/// Parses a status or variable value as upstream does: `Yes`/`ON`/`Primary` are 1, `No`/`OFF`/`Connecting`/
+/// `non-Primary`/`Disconnected` are 0, anything else must be a number.
+pub fn parse_status(value: &str) -> Option<f64> {
+    match value {
+        "Yes" | "ON" | "Primary" => return Some(1.0),
+        "No" | "OFF" | "Connecting" | "Disconnected" => return Some(0.0),
+        _ => {}
+    }
+    if value.eq_ignore_ascii_case("non-Primary") {
+        return Some(0.0);
+    }
+    parse_go_float(value)
+}
+
+/// A number as Go's `strconv.ParseFloat` reads the decimal forms MySQL prints (no surrounding spaces).
+pub fn parse_go_float(value: &str) -> Option<f64> {
+    if value.is_empty() || value.starts_with(char::is_whitespace) || value.ends_with(char::is_whitespace) {
+        return None;
+    }
+    value.parse::<f64>().ok()
+}
+
+/// A variable name as a metric name part: characters outside `[a-zA-Z0-9_]` become `_`, then lower case.
+pub fn metric_name_part(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Families in the order they are first used, looked up by name.
+#[derive(Debug, Default)]
+pub struct Families {
+    families: Vec<MetricFamily>,
+}
+
+impl Families {
+    /// An empty set.
+    pub fn new() -> Families {
+        Families::default()
+    }
+
+    /// Appends a sample to the family `name`, creating it with `kind` and `help` if new.
+    pub fn add(&mut self, name: &str, kind: MetricType, help: &str, labels: Labels, value: f64) {
+        let value = match kind {
+            MetricType::Counter => Value::Counter {
+                total: value,
+                created: None,
+                exemplar: None,
+            },
+            MetricType::Gauge => Value::Gauge(value),
+            _ => Value::Unknown(value),
+        };
+        self.push(name, kind, help, Metric::new(labels, value));
+    }
+
+    /// Appends a metric to the family `name`, creating it with `kind` and `help` if new.
+    pub fn push(&mut self, name: &str, kind: MetricType, help: &str, metric: Metric) {
+        match self.families.iter_mut().find(|f| f.name == name) {
+            Some(f) => f.push(metric),
+            None => {
+                let mut f = MetricFamily::new(name, kind).with_help(help);
+                f.push(metric);
+                self.families.push(f);
+            }
+        }
+    }
+
+    /// Moves the families into `out`.
+    pub fn finish(self, out: &mut Vec<MetricFamily>) {
+        out.extend(self.families);
+    }
+}
+
+/// A full metric name `mysql_<subsystem>_<name>`.
+pub fn fq_name(subsystem: &str, name: &str) -> String {
+    if subsystem.is_empty() {
+        format!("{NAMESPACE}_{name}")
+    } else {
+        format!("{NAMESPACE}_{subsystem}_{name}")
+    }
+}
+
+/// Test support: a [`Query`] answering from recorded result sets.
+#[cfg(test)]
+pub(crate) mod fake {
+    use super::{Query, Rows, ScrapeError};
+
+    /// Answers each known statement with its rows; unknown statements fail.
+    #[derive(Debug, Default)]
+    pub(crate) struct FakeDb {
+        pub(crate) answers: Vec<(String, Rows)>,
+        pub(crate) asked: Vec<String>,
+    }
+
+    impl FakeDb {
+        pub(crate) fn with(mut self, sql: &str, columns: &[&str], rows: &[&[Option<&str>]]) -> FakeDb {
+            self.answers.push((
+                sql.to_string(),
+                Rows {
+                    columns: columns.iter().map(|c| c.to_string()).collect(),
+                    rows: rows
+                        .iter()
+                        .map(|r| r.iter().map(|v| v.map(str::to_string)).collect())
+                        .collect(),
+                },
+            ));
+            self
+        }
+    }
+
+    impl Query for FakeDb {
+        fn query(&mut self, sql: &str) -> Result<Rows, ScrapeError> {
+            self.asked.push(sql.to_string());
+            self.answers
+                .iter()
+                .find(|(q, _)| q == sql)
+                .map(|(_, r)| r.clone())
+                .ok_or_else(|| ScrapeError::Query {
+                    query: sql.to_string(),
+                    message: "not recorded".to_string(),
+                })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_status_table() {
+        let cases: &[(&str, Option<f64>)] = &[
+            ("Yes", Some(1.0)),
+            ("ON", Some(1.0)),
+            ("Primary", Some(1.0)),
+            ("No", Some(0.0)),
+            ("OFF", Some(0.0)),
+            ("Connecting", Some(0.0)),
+            ("non-primary", Some(0.0)),
+            ("Disconnected", Some(0.0)),
+            ("42", Some(42.0)),
+            ("-1.5e3", Some(-1500.0)),
+            ("", None),
+            (" 1", None),
+            ("mysql-bin.000012", None),
+            ("5.7.44", None),
+            ("TLSv1.3", None),
+            ("on", None),
+        ];
+        for (input, want) in cases {
+            assert_eq!(parse_status(input), *want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn server_versions() {
+        let cases = [
+            ("10.11.6-MariaDB-0+deb12u1", (10, 11), 6, true),
+            ("8.0.36-28.1", (8, 0), 36, false),
+            ("5.7", (5, 7), 0, false),
+        ];
+        for (s, v, p, m) in cases {
+            let info = ServerInfo::parse(s).expect(s);
+            assert_eq!((info.version, info.patch, info.mariadb), (v, p, m), "{s}");
+        }
+        assert_eq!(ServerInfo::parse("garbage"), None);
+    }
+
+    #[test]
+    fn names_are_sanitised() {
+        assert_eq!(
+            metric_name_part("validate_password.dictionary_file_words_count"),
+            "validate_password_dictionary_file_words_count"
+        );
+        assert_eq!(metric_name_part("Com_SELECT"), "com_select");
+    }
+
+    #[test]
+    fn table_names_unique() {
+        let mut names: Vec<&str> = SCRAPERS.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len());
+    }
+}

@@ -1,0 +1,372 @@
+//! End-to-end: a real MariaDB (Debian package `mariadb-server`) initialised in a temp datadir and listening on a
+//! free loopback port, a monitoring user with a password, our exporter binary scraping it, and statements in
+//! between whose effect must show in the counters. Then the server is stopped and the exporter must keep serving
+//! `mysql_up 0`.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `SELECT 1` statements run between two scrapes.
+const SELECTS: usize = 25;
+
+const PASSWORD: &str = "s3cret-Pw";
+
+/// A program: `$<env>`, else the first existing candidate path, else the bare name (looked up on `PATH`).
+fn program(env: &str, candidates: &[&str]) -> PathBuf {
+    if let Some(p) = std::env::var_os(env) {
+        return PathBuf::from(p);
+    }
+    for c in candidates {
+        if Path::new(c).exists() {
+            return PathBuf::from(c);
+        }
+    }
+    PathBuf::from(Path::new(candidates[0]).file_name().expect("name"))
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    l.local_addr().expect("local addr").port()
+}
+
+fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A child process killed when dropped.
+struct Proc {
+    child: Child,
+    name: &'static str,
+}
+
+impl Proc {
+    fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("{} exited: {status}", self.name);
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A MariaDB server in its own temp dir.
+struct Mariadb {
+    proc: Option<Proc>,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Mariadb {
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("mysqld.sock")
+    }
+
+    fn start() -> Mariadb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        let install = program(
+            "MARIADB_INSTALL_DB",
+            &["/usr/bin/mariadb-install-db", "/usr/bin/mysql_install_db"],
+        );
+        let out = Command::new(&install)
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .args([
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                "--user=root",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {} (install mariadb-server): {e}", install.display()));
+        assert!(
+            out.status.success(),
+            "{} failed: {}\n{}",
+            install.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let server = program("MARIADBD", &["/usr/sbin/mariadbd", "/usr/sbin/mysqld"]);
+        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+        let child = Command::new(&server)
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--socket={}", dir.path().join("mysqld.sock").display()))
+            .arg(format!("--pid-file={}", dir.path().join("mysqld.pid").display()))
+            .arg(format!("--port={port}"))
+            .args([
+                "--bind-address=127.0.0.1",
+                "--user=root",
+                "--skip-name-resolve",
+                "--innodb-buffer-pool-size=16M",
+                "--skip-log-bin",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", server.display()));
+        let mut db = Mariadb {
+            proc: Some(Proc {
+                child,
+                name: "mariadbd",
+            }),
+            dir,
+            port,
+        };
+        wait_until("mariadbd to accept connections", Duration::from_secs(60), || {
+            if let Some(p) = db.proc.as_mut() {
+                p.assert_running();
+            }
+            db.sql_status("SELECT 1").is_ok()
+        });
+        db.sql(&format!(
+            "CREATE USER 'exporter'@'%' IDENTIFIED BY '{PASSWORD}'; \
+             GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO 'exporter'@'%';"
+        ));
+        db
+    }
+
+    /// Runs statements as root over the socket.
+    fn sql_status(&self, statements: &str) -> Result<String, String> {
+        let client = program("MARIADB", &["/usr/bin/mariadb", "/usr/bin/mysql"]);
+        let out = Command::new(&client)
+            .arg("--no-defaults")
+            .arg(format!("--socket={}", self.socket().display()))
+            .args(["-uroot", "--batch", "--skip-column-names", "-e", statements])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", client.display()))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    fn sql(&self, statements: &str) -> String {
+        self.sql_status(statements)
+            .unwrap_or_else(|e| panic!("{statements}: {e}\n{}", self.log()))
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    fn stop(&mut self) {
+        self.proc = None;
+    }
+}
+
+/// Our exporter binary on a free port.
+struct Exporter {
+    proc: Proc,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Exporter {
+    fn start(db_port: u16, extra: &[&str]) -> Exporter {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cnf = dir.path().join("my.cnf");
+        std::fs::write(&cnf, "[client]\nuser = exporter\n").expect("write my.cnf");
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_mysql_exporter"))
+            .arg(format!("--config.my-cnf={}", cnf.display()))
+            .arg(format!("--mysqld.address=127.0.0.1:{db_port}"))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(extra)
+            .env("MYSQLD_EXPORTER_PASSWORD", PASSWORD)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start exporter");
+        let mut e = Exporter {
+            proc: Proc {
+                child,
+                name: "mysql_exporter",
+            },
+            port,
+            _dir: dir,
+        };
+        wait_until("the exporter to listen", Duration::from_secs(15), || {
+            e.proc.assert_running();
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        e
+    }
+
+    /// Scrapes `/metrics`: (series -> value, body).
+    fn scrape(&mut self) -> (BTreeMap<String, f64>, String) {
+        self.proc.assert_running();
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .expect("write");
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).expect("read");
+        let (head, body) = raw.split_once("\r\n\r\n").expect("http response");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let body = dechunk(body);
+        let mut series = BTreeMap::new();
+        for line in body.lines().filter(|l| !l.starts_with('#')) {
+            if let Some((k, v)) = line.rsplit_once(' ') {
+                series.insert(k.to_string(), v.parse::<f64>().unwrap_or(f64::NAN));
+            }
+        }
+        (series, body)
+    }
+}
+
+/// Decodes a chunked body (or returns it as is when it is not chunked).
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    loop {
+        let Some((size, after)) = rest.split_once("\r\n") else {
+            return body.to_string();
+        };
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            return body.to_string();
+        };
+        if n == 0 {
+            return out;
+        }
+        if after.len() < n {
+            return body.to_string();
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].trim_start_matches("\r\n");
+    }
+}
+
+fn get(series: &BTreeMap<String, f64>, name: &str) -> f64 {
+    *series.get(name).unwrap_or_else(|| {
+        panic!(
+            "no series {name}; have: {:?}",
+            series.keys().take(60).collect::<Vec<_>>()
+        )
+    })
+}
+
+#[test]
+fn scrapes_a_real_mariadb_then_reports_it_down() {
+    let mut db = Mariadb::start();
+    let mut exporter = Exporter::start(db.port, &[]);
+
+    let (before, body) = exporter.scrape();
+    assert_eq!(get(&before, "mysql_up"), 1.0, "{body}\n{}", db.log());
+    for scraper in [
+        "global_status",
+        "global_variables",
+        "slave_status",
+        "info_schema.innodb_cmp",
+        "info_schema.innodb_cmpmem",
+        "info_schema.query_response_time",
+    ] {
+        let key = format!("mysql_exporter_collector_success{{collector=\"collect.{scraper}\"}}");
+        assert_eq!(get(&before, &key), 1.0, "{scraper}:\n{body}");
+    }
+    assert!(before.contains_key("mysql_exporter_collector_duration_seconds{collector=\"connection\"}"));
+
+    // Version labels agree with what the server says about itself.
+    let version = db.sql("SELECT @@version").trim().to_string();
+    let info = body
+        .lines()
+        .find(|l| l.starts_with("mysql_version_info{"))
+        .unwrap_or_else(|| panic!("no mysql_version_info:\n{body}"));
+    assert!(info.contains(&format!("version=\"{version}\"")), "{info} vs {version}");
+    assert!(info.contains("innodb_version=\""), "{info}");
+    assert!(info.ends_with(" 1"), "{info}");
+    assert!(
+        body.contains("# TYPE mysql_global_status_commands_total counter"),
+        "{body}"
+    );
+    assert!(
+        body.contains("# HELP mysql_up Whether the MySQL server is up."),
+        "{body}"
+    );
+    assert!(
+        body.contains("mysql_transaction_isolation{level=\"REPEATABLE-READ\"} 1"),
+        "{body}"
+    );
+    assert!(body.contains("mysqld_exporter_build_info{"), "{body}");
+    let max_conn: f64 = db.sql("SELECT @@max_connections").trim().parse().expect("number");
+    assert_eq!(get(&before, "mysql_global_variables_max_connections"), max_conn);
+    assert!(get(&before, "mysql_global_status_uptime") >= 0.0);
+    assert!(get(&before, "mysql_global_status_buffer_pool_pages{state=\"free\"}") >= 0.0);
+
+    // Statements between two scrapes move the counter by at least their number.
+    let select = "mysql_global_status_commands_total{command=\"select\"}";
+    db.sql(&"SELECT 1;".repeat(SELECTS));
+    let (after, _) = exporter.scrape();
+    let moved = get(&after, select) - get(&before, select);
+    assert!(
+        moved >= SELECTS as f64,
+        "select counter moved by {moved}, want >= {SELECTS}"
+    );
+    assert!(get(&after, "mysql_global_status_queries") > get(&before, "mysql_global_status_queries"));
+
+    // The server goes away: the exporter keeps serving, with mysql_up 0 and no server families.
+    db.stop();
+    let (down, body) = exporter.scrape();
+    assert_eq!(get(&down, "mysql_up"), 0.0, "{body}");
+    assert!(!body.contains("mysql_global_status_"), "{body}");
+    assert!(!body.contains("mysql_exporter_collector_success"), "{body}");
+    let (again, _) = exporter.scrape();
+    assert_eq!(get(&again, "mysql_up"), 0.0);
+
+    // The mysql_up lines are those of the Go exporter with MySQL down (the 0.14 capture; 0.15 dropped its
+    // mysql_exporter_scrapes_total and mysql_exporter_last_scrape_error).
+    if let Some(dir) = exposition::conformance::corpus_dir() {
+        let go = std::fs::read_to_string(dir.join("mysqld/debian-0.14.0-metrics-mysql-down.txt")).expect("capture");
+        let ours: Vec<&str> = body.lines().filter(|l| is_family(l, "mysql_up")).collect();
+        let theirs: Vec<&str> = go.lines().filter(|l| is_family(l, "mysql_up")).collect();
+        assert_eq!(ours, theirs);
+        assert!(body.contains("# TYPE mysqld_exporter_build_info gauge"), "{body}");
+        assert!(go.contains("# TYPE mysqld_exporter_build_info gauge"));
+    }
+}
+
+/// Whether `line` is a sample or HELP/TYPE line of the family `name`.
+fn is_family(line: &str, name: &str) -> bool {
+    let rest = line
+        .strip_prefix("# HELP ")
+        .or_else(|| line.strip_prefix("# TYPE "))
+        .unwrap_or(line);
+    rest.strip_prefix(name).is_some_and(|r| r.starts_with([' ', '{']))
+}
+
+#[test]
+fn disabled_scrapers_and_wrong_password() {
+    let db = Mariadb::start();
+    let mut exporter = Exporter::start(db.port, &["--no-collect.global_variables", "--no-collect.slave_status"]);
+    let (series, body) = exporter.scrape();
+    assert_eq!(get(&series, "mysql_up"), 1.0, "{body}");
+    assert!(!body.contains("mysql_global_variables_"), "{body}");
+    assert!(!body.contains("collect.slave_status"), "{body}");
+    assert!(body.contains("collect.global_status"), "{body}");
+
+    // The server refuses the credentials: down, not an HTTP error.
+    db.sql(&format!("ALTER USER 'exporter'@'%' IDENTIFIED BY 'other-{PASSWORD}'"));
+    let (series, body) = exporter.scrape();
+    assert_eq!(get(&series, "mysql_up"), 0.0, "{body}");
+}
