@@ -74,7 +74,7 @@ impl Mariadb {
         self.dir.path().join("mysqld.sock")
     }
 
-    fn start() -> Mariadb {
+    fn start(extra: &[&str]) -> Mariadb {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");
         let install = program(
@@ -113,8 +113,8 @@ impl Mariadb {
                 "--user=root",
                 "--skip-name-resolve",
                 "--innodb-buffer-pool-size=16M",
-                "--skip-log-bin",
             ])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -193,7 +193,7 @@ impl Exporter {
             .env("MYSQLD_EXPORTER_PASSWORD", PASSWORD)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("exporter.log")).expect("log file"))
             .spawn()
             .expect("start exporter");
         let mut e = Exporter {
@@ -209,6 +209,10 @@ impl Exporter {
             TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
         e
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("exporter.log")).unwrap_or_default()
     }
 
     /// Scrapes `/metrics`: (series -> value, body).
@@ -269,7 +273,7 @@ fn get(series: &BTreeMap<String, f64>, name: &str) -> f64 {
 
 #[test]
 fn scrapes_a_real_mariadb_then_reports_it_down() {
-    let mut db = Mariadb::start();
+    let mut db = Mariadb::start(&["--skip-log-bin"]);
     let mut exporter = Exporter::start(db.port, &[]);
 
     let (before, body) = exporter.scrape();
@@ -283,7 +287,7 @@ fn scrapes_a_real_mariadb_then_reports_it_down() {
         "info_schema.query_response_time",
     ] {
         let key = format!("mysql_exporter_collector_success{{collector=\"collect.{scraper}\"}}");
-        assert_eq!(get(&before, &key), 1.0, "{scraper}:\n{body}");
+        assert_eq!(get(&before, &key), 1.0, "{scraper}:\n{body}\n{}", exporter.log());
     }
     assert!(before.contains_key("mysql_exporter_collector_duration_seconds{collector=\"connection\"}"));
 
@@ -356,14 +360,43 @@ fn is_family(line: &str, name: &str) -> bool {
 }
 
 #[test]
-fn disabled_scrapers_and_wrong_password() {
-    let db = Mariadb::start();
-    let mut exporter = Exporter::start(db.port, &["--no-collect.global_variables", "--no-collect.slave_status"]);
+fn optional_and_disabled_scrapers_and_wrong_password() {
+    let db = Mariadb::start(&["--log-bin=mysql-bin"]);
+    let mut exporter = Exporter::start(
+        db.port,
+        &[
+            "--no-collect.global_variables",
+            "--no-collect.slave_status",
+            "--collect.binlog_size",
+            "--collect.info_schema.innodb_metrics",
+        ],
+    );
+    db.sql("FLUSH BINARY LOGS");
     let (series, body) = exporter.scrape();
     assert_eq!(get(&series, "mysql_up"), 1.0, "{body}");
     assert!(!body.contains("mysql_global_variables_"), "{body}");
     assert!(!body.contains("collect.slave_status"), "{body}");
     assert!(body.contains("collect.global_status"), "{body}");
+    for scraper in ["binlog_size", "info_schema.innodb_metrics"] {
+        let key = format!("mysql_exporter_collector_success{{collector=\"collect.{scraper}\"}}");
+        assert_eq!(get(&series, &key), 1.0, "{scraper}:\n{}", exporter.log());
+    }
+    // Two files after one flush; the size is what the server lists.
+    let logs = db.sql("SHOW BINARY LOGS");
+    let files: Vec<&str> = logs.lines().collect();
+    assert_eq!(get(&series, "mysql_binlog_files"), files.len() as f64, "{logs}");
+    let size: f64 = files
+        .iter()
+        .filter_map(|l| l.split('\t').nth(1)?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(get(&series, "mysql_binlog_size_bytes"), size, "{logs}");
+    let last = files.last().and_then(|l| l.split('\t').next()).unwrap_or("");
+    let number: f64 = last
+        .rsplit_once('.')
+        .and_then(|(_, n)| n.parse().ok())
+        .expect("file number");
+    assert_eq!(get(&series, "mysql_binlog_file_number"), number);
+    assert!(body.contains("# TYPE mysql_info_schema_innodb_metrics_"), "{body}");
 
     // The server refuses the credentials: down, not an HTTP error.
     db.sql(&format!("ALTER USER 'exporter'@'%' IDENTIFIED BY 'other-{PASSWORD}'"));

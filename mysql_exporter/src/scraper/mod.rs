@@ -6,10 +6,12 @@
 //! unit tests implement it on recorded rows, so the mapping from rows to metric families is tested without a
 //! server.
 
+pub mod binlog_size;
 pub mod global_status;
 pub mod global_variables;
 pub mod innodb_cmp;
 pub mod innodb_cmpmem;
+pub mod innodb_metrics;
 pub mod query_response_time;
 pub mod slave_status;
 
@@ -127,7 +129,7 @@ pub struct Spec {
     pub scraper: &'static dyn Scraper,
 }
 
-/// Every scraper this build has, in upstream's flag order.
+/// Every scraper this build has: upstream's default set first, then the optional ones.
 pub static SCRAPERS: &[Spec] = &[
     Spec {
         name: "global_status",
@@ -170,6 +172,20 @@ pub static SCRAPERS: &[Spec] = &[
         default_enabled: true,
         min_version: (5, 5),
         scraper: &query_response_time::QueryResponseTime,
+    },
+    Spec {
+        name: "info_schema.innodb_metrics",
+        help: "Collect metrics from information_schema.innodb_metrics",
+        default_enabled: false,
+        min_version: (5, 6),
+        scraper: &innodb_metrics::InnodbMetrics,
+    },
+    Spec {
+        name: "binlog_size",
+        help: "Collect the current size of all registered binlog files",
+        default_enabled: false,
+        min_version: (5, 1),
+        scraper: &binlog_size::BinlogSize,
     },
 ];
 
