@@ -1,20 +1,33 @@
-//! The collector the registry runs on each scrape: connect, run every enabled scraper on that one connection,
+//! The collectors the registry runs on each scrape: connect, run every enabled scraper on that one connection,
 //! report `mysql_up` and per-scraper `mysql_exporter_collector_{success,duration_seconds}`, disconnect.
+//!
+//! # One connection per scrape, selectable scrapers
+//!
+//! [`register`] adds three kinds of collectors to a [`Registry`], in this order: an unnamed *opener* that
+//! connects (and writes `mysql_up` and the `connection` duration), one collector *named after each enabled
+//! scraper* (so `collect[]=global_status` selects scrapers as upstream's handler does), and an unnamed *closer*
+//! that disconnects. The opener leaves the connection in a thread-local slot that the scraper collectors and the
+//! closer use: [`Registry::gather`] runs collectors one after the other, in registration order, on the calling
+//! thread, and unnamed collectors always run, so the slot always holds this scrape's connection. A scraper
+//! collector that finds no connection (the server was down) writes nothing, as upstream writes nothing but
+//! `mysql_up 0` then.
 //!
 //! # Async bridge
 //!
 //! The driver (`mysql_async`) is async; [`Collector::collect`] is sync. The HTTP runtime calls the registry from
 //! `tokio::task::spawn_blocking`, i.e. on one of the runtime's blocking threads, where blocking is allowed and no
-//! async task is running. The collector keeps a [`tokio::runtime::Handle`] taken at start-up and drives each
-//! query with `Handle::block_on` from that thread; the I/O itself runs on the runtime's reactor. `block_on` must
+//! async task is running. Each collector keeps a [`tokio::runtime::Handle`] taken at start-up and drives the
+//! driver with `Handle::block_on` from that thread; the I/O itself runs on the runtime's reactor. `block_on` must
 //! never be called from an async context (it would panic), which `spawn_blocking` guarantees.
 //!
 //! A scraper that fails is logged and reported with success 0; the others still run. When the server cannot be
 //! reached (or the session settings are refused) only `mysql_up 0` is written, as upstream does.
 
+use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
-use exposition::{CollectError, Collector, Labels, MetricFamily, MetricType};
+use exposition::registry::RegistryError;
+use exposition::{CollectError, Collector, Labels, MetricFamily, MetricType, Registry};
 use mysql_async::prelude::Queryable;
 use mysql_async::{ClientIdentity, Conn, OptsBuilder, SslOpts, Value};
 use tokio::runtime::Handle;
@@ -45,31 +58,52 @@ impl SessionSettings {
     }
 }
 
-/// The exporter's collector.
-#[derive(Debug)]
-pub struct MysqlCollector {
+/// What every collector of one exporter shares.
+#[derive(Debug, Clone)]
+struct Shared {
     runtime: Handle,
     client: ClientConfig,
     session: SessionSettings,
-    scrapers: Vec<&'static Spec>,
 }
 
-impl MysqlCollector {
-    /// A collector for `client` running `scrapers`; `runtime` drives the driver's I/O (see the module docs).
-    pub fn new(
-        runtime: Handle,
-        client: ClientConfig,
-        session: SessionSettings,
-        scrapers: Vec<&'static Spec>,
-    ) -> MysqlCollector {
-        MysqlCollector {
-            runtime,
-            client,
-            session,
-            scrapers,
-        }
-    }
+/// This thread's connection for the scrape in progress (see the module docs).
+struct Session {
+    conn: Conn,
+    server: ServerInfo,
+}
 
+thread_local! {
+    static SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
+}
+
+/// Registers the opener, one collector per scraper (named after it) and the closer on `registry`.
+pub fn register(
+    registry: &Registry,
+    runtime: Handle,
+    client: ClientConfig,
+    session: SessionSettings,
+    scrapers: &[&'static Spec],
+) -> Result<(), RegistryError> {
+    let shared = Shared {
+        runtime,
+        client,
+        session,
+    };
+    registry.register(Opener(shared.clone()));
+    for spec in scrapers {
+        registry.register_named(
+            spec.name,
+            ScraperCollector {
+                shared: shared.clone(),
+                spec,
+            },
+        )?;
+    }
+    registry.register(Closer(shared));
+    Ok(())
+}
+
+impl Shared {
     fn opts(&self) -> OptsBuilder {
         let c = &self.client;
         let mut opts = OptsBuilder::default()
@@ -99,21 +133,114 @@ impl MysqlCollector {
     }
 
     /// Connects, applies the session settings and reads the server version.
-    fn connect(&self) -> Result<(Conn, ServerInfo), String> {
+    fn connect(&self) -> Result<Session, String> {
         let opts = self.opts();
         self.runtime.block_on(async {
             let work = async {
                 let mut conn = Conn::new(opts).await.map_err(|e| e.to_string())?;
                 let version: Option<String> = conn.query_first("SELECT @@version").await.map_err(|e| e.to_string())?;
                 let version = version.unwrap_or_default();
-                let info =
+                let server =
                     ServerInfo::parse(&version).ok_or_else(|| format!("could not parse version from {version:?}"))?;
-                Ok((conn, info))
+                Ok(Session { conn, server })
             };
             tokio::time::timeout(CONNECT_TIMEOUT, work)
                 .await
                 .map_err(|_| format!("timed out after {CONNECT_TIMEOUT:?}"))?
         })
+    }
+
+    fn disconnect(&self, session: Session) {
+        let _ = self
+            .runtime
+            .block_on(tokio::time::timeout(Duration::from_secs(2), session.conn.disconnect()));
+    }
+}
+
+/// Connects at the start of a scrape; writes `mysql_up` and the connection time.
+#[derive(Debug)]
+struct Opener(Shared);
+
+impl Collector for Opener {
+    fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
+        // A slot left over from an interrupted scrape on this thread is closed first.
+        if let Some(stale) = SESSION.with(|s| s.borrow_mut().take()) {
+            self.0.disconnect(stale);
+        }
+        let start = Instant::now();
+        let mut fams = Families::new();
+        match self.0.connect() {
+            Ok(session) => {
+                add_timing(&mut fams, "connection", None, start.elapsed());
+                fams.add("mysql_up", MetricType::Gauge, UP_HELP, Labels::new(), 1.0);
+                SESSION.with(|s| *s.borrow_mut() = Some(session));
+            }
+            Err(err) => {
+                tracing::error!(target = %self.0.client.target(), err = %err, "Error opening connection to database");
+                fams.add("mysql_up", MetricType::Gauge, UP_HELP, Labels::new(), 0.0);
+            }
+        }
+        fams.finish(out);
+        Ok(())
+    }
+}
+
+/// Disconnects at the end of a scrape.
+#[derive(Debug)]
+struct Closer(Shared);
+
+impl Collector for Closer {
+    fn collect(&self, _: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
+        if let Some(session) = SESSION.with(|s| s.borrow_mut().take()) {
+            self.0.disconnect(session);
+        }
+        Ok(())
+    }
+}
+
+/// One scraper on the scrape's connection, with its success and duration.
+#[derive(Debug)]
+struct ScraperCollector {
+    shared: Shared,
+    spec: &'static Spec,
+}
+
+impl Collector for ScraperCollector {
+    fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
+        let Some(mut session) = SESSION.with(|s| s.borrow_mut().take()) else {
+            return Ok(());
+        };
+        if session.server.version >= self.spec.min_version {
+            let began = Instant::now();
+            let mark = out.len();
+            let mut db = LiveDb {
+                runtime: &self.shared.runtime,
+                conn: &mut session.conn,
+            };
+            let ok = match self.spec.scraper.scrape(&mut db, &session.server, out) {
+                Ok(()) => true,
+                Err(err) => {
+                    out.truncate(mark);
+                    tracing::error!(
+                        scraper = self.spec.name,
+                        target = %self.shared.client.target(),
+                        err = %err,
+                        "Error from scraper"
+                    );
+                    false
+                }
+            };
+            let mut fams = Families::new();
+            add_timing(
+                &mut fams,
+                &format!("collect.{}", self.spec.name),
+                Some(ok),
+                began.elapsed(),
+            );
+            fams.finish(out);
+        }
+        SESSION.with(|s| *s.borrow_mut() = Some(session));
+        Ok(())
     }
 }
 
@@ -155,50 +282,6 @@ fn text_value(v: Value) -> Option<String> {
         Value::Float(f) => Some(f.to_string()),
         Value::Double(d) => Some(d.to_string()),
         other => Some(other.as_sql(true).trim_matches('\'').to_string()),
-    }
-}
-
-impl Collector for MysqlCollector {
-    fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
-        let start = Instant::now();
-        let mut fams = Families::new();
-        let (mut conn, server) = match self.connect() {
-            Ok(c) => c,
-            Err(err) => {
-                tracing::error!(target = %self.client.target(), err = %err, "Error opening connection to database");
-                fams.add("mysql_up", MetricType::Gauge, UP_HELP, Labels::new(), 0.0);
-                fams.finish(out);
-                return Ok(());
-            }
-        };
-        add_timing(&mut fams, "connection", None, start.elapsed());
-        let mut db = LiveDb {
-            runtime: &self.runtime,
-            conn: &mut conn,
-        };
-        for spec in &self.scrapers {
-            if server.version < spec.min_version {
-                continue;
-            }
-            let label = format!("collect.{}", spec.name);
-            let began = Instant::now();
-            let mark = out.len();
-            let ok = match spec.scraper.scrape(&mut db, &server, out) {
-                Ok(()) => true,
-                Err(err) => {
-                    out.truncate(mark);
-                    tracing::error!(scraper = spec.name, target = %self.client.target(), err = %err, "Error from scraper");
-                    false
-                }
-            };
-            add_timing(&mut fams, &label, Some(ok), began.elapsed());
-        }
-        let _ = self
-            .runtime
-            .block_on(tokio::time::timeout(Duration::from_secs(2), conn.disconnect()));
-        fams.add("mysql_up", MetricType::Gauge, UP_HELP, Labels::new(), 1.0);
-        fams.finish(out);
-        Ok(())
     }
 }
 
@@ -270,20 +353,23 @@ mod tests {
             },
         )
         .expect("config");
-        let c = MysqlCollector::new(
-            rt.handle().clone(),
-            client,
-            SessionSettings {
-                lock_wait_timeout: 2,
-                log_slow_filter: false,
-            },
-            crate::scraper::SCRAPERS.iter().collect(),
-        );
-        let mut out = Vec::new();
-        c.collect(&mut out).expect("collect never fails");
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].name, "mysql_up");
-        assert_eq!(out[0].help.as_deref(), Some(UP_HELP));
-        assert_eq!(out[0].metrics[0].value, exposition::Value::Gauge(0.0));
+        let registry = Registry::new();
+        let all: Vec<&'static Spec> = crate::scraper::SCRAPERS.iter().collect();
+        let settings = SessionSettings {
+            lock_wait_timeout: 2,
+            log_slow_filter: false,
+        };
+        register(&registry, rt.handle().clone(), client, settings, &all).expect("register");
+        let names: Vec<String> = all.iter().map(|s| s.name.to_string()).collect();
+        assert_eq!(registry.collector_names(), names);
+        // Whole scrape and a collect[] selection: only mysql_up, nothing from the scrapers.
+        for filter in [vec![], vec!["global_status".to_string()]] {
+            let out = registry.gather(&filter).expect("gather");
+            assert_eq!(out.len(), 1);
+            assert_eq!(out[0].name, "mysql_up");
+            assert_eq!(out[0].help.as_deref(), Some(UP_HELP));
+            assert_eq!(out[0].metrics[0].value, exposition::Value::Gauge(0.0));
+        }
+        assert!(SESSION.with(|s| s.borrow().is_none()));
     }
 }

@@ -6,7 +6,7 @@ use clap::FromArgMatches;
 use exposition::Registry;
 use exposition::http::{Exporter, LogArgs, WebArgs};
 use mysql_exporter::cli;
-use mysql_exporter::exporter::MysqlCollector;
+use mysql_exporter::exporter;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -28,12 +28,13 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!(scraper = s.name, "Scraper enabled");
     }
     let registry = Registry::new();
-    registry.register(MysqlCollector::new(
+    exporter::register(
+        &registry,
         tokio::runtime::Handle::current(),
         client,
         cli::session_settings(&matches),
-        scrapers,
-    ));
+        &scrapers,
+    )?;
     Exporter::new("mysqld_exporter", Arc::new(registry))
         .version(VERSION)
         .title("MySQLd Exporter")

@@ -217,12 +217,17 @@ impl Exporter {
 
     /// Scrapes `/metrics`: (series -> value, body).
     fn scrape(&mut self) -> (BTreeMap<String, f64>, String) {
+        self.scrape_path("/metrics")
+    }
+
+    /// Scrapes `path` (with a query string, say): (series -> value, body).
+    fn scrape_path(&mut self, path: &str) -> (BTreeMap<String, f64>, String) {
         self.proc.assert_running();
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
         write!(
             s,
-            "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
         )
         .expect("write");
         let mut raw = String::new();
@@ -328,6 +333,21 @@ fn scrapes_a_real_mariadb_then_reports_it_down() {
         "select counter moved by {moved}, want >= {SELECTS}"
     );
     assert!(get(&after, "mysql_global_status_queries") > get(&before, "mysql_global_status_queries"));
+
+    // collect[] selects scrapers, as upstream's handler does; the connection and mysql_up are always there.
+    let (picked, body) = exporter.scrape_path("/metrics?collect%5B%5D=global_status");
+    assert_eq!(get(&picked, "mysql_up"), 1.0, "{body}");
+    assert!(picked.contains_key(select), "{body}");
+    assert!(!body.contains("mysql_version_info"), "{body}");
+    let collectors: Vec<&str> = body
+        .lines()
+        .filter(|l| l.starts_with("mysql_exporter_collector_success"))
+        .collect();
+    assert_eq!(
+        collectors,
+        ["mysql_exporter_collector_success{collector=\"collect.global_status\"} 1"],
+        "{body}"
+    );
 
     // The server goes away: the exporter keeps serving, with mysql_up 0 and no server families.
     db.stop();
