@@ -10,7 +10,7 @@ use exposition::http::{LogArgs, WebArgs, with_listen_default};
 
 use crate::config::{self, ClientConfig, ConfigError, Overrides};
 use crate::exporter::SessionSettings;
-use crate::scraper::{SCRAPERS, Spec};
+use crate::scraper::{SCRAPERS, Scraper, Spec};
 
 /// The environment variable holding the password when the file has none.
 pub const PASSWORD_ENV: &str = "MYSQLD_EXPORTER_PASSWORD";
@@ -62,10 +62,12 @@ pub fn command(version: &'static str) -> Command {
         );
     for spec in SCRAPERS {
         let state = if spec.default_enabled { "enabled" } else { "disabled" };
-        cmd = cmd.args(switch(
-            &format!("collect.{}", spec.name),
-            format!("{} (default: {state}).", spec.help),
-        ));
+        cmd = cmd
+            .args(switch(
+                &format!("collect.{}", spec.name),
+                format!("{} (default: {state}).", spec.help),
+            ))
+            .args((spec.args)());
     }
     for arg in no_variants(&["tls.insecure-skip-verify", "exporter.log_slow_filter"]) {
         cmd = cmd.arg(arg);
@@ -129,6 +131,11 @@ pub fn enabled(m: &ArgMatches) -> Vec<&'static Spec> {
             }
         })
         .collect()
+}
+
+/// The enabled scrapers, built from their flags.
+pub fn scrapers(m: &ArgMatches) -> Vec<(&'static Spec, Box<dyn Scraper>)> {
+    enabled(m).into_iter().map(|s| (s, (s.build)(m))).collect()
 }
 
 /// `--config.my-cnf`, defaulting to `$HOME/.my.cnf`.

@@ -33,7 +33,7 @@ use mysql_async::{ClientIdentity, Conn, OptsBuilder, SslOpts, Value};
 use tokio::runtime::Handle;
 
 use crate::config::ClientConfig;
-use crate::scraper::{Families, Query, Rows, ScrapeError, ServerInfo, Spec};
+use crate::scraper::{Families, Query, Rows, ScrapeError, Scraper, ServerInfo, Spec};
 
 /// How long connecting (TCP, TLS, authentication, session settings and the version query) may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -82,7 +82,7 @@ pub fn register(
     runtime: Handle,
     client: ClientConfig,
     session: SessionSettings,
-    scrapers: &[&'static Spec],
+    scrapers: Vec<(&'static Spec, Box<dyn Scraper>)>,
 ) -> Result<(), RegistryError> {
     let shared = Shared {
         runtime,
@@ -90,12 +90,13 @@ pub fn register(
         session,
     };
     registry.register(Opener(shared.clone()));
-    for spec in scrapers {
+    for (spec, scraper) in scrapers {
         registry.register_named(
             spec.name,
             ScraperCollector {
                 shared: shared.clone(),
                 spec,
+                scraper,
             },
         )?;
     }
@@ -203,6 +204,7 @@ impl Collector for Closer {
 struct ScraperCollector {
     shared: Shared,
     spec: &'static Spec,
+    scraper: Box<dyn Scraper>,
 }
 
 impl Collector for ScraperCollector {
@@ -217,7 +219,7 @@ impl Collector for ScraperCollector {
                 runtime: &self.shared.runtime,
                 conn: &mut session.conn,
             };
-            let ok = match self.spec.scraper.scrape(&mut db, &session.server, out) {
+            let ok = match self.scraper.scrape(&mut db, &session.server, out) {
                 Ok(()) => true,
                 Err(err) => {
                     out.truncate(mark);
@@ -354,13 +356,19 @@ mod tests {
         )
         .expect("config");
         let registry = Registry::new();
-        let all: Vec<&'static Spec> = crate::scraper::SCRAPERS.iter().collect();
+        let matches = crate::cli::command("test")
+            .try_get_matches_from(["mysql_exporter"])
+            .expect("args");
+        let all: Vec<(&'static Spec, Box<dyn Scraper>)> = crate::scraper::SCRAPERS
+            .iter()
+            .map(|s| (s, (s.build)(&matches)))
+            .collect();
+        let names: Vec<String> = all.iter().map(|(s, _)| s.name.to_string()).collect();
         let settings = SessionSettings {
             lock_wait_timeout: 2,
             log_slow_filter: false,
         };
-        register(&registry, rt.handle().clone(), client, settings, &all).expect("register");
-        let names: Vec<String> = all.iter().map(|s| s.name.to_string()).collect();
+        register(&registry, rt.handle().clone(), client, settings, all).expect("register");
         assert_eq!(registry.collector_names(), names);
         // Whole scrape and a collect[] selection: only mysql_up, nothing from the scrapers.
         for filter in [vec![], vec!["global_status".to_string()]] {

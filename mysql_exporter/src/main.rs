@@ -23,9 +23,9 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(1);
         }
     };
-    let scrapers = cli::enabled(&matches);
-    for s in &scrapers {
-        tracing::info!(scraper = s.name, "Scraper enabled");
+    let scrapers = cli::scrapers(&matches);
+    for (spec, _) in &scrapers {
+        tracing::info!(scraper = spec.name, "Scraper enabled");
     }
     let registry = Registry::new();
     exporter::register(
@@ -33,7 +33,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::runtime::Handle::current(),
         client,
         cli::session_settings(&matches),
-        &scrapers,
+        scrapers,
     )?;
     Exporter::new("mysqld_exporter", Arc::new(registry))
         .version(VERSION)

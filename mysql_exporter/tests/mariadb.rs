@@ -167,6 +167,24 @@ impl Mariadb {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
 
+    /// A root client running `SELECT SLEEP(seconds)`, killed when dropped.
+    fn sleeping_client(&self, seconds: u32) -> Proc {
+        let client = program("MARIADB", &["/usr/bin/mariadb", "/usr/bin/mysql"]);
+        let child = Command::new(&client)
+            .arg("--no-defaults")
+            .arg(format!("--socket={}", self.socket().display()))
+            .args(["-uroot", "-e", &format!("SELECT SLEEP({seconds})")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start client");
+        Proc {
+            child,
+            name: "mariadb client",
+        }
+    }
+
     fn stop(&mut self) {
         self.proc = None;
     }
@@ -225,11 +243,7 @@ impl Exporter {
         self.proc.assert_running();
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-        )
-        .expect("write");
+        write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").expect("write");
         let mut raw = String::new();
         s.read_to_string(&mut raw).expect("read");
         let (head, body) = raw.split_once("\r\n\r\n").expect("http response");
@@ -389,15 +403,24 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
             "--no-collect.slave_status",
             "--collect.binlog_size",
             "--collect.info_schema.innodb_metrics",
+            "--collect.info_schema.processlist",
+            "--no-collect.info_schema.processlist.processes_by_host",
         ],
     );
     db.sql("FLUSH BINARY LOGS");
+    // A client sleeping in a query while the exporter scrapes.
+    let _sleeper = db.sleeping_client(60);
+    wait_until("the sleeping query to show", Duration::from_secs(15), || {
+        db.sql("SELECT COUNT(*) FROM information_schema.processlist WHERE state = 'User sleep'")
+            .trim()
+            == "1"
+    });
     let (series, body) = exporter.scrape();
     assert_eq!(get(&series, "mysql_up"), 1.0, "{body}");
     assert!(!body.contains("mysql_global_variables_"), "{body}");
     assert!(!body.contains("collect.slave_status"), "{body}");
     assert!(body.contains("collect.global_status"), "{body}");
-    for scraper in ["binlog_size", "info_schema.innodb_metrics"] {
+    for scraper in ["binlog_size", "info_schema.innodb_metrics", "info_schema.processlist"] {
         let key = format!("mysql_exporter_collector_success{{collector=\"collect.{scraper}\"}}");
         assert_eq!(get(&series, &key), 1.0, "{scraper}:\n{}", exporter.log());
     }
@@ -417,6 +440,15 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
         .expect("file number");
     assert_eq!(get(&series, "mysql_binlog_file_number"), number);
     assert!(body.contains("# TYPE mysql_info_schema_innodb_metrics_"), "{body}");
+    let threads = "mysql_info_schema_processlist_threads{command=\"query\",state=\"user_sleep\"}";
+    assert_eq!(get(&series, threads), 1.0, "{body}");
+    assert!(
+        get(
+            &series,
+            "mysql_info_schema_processlist_processes_by_user{mysql_user=\"root\"}"
+        ) >= 1.0
+    );
+    assert!(!body.contains("processes_by_host"), "{body}");
 
     // The server refuses the credentials: down, not an HTTP error.
     db.sql(&format!("ALTER USER 'exporter'@'%' IDENTIFIED BY 'other-{PASSWORD}'"));

@@ -12,7 +12,7 @@ pub const CHECK_QUERY: &str = "SELECT @@log_bin";
 pub const QUERY: &str = "SHOW BINARY LOGS";
 
 /// The `binlog_size` scraper.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct BinlogSize;
 
 impl Scraper for BinlogSize {

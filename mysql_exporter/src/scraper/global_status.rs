@@ -68,7 +68,7 @@ const EVS_PARTS: [(&str, &str); 5] = [
 ];
 
 /// The `global_status` scraper.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct GlobalStatus;
 
 impl Scraper for GlobalStatus {

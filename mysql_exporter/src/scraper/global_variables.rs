@@ -10,7 +10,7 @@ use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, metric_n
 pub const QUERY: &str = "SHOW GLOBAL VARIABLES";
 
 /// The `global_variables` scraper.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct GlobalVariables;
 
 impl Scraper for GlobalVariables {

@@ -39,7 +39,7 @@ const COLUMNS: [(&str, &str, &str); 5] = [
 ];
 
 /// The `info_schema.innodb_cmp` scraper.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct InnodbCmp;
 
 impl Scraper for InnodbCmp {

@@ -39,7 +39,7 @@ const COLUMNS: [(&str, &str, &str, f64); 4] = [
 ];
 
 /// The `info_schema.innodb_cmpmem` scraper.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct InnodbCmpMem;
 
 impl Scraper for InnodbCmpMem {

@@ -29,7 +29,7 @@ pub fn query(server: &ServerInfo) -> &'static str {
 const SUB: &str = "info_schema";
 
 /// The `info_schema.innodb_metrics` scraper.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct InnodbMetrics;
 
 impl Scraper for InnodbMetrics {

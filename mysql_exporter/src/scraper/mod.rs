@@ -12,9 +12,11 @@ pub mod global_variables;
 pub mod innodb_cmp;
 pub mod innodb_cmpmem;
 pub mod innodb_metrics;
+pub mod processlist;
 pub mod query_response_time;
 pub mod slave_status;
 
+use clap::{Arg, ArgAction, ArgMatches};
 use exposition::{Labels, Metric, MetricFamily, MetricType, Value};
 
 /// The metric namespace of every family the scrapers write.
@@ -125,8 +127,55 @@ pub struct Spec {
     pub default_enabled: bool,
     /// The oldest server version (major, minor) the scraper runs against; older servers skip it.
     pub min_version: (u32, u32),
-    /// The scraper.
-    pub scraper: &'static dyn Scraper,
+    /// The flags this scraper owns (`--collect.<name>.<option>`); most have none.
+    pub args: fn() -> Vec<Arg>,
+    /// Builds the scraper from the parsed command line.
+    pub build: fn(&ArgMatches) -> Box<dyn Scraper>,
+}
+
+/// [`Spec::args`] for scrapers without flags.
+pub fn no_args() -> Vec<Arg> {
+    Vec::new()
+}
+
+/// [`Spec::build`] for scrapers without settings.
+pub fn plain<S: Scraper + Default + 'static>(_: &ArgMatches) -> Box<dyn Scraper> {
+    Box::new(S::default())
+}
+
+/// A kingpin-style boolean flag: `--<name>` sets it, the hidden `--no-<name>` clears it; the last one wins.
+pub fn bool_flag(name: &'static str, help: String) -> [Arg; 2] {
+    let off = format!("no-{name}");
+    [
+        Arg::new(name)
+            .long(name)
+            .action(ArgAction::SetTrue)
+            .overrides_with(off.clone())
+            .help(help),
+        Arg::new(off.clone())
+            .long(off)
+            .action(ArgAction::SetTrue)
+            .overrides_with(name)
+            .hide(true),
+    ]
+}
+
+/// The value of a [`bool_flag`] (`default` when neither form was given).
+pub fn bool_flag_value(m: &ArgMatches, name: &str, default: bool) -> bool {
+    let on = m.try_get_one::<bool>(name).ok().flatten().copied().unwrap_or(false);
+    let off = m
+        .try_get_one::<bool>(&format!("no-{name}"))
+        .ok()
+        .flatten()
+        .copied()
+        .unwrap_or(false);
+    if on {
+        true
+    } else if off {
+        false
+    } else {
+        default
+    }
 }
 
 /// Every scraper this build has: upstream's default set first, then the optional ones.
@@ -136,56 +185,72 @@ pub static SCRAPERS: &[Spec] = &[
         help: "Collect from SHOW GLOBAL STATUS",
         default_enabled: true,
         min_version: (5, 1),
-        scraper: &global_status::GlobalStatus,
+        args: no_args,
+        build: plain::<global_status::GlobalStatus>,
     },
     Spec {
         name: "global_variables",
         help: "Collect from SHOW GLOBAL VARIABLES",
         default_enabled: true,
         min_version: (5, 1),
-        scraper: &global_variables::GlobalVariables,
+        args: no_args,
+        build: plain::<global_variables::GlobalVariables>,
     },
     Spec {
         name: "slave_status",
         help: "Collect from SHOW SLAVE STATUS",
         default_enabled: true,
         min_version: (5, 1),
-        scraper: &slave_status::SlaveStatus,
+        args: no_args,
+        build: plain::<slave_status::SlaveStatus>,
     },
     Spec {
         name: "info_schema.innodb_cmp",
         help: "Collect metrics from information_schema.innodb_cmp",
         default_enabled: true,
         min_version: (5, 5),
-        scraper: &innodb_cmp::InnodbCmp,
+        args: no_args,
+        build: plain::<innodb_cmp::InnodbCmp>,
     },
     Spec {
         name: "info_schema.innodb_cmpmem",
         help: "Collect metrics from information_schema.innodb_cmpmem",
         default_enabled: true,
         min_version: (5, 5),
-        scraper: &innodb_cmpmem::InnodbCmpMem,
+        args: no_args,
+        build: plain::<innodb_cmpmem::InnodbCmpMem>,
     },
     Spec {
         name: "info_schema.query_response_time",
         help: "Collect query response time distribution if query_response_time_stats is ON.",
         default_enabled: true,
         min_version: (5, 5),
-        scraper: &query_response_time::QueryResponseTime,
+        args: no_args,
+        build: plain::<query_response_time::QueryResponseTime>,
     },
     Spec {
         name: "info_schema.innodb_metrics",
         help: "Collect metrics from information_schema.innodb_metrics",
         default_enabled: false,
         min_version: (5, 6),
-        scraper: &innodb_metrics::InnodbMetrics,
+        args: no_args,
+        build: plain::<innodb_metrics::InnodbMetrics>,
     },
     Spec {
         name: "binlog_size",
         help: "Collect the current size of all registered binlog files",
         default_enabled: false,
         min_version: (5, 1),
-        scraper: &binlog_size::BinlogSize,
+        args: no_args,
+        build: plain::<binlog_size::BinlogSize>,
+    },
+    Spec {
+        name: "info_schema.processlist",
+        help: "Collect current thread state counts from the information_schema.processlist",
+        default_enabled: false,
+        min_version: (5, 1),
+        args: processlist::args,
+        build: processlist::build,
     },
 ];
 

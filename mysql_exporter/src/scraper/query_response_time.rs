@@ -33,7 +33,7 @@ pub const TABLES: [(&str, &str, &str); 3] = [
 ];
 
 /// The `info_schema.query_response_time` scraper.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct QueryResponseTime;
 
 impl Scraper for QueryResponseTime {

@@ -22,7 +22,7 @@ pub const SLAVE_QUERY: &str = "SHOW SLAVE STATUS";
 const SUBSYSTEM: &str = "slave_status";
 
 /// The `slave_status` scraper.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct SlaveStatus;
 
 /// The statements to try for `server`, preferred first.
