@@ -405,7 +405,13 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
             "--collect.info_schema.innodb_metrics",
             "--collect.info_schema.processlist",
             "--no-collect.info_schema.processlist.processes_by_host",
+            "--collect.info_schema.tables",
+            "--collect.info_schema.tables.databases=shop",
         ],
+    );
+    db.sql(
+        "CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, note TEXT) ENGINE=InnoDB; \
+         INSERT INTO shop.orders VALUES (1, 'a'), (2, 'b'), (3, 'c'); ANALYZE TABLE shop.orders;",
     );
     db.sql("FLUSH BINARY LOGS");
     // A client sleeping in a query while the exporter scrapes.
@@ -420,7 +426,12 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
     assert!(!body.contains("mysql_global_variables_"), "{body}");
     assert!(!body.contains("collect.slave_status"), "{body}");
     assert!(body.contains("collect.global_status"), "{body}");
-    for scraper in ["binlog_size", "info_schema.innodb_metrics", "info_schema.processlist"] {
+    for scraper in [
+        "binlog_size",
+        "info_schema.innodb_metrics",
+        "info_schema.processlist",
+        "info_schema.tables",
+    ] {
         let key = format!("mysql_exporter_collector_success{{collector=\"collect.{scraper}\"}}");
         assert_eq!(get(&series, &key), 1.0, "{scraper}:\n{}", exporter.log());
     }
@@ -449,6 +460,30 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
         ) >= 1.0
     );
     assert!(!body.contains("processes_by_host"), "{body}");
+    // Table figures are what the server reports about the table.
+    let report = db.sql(
+        "SELECT TABLE_ROWS, DATA_LENGTH, ENGINE, ROW_FORMAT FROM information_schema.tables \
+         WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'orders'",
+    );
+    let fields: Vec<&str> = report.trim().split('\t').collect();
+    let table = "schema=\"shop\",table=\"orders\"";
+    assert_eq!(
+        get(&series, &format!("mysql_info_schema_table_rows{{{table}}}")),
+        fields[0].parse::<f64>().expect("rows")
+    );
+    assert_eq!(
+        get(
+            &series,
+            &format!("mysql_info_schema_table_size{{component=\"data_length\",{table}}}")
+        ),
+        fields[1].parse::<f64>().expect("size")
+    );
+    let version = body
+        .lines()
+        .find(|l| l.starts_with("mysql_info_schema_table_version{"))
+        .unwrap_or_else(|| panic!("no table version:\n{body}"));
+    assert!(version.contains(&format!("engine=\"{}\"", fields[2])), "{version}");
+    assert!(version.contains(&format!("row_format=\"{}\"", fields[3])), "{version}");
 
     // The server refuses the credentials: down, not an HTTP error.
     db.sql(&format!("ALTER USER 'exporter'@'%' IDENTIFIED BY 'other-{PASSWORD}'"));

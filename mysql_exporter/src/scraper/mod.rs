@@ -15,6 +15,7 @@ pub mod innodb_metrics;
 pub mod processlist;
 pub mod query_response_time;
 pub mod slave_status;
+pub mod tables;
 
 use clap::{Arg, ArgAction, ArgMatches};
 use exposition::{Labels, Metric, MetricFamily, MetricType, Value};
@@ -251,6 +252,14 @@ pub static SCRAPERS: &[Spec] = &[
         min_version: (5, 1),
         args: processlist::args,
         build: processlist::build,
+    },
+    Spec {
+        name: "info_schema.tables",
+        help: "Collect metrics from information_schema.tables",
+        default_enabled: false,
+        min_version: (5, 1),
+        args: tables::args,
+        build: tables::build,
     },
 ];
 
