@@ -407,6 +407,7 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
             "--no-collect.info_schema.processlist.processes_by_host",
             "--collect.info_schema.tables",
             "--collect.info_schema.tables.databases=shop",
+            "--collect.engine_innodb_status",
         ],
     );
     db.sql(
@@ -431,6 +432,7 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
         "info_schema.innodb_metrics",
         "info_schema.processlist",
         "info_schema.tables",
+        "engine_innodb_status",
     ] {
         let key = format!("mysql_exporter_collector_success{{collector=\"collect.{scraper}\"}}");
         assert_eq!(get(&series, &key), 1.0, "{scraper}:\n{}", exporter.log());
@@ -460,6 +462,14 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
         ) >= 1.0
     );
     assert!(!body.contains("processes_by_host"), "{body}");
+    // The read view count is parsed from the server's status text.
+    let innodb = db.sql("SHOW ENGINE INNODB STATUS");
+    if innodb.contains(" read views open inside InnoDB") {
+        assert!(
+            series.contains_key("mysql_engine_innodb_read_views_open_inside_innodb"),
+            "{body}"
+        );
+    }
     // Table figures are what the server reports about the table.
     let report = db.sql(
         "SELECT TABLE_ROWS, DATA_LENGTH, ENGINE, ROW_FORMAT FROM information_schema.tables \

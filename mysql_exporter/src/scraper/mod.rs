@@ -7,6 +7,7 @@
 //! server.
 
 pub mod binlog_size;
+pub mod engine_innodb_status;
 pub mod global_status;
 pub mod global_variables;
 pub mod innodb_cmp;
@@ -260,6 +261,14 @@ pub static SCRAPERS: &[Spec] = &[
         min_version: (5, 1),
         args: tables::args,
         build: tables::build,
+    },
+    Spec {
+        name: "engine_innodb_status",
+        help: "Collect from SHOW ENGINE INNODB STATUS",
+        default_enabled: false,
+        min_version: (5, 1),
+        args: no_args,
+        build: plain::<engine_innodb_status::EngineInnodbStatus>,
     },
 ];
 
