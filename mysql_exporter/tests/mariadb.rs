@@ -395,7 +395,7 @@ fn is_family(line: &str, name: &str) -> bool {
 
 #[test]
 fn optional_and_disabled_scrapers_and_wrong_password() {
-    let db = Mariadb::start(&["--log-bin=mysql-bin"]);
+    let db = Mariadb::start(&["--log-bin=mysql-bin", "--userstat=1"]);
     let mut exporter = Exporter::start(
         db.port,
         &[
@@ -408,11 +408,13 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
             "--collect.info_schema.tables",
             "--collect.info_schema.tables.databases=shop",
             "--collect.engine_innodb_status",
+            "--collect.info_schema.tablestats",
         ],
     );
     db.sql(
         "CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, note TEXT) ENGINE=InnoDB; \
-         INSERT INTO shop.orders VALUES (1, 'a'), (2, 'b'), (3, 'c'); ANALYZE TABLE shop.orders;",
+         INSERT INTO shop.orders VALUES (1, 'a'), (2, 'b'), (3, 'c'); ANALYZE TABLE shop.orders; \
+         SELECT COUNT(*) FROM shop.orders;",
     );
     db.sql("FLUSH BINARY LOGS");
     // A client sleeping in a query while the exporter scrapes.
@@ -433,6 +435,7 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
         "info_schema.processlist",
         "info_schema.tables",
         "engine_innodb_status",
+        "info_schema.tablestats",
     ] {
         let key = format!("mysql_exporter_collector_success{{collector=\"collect.{scraper}\"}}");
         assert_eq!(get(&series, &key), 1.0, "{scraper}:\n{}", exporter.log());
@@ -470,6 +473,28 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
             "{body}"
         );
     }
+    // User statistics: the exporter's counters are the server's.
+    let stats = db.sql(
+        "SELECT ROWS_READ, ROWS_CHANGED FROM information_schema.table_statistics \
+         WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'orders'",
+    );
+    let stats: Vec<f64> = stats.split_whitespace().map(|v| v.parse().expect("number")).collect();
+    let t = "schema=\"shop\",table=\"orders\"";
+    assert!(stats[0] >= 3.0 && stats[1] >= 3.0, "{stats:?}");
+    assert_eq!(
+        get(
+            &series,
+            &format!("mysql_info_schema_table_statistics_rows_read_total{{{t}}}")
+        ),
+        stats[0]
+    );
+    assert_eq!(
+        get(
+            &series,
+            &format!("mysql_info_schema_table_statistics_rows_changed_total{{{t}}}")
+        ),
+        stats[1]
+    );
     // Table figures are what the server reports about the table.
     let report = db.sql(
         "SELECT TABLE_ROWS, DATA_LENGTH, ENGINE, ROW_FORMAT FROM information_schema.tables \

@@ -17,6 +17,7 @@ pub mod processlist;
 pub mod query_response_time;
 pub mod slave_status;
 pub mod tables;
+pub mod tablestats;
 
 use clap::{Arg, ArgAction, ArgMatches};
 use exposition::{Labels, Metric, MetricFamily, MetricType, Value};
@@ -261,6 +262,14 @@ pub static SCRAPERS: &[Spec] = &[
         min_version: (5, 1),
         args: tables::args,
         build: tables::build,
+    },
+    Spec {
+        name: "info_schema.tablestats",
+        help: "If running with userstat=1, set to true to collect table statistics",
+        default_enabled: false,
+        min_version: (5, 1),
+        args: no_args,
+        build: plain::<tablestats::TableStats>,
     },
     Spec {
         name: "engine_innodb_status",
