@@ -4,7 +4,7 @@
 //! The file is INI: `[section]` headers, `key = value` lines (values may be quoted), bare boolean keys,
 //! `#`/`;` comments. Only the `[client]` section is used. A missing file is not an error (upstream loads it
 //! loosely); flags fill `host`, `port` and `user` where the file leaves them empty, and the environment variable
-//! is the password unless the file has one.
+//! is the password unless the file has one. `$NAME` and `${NAME}` in values are replaced by environment variables.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -177,8 +177,44 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<ClientConfig, ConfigEr
             });
         }
     };
-    let sections = parse_ini(&text, path)?;
+    let mut sections = parse_ini(&text, path)?;
+    for values in sections.values_mut() {
+        for value in values.values_mut() {
+            *value = expand_env(value, |name| std::env::var(name).ok());
+        }
+    }
     resolve(sections.get("client"), path, overrides)
+}
+
+/// Replaces `${NAME}` and `$NAME` (NAME of ASCII letters, digits and `_`) with `lookup(NAME)`, empty when unset,
+/// as upstream expands the file's values with the environment. Any other `$` is kept.
+pub fn expand_env(value: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(braced) = after.strip_prefix('{')
+            && let Some(end) = braced.find('}')
+            && !braced[..end].is_empty()
+            && braced[..end].chars().all(is_name)
+        {
+            out.push_str(&lookup(&braced[..end]).unwrap_or_default());
+            rest = &braced[end + 1..];
+            continue;
+        }
+        let len = after.find(|c: char| !is_name(c)).unwrap_or(after.len());
+        if len > 0 {
+            out.push_str(&lookup(&after[..len]).unwrap_or_default());
+            rest = &after[len..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Resolves a `[client]` section (or none) with `overrides`.
@@ -330,6 +366,24 @@ mod tests {
                 (Err(_), None) => {}
                 (got, want) => panic!("{text:?} {address}: got {got:?}, want {want:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn environment_expansion() {
+        let env = |n: &str| (n == "PW").then(|| "s3cret".to_string());
+        for (input, want) in [
+            ("${PW}", "s3cret"),
+            ("$PW", "s3cret"),
+            ("a${PW}b", "as3cretb"),
+            ("$PW-x", "s3cret-x"),
+            ("${UNSET}", ""),
+            ("p$", "p$"),
+            ("p$-x", "p$-x"),
+            ("${not closed", "${not closed"),
+            ("plain", "plain"),
+        ] {
+            assert_eq!(expand_env(input, env), want, "{input:?}");
         }
     }
 

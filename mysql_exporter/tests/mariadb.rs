@@ -198,17 +198,28 @@ struct Exporter {
 }
 
 impl Exporter {
+    /// Password from `MYSQLD_EXPORTER_PASSWORD`, user from the file.
     fn start(db_port: u16, extra: &[&str]) -> Exporter {
+        Exporter::start_with(
+            db_port,
+            extra,
+            "[client]\nuser = exporter\n",
+            ("MYSQLD_EXPORTER_PASSWORD", PASSWORD),
+        )
+    }
+
+    fn start_with(db_port: u16, extra: &[&str], my_cnf: &str, env: (&str, &str)) -> Exporter {
         let dir = tempfile::tempdir().expect("temp dir");
         let cnf = dir.path().join("my.cnf");
-        std::fs::write(&cnf, "[client]\nuser = exporter\n").expect("write my.cnf");
+        std::fs::write(&cnf, my_cnf).expect("write my.cnf");
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_mysql_exporter"))
             .arg(format!("--config.my-cnf={}", cnf.display()))
             .arg(format!("--mysqld.address=127.0.0.1:{db_port}"))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .args(extra)
-            .env("MYSQLD_EXPORTER_PASSWORD", PASSWORD)
+            .env_remove("MYSQLD_EXPORTER_PASSWORD")
+            .env(env.0, env.1)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.path().join("exporter.log")).expect("log file"))
@@ -396,7 +407,8 @@ fn is_family(line: &str, name: &str) -> bool {
 #[test]
 fn optional_and_disabled_scrapers_and_wrong_password() {
     let db = Mariadb::start(&["--log-bin=mysql-bin", "--userstat=1"]);
-    let mut exporter = Exporter::start(
+    // The password comes from the file, through environment expansion.
+    let mut exporter = Exporter::start_with(
         db.port,
         &[
             "--no-collect.global_variables",
@@ -410,6 +422,8 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
             "--collect.engine_innodb_status",
             "--collect.info_schema.tablestats",
         ],
+        "[client]\nuser = exporter\npassword = \"${TEST_DB_PW}\"\n",
+        ("TEST_DB_PW", PASSWORD),
     );
     db.sql(
         "CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, note TEXT) ENGINE=InnoDB; \
