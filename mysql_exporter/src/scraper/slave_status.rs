@@ -163,12 +163,21 @@ mod tests {
                 cols[5].parse::<f64>().expect("v"),
             ));
         }
-        assert_eq!(want.len(), 6, "vectors changed");
+        assert!(!want.is_empty(), "no slave status vectors");
         crate::scraper::global_status::tests::sort_samples(&mut want);
         let (columns, rows) = upstream_row();
         let mut out = Vec::new();
         map_rows(&columns, &rows, &mut out);
-        assert_eq!(samples(&out), want);
+        // One case per expected sample, so the count follows the corpus.
+        let got = samples(&out);
+        let mut tally = exposition::conformance::Tally::new("mysqld-slave-status");
+        for w in &want {
+            tally.record(format!("{} {}", w.0, w.1), got.contains(w));
+        }
+        if got.len() != want.len() {
+            tally.fail("sample count", format!("got {got:?}, want {want:?}"));
+        }
+        tally.finish();
     }
 
     #[test]
