@@ -406,7 +406,7 @@ fn is_family(line: &str, name: &str) -> bool {
 
 #[test]
 fn optional_and_disabled_scrapers_and_wrong_password() {
-    let db = Mariadb::start(&["--log-bin=mysql-bin", "--userstat=1"]);
+    let db = Mariadb::start(&["--log-bin=mysql-bin", "--userstat=1", "--performance-schema=ON"]);
     // The password comes from the file, through environment expansion.
     let mut exporter = Exporter::start_with(
         db.port,
@@ -421,6 +421,8 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
             "--collect.info_schema.tables.databases=shop",
             "--collect.engine_innodb_status",
             "--collect.info_schema.tablestats",
+            "--collect.perf_schema.tableiowaits",
+            "--collect.perf_schema.indexiowaits",
         ],
         "[client]\nuser = exporter\npassword = \"${TEST_DB_PW}\"\n",
         ("TEST_DB_PW", PASSWORD),
@@ -450,6 +452,8 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
         "info_schema.tables",
         "engine_innodb_status",
         "info_schema.tablestats",
+        "perf_schema.tableiowaits",
+        "perf_schema.indexiowaits",
     ] {
         let key = format!("mysql_exporter_collector_success{{collector=\"collect.{scraper}\"}}");
         assert_eq!(get(&series, &key), 1.0, "{scraper}:\n{}", exporter.log());
@@ -508,6 +512,22 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
             &format!("mysql_info_schema_table_statistics_rows_changed_total{{{t}}}")
         ),
         stats[1]
+    );
+    // Performance schema I/O counts for the table are the server's.
+    let pfs = db.sql(
+        "SELECT COUNT_FETCH, COUNT_INSERT FROM performance_schema.table_io_waits_summary_by_table \
+         WHERE OBJECT_SCHEMA = 'shop' AND OBJECT_NAME = 'orders'",
+    );
+    let pfs: Vec<f64> = pfs.split_whitespace().map(|v| v.parse().expect("number")).collect();
+    assert!(pfs[1] >= 3.0, "{pfs:?}");
+    let io = |op: &str| {
+        format!("mysql_perf_schema_table_io_waits_total{{name=\"orders\",operation=\"{op}\",schema=\"shop\"}}")
+    };
+    assert_eq!(get(&series, &io("fetch")), pfs[0]);
+    assert_eq!(get(&series, &io("insert")), pfs[1]);
+    assert!(
+        body.contains("mysql_perf_schema_index_io_waits_total{index=\"PRIMARY\",name=\"orders\""),
+        "{body}"
     );
     // Table figures are what the server reports about the table.
     let report = db.sql(

@@ -13,6 +13,8 @@ pub mod global_variables;
 pub mod innodb_cmp;
 pub mod innodb_cmpmem;
 pub mod innodb_metrics;
+pub mod perf_index_io_waits;
+pub mod perf_table_io_waits;
 pub mod processlist;
 pub mod query_response_time;
 pub mod slave_status;
@@ -278,6 +280,22 @@ pub static SCRAPERS: &[Spec] = &[
         min_version: (5, 1),
         args: no_args,
         build: plain::<engine_innodb_status::EngineInnodbStatus>,
+    },
+    Spec {
+        name: "perf_schema.tableiowaits",
+        help: "Collect metrics from performance_schema.table_io_waits_summary_by_table",
+        default_enabled: false,
+        min_version: (5, 6),
+        args: no_args,
+        build: plain::<perf_table_io_waits::TableIoWaits>,
+    },
+    Spec {
+        name: "perf_schema.indexiowaits",
+        help: "Collect metrics from performance_schema.table_io_waits_summary_by_index_usage",
+        default_enabled: false,
+        min_version: (5, 6),
+        args: no_args,
+        build: plain::<perf_index_io_waits::IndexIoWaits>,
     },
 ];
 
