@@ -423,6 +423,7 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
             "--collect.info_schema.tablestats",
             "--collect.perf_schema.tableiowaits",
             "--collect.perf_schema.indexiowaits",
+            "--collect.perf_schema.tablelocks",
         ],
         "[client]\nuser = exporter\npassword = \"${TEST_DB_PW}\"\n",
         ("TEST_DB_PW", PASSWORD),
@@ -454,6 +455,7 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
         "info_schema.tablestats",
         "perf_schema.tableiowaits",
         "perf_schema.indexiowaits",
+        "perf_schema.tablelocks",
     ] {
         let key = format!("mysql_exporter_collector_success{{collector=\"collect.{scraper}\"}}");
         assert_eq!(get(&series, &key), 1.0, "{scraper}:\n{}", exporter.log());
@@ -527,6 +529,10 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
     assert_eq!(get(&series, &io("insert")), pfs[1]);
     assert!(
         body.contains("mysql_perf_schema_index_io_waits_total{index=\"PRIMARY\",name=\"orders\""),
+        "{body}"
+    );
+    assert!(
+        body.contains("mysql_perf_schema_sql_lock_waits_total{name=\"orders\",operation=\"read_normal\""),
         "{body}"
     );
     // Table figures are what the server reports about the table.

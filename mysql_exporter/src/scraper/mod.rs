@@ -15,6 +15,7 @@ pub mod innodb_cmpmem;
 pub mod innodb_metrics;
 pub mod perf_index_io_waits;
 pub mod perf_table_io_waits;
+pub mod perf_table_lock_waits;
 pub mod processlist;
 pub mod query_response_time;
 pub mod slave_status;
@@ -296,6 +297,14 @@ pub static SCRAPERS: &[Spec] = &[
         min_version: (5, 6),
         args: no_args,
         build: plain::<perf_index_io_waits::IndexIoWaits>,
+    },
+    Spec {
+        name: "perf_schema.tablelocks",
+        help: "Collect metrics from performance_schema.table_lock_waits_summary_by_table",
+        default_enabled: false,
+        min_version: (5, 6),
+        args: no_args,
+        build: plain::<perf_table_lock_waits::TableLockWaits>,
     },
 ];
 
