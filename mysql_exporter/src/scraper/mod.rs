@@ -491,6 +491,26 @@ mod tests {
         assert_eq!(metric_name_part("Com_SELECT"), "com_select");
     }
 
+    /// The README's scraper table lists exactly the scrapers of [`SCRAPERS`], with their defaults.
+    #[test]
+    fn readme_lists_every_scraper() {
+        let readme = include_str!("../../README.md");
+        let rows: Vec<(&str, &str)> = readme
+            .lines()
+            .filter_map(|l| {
+                let mut cells = l.strip_prefix("| `")?.split(" | ");
+                let name = cells.next()?.strip_suffix('`')?;
+                let default = cells.next()?;
+                matches!(default, "on" | "off").then_some((name, default))
+            })
+            .collect();
+        let want: Vec<(&str, &str)> = SCRAPERS
+            .iter()
+            .map(|s| (s.name, if s.default_enabled { "on" } else { "off" }))
+            .collect();
+        assert_eq!(rows, want);
+    }
+
     #[test]
     fn table_names_unique() {
         let mut names: Vec<&str> = SCRAPERS.iter().map(|s| s.name).collect();
