@@ -424,6 +424,7 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
             "--collect.perf_schema.tableiowaits",
             "--collect.perf_schema.indexiowaits",
             "--collect.perf_schema.tablelocks",
+            "--collect.info_schema.schemastats",
         ],
         "[client]\nuser = exporter\npassword = \"${TEST_DB_PW}\"\n",
         ("TEST_DB_PW", PASSWORD),
@@ -456,6 +457,7 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
         "perf_schema.tableiowaits",
         "perf_schema.indexiowaits",
         "perf_schema.tablelocks",
+        "info_schema.schemastats",
     ] {
         let key = format!("mysql_exporter_collector_success{{collector=\"collect.{scraper}\"}}");
         assert_eq!(get(&series, &key), 1.0, "{scraper}:\n{}", exporter.log());
@@ -514,6 +516,14 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
             &format!("mysql_info_schema_table_statistics_rows_changed_total{{{t}}}")
         ),
         stats[1]
+    );
+    // One table in the schema: the schema sums are the table's.
+    assert_eq!(
+        get(
+            &series,
+            "mysql_info_schema_schema_statistics_rows_read_total{schema=\"shop\"}"
+        ),
+        stats[0]
     );
     // Performance schema I/O counts for the table are the server's.
     let pfs = db.sql(

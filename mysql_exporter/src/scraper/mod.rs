@@ -18,6 +18,7 @@ pub mod perf_table_io_waits;
 pub mod perf_table_lock_waits;
 pub mod processlist;
 pub mod query_response_time;
+pub mod schemastats;
 pub mod slave_status;
 pub mod tables;
 pub mod tablestats;
@@ -273,6 +274,14 @@ pub static SCRAPERS: &[Spec] = &[
         min_version: (5, 1),
         args: no_args,
         build: plain::<tablestats::TableStats>,
+    },
+    Spec {
+        name: "info_schema.schemastats",
+        help: "If running with userstat=1, set to true to collect schema statistics",
+        default_enabled: false,
+        min_version: (5, 1),
+        args: no_args,
+        build: plain::<schemastats::SchemaStats>,
     },
     Spec {
         name: "engine_innodb_status",

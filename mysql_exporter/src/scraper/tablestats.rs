@@ -31,24 +31,28 @@ const COUNTERS: [(usize, &str, &str); 3] = [
     ),
 ];
 
+/// Whether `userstat` is on (the first row of [`CHECK_QUERY`] is not `OFF`); false when the query fails.
+pub fn userstat_on(db: &mut dyn Query) -> bool {
+    match db.query(CHECK_QUERY) {
+        Ok(rows) => rows
+            .rows
+            .first()
+            .and_then(|r| r.get(1).cloned().flatten())
+            .is_some_and(|v| v != "OFF"),
+        Err(err) => {
+            tracing::debug!(err = %err, "user statistics are not available");
+            false
+        }
+    }
+}
+
 /// The `info_schema.tablestats` scraper.
 #[derive(Debug, Default)]
 pub struct TableStats;
 
 impl Scraper for TableStats {
     fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let on = match db.query(CHECK_QUERY) {
-            Ok(rows) => rows
-                .rows
-                .first()
-                .and_then(|r| r.get(1).cloned().flatten())
-                .is_some_and(|v| v != "OFF"),
-            Err(err) => {
-                tracing::debug!(err = %err, "detailed table stats are not available");
-                false
-            }
-        };
-        if !on {
+        if !userstat_on(db) {
             return Ok(());
         }
         let rows = db.query(QUERY)?;
