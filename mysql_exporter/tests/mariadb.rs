@@ -425,6 +425,8 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
             "--collect.perf_schema.indexiowaits",
             "--collect.perf_schema.tablelocks",
             "--collect.info_schema.schemastats",
+            "--collect.heartbeat",
+            "--collect.heartbeat.database=ops",
         ],
         "[client]\nuser = exporter\npassword = \"${TEST_DB_PW}\"\n",
         ("TEST_DB_PW", PASSWORD),
@@ -432,6 +434,8 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
     db.sql(
         "CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, note TEXT) ENGINE=InnoDB; \
          INSERT INTO shop.orders VALUES (1, 'a'), (2, 'b'), (3, 'c'); ANALYZE TABLE shop.orders; \
+         CREATE DATABASE ops; CREATE TABLE ops.heartbeat (ts VARCHAR(26) NOT NULL, server_id INT UNSIGNED NOT NULL \
+         PRIMARY KEY); INSERT INTO ops.heartbeat VALUES ('2020-01-02 03:04:05.250000', 7); \
          SELECT COUNT(*) FROM shop.orders;",
     );
     db.sql("FLUSH BINARY LOGS");
@@ -458,6 +462,7 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
         "perf_schema.indexiowaits",
         "perf_schema.tablelocks",
         "info_schema.schemastats",
+        "heartbeat",
     ] {
         let key = format!("mysql_exporter_collector_success{{collector=\"collect.{scraper}\"}}");
         assert_eq!(get(&series, &key), 1.0, "{scraper}:\n{}", exporter.log());
@@ -517,6 +522,17 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
         ),
         stats[1]
     );
+    // The stored heartbeat, read back through the server's own clock conversion.
+    let stored: f64 = db
+        .sql("SELECT UNIX_TIMESTAMP(ts) FROM ops.heartbeat")
+        .trim()
+        .parse()
+        .expect("timestamp");
+    assert_eq!(
+        get(&series, "mysql_heartbeat_stored_timestamp_seconds{server_id=\"7\"}"),
+        stored
+    );
+    assert!(get(&series, "mysql_heartbeat_now_timestamp_seconds{server_id=\"7\"}") > stored);
     // One table in the schema: the schema sums are the table's.
     assert_eq!(
         get(

@@ -10,6 +10,7 @@ pub mod binlog_size;
 pub mod engine_innodb_status;
 pub mod global_status;
 pub mod global_variables;
+pub mod heartbeat;
 pub mod innodb_cmp;
 pub mod innodb_cmpmem;
 pub mod innodb_metrics;
@@ -314,6 +315,14 @@ pub static SCRAPERS: &[Spec] = &[
         min_version: (5, 6),
         args: no_args,
         build: plain::<perf_table_lock_waits::TableLockWaits>,
+    },
+    Spec {
+        name: "heartbeat",
+        help: "Collect from heartbeat",
+        default_enabled: false,
+        min_version: (5, 1),
+        args: heartbeat::args,
+        build: heartbeat::build,
     },
 ];
 
