@@ -427,6 +427,8 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
             "--collect.info_schema.schemastats",
             "--collect.heartbeat",
             "--collect.heartbeat.database=ops",
+            "--collect.perf_schema.eventswaits",
+            "--collect.perf_schema.file_events",
         ],
         "[client]\nuser = exporter\npassword = \"${TEST_DB_PW}\"\n",
         ("TEST_DB_PW", PASSWORD),
@@ -463,6 +465,8 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
         "perf_schema.tablelocks",
         "info_schema.schemastats",
         "heartbeat",
+        "perf_schema.eventswaits",
+        "perf_schema.file_events",
     ] {
         let key = format!("mysql_exporter_collector_success{{collector=\"collect.{scraper}\"}}");
         assert_eq!(get(&series, &key), 1.0, "{scraper}:\n{}", exporter.log());
@@ -555,6 +559,14 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
     assert_eq!(get(&series, &io("insert")), pfs[1]);
     assert!(
         body.contains("mysql_perf_schema_index_io_waits_total{index=\"PRIMARY\",name=\"orders\""),
+        "{body}"
+    );
+    assert!(
+        body.contains("mysql_perf_schema_events_waits_total{event_name=\"wait/"),
+        "{body}"
+    );
+    assert!(
+        body.contains("mysql_perf_schema_file_events_bytes_total{event_name=\"wait/io/file/"),
         "{body}"
     );
     assert!(

@@ -14,6 +14,8 @@ pub mod heartbeat;
 pub mod innodb_cmp;
 pub mod innodb_cmpmem;
 pub mod innodb_metrics;
+pub mod perf_events_waits;
+pub mod perf_file_events;
 pub mod perf_index_io_waits;
 pub mod perf_table_io_waits;
 pub mod perf_table_lock_waits;
@@ -315,6 +317,22 @@ pub static SCRAPERS: &[Spec] = &[
         min_version: (5, 6),
         args: no_args,
         build: plain::<perf_table_lock_waits::TableLockWaits>,
+    },
+    Spec {
+        name: "perf_schema.eventswaits",
+        help: "Collect metrics from performance_schema.events_waits_summary_global_by_event_name",
+        default_enabled: false,
+        min_version: (5, 5),
+        args: no_args,
+        build: plain::<perf_events_waits::EventsWaits>,
+    },
+    Spec {
+        name: "perf_schema.file_events",
+        help: "Collect metrics from performance_schema.file_summary_by_event_name",
+        default_enabled: false,
+        min_version: (5, 6),
+        args: no_args,
+        build: plain::<perf_file_events::FileEvents>,
     },
     Spec {
         name: "heartbeat",
