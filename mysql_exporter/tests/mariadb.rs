@@ -603,3 +603,58 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
     let (series, body) = exporter.scrape();
     assert_eq!(get(&series, "mysql_up"), 0.0, "{body}");
 }
+
+#[test]
+fn replica_status_from_a_real_replication_pair() {
+    let primary = Mariadb::start(&["--log-bin=mysql-bin", "--server-id=1"]);
+    let replica = Mariadb::start(&["--server-id=2", "--skip-log-bin"]);
+    primary.sql("CREATE USER 'repl'@'%' IDENTIFIED BY 'repl-pw'; GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';");
+    // The replica already has everything the primary did so far (both made their own exporter user): start after it.
+    let position = primary.sql("SELECT @@gtid_binlog_pos").trim().to_string();
+    replica.sql(&format!(
+        "SET GLOBAL gtid_slave_pos = '{position}'; \
+         CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, MASTER_USER = 'repl', \
+         MASTER_PASSWORD = 'repl-pw', MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1; START SLAVE;",
+        primary.port
+    ));
+    primary.sql("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY); INSERT INTO app.t VALUES (1), (2);");
+    wait_until("the replica to catch up", Duration::from_secs(30), || {
+        replica
+            .sql_status("SELECT COUNT(*) FROM app.t")
+            .is_ok_and(|n| n.trim() == "2")
+    });
+
+    let mut exporter = Exporter::start(replica.port, &[]);
+    let (series, body) = exporter.scrape();
+    assert_eq!(
+        get(
+            &series,
+            "mysql_exporter_collector_success{collector=\"collect.slave_status\"}"
+        ),
+        1.0,
+        "{}",
+        exporter.log()
+    );
+    let labels = "channel_name=\"\",connection_name=\"\",master_host=\"127.0.0.1\",master_uuid=\"\"";
+    let status = |column: &str| get(&series, &format!("mysql_slave_status_{column}{{{labels}}}"));
+    assert_eq!(status("slave_io_running"), 1.0, "{body}");
+    assert_eq!(status("slave_sql_running"), 1.0, "{body}");
+    assert_eq!(status("master_port"), f64::from(primary.port));
+    assert_eq!(status("master_server_id"), 1.0);
+    assert!(status("seconds_behind_master") >= 0.0);
+    assert!(
+        body.contains("# TYPE mysql_slave_status_slave_io_running untyped"),
+        "{body}"
+    );
+    // Gtid_IO_Pos is `0-1-<n>`: domain 0, server 1, the primary's last sequence number.
+    let sequence: f64 = primary
+        .sql("SELECT @@gtid_binlog_pos")
+        .trim()
+        .rsplit('-')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("sequence number");
+    let gtid = "mysql_slave_status_gtid_io_pos{channel_name=\"\",connection_name=\"\",domain_id=\"0\",\
+                master_host=\"127.0.0.1\",master_uuid=\"\",server_id=\"1\"}";
+    assert_eq!(get(&series, gtid), sequence, "{body}");
+}
