@@ -607,7 +607,7 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
 #[test]
 fn replica_status_from_a_real_replication_pair() {
     let primary = Mariadb::start(&["--log-bin=mysql-bin", "--server-id=1"]);
-    let replica = Mariadb::start(&["--server-id=2", "--skip-log-bin"]);
+    let replica = Mariadb::start(&["--server-id=2", "--skip-log-bin", "--report-host=replica.test"]);
     primary.sql("CREATE USER 'repl'@'%' IDENTIFIED BY 'repl-pw'; GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';");
     // The replica already has everything the primary did so far (both made their own exporter user): start after it.
     let position = primary.sql("SELECT @@gtid_binlog_pos").trim().to_string();
@@ -657,4 +657,27 @@ fn replica_status_from_a_real_replication_pair() {
     let gtid = "mysql_slave_status_gtid_io_pos{channel_name=\"\",connection_name=\"\",domain_id=\"0\",\
                 master_host=\"127.0.0.1\",master_uuid=\"\",server_id=\"1\"}";
     assert_eq!(get(&series, gtid), sequence, "{body}");
+
+    // The primary lists the replica (SHOW SLAVE HOSTS needs REPLICATION MASTER ADMIN on MariaDB 10.5+).
+    primary.sql("GRANT REPLICATION MASTER ADMIN ON *.* TO 'exporter'@'%'");
+    let mut on_primary = Exporter::start(primary.port, &["--collect.slave_hosts"]);
+    let (hosts, hosts_body) = on_primary.scrape();
+    assert_eq!(
+        get(
+            &hosts,
+            "mysql_exporter_collector_success{collector=\"collect.slave_hosts\"}"
+        ),
+        1.0,
+        "{}",
+        on_primary.log()
+    );
+    let info = hosts_body
+        .lines()
+        .find(|l| l.starts_with("mysql_heartbeat_mysql_slave_hosts_info{"))
+        .unwrap_or_else(|| panic!("no slave hosts:\n{hosts_body}"));
+    assert!(
+        info.contains("server_id=\"2\"") && info.contains("master_id=\"1\""),
+        "{info}"
+    );
+    assert!(info.contains("slave_host=\"replica.test\""), "{info}");
 }

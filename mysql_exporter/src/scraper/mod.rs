@@ -22,6 +22,7 @@ pub mod perf_table_lock_waits;
 pub mod processlist;
 pub mod query_response_time;
 pub mod schemastats;
+pub mod slave_hosts;
 pub mod slave_status;
 pub mod tables;
 pub mod tablestats;
@@ -341,6 +342,14 @@ pub static SCRAPERS: &[Spec] = &[
         min_version: (5, 1),
         args: heartbeat::args,
         build: heartbeat::build,
+    },
+    Spec {
+        name: "slave_hosts",
+        help: "Scrape information from 'SHOW SLAVE HOSTS'",
+        default_enabled: false,
+        min_version: (5, 1),
+        args: no_args,
+        build: plain::<slave_hosts::SlaveHosts>,
     },
 ];
 
