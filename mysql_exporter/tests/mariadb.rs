@@ -429,6 +429,7 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
             "--collect.heartbeat.database=ops",
             "--collect.perf_schema.eventswaits",
             "--collect.perf_schema.file_events",
+            "--collect.info_schema.innodb_tablespaces",
         ],
         "[client]\nuser = exporter\npassword = \"${TEST_DB_PW}\"\n",
         ("TEST_DB_PW", PASSWORD),
@@ -467,6 +468,7 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
         "heartbeat",
         "perf_schema.eventswaits",
         "perf_schema.file_events",
+        "info_schema.innodb_tablespaces",
     ] {
         let key = format!("mysql_exporter_collector_success{{collector=\"collect.{scraper}\"}}");
         assert_eq!(get(&series, &key), 1.0, "{scraper}:\n{}", exporter.log());
@@ -537,6 +539,16 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
         stored
     );
     assert!(get(&series, "mysql_heartbeat_now_timestamp_seconds{server_id=\"7\"}") > stored);
+    // The table's tablespace size is what the server reports.
+    let space = db.sql("SELECT FILE_SIZE FROM information_schema.INNODB_SYS_TABLESPACES WHERE NAME = 'shop/orders'");
+    let size: f64 = space.trim().parse().expect("file size");
+    assert_eq!(
+        get(
+            &series,
+            "mysql_info_schema_innodb_tablespace_file_size_bytes{tablespace_name=\"shop/orders\"}"
+        ),
+        size
+    );
     // One table in the schema: the schema sums are the table's.
     assert_eq!(
         get(

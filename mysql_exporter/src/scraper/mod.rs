@@ -14,6 +14,7 @@ pub mod heartbeat;
 pub mod innodb_cmp;
 pub mod innodb_cmpmem;
 pub mod innodb_metrics;
+pub mod innodb_tablespaces;
 pub mod perf_events_waits;
 pub mod perf_file_events;
 pub mod perf_index_io_waits;
@@ -246,6 +247,14 @@ pub static SCRAPERS: &[Spec] = &[
         min_version: (5, 6),
         args: no_args,
         build: plain::<innodb_metrics::InnodbMetrics>,
+    },
+    Spec {
+        name: "info_schema.innodb_tablespaces",
+        help: "Collect metrics from information_schema.innodb_sys_tablespaces",
+        default_enabled: false,
+        min_version: (5, 7),
+        args: no_args,
+        build: plain::<innodb_tablespaces::InnodbTablespaces>,
     },
     Spec {
         name: "binlog_size",
