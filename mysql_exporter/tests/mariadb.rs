@@ -430,6 +430,8 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
             "--collect.perf_schema.eventswaits",
             "--collect.perf_schema.file_events",
             "--collect.info_schema.innodb_tablespaces",
+            "--collect.mysql.user",
+            "--collect.mysql.user.privileges",
         ],
         "[client]\nuser = exporter\npassword = \"${TEST_DB_PW}\"\n",
         ("TEST_DB_PW", PASSWORD),
@@ -469,6 +471,7 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
         "perf_schema.eventswaits",
         "perf_schema.file_events",
         "info_schema.innodb_tablespaces",
+        "mysql.user",
     ] {
         let key = format!("mysql_exporter_collector_success{{collector=\"collect.{scraper}\"}}");
         assert_eq!(get(&series, &key), 1.0, "{scraper}:\n{}", exporter.log());
@@ -548,6 +551,18 @@ fn optional_and_disabled_scrapers_and_wrong_password() {
             "mysql_info_schema_innodb_tablespace_file_size_bytes{tablespace_name=\"shop/orders\"}"
         ),
         size
+    );
+    // The exporter account: SELECT granted, INSERT not, no limits.
+    let account = "hostmask=\"%\",mysql_user=\"exporter\"";
+    assert_eq!(
+        get(&series, &format!("mysql_mysql_select_priv{{{account}}}")),
+        1.0,
+        "{body}"
+    );
+    assert_eq!(get(&series, &format!("mysql_mysql_insert_priv{{{account}}}")), 0.0);
+    assert_eq!(
+        get(&series, &format!("mysql_mysql_max_user_connections{{{account}}}")),
+        0.0
     );
     // One table in the schema: the schema sums are the table's.
     assert_eq!(

@@ -15,6 +15,7 @@ pub mod innodb_cmp;
 pub mod innodb_cmpmem;
 pub mod innodb_metrics;
 pub mod innodb_tablespaces;
+pub mod mysql_user;
 pub mod perf_events_waits;
 pub mod perf_file_events;
 pub mod perf_index_io_waits;
@@ -359,6 +360,14 @@ pub static SCRAPERS: &[Spec] = &[
         min_version: (5, 1),
         args: no_args,
         build: plain::<slave_hosts::SlaveHosts>,
+    },
+    Spec {
+        name: "mysql.user",
+        help: "Collect data from mysql.user",
+        default_enabled: false,
+        min_version: (5, 1),
+        args: mysql_user::args,
+        build: mysql_user::build,
     },
 ];
 
