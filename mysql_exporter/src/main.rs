@@ -1,16 +1,46 @@
-//! `mysql_exporter`: Prometheus exporter for MySQL and MariaDB server metrics (port 9104).
-//!
-//! The binary parses its command line and prints `--help` and `--version`; its behaviour is built by the
-//! issues that fill this crate.
+//! `mysql_exporter`: serves MySQL/MariaDB metrics on `/metrics` (default port 9104).
 
-use clap::Parser;
+use std::sync::Arc;
 
-/// Prometheus exporter for MySQL and MariaDB server metrics (port 9104).
-#[derive(Debug, Parser)]
-#[command(name = "mysql_exporter", version, about, long_about = None, arg_required_else_help = true)]
-struct Cli {}
+use clap::FromArgMatches;
+use exposition::Registry;
+use exposition::http::{Exporter, LogArgs, WebArgs};
+use mysql_exporter::cli;
+use mysql_exporter::exporter;
 
-fn main() {
-    let cli = Cli::parse();
-    let _ = cli;
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let matches = cli::command(VERSION).get_matches();
+    let web = WebArgs::from_arg_matches(&matches)?;
+    LogArgs::from_arg_matches(&matches)?.init()?;
+    tracing::info!(version = VERSION, "Starting mysqld_exporter");
+    let client = match cli::client_config(&matches, std::env::var(cli::PASSWORD_ENV).ok()) {
+        Ok(c) => c,
+        Err(err) => {
+            tracing::error!(err = %err, "Error parsing host config");
+            std::process::exit(1);
+        }
+    };
+    let scrapers = cli::scrapers(&matches);
+    for (spec, _) in &scrapers {
+        tracing::info!(scraper = spec.name, "Scraper enabled");
+    }
+    let registry = Registry::new();
+    exporter::register(
+        &registry,
+        tokio::runtime::Handle::current(),
+        client,
+        cli::session_settings(&matches),
+        scrapers,
+    )?;
+    Exporter::new("mysqld_exporter", Arc::new(registry))
+        .version(VERSION)
+        .title("MySQLd Exporter")
+        .description("Prometheus Exporter for MySQL servers")
+        .default_listen(":9104")
+        .run(&web)
+        .await?;
+    Ok(())
 }

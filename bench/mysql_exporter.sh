@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: our mysql_exporter against Debian's prometheus-mysqld-exporter (Go, 0.14), both scraping
+# the same real MariaDB on loopback with their default scrapers (global_status, global_variables, slave_status,
+# info_schema.innodb_cmp, info_schema.innodb_cmpmem, info_schema.query_response_time). Ours runs twice: with its
+# default output and with --web.disable-exporter-metrics (no process_* / promhttp_* self metrics).
+#
+# For each exporter: a warm-up, N sequential scrapes over one keep-alive connection (median and p99 latency,
+# scrapes/s), then a concurrent run with C clients for D seconds (wrk: p50/p99 latency, scrapes/s). Exporter CPU
+# time per scrape comes from /proc/<pid>/stat (utime+stime) around each run (MariaDB's own work is not counted);
+# peak RSS is VmHWM at the end. Every scrape opens a fresh MySQL connection in both exporters.
+#
+# Needs: mariadb-server, prometheus-mysqld-exporter, wrk, python3, curl (all Debian packages).
+# Usage: bench/mysql_exporter.sh [N=500] [C=4] [D=10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${1:-500}
+C=${2:-4}
+D=${3:-10}
+GO_EXPORTER=${GO_EXPORTER:-/usr/bin/prometheus-mysqld-exporter}
+MARIADBD=${MARIADBD:-/usr/sbin/mariadbd}
+
+for bin in "$MARIADBD" "$GO_EXPORTER" mariadb-install-db mariadb wrk python3 curl; do
+  command -v "$bin" >/dev/null 2>&1 || {
+    echo "missing $bin (apt-get install mariadb-server prometheus-mysqld-exporter wrk curl)" >&2
+    exit 1
+  }
+done
+
+cargo build --release -q -p mysql_exporter
+OURS=$PWD/target/release/mysql_exporter
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+  for _ in $(seq 1 200); do
+    if curl -s -o /dev/null "http://127.0.0.1:$1/"; then return 0; fi
+    sleep 0.05
+  done
+  echo "port $1 did not open" >&2; exit 1
+}
+
+DB_PORT=$(free_port)
+mariadb-install-db --no-defaults --datadir="$WORK/data" --auth-root-authentication-method=normal --skip-test-db \
+  --user=root >"$WORK/install.log" 2>&1
+"$MARIADBD" --no-defaults --datadir="$WORK/data" --socket="$WORK/mysqld.sock" --pid-file="$WORK/mysqld.pid" \
+  --port="$DB_PORT" --bind-address=127.0.0.1 --user=root --skip-name-resolve --max-connections=500 \
+  2>"$WORK/mariadb.log" &
+PIDS+=($!)
+for _ in $(seq 1 600); do
+  if mariadb --no-defaults --socket="$WORK/mysqld.sock" -uroot -e 'SELECT 1' >/dev/null 2>&1; then break; fi
+  sleep 0.1
+done
+mariadb --no-defaults --socket="$WORK/mysqld.sock" -uroot -e \
+  "CREATE USER 'exporter'@'%' IDENTIFIED BY 'bench-pw'; GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO 'exporter'@'%';"
+cat > "$WORK/my.cnf" <<CNF
+[client]
+user = exporter
+password = bench-pw
+host = 127.0.0.1
+port = $DB_PORT
+CNF
+
+OURS_PORT=$(free_port)
+"$OURS" --web.listen-address="127.0.0.1:$OURS_PORT" --config.my-cnf="$WORK/my.cnf" --log.level=warn \
+  2>"$WORK/ours.log" &
+OURS_PID=$!
+PIDS+=($OURS_PID)
+MIN_PORT=$(free_port)
+"$OURS" --web.listen-address="127.0.0.1:$MIN_PORT" --config.my-cnf="$WORK/my.cnf" --log.level=warn \
+  --web.disable-exporter-metrics 2>"$WORK/min.log" &
+MIN_PID=$!
+PIDS+=($MIN_PID)
+GO_PORT=$(free_port)
+"$GO_EXPORTER" --web.listen-address="127.0.0.1:$GO_PORT" --config.my-cnf="$WORK/my.cnf" --log.level=warn \
+  >"$WORK/go.log" 2>&1 &
+GO_PID=$!
+PIDS+=($GO_PID)
+wait_port "$OURS_PORT"
+wait_port "$MIN_PORT"
+wait_port "$GO_PORT"
+
+TICKS=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hwm_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+
+# N sequential scrapes on one keep-alive connection; prints "median_ms p99_ms scrapes_per_s bytes".
+sequential() {
+  python3 - "$1" "$2" <<'PY'
+import http.client, statistics, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+lat = []
+size = 0
+start = time.perf_counter()
+for _ in range(n):
+    t = time.perf_counter()
+    conn.request("GET", "/metrics")
+    r = conn.getresponse()
+    body = r.read()
+    lat.append(time.perf_counter() - t)
+    if r.status != 200 or b"\nmysql_up 1" not in body:
+        sys.exit("bad scrape: %d %r" % (r.status, body[:200]))
+    size = len(body)
+total = time.perf_counter() - start
+lat.sort()
+p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
+print("%.3f %.3f %.0f %d" % (statistics.median(lat) * 1e3, p99 * 1e3, n / total, size))
+PY
+}
+
+# wrk with C connections for D seconds; prints "p50_ms p99_ms scrapes_per_s requests".
+concurrent() {
+  wrk -t "$C" -c "$C" -d "${D}s" --latency "http://127.0.0.1:$1/metrics" > "$WORK/wrk.txt"
+  python3 - "$WORK/wrk.txt" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+def ms(v):
+    m = re.match(r"([\d.]+)(us|ms|s)", v)
+    x = float(m.group(1))
+    return {"us": x / 1e3, "ms": x, "s": x * 1e3}[m.group(2)]
+p50 = re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1)
+p99 = re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1)
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+reqs = int(re.search(r"(\d+) requests in", text).group(1))
+bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+if bad:
+    sys.exit("non-2xx responses: " + bad.group(1))
+print("%.3f %.3f %.0f %d" % (ms(p50), ms(p99), rps, reqs))
+PY
+}
+
+declare -A R
+for who in ours min go; do
+  case $who in
+    ours) port=$OURS_PORT; pid=$OURS_PID ;;
+    min) port=$MIN_PORT; pid=$MIN_PID ;;
+    go) port=$GO_PORT; pid=$GO_PID ;;
+  esac
+  sequential "$port" 20 >/dev/null   # warm-up
+  c0=$(cpu_ticks "$pid")
+  read -r med p99 rps bytes < <(sequential "$port" "$N")
+  c1=$(cpu_ticks "$pid")
+  R[$who,seq_med]=$med; R[$who,seq_p99]=$p99; R[$who,seq_rps]=$rps; R[$who,bytes]=$bytes
+  R[$who,seq_cpu]=$(python3 -c "print('%.1f' % (($c1 - $c0) / $TICKS / $N * 1e6))")
+  c0=$(cpu_ticks "$pid")
+  read -r med p99 rps reqs < <(concurrent "$port")
+  c1=$(cpu_ticks "$pid")
+  R[$who,con_med]=$med; R[$who,con_p99]=$p99; R[$who,con_rps]=$rps
+  R[$who,con_cpu]=$(python3 -c "print('%.1f' % (($c1 - $c0) / $TICKS / max($reqs, 1) * 1e6))")
+  R[$who,hwm]=$(python3 -c "print('%.1f' % ($(hwm_kib "$pid") / 1024))")
+done
+
+ratio() { python3 -c "a, b = float('$1'), float('$2'); print('%.2f' % (a / b) if b else '-')"; }
+echo
+echo "mysql_exporter vs prometheus-mysqld-exporter ($("$GO_EXPORTER" --version 2>&1 | head -1 | tr -d '\n')), MariaDB $(mariadb --no-defaults --socket="$WORK/mysqld.sock" -uroot -N -e 'SELECT @@version'), $(nproc) CPUs, N=$N sequential, C=$C clients for ${D}s"
+echo "ours = default output; ours-min = --web.disable-exporter-metrics"
+printf '%-36s %10s %10s %10s %9s %12s\n' metric ours ours-min go ours/go ours-min/go
+row() {
+  printf '%-36s %10s %10s %10s %9s %12s\n' "$1" "${R[ours,$2]}" "${R[min,$2]}" "${R[go,$2]}" \
+    "$(ratio "${R[ours,$2]}" "${R[go,$2]}")" "$(ratio "${R[min,$2]}" "${R[go,$2]}")"
+}
+row "sequential median latency (ms)" seq_med
+row "sequential p99 latency (ms)" seq_p99
+row "sequential scrapes/s" seq_rps
+row "sequential CPU per scrape (us)" seq_cpu
+row "concurrent($C) p50 latency (ms)" con_med
+row "concurrent($C) p99 latency (ms)" con_p99
+row "concurrent($C) scrapes/s" con_rps
+row "concurrent($C) CPU per scrape (us)" con_cpu
+row "peak RSS VmHWM (MiB)" hwm
+row "response size (bytes)" bytes

@@ -1,0 +1,585 @@
+//! The scrapers: one file per upstream `collect.<name>` collection method, each behind [`Scraper`], all listed in
+//! the one static table [`SCRAPERS`].
+//!
+//! A scraper is synchronous and talks to the server through the [`Query`] trait, which returns whole result sets
+//! as text (the MySQL text protocol's representation). The exporter implements [`Query`] on a live connection; the
+//! unit tests implement it on recorded rows, so the mapping from rows to metric families is tested without a
+//! server.
+
+pub mod binlog_size;
+pub mod engine_innodb_status;
+pub mod global_status;
+pub mod global_variables;
+pub mod heartbeat;
+pub mod innodb_cmp;
+pub mod innodb_cmpmem;
+pub mod innodb_metrics;
+pub mod innodb_tablespaces;
+pub mod mysql_user;
+pub mod perf_events_waits;
+pub mod perf_file_events;
+pub mod perf_index_io_waits;
+pub mod perf_table_io_waits;
+pub mod perf_table_lock_waits;
+pub mod processlist;
+pub mod query_response_time;
+pub mod schemastats;
+pub mod slave_hosts;
+pub mod slave_status;
+pub mod tables;
+pub mod tablestats;
+
+use clap::{Arg, ArgAction, ArgMatches};
+use exposition::{Labels, Metric, MetricFamily, MetricType, Value};
+
+/// The metric namespace of every family the scrapers write.
+pub const NAMESPACE: &str = "mysql";
+
+/// Why a query or a scraper failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScrapeError {
+    /// The server rejected or failed a query.
+    #[error("query {query:?}: {message}")]
+    Query {
+        /// The SQL text.
+        query: String,
+        /// The server's or driver's message.
+        message: String,
+    },
+    /// A result set lacks a column the scraper needs.
+    #[error("query {query:?}: result has no column {column:?}")]
+    MissingColumn {
+        /// The SQL text.
+        query: String,
+        /// The column name.
+        column: String,
+    },
+}
+
+/// One result set: column names and rows of nullable text values.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rows {
+    /// Column names as the server reports them.
+    pub columns: Vec<String>,
+    /// Rows, one value per column; `None` is SQL NULL.
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+impl Rows {
+    /// The index of the column named `name` (exact match first, then ASCII case-insensitive).
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns
+            .iter()
+            .position(|c| c == name)
+            .or_else(|| self.columns.iter().position(|c| c.eq_ignore_ascii_case(name)))
+    }
+
+    /// Like [`Rows::column`], an error naming `query` when the column is missing.
+    pub fn require(&self, query: &str, name: &str) -> Result<usize, ScrapeError> {
+        self.column(name).ok_or_else(|| ScrapeError::MissingColumn {
+            query: query.to_string(),
+            column: name.to_string(),
+        })
+    }
+}
+
+/// Runs SQL statements. Implemented by the exporter on a live connection and by tests on recorded rows.
+pub trait Query {
+    /// Runs `sql` and returns its (first) result set.
+    fn query(&mut self, sql: &str) -> Result<Rows, ScrapeError>;
+}
+
+/// What the exporter learned about the server when it connected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerInfo {
+    /// `SELECT @@version`, e.g. `10.11.6-MariaDB-0+deb12u1` or `8.0.36`.
+    pub version_string: String,
+    /// Major and minor version.
+    pub version: (u32, u32),
+    /// Patch version (0 when absent).
+    pub patch: u32,
+    /// Whether the server is MariaDB (the version string says so).
+    pub mariadb: bool,
+}
+
+impl ServerInfo {
+    /// Parses a `@@version` string; `None` when it does not start with `<major>.<minor>`.
+    pub fn parse(version_string: &str) -> Option<ServerInfo> {
+        let mut parts = version_string.splitn(4, '.');
+        let major = leading_number(parts.next()?)?;
+        let minor = leading_number(parts.next()?)?;
+        let patch = parts.next().and_then(leading_number).unwrap_or(0);
+        Some(ServerInfo {
+            version_string: version_string.to_string(),
+            version: (major, minor),
+            patch,
+            mariadb: version_string.to_ascii_lowercase().contains("mariadb"),
+        })
+    }
+}
+
+fn leading_number(s: &str) -> Option<u32> {
+    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    s[..end].parse().ok()
+}
+
+/// A collection method (upstream's `Scraper` interface).
+pub trait Scraper: Send + Sync + std::fmt::Debug {
+    /// Runs the scraper's queries through `db` and appends its families to `out`.
+    fn scrape(&self, db: &mut dyn Query, server: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError>;
+}
+
+/// A row of the scraper table.
+#[derive(Debug)]
+pub struct Spec {
+    /// Upstream's name: the flag is `--collect.<name>` and the `collector` label `collect.<name>`.
+    pub name: &'static str,
+    /// The flag's help text.
+    pub help: &'static str,
+    /// Whether upstream enables it by default.
+    pub default_enabled: bool,
+    /// The oldest server version (major, minor) the scraper runs against; older servers skip it.
+    pub min_version: (u32, u32),
+    /// The flags this scraper owns (`--collect.<name>.<option>`); most have none.
+    pub args: fn() -> Vec<Arg>,
+    /// Builds the scraper from the parsed command line.
+    pub build: fn(&ArgMatches) -> Box<dyn Scraper>,
+}
+
+/// [`Spec::args`] for scrapers without flags.
+pub fn no_args() -> Vec<Arg> {
+    Vec::new()
+}
+
+/// [`Spec::build`] for scrapers without settings.
+pub fn plain<S: Scraper + Default + 'static>(_: &ArgMatches) -> Box<dyn Scraper> {
+    Box::new(S::default())
+}
+
+/// A kingpin-style boolean flag: `--<name>` sets it, the hidden `--no-<name>` clears it; the last one wins.
+pub fn bool_flag(name: &'static str, help: String) -> [Arg; 2] {
+    let off = format!("no-{name}");
+    [
+        Arg::new(name)
+            .long(name)
+            .action(ArgAction::SetTrue)
+            .overrides_with(off.clone())
+            .help(help),
+        Arg::new(off.clone())
+            .long(off)
+            .action(ArgAction::SetTrue)
+            .overrides_with(name)
+            .hide(true),
+    ]
+}
+
+/// The value of a [`bool_flag`] (`default` when neither form was given).
+pub fn bool_flag_value(m: &ArgMatches, name: &str, default: bool) -> bool {
+    let on = m.try_get_one::<bool>(name).ok().flatten().copied().unwrap_or(false);
+    let off = m
+        .try_get_one::<bool>(&format!("no-{name}"))
+        .ok()
+        .flatten()
+        .copied()
+        .unwrap_or(false);
+    if on {
+        true
+    } else if off {
+        false
+    } else {
+        default
+    }
+}
+
+/// Every scraper this build has: upstream's default set first, then the optional ones.
+pub static SCRAPERS: &[Spec] = &[
+    Spec {
+        name: "global_status",
+        help: "Collect from SHOW GLOBAL STATUS",
+        default_enabled: true,
+        min_version: (5, 1),
+        args: no_args,
+        build: plain::<global_status::GlobalStatus>,
+    },
+    Spec {
+        name: "global_variables",
+        help: "Collect from SHOW GLOBAL VARIABLES",
+        default_enabled: true,
+        min_version: (5, 1),
+        args: no_args,
+        build: plain::<global_variables::GlobalVariables>,
+    },
+    Spec {
+        name: "slave_status",
+        help: "Collect from SHOW SLAVE STATUS",
+        default_enabled: true,
+        min_version: (5, 1),
+        args: no_args,
+        build: plain::<slave_status::SlaveStatus>,
+    },
+    Spec {
+        name: "info_schema.innodb_cmp",
+        help: "Collect metrics from information_schema.innodb_cmp",
+        default_enabled: true,
+        min_version: (5, 5),
+        args: no_args,
+        build: plain::<innodb_cmp::InnodbCmp>,
+    },
+    Spec {
+        name: "info_schema.innodb_cmpmem",
+        help: "Collect metrics from information_schema.innodb_cmpmem",
+        default_enabled: true,
+        min_version: (5, 5),
+        args: no_args,
+        build: plain::<innodb_cmpmem::InnodbCmpMem>,
+    },
+    Spec {
+        name: "info_schema.query_response_time",
+        help: "Collect query response time distribution if query_response_time_stats is ON.",
+        default_enabled: true,
+        min_version: (5, 5),
+        args: no_args,
+        build: plain::<query_response_time::QueryResponseTime>,
+    },
+    Spec {
+        name: "info_schema.innodb_metrics",
+        help: "Collect metrics from information_schema.innodb_metrics",
+        default_enabled: false,
+        min_version: (5, 6),
+        args: no_args,
+        build: plain::<innodb_metrics::InnodbMetrics>,
+    },
+    Spec {
+        name: "info_schema.innodb_tablespaces",
+        help: "Collect metrics from information_schema.innodb_sys_tablespaces",
+        default_enabled: false,
+        min_version: (5, 7),
+        args: no_args,
+        build: plain::<innodb_tablespaces::InnodbTablespaces>,
+    },
+    Spec {
+        name: "binlog_size",
+        help: "Collect the current size of all registered binlog files",
+        default_enabled: false,
+        min_version: (5, 1),
+        args: no_args,
+        build: plain::<binlog_size::BinlogSize>,
+    },
+    Spec {
+        name: "info_schema.processlist",
+        help: "Collect current thread state counts from the information_schema.processlist",
+        default_enabled: false,
+        min_version: (5, 1),
+        args: processlist::args,
+        build: processlist::build,
+    },
+    Spec {
+        name: "info_schema.tables",
+        help: "Collect metrics from information_schema.tables",
+        default_enabled: false,
+        min_version: (5, 1),
+        args: tables::args,
+        build: tables::build,
+    },
+    Spec {
+        name: "info_schema.tablestats",
+        help: "If running with userstat=1, set to true to collect table statistics",
+        default_enabled: false,
+        min_version: (5, 1),
+        args: no_args,
+        build: plain::<tablestats::TableStats>,
+    },
+    Spec {
+        name: "info_schema.schemastats",
+        help: "If running with userstat=1, set to true to collect schema statistics",
+        default_enabled: false,
+        min_version: (5, 1),
+        args: no_args,
+        build: plain::<schemastats::SchemaStats>,
+    },
+    Spec {
+        name: "engine_innodb_status",
+        help: "Collect from SHOW ENGINE INNODB STATUS",
+        default_enabled: false,
+        min_version: (5, 1),
+        args: no_args,
+        build: plain::<engine_innodb_status::EngineInnodbStatus>,
+    },
+    Spec {
+        name: "perf_schema.tableiowaits",
+        help: "Collect metrics from performance_schema.table_io_waits_summary_by_table",
+        default_enabled: false,
+        min_version: (5, 6),
+        args: no_args,
+        build: plain::<perf_table_io_waits::TableIoWaits>,
+    },
+    Spec {
+        name: "perf_schema.indexiowaits",
+        help: "Collect metrics from performance_schema.table_io_waits_summary_by_index_usage",
+        default_enabled: false,
+        min_version: (5, 6),
+        args: no_args,
+        build: plain::<perf_index_io_waits::IndexIoWaits>,
+    },
+    Spec {
+        name: "perf_schema.tablelocks",
+        help: "Collect metrics from performance_schema.table_lock_waits_summary_by_table",
+        default_enabled: false,
+        min_version: (5, 6),
+        args: no_args,
+        build: plain::<perf_table_lock_waits::TableLockWaits>,
+    },
+    Spec {
+        name: "perf_schema.eventswaits",
+        help: "Collect metrics from performance_schema.events_waits_summary_global_by_event_name",
+        default_enabled: false,
+        min_version: (5, 5),
+        args: no_args,
+        build: plain::<perf_events_waits::EventsWaits>,
+    },
+    Spec {
+        name: "perf_schema.file_events",
+        help: "Collect metrics from performance_schema.file_summary_by_event_name",
+        default_enabled: false,
+        min_version: (5, 6),
+        args: no_args,
+        build: plain::<perf_file_events::FileEvents>,
+    },
+    Spec {
+        name: "heartbeat",
+        help: "Collect from heartbeat",
+        default_enabled: false,
+        min_version: (5, 1),
+        args: heartbeat::args,
+        build: heartbeat::build,
+    },
+    Spec {
+        name: "slave_hosts",
+        help: "Scrape information from 'SHOW SLAVE HOSTS'",
+        default_enabled: false,
+        min_version: (5, 1),
+        args: no_args,
+        build: plain::<slave_hosts::SlaveHosts>,
+    },
+    Spec {
+        name: "mysql.user",
+        help: "Collect data from mysql.user",
+        default_enabled: false,
+        min_version: (5, 1),
+        args: mysql_user::args,
+        build: mysql_user::build,
+    },
+];
+
+/// Parses a status or variable value as upstream does: `Yes`/`ON`/`Primary` are 1, `No`/`OFF`/`Connecting`/
+/// `non-Primary`/`Disconnected` are 0, anything else must be a number.
+pub fn parse_status(value: &str) -> Option<f64> {
+    match value {
+        "Yes" | "ON" | "Primary" => return Some(1.0),
+        "No" | "OFF" | "Connecting" | "Disconnected" => return Some(0.0),
+        _ => {}
+    }
+    if value.eq_ignore_ascii_case("non-Primary") {
+        return Some(0.0);
+    }
+    parse_go_float(value)
+}
+
+/// A number as Go's `strconv.ParseFloat` reads the decimal forms MySQL prints (no surrounding spaces).
+pub fn parse_go_float(value: &str) -> Option<f64> {
+    if value.is_empty() || value.starts_with(char::is_whitespace) || value.ends_with(char::is_whitespace) {
+        return None;
+    }
+    value.parse::<f64>().ok()
+}
+
+/// A variable name as a metric name part: characters outside `[a-zA-Z0-9_]` become `_`, then lower case.
+pub fn metric_name_part(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Families in the order they are first used, looked up by name.
+#[derive(Debug, Default)]
+pub struct Families {
+    families: Vec<MetricFamily>,
+}
+
+impl Families {
+    /// An empty set.
+    pub fn new() -> Families {
+        Families::default()
+    }
+
+    /// Appends a sample to the family `name`, creating it with `kind` and `help` if new.
+    pub fn add(&mut self, name: &str, kind: MetricType, help: &str, labels: Labels, value: f64) {
+        let value = match kind {
+            MetricType::Counter => Value::Counter {
+                total: value,
+                created: None,
+                exemplar: None,
+            },
+            MetricType::Gauge => Value::Gauge(value),
+            _ => Value::Unknown(value),
+        };
+        self.push(name, kind, help, Metric::new(labels, value));
+    }
+
+    /// Appends a metric to the family `name`, creating it with `kind` and `help` if new.
+    pub fn push(&mut self, name: &str, kind: MetricType, help: &str, metric: Metric) {
+        match self.families.iter_mut().find(|f| f.name == name) {
+            Some(f) => f.push(metric),
+            None => {
+                let mut f = MetricFamily::new(name, kind).with_help(help);
+                f.push(metric);
+                self.families.push(f);
+            }
+        }
+    }
+
+    /// Moves the families into `out`.
+    pub fn finish(self, out: &mut Vec<MetricFamily>) {
+        out.extend(self.families);
+    }
+}
+
+/// A full metric name `mysql_<subsystem>_<name>`.
+pub fn fq_name(subsystem: &str, name: &str) -> String {
+    if subsystem.is_empty() {
+        format!("{NAMESPACE}_{name}")
+    } else {
+        format!("{NAMESPACE}_{subsystem}_{name}")
+    }
+}
+
+/// Test support: a [`Query`] answering from recorded result sets.
+#[cfg(test)]
+pub(crate) mod fake {
+    use super::{Query, Rows, ScrapeError};
+
+    /// Answers each known statement with its rows; unknown statements fail.
+    #[derive(Debug, Default)]
+    pub(crate) struct FakeDb {
+        pub(crate) answers: Vec<(String, Rows)>,
+        pub(crate) asked: Vec<String>,
+    }
+
+    impl FakeDb {
+        pub(crate) fn with(mut self, sql: &str, columns: &[&str], rows: &[&[Option<&str>]]) -> FakeDb {
+            self.answers.push((
+                sql.to_string(),
+                Rows {
+                    columns: columns.iter().map(|c| c.to_string()).collect(),
+                    rows: rows
+                        .iter()
+                        .map(|r| r.iter().map(|v| v.map(str::to_string)).collect())
+                        .collect(),
+                },
+            ));
+            self
+        }
+    }
+
+    impl Query for FakeDb {
+        fn query(&mut self, sql: &str) -> Result<Rows, ScrapeError> {
+            self.asked.push(sql.to_string());
+            self.answers
+                .iter()
+                .find(|(q, _)| q == sql)
+                .map(|(_, r)| r.clone())
+                .ok_or_else(|| ScrapeError::Query {
+                    query: sql.to_string(),
+                    message: "not recorded".to_string(),
+                })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_status_table() {
+        let cases: &[(&str, Option<f64>)] = &[
+            ("Yes", Some(1.0)),
+            ("ON", Some(1.0)),
+            ("Primary", Some(1.0)),
+            ("No", Some(0.0)),
+            ("OFF", Some(0.0)),
+            ("Connecting", Some(0.0)),
+            ("non-primary", Some(0.0)),
+            ("Disconnected", Some(0.0)),
+            ("42", Some(42.0)),
+            ("-1.5e3", Some(-1500.0)),
+            ("", None),
+            (" 1", None),
+            ("mysql-bin.000012", None),
+            ("5.7.44", None),
+            ("TLSv1.3", None),
+            ("on", None),
+        ];
+        for (input, want) in cases {
+            assert_eq!(parse_status(input), *want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn server_versions() {
+        let cases = [
+            ("10.11.6-MariaDB-0+deb12u1", (10, 11), 6, true),
+            ("8.0.36-28.1", (8, 0), 36, false),
+            ("5.7", (5, 7), 0, false),
+        ];
+        for (s, v, p, m) in cases {
+            let info = ServerInfo::parse(s).expect(s);
+            assert_eq!((info.version, info.patch, info.mariadb), (v, p, m), "{s}");
+        }
+        assert_eq!(ServerInfo::parse("garbage"), None);
+    }
+
+    #[test]
+    fn names_are_sanitised() {
+        assert_eq!(
+            metric_name_part("validate_password.dictionary_file_words_count"),
+            "validate_password_dictionary_file_words_count"
+        );
+        assert_eq!(metric_name_part("Com_SELECT"), "com_select");
+    }
+
+    /// The README's scraper table lists exactly the scrapers of [`SCRAPERS`], with their defaults.
+    #[test]
+    fn readme_lists_every_scraper() {
+        let readme = include_str!("../../README.md");
+        let rows: Vec<(&str, &str)> = readme
+            .lines()
+            .filter_map(|l| {
+                let mut cells = l.strip_prefix("| `")?.split(" | ");
+                let name = cells.next()?.strip_suffix('`')?;
+                let default = cells.next()?;
+                matches!(default, "on" | "off").then_some((name, default))
+            })
+            .collect();
+        let want: Vec<(&str, &str)> = SCRAPERS
+            .iter()
+            .map(|s| (s.name, if s.default_enabled { "on" } else { "off" }))
+            .collect();
+        assert_eq!(rows, want);
+    }
+
+    #[test]
+    fn table_names_unique() {
+        let mut names: Vec<&str> = SCRAPERS.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len());
+    }
+}

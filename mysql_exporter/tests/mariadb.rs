@@ -1,0 +1,710 @@
+//! End-to-end: a real MariaDB (Debian package `mariadb-server`) initialised in a temp datadir and listening on a
+//! free loopback port, a monitoring user with a password, our exporter binary scraping it, and statements in
+//! between whose effect must show in the counters. Then the server is stopped and the exporter must keep serving
+//! `mysql_up 0`.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `SELECT 1` statements run between two scrapes.
+const SELECTS: usize = 25;
+
+const PASSWORD: &str = "s3cret-Pw";
+
+/// A program: `$<env>`, else the first existing candidate path, else the bare name (looked up on `PATH`).
+fn program(env: &str, candidates: &[&str]) -> PathBuf {
+    if let Some(p) = std::env::var_os(env) {
+        return PathBuf::from(p);
+    }
+    for c in candidates {
+        if Path::new(c).exists() {
+            return PathBuf::from(c);
+        }
+    }
+    PathBuf::from(Path::new(candidates[0]).file_name().expect("name"))
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    l.local_addr().expect("local addr").port()
+}
+
+fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A child process killed when dropped.
+struct Proc {
+    child: Child,
+    name: &'static str,
+}
+
+impl Proc {
+    fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("{} exited: {status}", self.name);
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A MariaDB server in its own temp dir.
+struct Mariadb {
+    proc: Option<Proc>,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Mariadb {
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("mysqld.sock")
+    }
+
+    fn start(extra: &[&str]) -> Mariadb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        let install = program(
+            "MARIADB_INSTALL_DB",
+            &["/usr/bin/mariadb-install-db", "/usr/bin/mysql_install_db"],
+        );
+        let out = Command::new(&install)
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .args([
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                "--user=root",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {} (install mariadb-server): {e}", install.display()));
+        assert!(
+            out.status.success(),
+            "{} failed: {}\n{}",
+            install.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let server = program("MARIADBD", &["/usr/sbin/mariadbd", "/usr/sbin/mysqld"]);
+        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+        let child = Command::new(&server)
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--socket={}", dir.path().join("mysqld.sock").display()))
+            .arg(format!("--pid-file={}", dir.path().join("mysqld.pid").display()))
+            .arg(format!("--port={port}"))
+            .args([
+                "--bind-address=127.0.0.1",
+                "--user=root",
+                "--skip-name-resolve",
+                "--innodb-buffer-pool-size=16M",
+            ])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", server.display()));
+        let mut db = Mariadb {
+            proc: Some(Proc {
+                child,
+                name: "mariadbd",
+            }),
+            dir,
+            port,
+        };
+        wait_until("mariadbd to accept connections", Duration::from_secs(60), || {
+            if let Some(p) = db.proc.as_mut() {
+                p.assert_running();
+            }
+            db.sql_status("SELECT 1").is_ok()
+        });
+        db.sql(&format!(
+            "CREATE USER 'exporter'@'%' IDENTIFIED BY '{PASSWORD}'; \
+             GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO 'exporter'@'%';"
+        ));
+        db
+    }
+
+    /// Runs statements as root over the socket.
+    fn sql_status(&self, statements: &str) -> Result<String, String> {
+        let client = program("MARIADB", &["/usr/bin/mariadb", "/usr/bin/mysql"]);
+        let out = Command::new(&client)
+            .arg("--no-defaults")
+            .arg(format!("--socket={}", self.socket().display()))
+            .args(["-uroot", "--batch", "--skip-column-names", "-e", statements])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", client.display()))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    fn sql(&self, statements: &str) -> String {
+        self.sql_status(statements)
+            .unwrap_or_else(|e| panic!("{statements}: {e}\n{}", self.log()))
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// A root client running `SELECT SLEEP(seconds)`, killed when dropped.
+    fn sleeping_client(&self, seconds: u32) -> Proc {
+        let client = program("MARIADB", &["/usr/bin/mariadb", "/usr/bin/mysql"]);
+        let child = Command::new(&client)
+            .arg("--no-defaults")
+            .arg(format!("--socket={}", self.socket().display()))
+            .args(["-uroot", "-e", &format!("SELECT SLEEP({seconds})")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start client");
+        Proc {
+            child,
+            name: "mariadb client",
+        }
+    }
+
+    fn stop(&mut self) {
+        self.proc = None;
+    }
+}
+
+/// Our exporter binary on a free port.
+struct Exporter {
+    proc: Proc,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Exporter {
+    /// Password from `MYSQLD_EXPORTER_PASSWORD`, user from the file.
+    fn start(db_port: u16, extra: &[&str]) -> Exporter {
+        Exporter::start_with(
+            db_port,
+            extra,
+            "[client]\nuser = exporter\n",
+            ("MYSQLD_EXPORTER_PASSWORD", PASSWORD),
+        )
+    }
+
+    fn start_with(db_port: u16, extra: &[&str], my_cnf: &str, env: (&str, &str)) -> Exporter {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cnf = dir.path().join("my.cnf");
+        std::fs::write(&cnf, my_cnf).expect("write my.cnf");
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_mysql_exporter"))
+            .arg(format!("--config.my-cnf={}", cnf.display()))
+            .arg(format!("--mysqld.address=127.0.0.1:{db_port}"))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(extra)
+            .env_remove("MYSQLD_EXPORTER_PASSWORD")
+            .env(env.0, env.1)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("exporter.log")).expect("log file"))
+            .spawn()
+            .expect("start exporter");
+        let mut e = Exporter {
+            proc: Proc {
+                child,
+                name: "mysql_exporter",
+            },
+            port,
+            _dir: dir,
+        };
+        wait_until("the exporter to listen", Duration::from_secs(15), || {
+            e.proc.assert_running();
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        e
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("exporter.log")).unwrap_or_default()
+    }
+
+    /// Scrapes `/metrics`: (series -> value, body).
+    fn scrape(&mut self) -> (BTreeMap<String, f64>, String) {
+        self.scrape_path("/metrics")
+    }
+
+    /// Scrapes `path` (with a query string, say): (series -> value, body).
+    fn scrape_path(&mut self, path: &str) -> (BTreeMap<String, f64>, String) {
+        self.proc.assert_running();
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").expect("write");
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).expect("read");
+        let (head, body) = raw.split_once("\r\n\r\n").expect("http response");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let body = dechunk(body);
+        let mut series = BTreeMap::new();
+        for line in body.lines().filter(|l| !l.starts_with('#')) {
+            if let Some((k, v)) = line.rsplit_once(' ') {
+                series.insert(k.to_string(), v.parse::<f64>().unwrap_or(f64::NAN));
+            }
+        }
+        (series, body)
+    }
+}
+
+/// Decodes a chunked body (or returns it as is when it is not chunked).
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    loop {
+        let Some((size, after)) = rest.split_once("\r\n") else {
+            return body.to_string();
+        };
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            return body.to_string();
+        };
+        if n == 0 {
+            return out;
+        }
+        if after.len() < n {
+            return body.to_string();
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].trim_start_matches("\r\n");
+    }
+}
+
+fn get(series: &BTreeMap<String, f64>, name: &str) -> f64 {
+    *series.get(name).unwrap_or_else(|| {
+        panic!(
+            "no series {name}; have: {:?}",
+            series.keys().take(60).collect::<Vec<_>>()
+        )
+    })
+}
+
+#[test]
+fn scrapes_a_real_mariadb_then_reports_it_down() {
+    let mut db = Mariadb::start(&["--skip-log-bin"]);
+    let mut exporter = Exporter::start(db.port, &[]);
+
+    let (before, body) = exporter.scrape();
+    assert_eq!(get(&before, "mysql_up"), 1.0, "{body}\n{}", db.log());
+    for scraper in [
+        "global_status",
+        "global_variables",
+        "slave_status",
+        "info_schema.innodb_cmp",
+        "info_schema.innodb_cmpmem",
+        "info_schema.query_response_time",
+    ] {
+        let key = format!("mysql_exporter_collector_success{{collector=\"collect.{scraper}\"}}");
+        assert_eq!(get(&before, &key), 1.0, "{scraper}:\n{body}\n{}", exporter.log());
+    }
+    assert!(before.contains_key("mysql_exporter_collector_duration_seconds{collector=\"connection\"}"));
+
+    // Version labels agree with what the server says about itself.
+    let version = db.sql("SELECT @@version").trim().to_string();
+    let info = body
+        .lines()
+        .find(|l| l.starts_with("mysql_version_info{"))
+        .unwrap_or_else(|| panic!("no mysql_version_info:\n{body}"));
+    assert!(info.contains(&format!("version=\"{version}\"")), "{info} vs {version}");
+    assert!(info.contains("innodb_version=\""), "{info}");
+    assert!(info.ends_with(" 1"), "{info}");
+    assert!(
+        body.contains("# TYPE mysql_global_status_commands_total counter"),
+        "{body}"
+    );
+    assert!(
+        body.contains("# HELP mysql_up Whether the MySQL server is up."),
+        "{body}"
+    );
+    assert!(
+        body.contains("mysql_transaction_isolation{level=\"REPEATABLE-READ\"} 1"),
+        "{body}"
+    );
+    assert!(body.contains("mysqld_exporter_build_info{"), "{body}");
+    let max_conn: f64 = db.sql("SELECT @@max_connections").trim().parse().expect("number");
+    assert_eq!(get(&before, "mysql_global_variables_max_connections"), max_conn);
+    assert!(get(&before, "mysql_global_status_uptime") >= 0.0);
+    assert!(get(&before, "mysql_global_status_buffer_pool_pages{state=\"free\"}") >= 0.0);
+
+    // Statements between two scrapes move the counter by at least their number.
+    let select = "mysql_global_status_commands_total{command=\"select\"}";
+    db.sql(&"SELECT 1;".repeat(SELECTS));
+    let (after, _) = exporter.scrape();
+    let moved = get(&after, select) - get(&before, select);
+    assert!(
+        moved >= SELECTS as f64,
+        "select counter moved by {moved}, want >= {SELECTS}"
+    );
+    assert!(get(&after, "mysql_global_status_queries") > get(&before, "mysql_global_status_queries"));
+
+    // collect[] selects scrapers, as upstream's handler does; the connection and mysql_up are always there.
+    let (picked, body) = exporter.scrape_path("/metrics?collect%5B%5D=global_status");
+    assert_eq!(get(&picked, "mysql_up"), 1.0, "{body}");
+    assert!(picked.contains_key(select), "{body}");
+    assert!(!body.contains("mysql_version_info"), "{body}");
+    let collectors: Vec<&str> = body
+        .lines()
+        .filter(|l| l.starts_with("mysql_exporter_collector_success"))
+        .collect();
+    assert_eq!(
+        collectors,
+        ["mysql_exporter_collector_success{collector=\"collect.global_status\"} 1"],
+        "{body}"
+    );
+
+    // The server goes away: the exporter keeps serving, with mysql_up 0 and no server families.
+    db.stop();
+    let (down, body) = exporter.scrape();
+    assert_eq!(get(&down, "mysql_up"), 0.0, "{body}");
+    assert!(!body.contains("mysql_global_status_"), "{body}");
+    assert!(!body.contains("mysql_exporter_collector_success"), "{body}");
+    let (again, _) = exporter.scrape();
+    assert_eq!(get(&again, "mysql_up"), 0.0);
+
+    // The mysql_up lines are those of the Go exporter with MySQL down (the 0.14 capture; 0.15 dropped its
+    // mysql_exporter_scrapes_total and mysql_exporter_last_scrape_error).
+    if let Some(dir) = exposition::conformance::corpus_dir() {
+        let go = std::fs::read_to_string(dir.join("mysqld/debian-0.14.0-metrics-mysql-down.txt")).expect("capture");
+        let ours: Vec<&str> = body.lines().filter(|l| is_family(l, "mysql_up")).collect();
+        let theirs: Vec<&str> = go.lines().filter(|l| is_family(l, "mysql_up")).collect();
+        assert_eq!(ours, theirs);
+        assert!(body.contains("# TYPE mysqld_exporter_build_info gauge"), "{body}");
+        assert!(go.contains("# TYPE mysqld_exporter_build_info gauge"));
+    }
+}
+
+/// Whether `line` is a sample or HELP/TYPE line of the family `name`.
+fn is_family(line: &str, name: &str) -> bool {
+    let rest = line
+        .strip_prefix("# HELP ")
+        .or_else(|| line.strip_prefix("# TYPE "))
+        .unwrap_or(line);
+    rest.strip_prefix(name).is_some_and(|r| r.starts_with([' ', '{']))
+}
+
+#[test]
+fn optional_and_disabled_scrapers_and_wrong_password() {
+    let db = Mariadb::start(&["--log-bin=mysql-bin", "--userstat=1", "--performance-schema=ON"]);
+    // The password comes from the file, through environment expansion.
+    let mut exporter = Exporter::start_with(
+        db.port,
+        &[
+            "--no-collect.global_variables",
+            "--no-collect.slave_status",
+            "--collect.binlog_size",
+            "--collect.info_schema.innodb_metrics",
+            "--collect.info_schema.processlist",
+            "--no-collect.info_schema.processlist.processes_by_host",
+            "--collect.info_schema.tables",
+            "--collect.info_schema.tables.databases=shop",
+            "--collect.engine_innodb_status",
+            "--collect.info_schema.tablestats",
+            "--collect.perf_schema.tableiowaits",
+            "--collect.perf_schema.indexiowaits",
+            "--collect.perf_schema.tablelocks",
+            "--collect.info_schema.schemastats",
+            "--collect.heartbeat",
+            "--collect.heartbeat.database=ops",
+            "--collect.perf_schema.eventswaits",
+            "--collect.perf_schema.file_events",
+            "--collect.info_schema.innodb_tablespaces",
+            "--collect.mysql.user",
+            "--collect.mysql.user.privileges",
+        ],
+        "[client]\nuser = exporter\npassword = \"${TEST_DB_PW}\"\n",
+        ("TEST_DB_PW", PASSWORD),
+    );
+    db.sql(
+        "CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, note TEXT) ENGINE=InnoDB; \
+         INSERT INTO shop.orders VALUES (1, 'a'), (2, 'b'), (3, 'c'); ANALYZE TABLE shop.orders; \
+         CREATE DATABASE ops; CREATE TABLE ops.heartbeat (ts VARCHAR(26) NOT NULL, server_id INT UNSIGNED NOT NULL \
+         PRIMARY KEY); INSERT INTO ops.heartbeat VALUES ('2020-01-02 03:04:05.250000', 7); \
+         SELECT COUNT(*) FROM shop.orders;",
+    );
+    db.sql("FLUSH BINARY LOGS");
+    // A client sleeping in a query while the exporter scrapes.
+    let _sleeper = db.sleeping_client(60);
+    wait_until("the sleeping query to show", Duration::from_secs(15), || {
+        db.sql("SELECT COUNT(*) FROM information_schema.processlist WHERE state = 'User sleep'")
+            .trim()
+            == "1"
+    });
+    let (series, body) = exporter.scrape();
+    assert_eq!(get(&series, "mysql_up"), 1.0, "{body}");
+    assert!(!body.contains("mysql_global_variables_"), "{body}");
+    assert!(!body.contains("collect.slave_status"), "{body}");
+    assert!(body.contains("collect.global_status"), "{body}");
+    for scraper in [
+        "binlog_size",
+        "info_schema.innodb_metrics",
+        "info_schema.processlist",
+        "info_schema.tables",
+        "engine_innodb_status",
+        "info_schema.tablestats",
+        "perf_schema.tableiowaits",
+        "perf_schema.indexiowaits",
+        "perf_schema.tablelocks",
+        "info_schema.schemastats",
+        "heartbeat",
+        "perf_schema.eventswaits",
+        "perf_schema.file_events",
+        "info_schema.innodb_tablespaces",
+        "mysql.user",
+    ] {
+        let key = format!("mysql_exporter_collector_success{{collector=\"collect.{scraper}\"}}");
+        assert_eq!(get(&series, &key), 1.0, "{scraper}:\n{}", exporter.log());
+    }
+    // Two files after one flush; the size is what the server lists.
+    let logs = db.sql("SHOW BINARY LOGS");
+    let files: Vec<&str> = logs.lines().collect();
+    assert_eq!(get(&series, "mysql_binlog_files"), files.len() as f64, "{logs}");
+    let size: f64 = files
+        .iter()
+        .filter_map(|l| l.split('\t').nth(1)?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(get(&series, "mysql_binlog_size_bytes"), size, "{logs}");
+    let last = files.last().and_then(|l| l.split('\t').next()).unwrap_or("");
+    let number: f64 = last
+        .rsplit_once('.')
+        .and_then(|(_, n)| n.parse().ok())
+        .expect("file number");
+    assert_eq!(get(&series, "mysql_binlog_file_number"), number);
+    assert!(body.contains("# TYPE mysql_info_schema_innodb_metrics_"), "{body}");
+    let threads = "mysql_info_schema_processlist_threads{command=\"query\",state=\"user_sleep\"}";
+    assert_eq!(get(&series, threads), 1.0, "{body}");
+    assert!(
+        get(
+            &series,
+            "mysql_info_schema_processlist_processes_by_user{mysql_user=\"root\"}"
+        ) >= 1.0
+    );
+    assert!(!body.contains("processes_by_host"), "{body}");
+    // The read view count is parsed from the server's status text.
+    let innodb = db.sql("SHOW ENGINE INNODB STATUS");
+    if innodb.contains(" read views open inside InnoDB") {
+        assert!(
+            series.contains_key("mysql_engine_innodb_read_views_open_inside_innodb"),
+            "{body}"
+        );
+    }
+    // User statistics: the exporter's counters are the server's.
+    let stats = db.sql(
+        "SELECT ROWS_READ, ROWS_CHANGED FROM information_schema.table_statistics \
+         WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'orders'",
+    );
+    let stats: Vec<f64> = stats.split_whitespace().map(|v| v.parse().expect("number")).collect();
+    let t = "schema=\"shop\",table=\"orders\"";
+    assert!(stats[0] >= 3.0 && stats[1] >= 3.0, "{stats:?}");
+    assert_eq!(
+        get(
+            &series,
+            &format!("mysql_info_schema_table_statistics_rows_read_total{{{t}}}")
+        ),
+        stats[0]
+    );
+    assert_eq!(
+        get(
+            &series,
+            &format!("mysql_info_schema_table_statistics_rows_changed_total{{{t}}}")
+        ),
+        stats[1]
+    );
+    // The stored heartbeat, read back through the server's own clock conversion.
+    let stored: f64 = db
+        .sql("SELECT UNIX_TIMESTAMP(ts) FROM ops.heartbeat")
+        .trim()
+        .parse()
+        .expect("timestamp");
+    assert_eq!(
+        get(&series, "mysql_heartbeat_stored_timestamp_seconds{server_id=\"7\"}"),
+        stored
+    );
+    assert!(get(&series, "mysql_heartbeat_now_timestamp_seconds{server_id=\"7\"}") > stored);
+    // The table's tablespace size is what the server reports.
+    let space = db.sql("SELECT FILE_SIZE FROM information_schema.INNODB_SYS_TABLESPACES WHERE NAME = 'shop/orders'");
+    let size: f64 = space.trim().parse().expect("file size");
+    assert_eq!(
+        get(
+            &series,
+            "mysql_info_schema_innodb_tablespace_file_size_bytes{tablespace_name=\"shop/orders\"}"
+        ),
+        size
+    );
+    // The exporter account: SELECT granted, INSERT not, no limits.
+    let account = "hostmask=\"%\",mysql_user=\"exporter\"";
+    assert_eq!(
+        get(&series, &format!("mysql_mysql_select_priv{{{account}}}")),
+        1.0,
+        "{body}"
+    );
+    assert_eq!(get(&series, &format!("mysql_mysql_insert_priv{{{account}}}")), 0.0);
+    assert_eq!(
+        get(&series, &format!("mysql_mysql_max_user_connections{{{account}}}")),
+        0.0
+    );
+    // One table in the schema: the schema sums are the table's.
+    assert_eq!(
+        get(
+            &series,
+            "mysql_info_schema_schema_statistics_rows_read_total{schema=\"shop\"}"
+        ),
+        stats[0]
+    );
+    // Performance schema I/O counts for the table are the server's.
+    let pfs = db.sql(
+        "SELECT COUNT_FETCH, COUNT_INSERT FROM performance_schema.table_io_waits_summary_by_table \
+         WHERE OBJECT_SCHEMA = 'shop' AND OBJECT_NAME = 'orders'",
+    );
+    let pfs: Vec<f64> = pfs.split_whitespace().map(|v| v.parse().expect("number")).collect();
+    assert!(pfs[1] >= 3.0, "{pfs:?}");
+    let io = |op: &str| {
+        format!("mysql_perf_schema_table_io_waits_total{{name=\"orders\",operation=\"{op}\",schema=\"shop\"}}")
+    };
+    assert_eq!(get(&series, &io("fetch")), pfs[0]);
+    assert_eq!(get(&series, &io("insert")), pfs[1]);
+    assert!(
+        body.contains("mysql_perf_schema_index_io_waits_total{index=\"PRIMARY\",name=\"orders\""),
+        "{body}"
+    );
+    assert!(
+        body.contains("mysql_perf_schema_events_waits_total{event_name=\"wait/"),
+        "{body}"
+    );
+    assert!(
+        body.contains("mysql_perf_schema_file_events_bytes_total{event_name=\"wait/io/file/"),
+        "{body}"
+    );
+    assert!(
+        body.contains("mysql_perf_schema_sql_lock_waits_total{name=\"orders\",operation=\"read_normal\""),
+        "{body}"
+    );
+    // Table figures are what the server reports about the table.
+    let report = db.sql(
+        "SELECT TABLE_ROWS, DATA_LENGTH, ENGINE, ROW_FORMAT FROM information_schema.tables \
+         WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'orders'",
+    );
+    let fields: Vec<&str> = report.trim().split('\t').collect();
+    let table = "schema=\"shop\",table=\"orders\"";
+    assert_eq!(
+        get(&series, &format!("mysql_info_schema_table_rows{{{table}}}")),
+        fields[0].parse::<f64>().expect("rows")
+    );
+    assert_eq!(
+        get(
+            &series,
+            &format!("mysql_info_schema_table_size{{component=\"data_length\",{table}}}")
+        ),
+        fields[1].parse::<f64>().expect("size")
+    );
+    let version = body
+        .lines()
+        .find(|l| l.starts_with("mysql_info_schema_table_version{"))
+        .unwrap_or_else(|| panic!("no table version:\n{body}"));
+    assert!(version.contains(&format!("engine=\"{}\"", fields[2])), "{version}");
+    assert!(version.contains(&format!("row_format=\"{}\"", fields[3])), "{version}");
+
+    // The server refuses the credentials: down, not an HTTP error.
+    db.sql(&format!("ALTER USER 'exporter'@'%' IDENTIFIED BY 'other-{PASSWORD}'"));
+    let (series, body) = exporter.scrape();
+    assert_eq!(get(&series, "mysql_up"), 0.0, "{body}");
+}
+
+#[test]
+fn replica_status_from_a_real_replication_pair() {
+    let primary = Mariadb::start(&["--log-bin=mysql-bin", "--server-id=1"]);
+    let replica = Mariadb::start(&["--server-id=2", "--skip-log-bin", "--report-host=replica.test"]);
+    primary.sql("CREATE USER 'repl'@'%' IDENTIFIED BY 'repl-pw'; GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';");
+    // The replica already has everything the primary did so far (both made their own exporter user): start after it.
+    let position = primary.sql("SELECT @@gtid_binlog_pos").trim().to_string();
+    replica.sql(&format!(
+        "SET GLOBAL gtid_slave_pos = '{position}'; \
+         CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, MASTER_USER = 'repl', \
+         MASTER_PASSWORD = 'repl-pw', MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1; START SLAVE;",
+        primary.port
+    ));
+    primary.sql("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY); INSERT INTO app.t VALUES (1), (2);");
+    wait_until("the replica to catch up", Duration::from_secs(30), || {
+        replica
+            .sql_status("SELECT COUNT(*) FROM app.t")
+            .is_ok_and(|n| n.trim() == "2")
+    });
+
+    let mut exporter = Exporter::start(replica.port, &[]);
+    let (series, body) = exporter.scrape();
+    assert_eq!(
+        get(
+            &series,
+            "mysql_exporter_collector_success{collector=\"collect.slave_status\"}"
+        ),
+        1.0,
+        "{}",
+        exporter.log()
+    );
+    let labels = "channel_name=\"\",connection_name=\"\",master_host=\"127.0.0.1\",master_uuid=\"\"";
+    let status = |column: &str| get(&series, &format!("mysql_slave_status_{column}{{{labels}}}"));
+    assert_eq!(status("slave_io_running"), 1.0, "{body}");
+    assert_eq!(status("slave_sql_running"), 1.0, "{body}");
+    assert_eq!(status("master_port"), f64::from(primary.port));
+    assert_eq!(status("master_server_id"), 1.0);
+    assert!(status("seconds_behind_master") >= 0.0);
+    assert!(
+        body.contains("# TYPE mysql_slave_status_slave_io_running untyped"),
+        "{body}"
+    );
+    // Gtid_IO_Pos is `0-1-<n>`: domain 0, server 1, the primary's last sequence number.
+    let sequence: f64 = primary
+        .sql("SELECT @@gtid_binlog_pos")
+        .trim()
+        .rsplit('-')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("sequence number");
+    let gtid = "mysql_slave_status_gtid_io_pos{channel_name=\"\",connection_name=\"\",domain_id=\"0\",\
+                master_host=\"127.0.0.1\",master_uuid=\"\",server_id=\"1\"}";
+    assert_eq!(get(&series, gtid), sequence, "{body}");
+
+    // The primary lists the replica (SHOW SLAVE HOSTS needs REPLICATION MASTER ADMIN on MariaDB 10.5+).
+    primary.sql("GRANT REPLICATION MASTER ADMIN ON *.* TO 'exporter'@'%'");
+    let mut on_primary = Exporter::start(primary.port, &["--collect.slave_hosts"]);
+    let (hosts, hosts_body) = on_primary.scrape();
+    assert_eq!(
+        get(
+            &hosts,
+            "mysql_exporter_collector_success{collector=\"collect.slave_hosts\"}"
+        ),
+        1.0,
+        "{}",
+        on_primary.log()
+    );
+    let info = hosts_body
+        .lines()
+        .find(|l| l.starts_with("mysql_heartbeat_mysql_slave_hosts_info{"))
+        .unwrap_or_else(|| panic!("no slave hosts:\n{hosts_body}"));
+    assert!(
+        info.contains("server_id=\"2\"") && info.contains("master_id=\"1\""),
+        "{info}"
+    );
+    assert!(info.contains("slave_host=\"replica.test\""), "{info}");
+}
