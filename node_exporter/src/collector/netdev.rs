@@ -1,9 +1,10 @@
 //! `netdev`: network device statistics, as `node_network_<stat>_total{device}`.
 //!
-//! With `--collector.netdev.netlink` (the default) upstream asks the kernel over rtnetlink, which ignores
-//! `--path.procfs`; the same `rtnl_link_stats64` counters are read here from the kernel's
-//! `/sys/class/net/<device>/statistics/` (the host's, not `--path.sysfs`, for the same reason). With
-//! `--no-collector.netdev.netlink`, `<procfs>/net/dev` is parsed instead. Unless
+//! With `--collector.netdev.netlink` (the default) one rtnetlink link dump (`RTM_GETLINK`) yields every device's
+//! `IFLA_IFNAME` and `IFLA_STATS64` (`rtnl_link_stats64`; the 32-bit `IFLA_STATS` on kernels without it), which
+//! ignores `--path.procfs` as upstream does. Should the dump fail (e.g. netlink not permitted), the same counters
+//! are read from the kernel's `/sys/class/net/<device>/statistics/` (the host's, not `--path.sysfs`, for the same
+//! reason). With `--no-collector.netdev.netlink`, `<procfs>/net/dev` is parsed instead. Unless
 //! `--collector.netdev.enable-detailed-metrics` is set, the counters are folded into the legacy `/proc/net/dev`
 //! names as the kernel does (e.g. `receive_drop` = dropped + missed errors).
 
@@ -14,6 +15,7 @@ use std::path::Path;
 use clap::{Arg, ArgAction};
 use exposition::{CollectError, Collector, MetricFamily, MetricType};
 
+use super::netlink::{F_DUMP, F_REQUEST, NetlinkError, RTM_GETLINK, RTM_NEWLINK, Socket, attributes, ifinfomsg};
 use super::procutil::{DeviceFilter, add, family, numbered};
 use super::{BuildError, CollectorError, Settings, Spec, parse_num, read_file};
 use crate::paths::Paths;
@@ -154,6 +156,95 @@ fn read_sysfs_stats(dir: &Path) -> Result<BTreeMap<String, Stats>, CollectorErro
     Ok(out)
 }
 
+const IFLA_IFNAME: u16 = 3;
+const IFLA_STATS: u16 = 7;
+const IFLA_STATS64: u16 = 23;
+const IFINFOMSG_LEN: usize = super::netlink::IFINFOMSG_LEN;
+
+/// The `rtnl_link_stats64` (and `rtnl_link_stats`) fields in kernel order, named like the sysfs statistics files
+/// with `rx_`/`tx_` spelled `receive_`/`transmit_`. Later fields (e.g. `rx_otherhost_dropped`) have no sysfs file
+/// and no upstream metric, and are left out.
+const LINK_STATS: [&str; 24] = [
+    "receive_packets",
+    "transmit_packets",
+    "receive_bytes",
+    "transmit_bytes",
+    "receive_errors",
+    "transmit_errors",
+    "receive_dropped",
+    "transmit_dropped",
+    "multicast",
+    "collisions",
+    "receive_length_errors",
+    "receive_over_errors",
+    "receive_crc_errors",
+    "receive_frame_errors",
+    "receive_fifo_errors",
+    "receive_missed_errors",
+    "transmit_aborted_errors",
+    "transmit_carrier_errors",
+    "transmit_fifo_errors",
+    "transmit_heartbeat_errors",
+    "transmit_window_errors",
+    "receive_compressed",
+    "transmit_compressed",
+    "receive_nohandler",
+];
+
+/// Decodes one `RTM_NEWLINK` payload (`ifinfomsg` plus attributes) into the device name and its counters:
+/// `IFLA_STATS64`, else the 32-bit `IFLA_STATS`; fields a shorter (older) structure lacks are left out. `None`
+/// for a link without a name or without statistics.
+fn decode_link(payload: &[u8]) -> Result<Option<(String, Stats)>, NetlinkError> {
+    let attrs = payload
+        .get(IFINFOMSG_LEN..)
+        .ok_or(NetlinkError::Malformed("short ifinfomsg"))?;
+    let (mut name, mut stats64, mut stats32) = (None, None, None);
+    for (kind, data) in attributes(attrs) {
+        match kind {
+            IFLA_IFNAME => {
+                let end = data.iter().position(|&c| c == 0).unwrap_or(data.len());
+                name = Some(String::from_utf8_lossy(&data[..end]).into_owned());
+            }
+            IFLA_STATS64 => stats64 = Some(data),
+            IFLA_STATS => stats32 = Some(data),
+            _ => {}
+        }
+    }
+    let Some(name) = name.filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    let stats: Stats = if let Some(d) = stats64 {
+        let fields = d
+            .chunks_exact(8)
+            .map(|c| u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
+        LINK_STATS.iter().zip(fields).map(|(k, v)| (k.to_string(), v)).collect()
+    } else if let Some(d) = stats32 {
+        let fields = d
+            .chunks_exact(4)
+            .map(|c| u64::from(u32::from_ne_bytes([c[0], c[1], c[2], c[3]])));
+        LINK_STATS.iter().zip(fields).map(|(k, v)| (k.to_string(), v)).collect()
+    } else {
+        return Ok(None);
+    };
+    Ok(Some((name, stats)))
+}
+
+/// Every link's counters from one rtnetlink link dump.
+fn read_netlink_stats() -> Result<BTreeMap<String, Stats>, NetlinkError> {
+    let mut sock = Socket::open(nix::sys::socket::SockProtocol::NetlinkRoute)?;
+    let replies = sock.request(RTM_GETLINK, F_REQUEST | F_DUMP, &ifinfomsg(0, 0))?;
+    let mut out = BTreeMap::new();
+    for (kind, payload) in replies {
+        if kind != RTM_NEWLINK {
+            continue;
+        }
+        if let Some((name, stats)) = decode_link(&payload)? {
+            out.insert(name, stats);
+        }
+    }
+    Ok(out)
+}
+
 /// Folds detailed counters into the legacy `/proc/net/dev` names, as the kernel's `net-procfs.c` does.
 fn legacy(m: &mut Stats) {
     let mut take = |k: &str| m.remove(k);
@@ -274,7 +365,13 @@ fn interface_addresses() -> Result<Vec<(String, IpAddr, u32)>, CollectorError> {
 impl Collector for NetDev {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let devices = if self.netlink {
-            read_sysfs_stats(Path::new(KERNEL_NET_CLASS))?
+            match read_netlink_stats() {
+                Ok(devices) => devices,
+                Err(e) => {
+                    tracing::debug!(error = %e, "netlink link dump failed, reading sysfs statistics instead");
+                    read_sysfs_stats(Path::new(KERNEL_NET_CLASS))?
+                }
+            }
         } else {
             let path = self.paths.proc("net/dev");
             parse_proc_net_dev(&path, &read_file(&path)?)?
@@ -382,5 +479,112 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v))
             .collect();
         assert_eq!(m, want);
+    }
+
+    /// A `RTM_NEWLINK` payload: ifinfomsg for index 3, then the given attributes.
+    fn newlink(attrs: &[(u16, Vec<u8>)]) -> Vec<u8> {
+        let mut out = ifinfomsg(0, 3).to_vec();
+        for (kind, data) in attrs {
+            out.extend(super::super::netlink::attribute(*kind, data));
+        }
+        out
+    }
+
+    /// `rtnl_link_stats64` bytes whose field `i` is `base + i`, `fields` long.
+    fn stats64(base: u64, fields: usize) -> Vec<u8> {
+        (0..fields as u64).flat_map(|i| (base + i).to_ne_bytes()).collect()
+    }
+
+    #[test]
+    fn decodes_recorded_newlink() {
+        let name = (IFLA_IFNAME, b"eth0\0".to_vec());
+        let mtu = (4, 1500u32.to_ne_bytes().to_vec());
+        let stats32: Vec<u8> = (0..24u32).flat_map(|i| (500 + i).to_ne_bytes()).collect();
+        // (attributes, expected (device, field count, value of field 0 and of the last field)).
+        let cases: [(Vec<(u16, Vec<u8>)>, Option<(&str, usize, u64, u64)>); 6] = [
+            (
+                vec![
+                    name.clone(),
+                    mtu.clone(),
+                    (IFLA_STATS, stats32.clone()),
+                    (IFLA_STATS64, stats64(1 << 40, 25)),
+                ],
+                Some(("eth0", 24, 1 << 40, (1 << 40) + 23)),
+            ),
+            (
+                vec![(IFLA_STATS64, stats64(7, 23)), name.clone()],
+                Some(("eth0", 23, 7, 29)),
+            ),
+            (vec![name.clone(), (IFLA_STATS, stats32)], Some(("eth0", 24, 500, 523))),
+            (vec![name.clone(), mtu.clone()], None),
+            (vec![(IFLA_STATS64, stats64(0, 24))], None),
+            (
+                vec![(IFLA_IFNAME, b"\0".to_vec()), (IFLA_STATS64, stats64(0, 24))],
+                None,
+            ),
+        ];
+        for (i, (attrs, want)) in cases.into_iter().enumerate() {
+            let got = decode_link(&newlink(&attrs)).unwrap();
+            let got = got.map(|(dev, stats)| {
+                let last = LINK_STATS[stats.len() - 1];
+                (dev, stats.len(), stats["receive_packets"], stats[last])
+            });
+            assert_eq!(got, want.map(|(d, n, a, b)| (d.to_string(), n, a, b)), "case {i}");
+        }
+        assert!(decode_link(&[0u8; 8]).is_err());
+
+        // Field order: stats64 with field i = 100 + i, folded into the legacy names.
+        let (_, mut stats) = decode_link(&newlink(&[name, (IFLA_STATS64, stats64(100, 24))]))
+            .unwrap()
+            .unwrap();
+        for (k, want) in [
+            ("receive_bytes", 102),
+            ("transmit_bytes", 103),
+            ("multicast", 108),
+            ("receive_missed_errors", 115),
+            ("transmit_window_errors", 120),
+            ("receive_nohandler", 123),
+        ] {
+            assert_eq!(stats[k], want, "{k}");
+        }
+        legacy(&mut stats);
+        assert_eq!(stats["receive_drop"], 106 + 115);
+        assert_eq!(stats["receive_frame"], 113 + 110 + 111 + 112);
+        assert_eq!(stats["transmit_carrier"], 117 + 116 + 119 + 120);
+        assert_eq!(stats["receive_multicast"], 108);
+    }
+
+    #[test]
+    fn netlink_matches_sysfs_on_this_host() {
+        use std::net::UdpSocket;
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for _ in 0..20 {
+            tx.send_to(&[0u8; 512], rx.local_addr().unwrap()).unwrap();
+        }
+        let dir = Path::new(KERNEL_NET_CLASS);
+        let before = read_sysfs_stats(dir).unwrap();
+        let netlink = read_netlink_stats().unwrap();
+        let after = read_sysfs_stats(dir).unwrap();
+        let devices = |m: &BTreeMap<String, Stats>| m.keys().cloned().collect::<Vec<_>>();
+        assert_eq!(devices(&netlink), devices(&before));
+        assert_eq!(devices(&netlink), devices(&after));
+        for (dev, stats) in &netlink {
+            let keys = |m: &Stats| m.keys().cloned().collect::<Vec<_>>();
+            assert_eq!(keys(stats), keys(&before[dev]), "{dev}");
+        }
+        let lo = &netlink["lo"];
+        assert!(
+            lo["receive_packets"] >= 20 && lo["transmit_bytes"] >= 20 * 512,
+            "{lo:?}"
+        );
+        for (k, v) in lo {
+            assert!(
+                before["lo"][k] <= *v && *v <= after["lo"][k],
+                "lo {k}: {} <= {v} <= {}",
+                before["lo"][k],
+                after["lo"][k]
+            );
+        }
     }
 }

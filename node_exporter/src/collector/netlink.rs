@@ -1,5 +1,5 @@
-//! A minimal netlink client for the collectors that query the kernel over netlink (`qdisc` through rtnetlink,
-//! `wifi` through generic netlink / nl80211): one request, all reply messages, and attribute decoding. Built on
+//! A minimal netlink client for the collectors that query the kernel over netlink (`qdisc` and `netdev` through
+//! rtnetlink, `wifi` through generic netlink / nl80211): one request, all reply messages, and attribute decoding. Built on
 //! `nix` sockets; no unsafe code.
 
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -17,6 +17,12 @@ pub const F_REQUEST: u16 = 0x1;
 /// `NLM_F_DUMP` (`NLM_F_ROOT | NLM_F_MATCH`).
 pub const F_DUMP: u16 = 0x300;
 const NLMSG_MIN_TYPE: u16 = 0x10;
+/// `RTM_NEWLINK`: one link of a link dump.
+pub const RTM_NEWLINK: u16 = 16;
+/// `RTM_GETLINK`: asks for links (with [`F_DUMP`], all of them).
+pub const RTM_GETLINK: u16 = 18;
+/// `ifinfomsg` length (family, padding, type, index, flags, change mask).
+pub const IFINFOMSG_LEN: usize = 16;
 
 /// Why a netlink exchange failed.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +101,15 @@ pub fn attribute(kind: u16, payload: &[u8]) -> Vec<u8> {
     out.extend(kind.to_ne_bytes());
     out.extend(payload);
     out.resize(align4(len), 0);
+    out
+}
+
+/// An `ifinfomsg` request payload for `RTM_GETLINK`: address family `family` (`AF_UNSPEC`, 0, for every link)
+/// and interface `index` (0 in a dump); type, flags and change mask are zero.
+pub fn ifinfomsg(family: u8, index: i32) -> [u8; IFINFOMSG_LEN] {
+    let mut out = [0u8; IFINFOMSG_LEN];
+    out[0] = family;
+    out[4..8].copy_from_slice(&index.to_ne_bytes());
     out
 }
 
@@ -186,5 +201,26 @@ mod tests {
         assert_eq!(attributes(&bytes[..6]), []);
         assert_eq!(u32_at(attrs[1].1, 0), Some(42));
         assert_eq!(u64_at(attrs[1].1, 0), None);
+    }
+
+    #[test]
+    fn ifinfomsg_layout() {
+        let msg = ifinfomsg(10, 7);
+        assert_eq!(msg[0], 10);
+        assert_eq!(u32_at(&msg, 4), Some(7));
+        assert!(msg[1..4].iter().chain(&msg[8..]).all(|&b| b == 0));
+    }
+
+    #[test]
+    fn link_dump_on_this_host() {
+        // Every network namespace has a loopback link.
+        let mut sock = Socket::open(SockProtocol::NetlinkRoute).unwrap();
+        let replies = sock.request(RTM_GETLINK, F_REQUEST | F_DUMP, &ifinfomsg(0, 0)).unwrap();
+        assert!(!replies.is_empty());
+        assert!(
+            replies
+                .iter()
+                .all(|(kind, body)| *kind == RTM_NEWLINK && body.len() >= IFINFOMSG_LEN)
+        );
     }
 }
