@@ -501,7 +501,9 @@ mod tests {
         let mtu = (4, 1500u32.to_ne_bytes().to_vec());
         let stats32: Vec<u8> = (0..24u32).flat_map(|i| (500 + i).to_ne_bytes()).collect();
         // (attributes, expected (device, field count, value of field 0 and of the last field)).
-        let cases: [(Vec<(u16, Vec<u8>)>, Option<(&str, usize, u64, u64)>); 6] = [
+        type Attrs = Vec<(u16, Vec<u8>)>;
+        type Want = Option<(&'static str, usize, u64, u64)>;
+        let cases: [(Attrs, Want); 6] = [
             (
                 vec![
                     name.clone(),
