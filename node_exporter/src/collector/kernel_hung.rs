@@ -7,7 +7,7 @@ use super::{Spec, parse_num, read_file, single};
 use crate::paths::Paths;
 
 /// Table entry.
-pub const SPEC: Spec = Spec::new("kernel_hung", false, |s| Ok(Box::new(KernelHung(s.paths.clone()))));
+pub const SPEC: Spec = Spec::new("kernel_hung", true, |s| Ok(Box::new(KernelHung(s.paths.clone()))));
 
 struct KernelHung(Paths);
 
