@@ -4,3 +4,4 @@
 pub mod check;
 pub mod config;
 pub mod model;
+pub mod tsdb;

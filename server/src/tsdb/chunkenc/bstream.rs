@@ -1,0 +1,243 @@
+//! A bit stream written and read most significant bit first, as Prometheus' chunk encodings lay out their bits.
+
+/// An append-only bit stream over a byte vector.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BitWriter {
+    bytes: Vec<u8>,
+    /// Bits still free in the last byte (0 when the last byte is full or there is none).
+    free: u8,
+}
+
+impl BitWriter {
+    /// A stream starting with `bytes`, all of whose bits count as written.
+    pub fn from_bytes(bytes: Vec<u8>) -> BitWriter {
+        BitWriter { bytes, free: 0 }
+    }
+
+    /// A stream continuing `bytes` whose last byte has `free` unwritten low bits (cleared here, since later
+    /// writes OR into them).
+    pub fn resume(mut bytes: Vec<u8>, free: u8) -> BitWriter {
+        let free = if bytes.is_empty() { 0 } else { free.min(7) };
+        if let Some(last) = bytes.last_mut() {
+            *last &= !((1u16 << free) - 1) as u8;
+        }
+        BitWriter { bytes, free }
+    }
+
+    /// The bytes written so far (a partly written last byte is zero-padded).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The bytes, giving up the stream.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    /// Mutable access to the bytes, for fixed-position headers.
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.bytes
+    }
+
+    /// Bits free in the last byte.
+    pub fn free_bits(&self) -> u8 {
+        self.free
+    }
+
+    /// Appends one bit.
+    #[inline]
+    pub fn write_bit(&mut self, bit: bool) {
+        if self.free == 0 {
+            self.bytes.push(0);
+            self.free = 8;
+        }
+        if bit {
+            if let Some(last) = self.bytes.last_mut() {
+                *last |= 1 << (self.free - 1);
+            }
+        }
+        self.free -= 1;
+    }
+
+    /// Appends a whole byte.
+    #[inline]
+    pub fn write_byte(&mut self, byte: u8) {
+        if self.free == 0 {
+            self.bytes.push(byte);
+            return;
+        }
+        if let Some(last) = self.bytes.last_mut() {
+            *last |= byte >> (8 - self.free);
+        }
+        self.bytes.push(byte << self.free);
+    }
+
+    /// Appends the low `n` bits of `value` (n <= 64), most significant first.
+    #[inline]
+    pub fn write_bits(&mut self, value: u64, n: u8) {
+        debug_assert!(n <= 64);
+        if n == 0 {
+            return;
+        }
+        let mut v = value << (64 - u32::from(n));
+        let mut n = n;
+        while n >= 8 {
+            self.write_byte((v >> 56) as u8);
+            v <<= 8;
+            n -= 8;
+        }
+        while n > 0 {
+            self.write_bit(v >> 63 == 1);
+            v <<= 1;
+            n -= 1;
+        }
+    }
+}
+
+/// Reads bits from a byte slice, most significant bit first.
+#[derive(Debug, Clone)]
+pub struct BitReader<'a> {
+    bytes: &'a [u8],
+    /// Position in bits from the start of `bytes`.
+    pos: usize,
+}
+
+impl<'a> BitReader<'a> {
+    /// A reader at the first bit of `bytes`.
+    pub fn new(bytes: &'a [u8]) -> BitReader<'a> {
+        BitReader { bytes, pos: 0 }
+    }
+
+    /// Bits read so far.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Bits left to read.
+    pub fn remaining(&self) -> usize {
+        self.bytes.len() * 8 - self.pos
+    }
+
+    /// Reads one bit; `None` at the end.
+    #[inline]
+    pub fn read_bit(&mut self) -> Option<bool> {
+        let byte = *self.bytes.get(self.pos / 8)?;
+        let bit = byte >> (7 - (self.pos % 8)) & 1 == 1;
+        self.pos += 1;
+        Some(bit)
+    }
+
+    /// Reads `n` bits (n <= 64) as the low bits of the result; `None` if fewer remain.
+    #[inline]
+    pub fn read_bits(&mut self, n: u8) -> Option<u64> {
+        if usize::from(n) > self.remaining() || n > 64 {
+            return None;
+        }
+        let mut out = 0u64;
+        let mut n = n;
+        while n > 0 {
+            let offset = self.pos % 8;
+            let take = (8 - offset).min(usize::from(n));
+            let byte = self.bytes[self.pos / 8];
+            let chunk = (byte << offset) >> (8 - take);
+            out = (out << take) | u64::from(chunk);
+            self.pos += take;
+            n -= take as u8;
+        }
+        Some(out)
+    }
+
+    /// Reads a whole byte (not necessarily aligned).
+    #[inline]
+    pub fn read_byte(&mut self) -> Option<u8> {
+        self.read_bits(8).map(|b| b as u8)
+    }
+
+    /// Reads a Go `binary.Uvarint` (LEB128, at most 10 bytes).
+    pub fn read_uvarint(&mut self) -> Option<u64> {
+        let mut x = 0u64;
+        let mut shift = 0u32;
+        for i in 0..10 {
+            let b = self.read_byte()?;
+            if b < 0x80 {
+                if i == 9 && b > 1 {
+                    return None;
+                }
+                return Some(x | u64::from(b) << shift);
+            }
+            x |= u64::from(b & 0x7f) << shift;
+            shift += 7;
+        }
+        None
+    }
+
+    /// Reads a Go `binary.Varint` (zigzag over LEB128).
+    pub fn read_varint(&mut self) -> Option<i64> {
+        let ux = self.read_uvarint()?;
+        let x = (ux >> 1) as i64;
+        Some(if ux & 1 != 0 { !x } else { x })
+    }
+}
+
+/// Appends a Go `binary.PutUvarint` encoding of `x`.
+pub fn put_uvarint(w: &mut BitWriter, mut x: u64) {
+    while x >= 0x80 {
+        w.write_byte(x as u8 | 0x80);
+        x >>= 7;
+    }
+    w.write_byte(x as u8);
+}
+
+/// Appends a Go `binary.PutVarint` encoding of `x` (zigzag).
+pub fn put_varint(w: &mut BitWriter, x: i64) {
+    let mut ux = (x as u64) << 1;
+    if x < 0 {
+        ux = !ux;
+    }
+    put_uvarint(w, ux);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_round_trip_at_every_alignment() {
+        for lead in 0..8u8 {
+            let mut w = BitWriter::default();
+            w.write_bits(0, lead);
+            w.write_bits(0b1011, 4);
+            w.write_byte(0xA5);
+            w.write_bits(u64::MAX, 64);
+            w.write_bits(0x1234, 14);
+            put_uvarint(&mut w, 300);
+            put_varint(&mut w, -12345);
+            let mut r = BitReader::new(w.bytes());
+            assert_eq!(r.read_bits(lead), Some(0));
+            assert_eq!(r.read_bits(4), Some(0b1011));
+            assert_eq!(r.read_byte(), Some(0xA5));
+            assert_eq!(r.read_bits(64), Some(u64::MAX));
+            assert_eq!(r.read_bits(14), Some(0x1234 & 0x3fff));
+            assert_eq!(r.read_uvarint(), Some(300));
+            assert_eq!(r.read_varint(), Some(-12345));
+            assert!(r.remaining() < 8);
+        }
+    }
+
+    #[test]
+    fn go_varint_bytes() {
+        // binary.PutUvarint(300) = ac 02; binary.PutVarint(-1) = 01; PutVarint(1000) = d0 0f.
+        for (v, want) in [(300u64, vec![0xac, 0x02]), (0, vec![0]), (127, vec![0x7f])] {
+            let mut w = BitWriter::default();
+            put_uvarint(&mut w, v);
+            assert_eq!(w.bytes(), want.as_slice());
+        }
+        for (v, want) in [(-1i64, vec![0x01]), (1000, vec![0xd0, 0x0f]), (1, vec![0x02])] {
+            let mut w = BitWriter::default();
+            put_varint(&mut w, v);
+            assert_eq!(w.bytes(), want.as_slice());
+        }
+        let mut r = BitReader::new(&[0xff; 11]);
+        assert_eq!(r.read_uvarint(), None);
+    }
+}
