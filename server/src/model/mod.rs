@@ -1,4 +1,5 @@
-//! The server's data model: label sets and relabeling (matchers and rule files join later).
+//! The server's data model: label sets, label matchers and relabeling.
 
 pub mod labels;
+pub mod matcher;
 pub mod relabel;
