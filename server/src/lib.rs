@@ -4,5 +4,6 @@
 pub mod check;
 pub mod config;
 pub mod model;
+pub mod scrape;
 pub mod storage;
 pub mod tsdb;
