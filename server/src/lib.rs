@@ -3,5 +3,6 @@
 
 pub mod check;
 pub mod config;
+pub mod httpclient;
 pub mod model;
 pub mod tsdb;
