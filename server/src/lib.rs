@@ -1,6 +1,7 @@
 //! `server`: the monitoring server (a Prometheus 3.x drop-in): configuration and relabeling so far; service
 //! discovery, scraping, the TSDB, PromQL, rules and alerting join module by module.
 
+pub mod app;
 pub mod check;
 pub mod config;
 pub mod httpclient;
@@ -8,3 +9,4 @@ pub mod model;
 pub mod scrape;
 pub mod storage;
 pub mod tsdb;
+pub mod web;

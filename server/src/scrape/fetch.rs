@@ -95,7 +95,7 @@ pub async fn fetch(client: &HttpClient, req: &FetchRequest, buf: Vec<u8>) -> Res
         let mut resp = client
             .get(&req.url, &headers, req.timeout)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| error_chain(&e))?;
         let status = resp.status();
         if status != reqwest::StatusCode::OK {
             return Err(format!(
@@ -124,6 +124,21 @@ pub async fn fetch(client: &HttpClient, req: &FetchRequest, buf: Vec<u8>) -> Res
         Ok(r) => r,
         Err(_) => Err(format!("Get {:?}: context deadline exceeded", req.url)),
     }
+}
+
+/// An error with its causes, `a: b: c`, skipping causes the message already contains.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }
 
 /// Seconds as Go's `strconv.FormatFloat(s, 'f', -1, 64)` writes them (`10`, `0.5`).
@@ -183,6 +198,30 @@ mod tests {
             err.contains("received unsupported Content-Type \"application/json\""),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn connection_errors_name_the_cause() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let client = HttpClient::new(&Default::default(), "test").unwrap();
+        let req = FetchRequest {
+            url: format!("http://127.0.0.1:{port}/metrics"),
+            accept: accept_header(&ScrapeProtocol::DEFAULT),
+            compression: true,
+            timeout: Duration::from_secs(5),
+            body_size_limit: 0,
+            fallback: None,
+        };
+        let err = fetch(&client, &req, Vec::new()).await.unwrap_err();
+        assert!(
+            err.starts_with(&format!("Get \"http://127.0.0.1:{port}/metrics\"")),
+            "{err}"
+        );
+        assert!(err.to_lowercase().contains("connection refused"), "{err}");
     }
 
     #[test]

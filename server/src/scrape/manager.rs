@@ -381,6 +381,16 @@ impl ScrapeManager {
         }
     }
 
+    /// Stops every loop without staleness markers (the server is shutting down; a restart continues the series).
+    pub fn shutdown(&self) {
+        let mut pools = self.lock();
+        for (_, pool) in pools.drain() {
+            for (_, h) in pool.loops {
+                let _ = h.stop.send(Stop::Replaced);
+            }
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pool>> {
         self.pools.lock().unwrap_or_else(|e| e.into_inner())
     }
