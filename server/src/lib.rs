@@ -4,4 +4,5 @@
 pub mod check;
 pub mod config;
 pub mod model;
+pub mod promql;
 pub mod tsdb;
