@@ -91,13 +91,25 @@ impl Matcher {
             MatchOp::Equal | MatchOp::NotEqual => (Compiled::Literal, Some(value.clone())),
             MatchOp::Regex | MatchOp::NotRegex => compile(&name, &value)?,
         };
-        Ok(Matcher { name, op, value, compiled, literal })
+        Ok(Matcher {
+            name,
+            op,
+            value,
+            compiled,
+            literal,
+        })
     }
 
     /// `name="value"`.
     pub fn equal(name: impl Into<String>, value: impl Into<String>) -> Matcher {
         let (name, value) = (name.into(), value.into());
-        Matcher { literal: Some(value.clone()), name, op: MatchOp::Equal, value, compiled: Compiled::Literal }
+        Matcher {
+            literal: Some(value.clone()),
+            name,
+            op: MatchOp::Equal,
+            value,
+            compiled: Compiled::Literal,
+        }
     }
 
     /// Whether `value` (the series' value for this label, `""` when unset) satisfies the matcher.
@@ -166,7 +178,11 @@ pub fn quote(s: &str) -> String {
 }
 
 fn compile(name: &str, pattern: &str) -> Result<(Compiled, Option<String>), MatcherError> {
-    let err = |source| MatcherError { name: name.to_string(), pattern: pattern.to_string(), source };
+    let err = |source| MatcherError {
+        name: name.to_string(),
+        pattern: pattern.to_string(),
+        source,
+    };
     // Compile first so invalid patterns are rejected even when a fast path would apply.
     let re = Regex::new(&format!("^(?s:{pattern})$")).map_err(err)?;
     if pattern == ".*" {
@@ -247,7 +263,12 @@ mod tests {
         let m = Matcher::new(MatchOp::Regex, "l", "abc").unwrap();
         assert_eq!(m.literal(), Some("abc"));
         assert_eq!(m.set_matches(), Some(vec!["abc"]));
-        assert!(Matcher::new(MatchOp::Regex, "l", "a.*").unwrap().set_matches().is_none());
+        assert!(
+            Matcher::new(MatchOp::Regex, "l", "a.*")
+                .unwrap()
+                .set_matches()
+                .is_none()
+        );
     }
 
     #[test]

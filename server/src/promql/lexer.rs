@@ -67,6 +67,10 @@ pub enum TokenKind {
     Gtr,
     /// `>=`
     Gte,
+    /// `</` (histogram trim upper)
+    TrimUpper,
+    /// `>/` (histogram trim lower)
+    TrimLower,
     /// The end of the input.
     Eof,
     /// Malformed input; [`Token::error`] says why.
@@ -333,8 +337,10 @@ impl Lexer<'_> {
                 self.err(start, "unexpected character after '!':", Some(c))
             }
             b'<' if self.peek(1) == b'=' => two(self, K::Lte),
+            b'<' if self.peek(1) == b'/' => two(self, K::TrimUpper),
             b'<' => one(self, K::Lss),
             b'>' if self.peek(1) == b'=' => two(self, K::Gte),
+            b'>' if self.peek(1) == b'/' => two(self, K::TrimLower),
             b'>' => one(self, K::Gtr),
             b'"' | b'\'' | b'`' => self.string(start),
             b':' if self.bracket_open => one(self, K::Colon),
