@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod config;
+pub mod discovery;
 pub mod httpclient;
 pub mod model;
 pub mod tsdb;
