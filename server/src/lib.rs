@@ -4,6 +4,7 @@
 pub mod app;
 pub mod check;
 pub mod config;
+pub mod discovery;
 pub mod httpclient;
 pub mod model;
 pub mod promql;
