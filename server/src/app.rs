@@ -12,7 +12,12 @@ use exposition::Registry;
 use exposition::http::{BuildInfo, Exporter, WebArgs};
 use exposition::instrument::{Gauge, Opts};
 
-use crate::config::{Config, ConfigError, Mode, ScrapeConfig};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, ConfigError, Mode};
+use crate::discovery::{
+    DiscovererOptions, Manager as DiscoveryManager, ManagerOptions, SdMetrics, TargetSets, scrape_jobs,
+};
 use crate::model::labels::Labels;
 use crate::scrape::manager::ScrapeManager;
 use crate::storage::Storage;
@@ -78,6 +83,9 @@ pub struct App {
     pub storage: Arc<dyn Storage>,
     /// Scraping.
     pub scrape: Arc<ScrapeManager>,
+    /// Service discovery for the scrape jobs.
+    pub discovery: DiscoveryManager,
+    cancel: CancellationToken,
     /// The server's own metrics.
     pub registry: Arc<Registry>,
     /// When the server started.
@@ -119,6 +127,15 @@ impl App {
             &registry,
             seed(&options.listen_address),
         ));
+        let sd_metrics = Arc::new(SdMetrics::new().expect("valid metric names"));
+        sd_metrics.register(&registry);
+        let discovery = DiscoveryManager::new(ManagerOptions {
+            discoverer: DiscovererOptions {
+                metrics: Some(sd_metrics),
+                ..DiscovererOptions::default()
+            },
+            ..ManagerOptions::default()
+        });
         let reload_gauge = Gauge::new(Opts::new(
             "prometheus_config_last_reload_successful",
             "Whether the last configuration reload attempt was successful.",
@@ -143,6 +160,8 @@ impl App {
             config: RwLock::new(Arc::new(config)),
             storage,
             scrape,
+            discovery,
+            cancel: CancellationToken::new(),
             registry,
             start_time: SystemTime::now(),
             reload_ok: AtomicBool::new(true),
@@ -155,10 +174,21 @@ impl App {
         }))
     }
 
-    /// Starts scraping with the loaded configuration.
-    pub fn start(&self) -> Result<(), AppError> {
+    /// Starts discovery and scraping with the loaded configuration (within a Tokio runtime).
+    pub fn start(self: &Arc<App>) -> Result<(), AppError> {
         let config = self.current_config();
         self.apply(&config)?;
+        let discovery = self.discovery.clone();
+        let cancel = self.cancel.clone();
+        tokio::spawn(async move { discovery.run(cancel).await });
+        let me = self.clone();
+        let mut updates = self.discovery.subscribe();
+        tokio::spawn(async move {
+            while updates.changed().await.is_ok() {
+                let sets = updates.borrow_and_update().clone();
+                me.sync_targets(&sets);
+            }
+        });
         self.mark_reloaded(true);
         self.ready.store(true, Ordering::SeqCst);
         Ok(())
@@ -166,10 +196,22 @@ impl App {
 
     fn apply(&self, config: &Config) -> Result<(), AppError> {
         self.scrape.apply_config(config)?;
-        for sc in config.scrape_configs() {
-            self.scrape.sync(&sc.job_name, static_targets(sc));
+        for failure in self.discovery.apply_config(&scrape_jobs(config)) {
+            tracing::error!(err = %failure, "Cannot create service discovery");
         }
+        // Start with what discovery knows now (static targets at once) rather than after the first update.
+        self.sync_targets(&self.discovery.targets());
         Ok(())
+    }
+
+    fn sync_targets(&self, sets: &TargetSets) {
+        for (job, groups) in sets {
+            let pairs: Vec<(Labels, Labels)> = groups
+                .iter()
+                .flat_map(|g| g.targets.iter().map(move |t| (t.clone(), g.labels.clone())))
+                .collect();
+            self.scrape.sync(job, pairs);
+        }
     }
 
     /// The configuration in force.
@@ -253,6 +295,7 @@ impl App {
         };
         server.serve_until(stop).await?;
         hup.abort();
+        self.cancel.cancel();
         self.scrape.shutdown();
         tracing::info!("See you next time!");
         Ok(())
@@ -309,18 +352,6 @@ fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
-}
-
-/// Targets of a job's `static_configs`: `(target labels, group labels)` pairs.
-pub fn static_targets(sc: &ScrapeConfig) -> Vec<(Labels, Labels)> {
-    let mut out = Vec::new();
-    for group in sc.static_configs.iter().flatten() {
-        let labels: Labels = group.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        for t in &group.targets {
-            out.push(([("__address__", t.as_str())].into_iter().collect(), labels.clone()));
-        }
-    }
-    out
 }
 
 /// How long the server has been up (for runtime info).
