@@ -121,6 +121,29 @@ async fn server_scrapes_node_exporter_and_reloads() {
     let ready = client.get(format!("{base}/-/ready")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
 
+    // Metadata endpoints read what was scraped.
+    let series = get_json(&client, &format!("{base}/api/v1/series?match[]=up")).await;
+    assert_eq!(series["status"], "success", "{series}");
+    assert_eq!(series["data"][0]["job"], "node", "{series}");
+    let values = get_json(&client, &format!("{base}/api/v1/label/job/values")).await;
+    assert_eq!(values["data"], serde_json::json!(["node"]));
+    let names = get_json(&client, &format!("{base}/api/v1/labels?match[]=node_cpu_seconds_total")).await;
+    let names: Vec<&str> = names["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(names, ["__name__", "cpu", "instance", "job", "mode"]);
+    let bad = client.get(format!("{base}/api/v1/series")).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let formatted = get_json(
+        &client,
+        &format!("{base}/api/v1/format_query?query=sum(rate(x[5m]))by(job)"),
+    )
+    .await;
+    assert_eq!(formatted["data"], "sum by (job) (rate(x[5m]))");
+
     // Lifecycle endpoints need POST.
     let resp = client.get(format!("{base}/-/reload")).send().await.unwrap();
     assert_eq!(resp.status(), 405);

@@ -306,3 +306,158 @@ mod tests {
         assert_eq!(error(&ApiError::new(ErrorType::Timeout, "x")).status(), 503);
     }
 }
+
+/// The earliest timestamp the API accepts for "no start" (upstream's `MinTime`, in ms).
+pub const MIN_TIME_MS: i64 = -9_223_309_901_257_974;
+/// The latest timestamp for "no end" (upstream's `MaxTime`, in ms).
+pub const MAX_TIME_MS: i64 = 9_223_309_901_257_974;
+
+/// Parses an API timestamp: Unix seconds (fractions allowed, rounded to milliseconds) or RFC 3339.
+pub fn parse_time(text: &str) -> Option<i64> {
+    if let Ok(secs) = text.parse::<f64>() {
+        if !secs.is_finite() {
+            return None;
+        }
+        let whole = secs.trunc();
+        let frac = ((secs - whole) * 1000.0).round();
+        let ms = whole * 1000.0 + frac;
+        if ms < MIN_TIME_MS as f64 || ms > MAX_TIME_MS as f64 {
+            return None;
+        }
+        return Some(ms as i64);
+    }
+    parse_rfc3339(text)
+}
+
+/// `parse_time` for an optional parameter, with upstream's error wording.
+pub fn time_param(params: &Params, name: &str, default: i64) -> Result<i64, ApiError> {
+    match params.get(name) {
+        None | Some("") => Ok(default),
+        Some(text) => parse_time(text).ok_or_else(|| {
+            ApiError::bad_data(format!(
+                "invalid parameter {name:?}: cannot parse {text:?} to a valid timestamp"
+            ))
+        }),
+    }
+}
+
+/// Parses an API duration in milliseconds: float seconds or a Prometheus duration (`5m`, `1h30m`).
+pub fn parse_duration_ms(text: &str) -> Option<i64> {
+    if let Ok(secs) = text.parse::<f64>() {
+        let ms = secs * 1000.0;
+        if !ms.is_finite() || ms.abs() >= i64::MAX as f64 {
+            return None;
+        }
+        return Some(ms.round() as i64);
+    }
+    crate::config::types::Duration::parse(text)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_millis()).ok())
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` to milliseconds.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b'T' || b[10] == b't')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let s = text.get(r)?;
+        if s.bytes().all(|c| c.is_ascii_digit()) {
+            s.parse().ok()
+        } else {
+            None
+        }
+    };
+    let (y, mo, d, h, mi, s) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut nanos: i64 = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let digits = &text[start..i];
+        if digits.is_empty() {
+            return None;
+        }
+        let mut padded = digits.chars().take(9).collect::<String>();
+        while padded.len() < 9 {
+            padded.push('0');
+        }
+        nanos = padded.parse().ok()?;
+    }
+    let offset_secs = match b.get(i) {
+        Some(b'Z' | b'z') if i + 1 == b.len() => 0,
+        Some(sign @ (b'+' | b'-')) if b.len() == i + 6 && b[i + 3] == b':' => {
+            let oh = num(i + 1..i + 3)?;
+            let om = num(i + 4..i + 6)?;
+            let v = oh * 3600 + om * 60;
+            if *sign == b'+' { v } else { -v }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(y, mo as u32, d as u32);
+    let secs = days * 86_400 + h * 3600 + mi * 60 + s - offset_secs;
+    Some(secs * 1000 + nanos / 1_000_000)
+}
+
+/// (year, month, day) to days since 1970-01-01.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+
+    #[test]
+    fn times_parse_like_upstream() {
+        let cases = [
+            ("1435781451.781", Some(1_435_781_451_781)),
+            ("1435781451", Some(1_435_781_451_000)),
+            ("-1.5", Some(-1500)),
+            ("2015-07-01T20:10:51.781Z", Some(1_435_781_451_781)),
+            ("2015-07-01T22:10:51.781+02:00", Some(1_435_781_451_781)),
+            ("2015-07-01T20:10:51Z", Some(1_435_781_451_000)),
+            ("1970-01-01T00:00:00Z", Some(0)),
+            ("nope", None),
+            ("2015-13-01T20:10:51Z", None),
+            ("NaN", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_time(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_ms("15"), Some(15_000));
+        assert_eq!(parse_duration_ms("0.5"), Some(500));
+        assert_eq!(parse_duration_ms("1m30s"), Some(90_000));
+        assert_eq!(parse_duration_ms("x"), None);
+    }
+}

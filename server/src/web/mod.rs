@@ -2,6 +2,7 @@
 //! endpoints and the Prometheus-compatible `/api/v1`.
 
 pub mod api;
+mod meta;
 mod status;
 mod targets;
 
@@ -74,7 +75,15 @@ async fn api_v1(app: &Arc<App>, req: &RouteRequest, path: &str) -> RouteResponse
         ));
     }
     let params = api::Params::from_request(req);
+    let mut warnings = Vec::new();
     let result = match path {
+        "series" => meta::series(app, &params, &mut warnings),
+        "labels" => meta::label_names(app, &params, &mut warnings),
+        "format_query" => meta::format_query(&params),
+        p if p.starts_with("label/") && p.ends_with("/values") => {
+            let name = &p["label/".len()..p.len() - "/values".len()];
+            meta::label_values(app, name, &params, &mut warnings)
+        }
         "targets" => targets::targets(app, &params),
         "status/config" => status::config(app),
         "status/flags" => status::flags(app),
@@ -83,7 +92,7 @@ async fn api_v1(app: &Arc<App>, req: &RouteRequest, path: &str) -> RouteResponse
         _ => Err(ApiError::new(ErrorType::NotFound, "404 page not found")),
     };
     match result {
-        Ok(data) => api::success(data, &[], &[]),
+        Ok(data) => api::success(data, &warnings, &[]),
         Err(e) if e.kind == ErrorType::NotFound && e.message == "404 page not found" => {
             api::text(StatusCode::NOT_FOUND, "404 page not found\n")
         }
