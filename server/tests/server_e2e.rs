@@ -1,0 +1,218 @@
+//! End to end: our node_exporter and the server binary, the server scraping the exporter. Targets come up, the
+//! exporter stopping takes its target down, and configuration reloads (good and bad) behave as upstream's.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// A child process killed on drop.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A plain HTTP client (the server's client builder installs the TLS provider reqwest needs).
+fn test_client() -> reqwest::Client {
+    server::httpclient::HttpClient::new(&Default::default(), "test")
+        .unwrap()
+        .inner()
+        .clone()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The node_exporter binary beside the server's (built on demand when only this package's tests run).
+fn node_exporter_bin() -> PathBuf {
+    let server = PathBuf::from(env!("CARGO_BIN_EXE_server"));
+    let bin = server.with_file_name("node_exporter");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "node_exporter"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "building node_exporter failed");
+    }
+    bin
+}
+
+fn write_config(path: &Path, jobs: &[(&str, u16)]) {
+    let mut yaml = String::from("global:\n  scrape_interval: 1s\n  scrape_timeout: 800ms\nscrape_configs:\n");
+    for (job, port) in jobs {
+        yaml.push_str(&format!(
+            "- job_name: {job}\n  static_configs:\n  - targets: ['127.0.0.1:{port}']\n"
+        ));
+    }
+    std::fs::write(path, yaml).unwrap();
+}
+
+async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    serde_json::from_str(&client.get(url).send().await.unwrap().text().await.unwrap()).unwrap()
+}
+
+/// Polls `targets` until `pred` holds for the active targets list.
+async fn wait_targets(client: &reqwest::Client, base: &str, what: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    for _ in 0..150 {
+        if let Ok(resp) = client.get(format!("{base}/api/v1/targets")).send().await
+            && let Ok(text) = resp.text().await
+            && let Ok(v) = serde_json::from_str::<Value>(&text)
+            && let Some(active) = v["data"]["activeTargets"].as_array()
+            && pred(active)
+        {
+            return active.to_vec();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn health_of<'a>(targets: &'a [Value], job: &str) -> Option<&'a str> {
+    targets
+        .iter()
+        .find(|t| t["labels"]["job"] == job)
+        .and_then(|t| t["health"].as_str())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_scrapes_node_exporter_and_reloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let node_port = free_port();
+    let node = Proc(
+        Command::new(node_exporter_bin())
+            .arg(format!("--web.listen-address=127.0.0.1:{node_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let config = dir.path().join("prometheus.yml");
+    write_config(&config, &[("node", node_port)]);
+    let port = free_port();
+    let _server = Proc(
+        Command::new(env!("CARGO_BIN_EXE_server"))
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg("--web.enable-lifecycle")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let client = test_client();
+
+    let targets = wait_targets(&client, &base, "node target up", |t| health_of(t, "node") == Some("up")).await;
+    assert_eq!(targets[0]["scrapeUrl"], format!("http://127.0.0.1:{node_port}/metrics"));
+    assert_eq!(targets[0]["labels"]["instance"], format!("127.0.0.1:{node_port}"));
+    let ready = client.get(format!("{base}/-/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+
+    // Lifecycle endpoints need POST.
+    let resp = client.get(format!("{base}/-/reload")).send().await.unwrap();
+    assert_eq!(resp.status(), 405);
+
+    // A changed configuration adds a job scraping the server itself.
+    write_config(&config, &[("node", node_port), ("prometheus", port)]);
+    let resp = client.post(format!("{base}/-/reload")).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let targets = wait_targets(&client, &base, "self target up", |t| {
+        health_of(t, "prometheus") == Some("up")
+    })
+    .await;
+    assert_eq!(targets.len(), 2);
+
+    // A bad configuration is refused, reported, and the running one stays.
+    std::fs::write(&config, "scrape_configs:\n- job_name: x\n  scrape_interval: nonsense\n").unwrap();
+    let resp = client.post(format!("{base}/-/reload")).send().await.unwrap();
+    assert_eq!(resp.status(), 500);
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.contains("failed to reload config") && text.contains("prometheus.yml"),
+        "{text}"
+    );
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("\nprometheus_config_last_reload_successful 0\n"),
+        "{metrics}"
+    );
+    let runtime = get_json(&client, &format!("{base}/api/v1/status/runtimeinfo")).await;
+    assert_eq!(runtime["data"]["reloadConfigSuccess"], false);
+    let config_api = get_json(&client, &format!("{base}/api/v1/status/config")).await;
+    assert!(
+        config_api["data"]["yaml"]
+            .as_str()
+            .unwrap()
+            .contains("job_name: prometheus")
+    );
+
+    // The exporter stops: its target goes down with the connection error.
+    drop(node);
+    let targets = wait_targets(&client, &base, "node target down", |t| {
+        health_of(t, "node") == Some("down")
+    })
+    .await;
+    let node_target = targets.iter().find(|t| t["labels"]["job"] == "node").unwrap();
+    assert!(
+        node_target["lastError"].as_str().unwrap().contains("refused"),
+        "{node_target}"
+    );
+
+    // Quit through the lifecycle API.
+    let resp = client.post(format!("{base}/-/quit")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[test]
+fn admin_and_lifecycle_are_off_by_default() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("prometheus.yml");
+    write_config(&config, &[]);
+    let port = free_port();
+    let _server = Proc(
+        Command::new(env!("CARGO_BIN_EXE_server"))
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    rt.block_on(async {
+        let base = format!("http://127.0.0.1:{port}");
+        let client = test_client();
+        wait_targets(&client, &base, "server up", |_| true).await;
+        let resp = client.post(format!("{base}/-/reload")).send().await.unwrap();
+        assert_eq!(resp.status(), 403);
+        let resp = client
+            .post(format!("{base}/api/v1/admin/tsdb/snapshot"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 503);
+        let body: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+        assert_eq!(body["errorType"], "unavailable");
+        assert_eq!(body["error"], "admin APIs disabled");
+    });
+}
