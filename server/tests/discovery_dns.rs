@@ -113,7 +113,9 @@ async fn record_types_and_labels() {
         );
     }
     let (addr, _server) = dns_server(zone).await;
-    let cases: Vec<(&str, &str, Vec<Vec<(String, String)>>)> = vec![
+    // Config, expected source, expected targets' labels.
+    type Case = (&'static str, &'static str, Vec<Vec<(String, String)>>);
+    let cases: Vec<Case> = vec![
         (
             "names: [_node._tcp.example.org.]",
             "_node._tcp.example.org.",

@@ -12,6 +12,7 @@
 pub mod dns;
 pub mod file;
 pub mod http;
+pub mod kubernetes;
 mod manager;
 mod metrics;
 pub mod static_targets;
@@ -52,6 +53,8 @@ pub struct DiscovererOptions {
     pub job: String,
     /// DNS servers to query instead of the system's (`/etc/resolv.conf`); used by tests.
     pub dns_servers: Option<Vec<SocketAddr>>,
+    /// Where the in-cluster Kubernetes credentials live instead of the standard paths; used by tests.
+    pub kubernetes_in_cluster: Option<kubernetes::InCluster>,
     /// Self-metrics.
     pub metrics: Option<Arc<SdMetrics>>,
 }
@@ -62,6 +65,9 @@ pub enum DiscoveryError {
     /// The HTTP client settings are unusable.
     #[error(transparent)]
     HttpClient(#[from] crate::httpclient::HttpClientError),
+    /// The Kubernetes settings are unusable.
+    #[error(transparent)]
+    Kubernetes(#[from] kubernetes::KubernetesError),
     /// The DNS resolver could not be set up.
     #[error(transparent)]
     Dns(#[from] dns::DnsError),
@@ -178,7 +184,7 @@ pub struct Mechanism {
 
 /// Every discovery mechanism that runs. The mechanisms upstream has beyond these are parsed and rejected at
 /// start-up ([`crate::config::discovery::UNSUPPORTED`]).
-pub static MECHANISMS: [Mechanism; 4] = [
+pub static MECHANISMS: [Mechanism; 5] = [
     Mechanism {
         name: "static",
         configs: |c| {
@@ -204,6 +210,17 @@ pub static MECHANISMS: [Mechanism; 4] = [
         name: "dns",
         configs: |c| c.dns_sd_configs.iter().cloned().map(SdConfig::Dns).collect(),
         build: dns::build,
+    },
+    Mechanism {
+        name: "kubernetes",
+        configs: |c| {
+            c.kubernetes_sd_configs
+                .iter()
+                .cloned()
+                .map(SdConfig::Kubernetes)
+                .collect()
+        },
+        build: kubernetes::build,
     },
 ];
 
@@ -245,7 +262,7 @@ mod tests {
             file_sd_configs: vec![serde_saphyr::from_str("files: [a.json]").unwrap()],
             http_sd_configs: vec![serde_saphyr::from_str("url: http://x/").unwrap()],
             dns_sd_configs: vec![serde_saphyr::from_str("names: [x]").unwrap()],
-            kubernetes_sd_configs: Vec::new(),
+            kubernetes_sd_configs: vec![serde_saphyr::from_str("role: pod").unwrap()],
         };
         let providers = configs.providers();
         let names: Vec<&str> = providers.iter().map(SdConfig::mechanism).collect();
