@@ -111,7 +111,9 @@ impl Active {
         if self.buf.is_empty() {
             return Ok(());
         }
-        (&*self.file).write_all(&self.buf).map_err(io_err("write", &self.path))?;
+        (&*self.file)
+            .write_all(&self.buf)
+            .map_err(io_err("write", &self.path))?;
         self.flushed += self.buf.len() as u64;
         self.buf.clear();
         Ok(())
@@ -193,7 +195,10 @@ impl ChunkDiskMapper {
                 Err((good_end, err)) if is_last => {
                     // A torn write at the end of the newest file: keep the intact prefix.
                     let keep = good_end.max(HEADER_SIZE).min(bytes.len() as u64);
-                    let f = OpenOptions::new().write(true).open(path).map_err(io_err("open", path))?;
+                    let f = OpenOptions::new()
+                        .write(true)
+                        .open(path)
+                        .map_err(io_err("open", path))?;
                     if bytes.len() < HEADER_SIZE as usize {
                         drop(f);
                         fs::remove_file(path).map_err(io_err("remove", path))?;
@@ -362,9 +367,18 @@ impl ChunkDiskMapper {
 
     /// Deletes files whose sequence is below `seq` (never the one being written); returns how many.
     pub fn truncate_before(&self, seq: u32) -> Result<usize, ChunkDiskError> {
-        let active = self.active.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|a| a.seq);
+        let active = self
+            .active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|a| a.seq);
         let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
-        let victims: Vec<u32> = files.range(..seq).map(|(s, _)| *s).filter(|s| Some(*s) != active).collect();
+        let victims: Vec<u32> = files
+            .range(..seq)
+            .map(|(s, _)| *s)
+            .filter(|s| Some(*s) != active)
+            .collect();
         for s in &victims {
             files.remove(s);
             let path = self.dir.join(file_name(*s));
@@ -384,7 +398,12 @@ impl ChunkDiskMapper {
 
     /// The sequence numbers of the files present.
     pub fn file_sequences(&self) -> Vec<u32> {
-        self.files.read().unwrap_or_else(|e| e.into_inner()).keys().copied().collect()
+        self.files
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .copied()
+            .collect()
     }
 
     /// Flushes, fsyncs and closes the current file.
@@ -445,7 +464,11 @@ fn parse_chunk_at<'a>(b: &'a [u8], path: &Path, offset: u64) -> Result<(u8, &'a 
     let want = u32::from_be_bytes([b[end], b[end + 1], b[end + 2], b[end + 3]]);
     let got = crc32c::crc32c(&b[..end]);
     if want != got {
-        return Err(corrupt(path, offset, format!("checksum {got:08x}, expected {want:08x}")));
+        return Err(corrupt(
+            path,
+            offset,
+            format!("checksum {got:08x}, expected {want:08x}"),
+        ));
     }
     Ok((encoding, &b[data_start..end], end + 4))
 }
@@ -488,7 +511,11 @@ fn scan_file(
                 maxt: be(16) as i64,
                 encoding: encoding & !OOO_MASK,
                 ooo: encoding & OOO_MASK != 0,
-                num_samples: if data.len() >= 2 { u16::from_be_bytes([data[0], data[1]]) } else { 0 },
+                num_samples: if data.len() >= 2 {
+                    u16::from_be_bytes([data[0], data[1]])
+                } else {
+                    0
+                },
             });
         }
         off += size;

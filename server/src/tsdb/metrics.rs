@@ -60,8 +60,14 @@ impl WalMetrics {
     /// Fresh metrics (for a WAL that is not exported, e.g. one writing a checkpoint).
     pub fn unregistered() -> WalMetrics {
         WalMetrics {
-            fsync_duration: summary("prometheus_tsdb_wal_fsync_duration_seconds", "Duration of write log fsync."),
-            page_flushes: counter("prometheus_tsdb_wal_page_flushes_total", "Total number of page flushes."),
+            fsync_duration: summary(
+                "prometheus_tsdb_wal_fsync_duration_seconds",
+                "Duration of write log fsync.",
+            ),
+            page_flushes: counter(
+                "prometheus_tsdb_wal_page_flushes_total",
+                "Total number of page flushes.",
+            ),
             completed_pages: counter(
                 "prometheus_tsdb_wal_completed_pages_total",
                 "Total number of completed pages.",
@@ -82,7 +88,10 @@ impl WalMetrics {
                 "prometheus_tsdb_wal_truncations_failed_total",
                 "Total number of write log truncations that failed.",
             ),
-            corruptions: counter("prometheus_tsdb_wal_corruptions_total", "Total number of WAL corruptions."),
+            corruptions: counter(
+                "prometheus_tsdb_wal_corruptions_total",
+                "Total number of WAL corruptions.",
+            ),
             checkpoint_creations: counter(
                 "prometheus_tsdb_checkpoint_creations_total",
                 "Total number of checkpoint creations attempted.",
@@ -145,8 +154,10 @@ pub struct HeadMetrics {
 
 impl HeadMetrics {
     fn new() -> HeadMetrics {
-        let (samples_appended_vec, samples_appended) =
-            typed_counter("prometheus_tsdb_head_samples_appended_total", "Total number of appended samples.");
+        let (samples_appended_vec, samples_appended) = typed_counter(
+            "prometheus_tsdb_head_samples_appended_total",
+            "Total number of appended samples.",
+        );
         let (out_of_order_vec, out_of_order) = typed_counter(
             "prometheus_tsdb_out_of_order_samples_total",
             "Total number of out of order samples ingestion failed attempts due to out of order being disabled.",
@@ -156,7 +167,10 @@ impl HeadMetrics {
             "Total number of out of bound samples ingestion failed attempts with out of order support disabled.",
         );
         HeadMetrics {
-            series: gauge("prometheus_tsdb_head_series", "Total number of series in the head block."),
+            series: gauge(
+                "prometheus_tsdb_head_series",
+                "Total number of series in the head block.",
+            ),
             series_created: counter(
                 "prometheus_tsdb_head_series_created_total",
                 "Total number of series created in the head",
@@ -165,7 +179,10 @@ impl HeadMetrics {
                 "prometheus_tsdb_head_series_removed_total",
                 "Total number of series removed in the head",
             ),
-            chunks: gauge("prometheus_tsdb_head_chunks", "Total number of chunks in the head block."),
+            chunks: gauge(
+                "prometheus_tsdb_head_chunks",
+                "Total number of chunks in the head block.",
+            ),
             chunks_created: counter(
                 "prometheus_tsdb_head_chunks_created_total",
                 "Total number of chunks created in the head",

@@ -215,7 +215,12 @@ impl Head {
 
     /// What the last open replayed is not kept; this reports the current size.
     pub fn num_series(&self) -> usize {
-        self.inner.postings.read().unwrap_or_else(|e| e.into_inner()).all().len()
+        self.inner
+            .postings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .all()
+            .len()
     }
 
     /// The oldest timestamp in the head (`i64::MAX` when empty).
@@ -298,7 +303,12 @@ impl Head {
         let mut min_seq = u32::MAX;
         let mut new_min = i64::MAX;
         for stripe in inner.refs.iter() {
-            let all: Vec<Arc<MemSeries>> = stripe.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+            let all: Vec<Arc<MemSeries>> = stripe
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .values()
+                .cloned()
+                .collect();
             for s in all {
                 let mut st = s.lock();
                 let before = st.num_chunks();
@@ -338,7 +348,9 @@ impl Head {
             for s in &victims {
                 let hash = labels_hash(s.label_pairs());
                 {
-                    let mut hs = inner.hashes[hash as usize & inner.mask].write().unwrap_or_else(|e| e.into_inner());
+                    let mut hs = inner.hashes[hash as usize & inner.mask]
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner());
                     if let Some(list) = hs.get_mut(&hash) {
                         list.retain(|x| x.series_ref != s.series_ref);
                         if list.is_empty() {
@@ -354,7 +366,11 @@ impl Head {
                 removed.push((s.series_ref, s.labels.clone()));
             }
         }
-        inner.postings.write().unwrap_or_else(|e| e.into_inner()).delete(&removed);
+        inner
+            .postings
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .delete(&removed);
         stats.series_removed = removed.len();
         drop(removed);
         drop(victims);
@@ -451,7 +467,9 @@ impl HeadInner {
     }
 
     pub(crate) fn series_by_labels(&self, labels: &Labels, hash: u64) -> Option<Arc<MemSeries>> {
-        let hs = self.hashes[hash as usize & self.mask].read().unwrap_or_else(|e| e.into_inner());
+        let hs = self.hashes[hash as usize & self.mask]
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
         hs.get(&hash)?.iter().find(|s| s.has_labels(labels)).cloned()
     }
 
@@ -462,7 +480,9 @@ impl HeadInner {
         if let Some(s) = self.series_by_labels(labels, hash) {
             return (s, false);
         }
-        let mut hs = self.hashes[hash as usize & self.mask].write().unwrap_or_else(|e| e.into_inner());
+        let mut hs = self.hashes[hash as usize & self.mask]
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
         if let Some(s) = hs.get(&hash).and_then(|l| l.iter().find(|s| s.has_labels(labels))) {
             return (s.clone(), false);
         }

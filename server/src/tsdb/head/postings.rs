@@ -73,10 +73,7 @@ impl MemPostings {
 
     /// The postings of `name="value"`.
     pub fn get(&self, name: &str, value: &str) -> &[u64] {
-        self.m
-            .get(name)
-            .and_then(|m| m.get(value))
-            .map_or(&[], Vec::as_slice)
+        self.m.get(name).and_then(|m| m.get(value)).map_or(&[], Vec::as_slice)
     }
 
     /// The values of label `name`, sorted, with their postings.
@@ -248,13 +245,29 @@ mod tests {
             // a, b, a∩b, a∪b, a∖b
             (&[], &[], &[], &[], &[]),
             (&[1, 2, 3], &[], &[], &[1, 2, 3], &[1, 2, 3]),
-            (&[1, 3, 5, 7], &[2, 3, 4, 7, 9], &[3, 7], &[1, 2, 3, 4, 5, 7, 9], &[1, 5]),
-            (&[5], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20], &[5], &[
-                1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
-            ], &[]),
-            (&[100], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20], &[], &[
-                1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 100,
-            ], &[100]),
+            (
+                &[1, 3, 5, 7],
+                &[2, 3, 4, 7, 9],
+                &[3, 7],
+                &[1, 2, 3, 4, 5, 7, 9],
+                &[1, 5],
+            ),
+            (
+                &[5],
+                &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20],
+                &[5],
+                &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20],
+                &[],
+            ),
+            (
+                &[100],
+                &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20],
+                &[],
+                &[
+                    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 100,
+                ],
+                &[100],
+            ),
         ];
         for (a, b, i, u, d) in cases {
             assert_eq!(intersect(a, b), *i, "{a:?} ∩ {b:?}");
@@ -317,7 +330,10 @@ mod tests {
     fn delete_removes_empty_values_and_names() {
         let mut p = index();
         let syms = Interner::default();
-        let labels: Box<[Sym]> = ["__name__", "up", "env", "prod", "job", "b"].iter().map(|s| syms.intern(s)).collect();
+        let labels: Box<[Sym]> = ["__name__", "up", "env", "prod", "job", "b"]
+            .iter()
+            .map(|s| syms.intern(s))
+            .collect();
         p.delete(&[(2, labels)]);
         assert_eq!(p.all(), [1, 3, 4]);
         assert_eq!(p.get("env", "prod"), &[] as &[u64]);

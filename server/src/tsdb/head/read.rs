@@ -87,7 +87,11 @@ fn chunks_have_samples(head: &HeadInner, chunks: &[ChunkSrc], mint: i64, maxt: i
             ChunkSrc::Mem { bytes, .. } => bytes.to_vec(),
         };
         XorChunk::from_bytes(bytes)
-            .map(|chunk| chunk.iter().any(|s| s.is_err() || s.is_ok_and(|(t, _)| t >= mint && t <= maxt)))
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .any(|s| s.is_err() || s.is_ok_and(|(t, _)| t >= mint && t <= maxt))
+            })
             .unwrap_or(true)
     })
 }

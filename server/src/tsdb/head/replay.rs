@@ -192,8 +192,10 @@ pub(crate) fn replay(head: &Arc<HeadInner>, chunks: Vec<DiskChunk>) -> Result<Re
         }
         start = idx + 1;
     }
-    let segments: Vec<(u32, std::path::PathBuf)> =
-        list_segments(&wal_dir)?.into_iter().filter(|(i, _)| *i >= start).collect();
+    let segments: Vec<(u32, std::path::PathBuf)> = list_segments(&wal_dir)?
+        .into_iter()
+        .filter(|(i, _)| *i >= start)
+        .collect();
     for (pos, (index, path)) in segments.iter().enumerate() {
         match read_segment_records(path, Some(*index), |rec| r.record(rec)) {
             Ok(()) => {}

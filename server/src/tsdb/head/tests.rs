@@ -82,7 +82,11 @@ fn chunks_are_cut_at_120_samples_within_the_chunk_range() {
     let mut r2 = 0;
     for i in 0..2000 {
         let mut app = head.appender();
-        let t = if i < 40 { i * 60_000 } else { 40 * 60_000 + (i - 40) * 100 };
+        let t = if i < 40 {
+            i * 60_000
+        } else {
+            40 * 60_000 + (i - 40) * 100
+        };
         r2 = app.add(r2, &l2, t, 1.0).unwrap();
         app.commit_batch().unwrap();
     }
@@ -121,15 +125,33 @@ fn append_rules_match_mem_storage() {
         ("older in batch", &[Append("a", 10, 1.0), Append("a", 5, 2.0), Commit]),
         (
             "older than committed",
-            &[Append("a", 10, 1.0), Commit, Append("a", 9, 1.0), Append("a", 11, 1.0), Commit],
+            &[
+                Append("a", 10, 1.0),
+                Commit,
+                Append("a", 9, 1.0),
+                Append("a", 11, 1.0),
+                Commit,
+            ],
         ),
         (
             "same timestamp, same value",
-            &[Append("a", 10, 1.0), Commit, Append("a", 10, 1.0), Append("a", 10, 1.0), Commit],
+            &[
+                Append("a", 10, 1.0),
+                Commit,
+                Append("a", 10, 1.0),
+                Append("a", 10, 1.0),
+                Commit,
+            ],
         ),
         (
             "same timestamp, other value",
-            &[Append("a", 10, 1.0), Commit, Append("a", 10, 2.0), Append("a", 10, f64::NAN), Commit],
+            &[
+                Append("a", 10, 1.0),
+                Commit,
+                Append("a", 10, 2.0),
+                Append("a", 10, f64::NAN),
+                Commit,
+            ],
         ),
         (
             "duplicate within batch",
@@ -142,11 +164,21 @@ fn append_rules_match_mem_storage() {
         ("empty labels", &[Append("", 10, 1.0), Commit]),
         (
             "independent series",
-            &[Append("a", 10, 1.0), Append("b", 5, 1.0), Append("a", 11, 1.0), Commit, Append("b", 4, 0.0)],
+            &[
+                Append("a", 10, 1.0),
+                Append("b", 5, 1.0),
+                Append("a", 11, 1.0),
+                Commit,
+                Append("b", 4, 0.0),
+            ],
         ),
         (
             "stale marker",
-            &[Append("a", 10, f64::from_bits(0x7ff0_0000_0000_0002)), Append("a", 10, f64::NAN), Commit],
+            &[
+                Append("a", 10, f64::from_bits(0x7ff0_0000_0000_0002)),
+                Append("a", 10, f64::NAN),
+                Commit,
+            ],
         ),
     ];
     for (name, ops) in scripts {
@@ -161,7 +193,11 @@ fn append_rules_match_mem_storage() {
             for op in *ops {
                 match *op {
                     Append(metric, t, v) => {
-                        let l = if metric.is_empty() { Labels::new() } else { labels(&[("__name__", metric)]) };
+                        let l = if metric.is_empty() {
+                            Labels::new()
+                        } else {
+                            labels(&[("__name__", metric)])
+                        };
                         got.push(outcome(app.append(0, &l, t, v)));
                     }
                     Commit => {
@@ -203,7 +239,8 @@ fn queries_match_mem_storage() {
                 if i == 3 && step > 50 {
                     continue;
                 }
-                app.append(0, l, step * 30_000 + i as i64, (step * i as i64) as f64).unwrap();
+                app.append(0, l, step * 30_000 + i as i64, (step * i as i64) as f64)
+                    .unwrap();
             }
             app.commit().unwrap();
         }
@@ -216,7 +253,12 @@ fn queries_match_mem_storage() {
         vec![m(MatchOp::Equal, "code", "")],
         vec![m(MatchOp::Regex, "__name__", ".+_total")],
     ];
-    for (mint, maxt) in [(i64::MIN, i64::MAX), (0, 1_000_000), (2_000_000, 5_000_000), (4_000_000, 4_000_001)] {
+    for (mint, maxt) in [
+        (i64::MIN, i64::MAX),
+        (0, 1_000_000),
+        (2_000_000, 5_000_000),
+        (4_000_000, 4_000_001),
+    ] {
         let qm = mem.querier(mint, maxt).unwrap();
         let qh = Head::querier(&head, mint, maxt);
         for ms in &matcher_sets {
@@ -337,7 +379,10 @@ fn truncate_drops_old_chunks_and_collects_series() {
     let all = dump(&q, &[]);
     assert_eq!(all.len(), 1);
     assert!(all[0].1.iter().all(|(t, _)| *t >= cut));
-    assert_eq!(Head::querier(&head, 0, 10).label_values("__name__", &[]).unwrap(), Vec::<String>::new());
+    assert_eq!(
+        Head::querier(&head, 0, 10).label_values("__name__", &[]).unwrap(),
+        Vec::<String>::new()
+    );
     // Too old now.
     let mut app = head.appender();
     assert!(matches!(app.add(0, &old, cut - 1, 1.0), Err(AppendError::OutOfBounds)));

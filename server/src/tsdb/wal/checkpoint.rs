@@ -40,7 +40,9 @@ pub fn list_checkpoints(wal_dir: &Path) -> Result<Vec<(u32, PathBuf)>, WalError>
         let entry = entry.map_err(|e| WalError::io("list", wal_dir, e))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        let Some(num) = name.strip_prefix("checkpoint.") else { continue };
+        let Some(num) = name.strip_prefix("checkpoint.") else {
+            continue;
+        };
         if let Ok(index) = num.parse::<u32>()
             && entry.path().is_dir()
         {

@@ -140,7 +140,12 @@ impl SegmentReader {
                 return Err(self.corruption(start, format!("invalid fragment type byte {head:#04x}")));
             }
             let len = usize::from(u16::from_be_bytes([self.page[at + 1], self.page[at + 2]]));
-            let crc = u32::from_be_bytes([self.page[at + 3], self.page[at + 4], self.page[at + 5], self.page[at + 6]]);
+            let crc = u32::from_be_bytes([
+                self.page[at + 3],
+                self.page[at + 4],
+                self.page[at + 5],
+                self.page[at + 6],
+            ]);
             let data_start = at + RECORD_HEADER_SIZE;
             if len > PAGE_SIZE - data_start {
                 return Err(self.corruption(start, format!("invalid record size {len}")));

@@ -287,8 +287,16 @@ mod tests {
         assert_eq!(series, [RefSeries { series_ref: 5, labels }]);
 
         let samples = [
-            RefSample { series_ref: 10, t: 1000, v: 1.5 },
-            RefSample { series_ref: 9, t: 999, v: f64::from_bits(0x7ff0_0000_0000_0002) },
+            RefSample {
+                series_ref: 10,
+                t: 1000,
+                v: 1.5,
+            },
+            RefSample {
+                series_ref: 9,
+                t: 999,
+                v: f64::from_bits(0x7ff0_0000_0000_0002),
+            },
         ];
         let mut buf = Vec::new();
         encode_samples(&samples, &mut buf);
@@ -303,7 +311,11 @@ mod tests {
         assert_eq!(got[0], samples[0]);
         assert_eq!(got[1].v.to_bits(), samples[1].v.to_bits());
 
-        let stones = [RefTombstone { series_ref: 3, mint: -5, maxt: 7 }];
+        let stones = [RefTombstone {
+            series_ref: 3,
+            mint: -5,
+            maxt: 7,
+        }];
         let mut buf = Vec::new();
         encode_tombstones(&stones, &mut buf);
         let mut got = Vec::new();
@@ -321,7 +333,14 @@ mod tests {
             assert!(decode_series(&buf[..cut], &mut out).is_err(), "cut at {cut}");
         }
         let mut buf = Vec::new();
-        encode_samples(&[RefSample { series_ref: 1, t: 2, v: 3.0 }], &mut buf);
+        encode_samples(
+            &[RefSample {
+                series_ref: 1,
+                t: 2,
+                v: 3.0,
+            }],
+            &mut buf,
+        );
         let mut out = Vec::new();
         assert!(decode_samples(&buf[..buf.len() - 1], &mut out).is_err());
         assert!(decode_samples(&[1], &mut out).is_err());

@@ -50,8 +50,14 @@ fn round_trip_across_pages_segments_and_compression() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let recs = records(40, seed);
-        let mut w = Wal::open(dir.path(), segment_size, compress, SyncPolicy::SegmentEnd, WalMetrics::unregistered())
-            .unwrap();
+        let mut w = Wal::open(
+            dir.path(),
+            segment_size,
+            compress,
+            SyncPolicy::SegmentEnd,
+            WalMetrics::unregistered(),
+        )
+        .unwrap();
         for chunk in recs.chunks(3) {
             let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
             w.log(&refs).unwrap();
@@ -67,8 +73,14 @@ fn round_trip_across_pages_segments_and_compression() {
             }
         }
         // Reopening starts a new segment after the last one.
-        let w = Wal::open(dir.path(), segment_size, compress, SyncPolicy::SegmentEnd, WalMetrics::unregistered())
-            .unwrap();
+        let w = Wal::open(
+            dir.path(),
+            segment_size,
+            compress,
+            SyncPolicy::SegmentEnd,
+            WalMetrics::unregistered(),
+        )
+        .unwrap();
         assert_eq!(w.current_segment(), segs.last().unwrap().0 + 1);
     }
 }
@@ -76,8 +88,14 @@ fn round_trip_across_pages_segments_and_compression() {
 #[test]
 fn fragment_headers_follow_the_format() {
     let dir = tempfile::tempdir().unwrap();
-    let mut w =
-        Wal::open(dir.path(), DEFAULT_SEGMENT_SIZE, false, SyncPolicy::EveryCommit, WalMetrics::unregistered()).unwrap();
+    let mut w = Wal::open(
+        dir.path(),
+        DEFAULT_SEGMENT_SIZE,
+        false,
+        SyncPolicy::EveryCommit,
+        WalMetrics::unregistered(),
+    )
+    .unwrap();
     w.log(&[b"hello"]).unwrap();
     let big = vec![7u8; PAGE_SIZE];
     w.log(&[&big]).unwrap();
@@ -94,10 +112,21 @@ fn fragment_headers_follow_the_format() {
     assert_eq!(bytes[PAGE_SIZE], REC_LAST);
     let metrics_dir = tempfile::tempdir().unwrap();
     let m = WalMetrics::unregistered();
-    let mut w = Wal::open(metrics_dir.path(), DEFAULT_SEGMENT_SIZE, true, SyncPolicy::EveryCommit, m.clone()).unwrap();
+    let mut w = Wal::open(
+        metrics_dir.path(),
+        DEFAULT_SEGMENT_SIZE,
+        true,
+        SyncPolicy::EveryCommit,
+        m.clone(),
+    )
+    .unwrap();
     w.log(&[&vec![1u8; 1000]]).unwrap();
     let bytes = fs::read(metrics_dir.path().join("00000000")).unwrap();
-    assert_eq!(bytes[0], REC_FULL | SNAPPY_MASK, "compressible record is snappy-compressed");
+    assert_eq!(
+        bytes[0],
+        REC_FULL | SNAPPY_MASK,
+        "compressible record is snappy-compressed"
+    );
     let mut fams = Vec::new();
     exposition::registry::Collector::collect(&m.fsync_duration, &mut fams).unwrap();
     assert!(
@@ -143,10 +172,21 @@ fn corruption_is_located_at_the_last_good_record() {
     ];
     for case in cases {
         let dir = tempfile::tempdir().unwrap();
-        let mut w =
-            Wal::open(dir.path(), DEFAULT_SEGMENT_SIZE, false, SyncPolicy::SegmentEnd, WalMetrics::unregistered())
-                .unwrap();
-        let recs: Vec<Vec<u8>> = vec![vec![1; 100], vec![2; 200], vec![3; 300], vec![4; 2 * PAGE_SIZE], vec![5; 500]];
+        let mut w = Wal::open(
+            dir.path(),
+            DEFAULT_SEGMENT_SIZE,
+            false,
+            SyncPolicy::SegmentEnd,
+            WalMetrics::unregistered(),
+        )
+        .unwrap();
+        let recs: Vec<Vec<u8>> = vec![
+            vec![1; 100],
+            vec![2; 200],
+            vec![3; 300],
+            vec![4; 2 * PAGE_SIZE],
+            vec![5; 500],
+        ];
         let path = dir.path().join("00000000");
         let mut starts = Vec::new();
         for r in &recs {
