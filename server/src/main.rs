@@ -81,6 +81,12 @@ enum Command {
         #[command(subcommand)]
         what: CheckCommand,
     },
+    /// TSDB tools: ingest-test, bench-write.
+    #[command(disable_help_flag = true)]
+    Tsdb {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,6 +130,7 @@ fn main() -> ExitCode {
             );
             if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
+        Some(Command::Tsdb { args }) => server::tsdb::cli::run(args),
         None => serve(cli, &matches),
     }
 }
