@@ -4,5 +4,6 @@
 pub mod check;
 pub mod config;
 pub mod model;
+pub mod promql;
 pub mod storage;
 pub mod tsdb;
