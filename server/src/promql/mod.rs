@@ -3,3 +3,5 @@
 
 pub mod ast;
 pub mod functions;
+pub mod engine;
+pub mod promqltest;
