@@ -192,7 +192,7 @@ pub struct DurationExpr {
 }
 
 /// The forms of a [`DurationExpr`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum DurationKind {
     /// A number of seconds, or a duration literal (`duration`: printed back as `5m`).
     Number {
@@ -224,6 +224,41 @@ pub enum DurationKind {
     MinOf(Box<DurationExpr>, Box<DurationExpr>),
     /// `max_of(a, b)`.
     MaxOf(Box<DurationExpr>, Box<DurationExpr>),
+}
+
+impl PartialEq for DurationKind {
+    /// Numbers compare bitwise, so `NaN` equals itself.
+    fn eq(&self, other: &DurationKind) -> bool {
+        use DurationKind as D;
+        match (self, other) {
+            (
+                D::Number {
+                    seconds: a,
+                    duration: x,
+                },
+                D::Number {
+                    seconds: b,
+                    duration: y,
+                },
+            ) => a.to_bits() == b.to_bits() && x == y,
+            (D::Step, D::Step) | (D::Range, D::Range) | (D::Start, D::Start) | (D::End, D::End) => true,
+            (D::Neg(a), D::Neg(b)) => a == b,
+            (
+                D::Binary {
+                    op: o1,
+                    lhs: l1,
+                    rhs: r1,
+                },
+                D::Binary {
+                    op: o2,
+                    lhs: l2,
+                    rhs: r2,
+                },
+            ) => o1 == o2 && l1 == l2 && r1 == r2,
+            (D::MinOf(a1, b1), D::MinOf(a2, b2)) | (D::MaxOf(a1, b1), D::MaxOf(a2, b2)) => a1 == a2 && b1 == b2,
+            _ => false,
+        }
+    }
 }
 
 impl DurationExpr {
@@ -500,6 +535,10 @@ pub enum BinaryOp {
     Or,
     /// `unless`
     Unless,
+    /// `</` (histogram trim): drop the parts of native histograms above the right-hand value.
+    TrimUpper,
+    /// `>/` (histogram trim): drop the parts of native histograms below the right-hand value.
+    TrimLower,
 }
 
 impl BinaryOp {
@@ -522,17 +561,24 @@ impl BinaryOp {
             BinaryOp::And => "and",
             BinaryOp::Or => "or",
             BinaryOp::Unless => "unless",
+            BinaryOp::TrimUpper => "</",
+            BinaryOp::TrimLower => ">/",
         }
     }
 
-    /// Binding strength: `or` 1, `and`/`unless` 2, comparisons 3, `+ -` 4, `* / % atan2` 5, `^` 6.
+    /// Binding strength: `or` 1, `and`/`unless` 2, comparisons 3, `+ -` 4, `* / % atan2 </ >/` 5, `^` 6.
     pub fn precedence(self) -> u8 {
         match self {
             BinaryOp::Or => 1,
             BinaryOp::And | BinaryOp::Unless => 2,
             BinaryOp::Eql | BinaryOp::Neq | BinaryOp::Gtr | BinaryOp::Lss | BinaryOp::Gte | BinaryOp::Lte => 3,
             BinaryOp::Add | BinaryOp::Sub => 4,
-            BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod | BinaryOp::Atan2 => 5,
+            BinaryOp::Mul
+            | BinaryOp::Div
+            | BinaryOp::Mod
+            | BinaryOp::Atan2
+            | BinaryOp::TrimUpper
+            | BinaryOp::TrimLower => 5,
             BinaryOp::Pow => 6,
         }
     }
@@ -576,7 +622,7 @@ pub enum Cardinality {
 }
 
 /// Vector matching of a binary operation between two instant vectors.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct VectorMatching {
     /// The cardinality.
     pub card: Cardinality,
@@ -590,6 +636,19 @@ pub struct VectorMatching {
     pub fill_left: Option<f64>,
     /// `fill(v)`/`fill_right(v)` (experimental): the value used for a missing right-hand series.
     pub fill_right: Option<f64>,
+}
+
+impl PartialEq for VectorMatching {
+    /// Fill values compare bitwise, so `fill(NaN)` equals itself.
+    fn eq(&self, other: &VectorMatching) -> bool {
+        let same = |a: Option<f64>, b: Option<f64>| a.map(f64::to_bits) == b.map(f64::to_bits);
+        self.card == other.card
+            && self.matching_labels == other.matching_labels
+            && self.on == other.on
+            && self.include == other.include
+            && same(self.fill_left, other.fill_left)
+            && same(self.fill_right, other.fill_right)
+    }
 }
 
 /// A binary operation.
@@ -712,9 +771,9 @@ impl Expr {
 }
 
 impl Expr {
-    /// Sets every position in the tree to `0..0`, so trees parsed from differently formatted queries compare
-    /// equal (the printer round-trip tests use it).
-    pub fn clear_positions(&mut self) {
+    /// Sets every position in the tree to `0..0` and sorts each selector's matchers as the printer orders
+    /// them, so trees parsed from differently formatted queries compare equal (the round-trip tests use it).
+    pub fn canonicalize(&mut self) {
         fn dur(d: &mut Duration) {
             if let Duration::Expr(e) = d {
                 dexpr(e);
@@ -737,6 +796,8 @@ impl Expr {
         }
         fn vs(v: &mut VectorSelector) {
             v.pos = PosRange::default();
+            v.matchers
+                .sort_by_cached_key(|m| (m.name.clone(), m.op.as_str(), m.value.clone()));
             if let Some(o) = &mut v.offset {
                 dur(o);
             }
@@ -759,31 +820,31 @@ impl Expr {
                 if let Some(o) = &mut s.offset {
                     dur(o);
                 }
-                s.expr.clear_positions();
+                s.expr.canonicalize();
             }
             Expr::Call(c) => {
                 c.pos = PosRange::default();
-                c.args.iter_mut().for_each(Expr::clear_positions);
+                c.args.iter_mut().for_each(Expr::canonicalize);
             }
             Expr::Aggregate(a) => {
                 a.pos = PosRange::default();
-                a.expr.clear_positions();
+                a.expr.canonicalize();
                 if let Some(p) = &mut a.param {
-                    p.clear_positions();
+                    p.canonicalize();
                 }
             }
             Expr::Binary(b) => {
                 b.pos = PosRange::default();
-                b.lhs.clear_positions();
-                b.rhs.clear_positions();
+                b.lhs.canonicalize();
+                b.rhs.canonicalize();
             }
             Expr::Unary(u) => {
                 u.pos = PosRange::default();
-                u.expr.clear_positions();
+                u.expr.canonicalize();
             }
             Expr::Paren(p) => {
                 p.pos = PosRange::default();
-                p.expr.clear_positions();
+                p.expr.canonicalize();
             }
             Expr::Duration(d) => dexpr(d),
         }

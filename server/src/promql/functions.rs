@@ -148,6 +148,7 @@ pub static FUNCTIONS: &[FunctionDef] = &[
     exp(var("sort_by_label_desc", &[V, Str], -1, V)),
     f("sort_desc", &[V], V),
     f("sqrt", &[V], V),
+    exp(f("start_timestamp", &[V], V)),
     f("stddev_over_time", &[M], V),
     f("stdvar_over_time", &[M], V),
     f("sum_over_time", &[M], V),
