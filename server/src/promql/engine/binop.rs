@@ -31,7 +31,7 @@ pub fn scalar_op(op: BinaryOp, a: f64, b: f64) -> (f64, bool) {
         BinaryOp::Lss => cmp(a < b),
         BinaryOp::Gte => cmp(a >= b),
         BinaryOp::Lte => cmp(a <= b),
-        BinaryOp::And | BinaryOp::Or | BinaryOp::Unless => (f64::NAN, false),
+        BinaryOp::And | BinaryOp::Or | BinaryOp::Unless | BinaryOp::TrimUpper | BinaryOp::TrimLower => (f64::NAN, false),
     }
 }
 
