@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
-use super::eval::{Evaluator, Val};
+use super::eval::{Evaluator, NAME_LABELS, Val};
 use super::histogram::{HistogramError, HistogramOps};
 use super::kahan::{KahanMean, KahanSum};
 use super::value::{Sample, Vector, format_float};
@@ -20,7 +20,7 @@ fn group_hash(s: &Sample, a: &AggregateExpr) -> u64 {
     let mut h = DefaultHasher::new();
     if a.without {
         for (n, v) in s.metric.iter() {
-            if n == "__name__" || a.grouping.iter().any(|g| g == n) {
+            if NAME_LABELS.contains(&n) || a.grouping.iter().any(|g| g == n) {
                 continue;
             }
             n.hash(&mut h);
@@ -28,9 +28,6 @@ fn group_hash(s: &Sample, a: &AggregateExpr) -> u64 {
         }
     } else {
         for g in &a.grouping {
-            if g == "__name__" && s.drop_name {
-                continue;
-            }
             if let Some(v) = s.metric.get(g) {
                 g.hash(&mut h);
                 v.hash(&mut h);
@@ -45,12 +42,12 @@ fn group_labels(s: &Sample, a: &AggregateExpr) -> Labels {
     if a.without {
         s.metric
             .iter()
-            .filter(|(n, _)| *n != "__name__" && !a.grouping.iter().any(|g| g == n))
+            .filter(|(n, _)| !NAME_LABELS.contains(n) && !a.grouping.iter().any(|g| g == n))
             .collect()
     } else {
         s.metric
             .iter()
-            .filter(|(n, _)| a.grouping.iter().any(|g| g == n) && !(*n == "__name__" && s.drop_name))
+            .filter(|(n, _)| a.grouping.iter().any(|g| g == n))
             .collect()
     }
 }
@@ -134,24 +131,43 @@ fn valid_label_name(s: &str) -> bool {
 }
 
 fn count_values(a: &AggregateExpr, label: &str, v: Vector) -> Vector {
-    let mut index: HashMap<(u64, String), usize> = HashMap::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
     let mut out: Vector = Vec::new();
     for s in &v {
         let value = match &s.h {
-            Some(h) => format!("{h:?}"),
+            Some(h) => histogram_string(h),
             None => format_float(s.f),
         };
-        let key = (group_hash(s, a), value.clone());
-        match index.get(&key) {
+        let mut labels = group_labels(s, a);
+        labels.set(label, value);
+        match index.get(&labels) {
             Some(&i) => out[i].f += 1.0,
             None => {
-                let mut labels = group_labels(s, a);
-                labels.set(label, value);
-                index.insert(key, out.len());
+                index.insert(labels.clone(), out.len());
                 out.push(Sample::float(Arc::new(labels), s.t, 1.0));
             }
         }
     }
+    out
+}
+
+/// A histogram as upstream prints it: `{count:N, sum:S, [lower,upper):count, ...}` over its non-empty buckets.
+pub fn histogram_string(h: &FloatHistogram) -> String {
+    let mut out = format!("{{count:{}, sum:{}", fmt_g(h.count), fmt_g(h.sum));
+    for b in h.buckets() {
+        if b.count == 0.0 {
+            continue;
+        }
+        let open = if b.lower_inclusive { '[' } else { '(' };
+        let close = if b.upper_inclusive { ']' } else { ')' };
+        out.push_str(&format!(
+            ", {open}{},{}{close}:{}",
+            fmt_g(b.lower),
+            fmt_g(b.upper),
+            fmt_g(b.count)
+        ));
+    }
+    out.push('}');
     out
 }
 
@@ -176,6 +192,7 @@ struct Group {
     w_aux: f64,
     w_aux_c: f64,
     members: Vec<usize>,
+    drop_name: bool,
 }
 
 fn aggregate_step(
@@ -245,6 +262,7 @@ fn aggregate_step(
                     w_aux: 0.0,
                     w_aux_c: 0.0,
                     members: Vec::new(),
+                    drop_name: false,
                 });
                 groups.len() - 1
             }
@@ -252,6 +270,7 @@ fn aggregate_step(
         let g = &mut groups[gi];
         g.count += 1.0;
         g.members.push(si);
+        g.drop_name |= s.drop_name;
         match &s.h {
             Some(h) => {
                 g.hist_count += 1;
@@ -303,6 +322,7 @@ fn aggregate_step(
         let t = v[g.first].t;
         let float_count = (g.members.len() - g.hist_count) as f64;
         let mut sample = Sample::float(g.labels.clone(), t, 0.0);
+        sample.drop_name = g.drop_name && a.grouping.iter().any(|n| n == "__name__") && !a.without;
         match a.op {
             AggregateOp::Count => sample.f = g.count,
             AggregateOp::Group => sample.f = 1.0,

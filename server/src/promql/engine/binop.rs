@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
-use super::eval::{Evaluator, Val};
+use super::eval::{Evaluator, NAME_LABELS, Val};
 use super::histogram::HistogramOps;
 use super::value::{Sample, Vector};
 use super::QueryError;
@@ -248,7 +248,7 @@ fn signature(labels: &Labels, m: &VectorMatching) -> u64 {
         }
     } else {
         for (n, v) in labels.iter() {
-            if n == "__name__" || m.matching_labels.iter().any(|x| x == n) {
+            if NAME_LABELS.contains(&n) || m.matching_labels.iter().any(|x| x == n) {
                 continue;
             }
             n.hash(&mut h);
@@ -266,7 +266,7 @@ fn signature_labels(labels: &Labels, m: &VectorMatching) -> Labels {
             if m.on {
                 m.matching_labels.iter().any(|x| x == n)
             } else {
-                *n != "__name__" && !m.matching_labels.iter().any(|x| x == n)
+                !NAME_LABELS.contains(n) && !m.matching_labels.iter().any(|x| x == n)
             }
         })
         .collect()
@@ -391,10 +391,9 @@ fn vector_vector(
             if used_one[oi] {
                 continue;
             }
-            let filler = Sample::float(os.metric.clone(), os.t, fv);
+            let filler = Sample::float(Arc::new(signature_labels(&os.metric, m)), os.t, fv);
             let (l, r) = if swap { (os, &filler) } else { (&filler, os) };
-            if let Some(mut s) = combine(ev, b, m, l, r, &filler, os, drop) {
-                s.metric = fill_metric(os, m);
+            if let Some(s) = combine(ev, b, m, l, r, &filler, os, drop) {
                 out.push(s);
             }
         }
@@ -405,7 +404,7 @@ fn vector_vector(
             if index.contains_key(&sig) {
                 continue;
             }
-            let filler = Sample::float(ms.metric.clone(), ms.t, fv);
+            let filler = Sample::float(Arc::new(signature_labels(&ms.metric, m)), ms.t, fv);
             let (l, r) = if swap { (&filler, ms) } else { (ms, &filler) };
             if let Some(s) = combine(ev, b, m, l, r, ms, &filler, drop) {
                 out.push(s);
@@ -413,26 +412,6 @@ fn vector_vector(
         }
     }
     Ok(out)
-}
-
-/// Labels for a result where the "many" side was filled in: the "one" side's matching labels.
-fn fill_metric(os: &Sample, m: &VectorMatching) -> Arc<Labels> {
-    if m.card == Cardinality::OneToOne {
-        let mut labels = (*os.metric).clone();
-        if m.on {
-            labels = labels
-                .iter()
-                .filter(|(n, _)| m.matching_labels.iter().any(|x| x == n))
-                .collect();
-        } else {
-            for n in &m.matching_labels {
-                labels.remove(n);
-            }
-        }
-        Arc::new(labels)
-    } else {
-        os.metric.clone()
-    }
 }
 
 /// Combines a matched pair (`l` op `r`); `ms` is the sample from the "many" side, `os` from the "one" side.

@@ -220,6 +220,25 @@ pub fn evaluate(
     })
 }
 
+/// A duration expression's value in seconds; `min_of`/`max_of` propagate NaN (as Go's `math.Min`/`math.Max`).
+fn duration_value(d: &crate::promql::ast::DurationExpr, ctx: &DurationContext) -> f64 {
+    use crate::promql::ast::DurationKind;
+    match &d.kind {
+        DurationKind::MinOf(a, b) | DurationKind::MaxOf(a, b) => {
+            let (x, y) = (duration_value(a, ctx), duration_value(b, ctx));
+            if x.is_nan() || y.is_nan() {
+                f64::NAN
+            } else if matches!(d.kind, DurationKind::MinOf(..)) {
+                x.min(y)
+            } else {
+                x.max(y)
+            }
+        }
+        DurationKind::Neg(e) => -duration_value(e, ctx),
+        _ => d.eval(ctx),
+    }
+}
+
 /// Removes names marked for removal, sets the timestamps, and rejects duplicate label sets.
 fn finish_vector(v: &mut Vector, t: i64) -> Result<(), QueryError> {
     let mut any_dropped = false;
@@ -244,13 +263,18 @@ fn finish_vector(v: &mut Vector, t: i64) -> Result<(), QueryError> {
     Ok(())
 }
 
-/// `labels` without `__name__`.
+/// Labels removed together with the metric name: the name and the type and unit metadata labels.
+pub const NAME_LABELS: [&str; 3] = ["__name__", "__type__", "__unit__"];
+
+/// `labels` without `__name__` (and the `__type__`/`__unit__` metadata that goes with it).
 pub fn without_name(labels: &Labels) -> Labels {
-    if labels.get("__name__").is_none() {
+    if NAME_LABELS.iter().all(|n| labels.get(n).is_none()) {
         return labels.clone();
     }
     let mut l = labels.clone();
-    l.remove("__name__");
+    for n in NAME_LABELS {
+        l.remove(n);
+    }
     l
 }
 
@@ -380,7 +404,7 @@ impl<'a> Evaluator<'a> {
             Expr::StringLiteral(s) => Ok(Val::Str(s.val.clone())),
             Expr::Paren(p) => self.eval(&p.expr),
             Expr::Duration(d) => {
-                let v = d.eval(&self.ctx);
+                let v = duration_value(d, &self.ctx);
                 Ok(Val::Scalars(vec![v; self.steps()]))
             }
             Expr::Unary(u) => {

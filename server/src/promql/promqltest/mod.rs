@@ -7,6 +7,7 @@ pub mod compare;
 pub mod script;
 
 use std::collections::HashSet;
+use crate::model::labels::Labels;
 use crate::promql::ast::Expr;
 use crate::promql::engine::{Engine, QueryError};
 use crate::storage::mem::MemStorage;
@@ -68,8 +69,13 @@ pub fn run_script(text: &str, parse: ParseFn, engine: &Engine) -> Result<Vec<Out
                 line,
                 interval,
                 series,
-                ..
+                with_nhcb,
             } => {
+                // A later description of the same series replaces an earlier one (as upstream's map of them).
+                let mut series = dedupe(series);
+                if with_nhcb {
+                    series.extend(classic_to_nhcb(&series));
+                }
                 let mut app = storage.appender();
                 for s in &series {
                     if let Err(e) = load_series(&mut *app, s, interval, &mut hist_names) {
@@ -104,6 +110,90 @@ pub fn run_script(text: &str, parse: ParseFn, engine: &Engine) -> Result<Vec<Out
         }
     }
     Ok(outcomes)
+}
+
+fn dedupe(series: Vec<SeriesDesc>) -> Vec<SeriesDesc> {
+    let mut out: Vec<SeriesDesc> = Vec::with_capacity(series.len());
+    for s in series {
+        match out.iter_mut().find(|o| o.labels == s.labels) {
+            Some(o) => *o = s,
+            None => out.push(s),
+        }
+    }
+    out
+}
+
+/// For `load_with_nhcb`: native histograms with custom buckets built from classic `_bucket`/`_sum` series.
+fn classic_to_nhcb(series: &[SeriesDesc]) -> Vec<SeriesDesc> {
+    use crate::model::histogram::{CUSTOM_BUCKETS_SCHEMA, FloatHistogram};
+    // (base name, other labels) -> (le, values) and the sum series.
+    let mut groups: Vec<(Labels, Vec<(f64, &SeriesDesc)>)> = Vec::new();
+    for s in series {
+        let Some(name) = s.labels.metric_name() else { continue };
+        let Some(base) = name.strip_suffix("_bucket") else { continue };
+        let Some(le) = s.labels.get("le").and_then(|v| script::parse_float(v.trim())) else { continue };
+        let mut key = s.labels.clone();
+        key.remove("le");
+        key.set("__name__", base);
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, b)) => b.push((le, s)),
+            None => groups.push((key, vec![(le, s)])),
+        }
+    }
+    let mut out = Vec::new();
+    for (key, mut buckets) in groups {
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        if buckets.last().is_none_or(|(le, _)| *le != f64::INFINITY) {
+            continue;
+        }
+        let base = key.metric_name().unwrap_or("").to_string();
+        let mut sum_labels = key.clone();
+        sum_labels.set("__name__", format!("{base}_sum"));
+        let sum_series = series.iter().find(|s| s.labels == sum_labels);
+        let n = buckets.iter().map(|(_, s)| s.values.len()).max().unwrap_or(0);
+        let bounds: Vec<f64> = buckets.iter().map(|(le, _)| *le).filter(|le| le.is_finite()).collect();
+        let mut values = Vec::with_capacity(n);
+        for i in 0..n {
+            let mut counts = Vec::with_capacity(buckets.len());
+            let mut ok = true;
+            for (_, s) in &buckets {
+                match s.values.get(i) {
+                    Some(Some(Point::Float(f))) if !crate::model::value::is_stale_nan(*f) => counts.push(*f),
+                    _ => ok = false,
+                }
+            }
+            if !ok {
+                values.push(None);
+                continue;
+            }
+            let sum = match sum_series.and_then(|s| s.values.get(i)) {
+                Some(Some(Point::Float(f))) => *f,
+                _ => 0.0,
+            };
+            let mut prev = 0.0;
+            let deltas: Vec<(i32, f64)> = counts
+                .iter()
+                .enumerate()
+                .map(|(j, c)| {
+                    let d = c - prev;
+                    prev = *c;
+                    (j as i32, d)
+                })
+                .collect();
+            let (spans, bucket_counts) = crate::promql::engine::histogram::compress(deltas);
+            values.push(Some(Point::Histogram(Box::new(FloatHistogram {
+                schema: CUSTOM_BUCKETS_SCHEMA,
+                count: counts.last().copied().unwrap_or(0.0),
+                sum,
+                positive_spans: spans,
+                positive_buckets: bucket_counts,
+                custom_values: bounds.clone(),
+                ..FloatHistogram::default()
+            }))));
+        }
+        out.push(SeriesDesc { labels: key, values });
+    }
+    out
 }
 
 fn load_series(

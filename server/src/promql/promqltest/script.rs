@@ -469,6 +469,11 @@ pub fn parse_duration(s: &str) -> Option<i64> {
 
 /// A float as the scripts write them (`1`, `-2.5e3`, `Inf`, `-Inf`, `NaN`, `0x1f`).
 pub fn parse_float(s: &str) -> Option<f64> {
+    parse_float_hex(s, true)
+}
+
+/// A float; hexadecimal only with `hex` (in series values `0x5` is a repetition, not a number).
+fn parse_float_hex(s: &str, hex: bool) -> Option<f64> {
     let (neg, body) = match s.strip_prefix('-') {
         Some(b) => (true, b),
         None => (false, s.strip_prefix('+').unwrap_or(s)),
@@ -477,8 +482,11 @@ pub fn parse_float(s: &str) -> Option<f64> {
         f64::INFINITY
     } else if body.eq_ignore_ascii_case("nan") {
         f64::NAN
-    } else if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        i64::from_str_radix(hex, 16).ok()? as f64
+    } else if let Some(digits) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        if !hex {
+            return None;
+        }
+        i64::from_str_radix(digits, 16).ok()? as f64
     } else {
         if !body.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
             return None;
@@ -638,6 +646,7 @@ fn parse_values(s: &str) -> Result<Vec<Option<Point>>, String> {
 /// `a`, `axN`, `a+bxN`, `a-bxN`.
 fn parse_float_token(tok: &str, out: &mut Vec<Option<Point>>) -> Result<(), String> {
     let bad = || format!("bad value {tok:?}");
+    let parse_float = |s: &str| parse_float_hex(s, false);
     if let Some(v) = parse_float(tok) {
         out.push(Some(Point::Float(v)));
         return Ok(());

@@ -179,9 +179,12 @@ pub fn eval_call(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryError>
             let vs = ev.eval_vectors(&call.args[0])?;
             Ok(Val::Scalars(
                 vs.iter()
-                    .map(|v| match v.as_slice() {
-                        [s] if s.h.is_none() => s.f,
-                        _ => f64::NAN,
+                    .map(|v| {
+                        let mut floats = v.iter().filter(|s| s.h.is_none());
+                        match (floats.next(), floats.next()) {
+                            (Some(s), None) => s.f,
+                            _ => f64::NAN,
+                        }
                     })
                     .collect(),
             ))
