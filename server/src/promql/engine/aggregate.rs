@@ -7,11 +7,11 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use super::eval::{Evaluator, NAME_LABELS, Val};
-use super::histogram::{HistogramError, HistogramOps};
+use super::histogram::{HistogramMean, HistogramOps, HistogramSum};
 use super::kahan::{KahanMean, KahanSum};
 use super::value::{Sample, Vector, format_float};
 use super::QueryError;
-use crate::model::histogram::{CounterResetHint, FloatHistogram};
+use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
 use crate::promql::ast::{AggregateExpr, AggregateOp};
 
@@ -180,12 +180,10 @@ struct Group {
     mean: KahanMean,
     value: f64,
     has_float: bool,
-    hist: Option<FloatHistogram>,
+    hsum: Option<HistogramSum>,
+    hmean: HistogramMean,
     hist_count: usize,
     hist_error: bool,
-    seen_reset: bool,
-    seen_not_reset: bool,
-    reconciled: bool,
     // Welford for stddev/stdvar.
     w_mean: f64,
     w_mean_c: f64,
@@ -251,12 +249,10 @@ fn aggregate_step(
                     mean: KahanMean::default(),
                     value: f64::NAN,
                     has_float: false,
-                    hist: None,
+                    hsum: None,
+                    hmean: HistogramMean::default(),
                     hist_count: 0,
                     hist_error: false,
-                    seen_reset: false,
-                    seen_not_reset: false,
-                    reconciled: false,
                     w_mean: 0.0,
                     w_mean_c: 0.0,
                     w_aux: 0.0,
@@ -274,19 +270,18 @@ fn aggregate_step(
         match &s.h {
             Some(h) => {
                 g.hist_count += 1;
-                match h.counter_reset_hint {
-                    CounterResetHint::CounterReset => g.seen_reset = true,
-                    CounterResetHint::NotCounterReset => g.seen_not_reset = true,
-                    _ => {}
-                }
-                if matches!(a.op, AggregateOp::Sum | AggregateOp::Avg) && !g.hist_error {
-                    match &mut g.hist {
-                        None => g.hist = Some((**h).clone()),
-                        Some(acc) => match acc.add_hist(h) {
-                            Ok(rec) => g.reconciled |= rec,
-                            Err(HistogramError::MixedSchemas(_)) => g.hist_error = true,
-                        },
+                if a.op == AggregateOp::Sum && !g.hist_error {
+                    match &mut g.hsum {
+                        None => g.hsum = Some(HistogramSum::new(h)),
+                        Some(acc) => {
+                            if acc.add(h, 1.0).is_err() {
+                                g.hist_error = true;
+                            }
+                        }
                     }
+                }
+                if a.op == AggregateOp::Avg && !g.hist_error && g.hmean.add(h).is_err() {
+                    g.hist_error = true;
                 }
             }
             None => {
@@ -342,21 +337,20 @@ fn aggregate_step(
                         );
                         continue;
                     }
-                    if g.seen_reset && g.seen_not_reset {
+                    let (reconciled, collision, h) = if a.op == AggregateOp::Sum {
+                        let acc = g.hsum.unwrap_or_default();
+                        (acc.reconciled, acc.collision, acc.value())
+                    } else {
+                        let (r, c) = g.hmean.flags();
+                        (r, c, g.hmean.value().unwrap_or_default())
+                    };
+                    if collision {
                         ev.warn("conflicting counter resets during histogram aggregation", a.expr.pos());
                     }
-                    if g.reconciled {
+                    if reconciled {
                         ev.info("mismatched custom buckets were reconciled during aggregation", a.expr.pos());
                     }
-                    let mut h = g.hist.unwrap_or_default();
-                    if a.op == AggregateOp::Avg {
-                        h.scale(1.0 / g.hist_count as f64);
-                    }
-                    h.counter_reset_hint = if h.counter_reset_hint == CounterResetHint::Gauge {
-                        CounterResetHint::Gauge
-                    } else {
-                        CounterResetHint::Unknown
-                    };
+                    let mut h = h;
                     h.compact();
                     sample.h = Some(Arc::new(h));
                 } else if a.op == AggregateOp::Sum {

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
-use super::eval::{Evaluator, NAME_LABELS, Val};
+use super::eval::{Evaluator, Val};
 use super::histogram::HistogramOps;
 use super::value::{Sample, Vector};
 use super::QueryError;
@@ -136,7 +136,17 @@ fn apply(
         }
         (Operand::H(h), Operand::F(c)) => match op {
             BinaryOp::Mul => Some((Outcome::H(h.scaled(c)), true)),
-            BinaryOp::Div => Some((Outcome::H(h.scaled(1.0 / c)), true)),
+            BinaryOp::Div => {
+                let mut out = h.scaled(1.0 / c);
+                if c == 0.0 {
+                    // Division by zero: only the totals are meaningful.
+                    out.positive_spans.clear();
+                    out.positive_buckets.clear();
+                    out.negative_spans.clear();
+                    out.negative_buckets.clear();
+                }
+                Some((Outcome::H(out), true))
+            }
             _ => {
                 incompatible(ev, b, "histogram", "float");
                 None
@@ -248,7 +258,7 @@ fn signature(labels: &Labels, m: &VectorMatching) -> u64 {
         }
     } else {
         for (n, v) in labels.iter() {
-            if NAME_LABELS.contains(&n) || m.matching_labels.iter().any(|x| x == n) {
+            if n == "__name__" || m.matching_labels.iter().any(|x| x == n) {
                 continue;
             }
             n.hash(&mut h);
@@ -266,7 +276,7 @@ fn signature_labels(labels: &Labels, m: &VectorMatching) -> Labels {
             if m.on {
                 m.matching_labels.iter().any(|x| x == n)
             } else {
-                !NAME_LABELS.contains(n) && !m.matching_labels.iter().any(|x| x == n)
+                *n != "__name__" && !m.matching_labels.iter().any(|x| x == n)
             }
         })
         .collect()

@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::histogram::HistogramOps;
 use super::value::{FPoint, HPoint, Matrix, Sample, Series, Value, Vector};
 use super::{Annotation, Annotations, EngineOptions, QueryError, QueryResult, QueryStats, position_suffix};
-use crate::model::histogram::FloatHistogram;
+use crate::model::histogram::{CounterResetHint, FloatHistogram};
 use crate::model::labels::Labels;
 use crate::model::value::is_stale_nan;
 use crate::promql::ast::{
@@ -516,6 +516,7 @@ impl<'a> Evaluator<'a> {
                 continue;
             }
             let metric = Arc::new(s.labels.clone());
+            let mut last_t = i64::MIN;
             for (i, &r) in refs.iter().enumerate() {
                 let idx = points.partition_point(|(t, _)| *t <= r);
                 if idx == 0 {
@@ -529,14 +530,25 @@ impl<'a> Evaluator<'a> {
                 match p {
                     Point::F(f) if is_stale_nan(*f) => {}
                     Point::F(f) => out[i].push(Sample::float(metric.clone(), st, *f)),
-                    Point::H(h) => out[i].push(Sample {
-                        metric: metric.clone(),
-                        t: st,
-                        f: 0.0,
-                        h: Some(h.clone()),
-                        drop_name: false,
-                    }),
+                    Point::H(h) => {
+                        // A sample seen again at a later step must not report its counter reset again.
+                        let h = if *t == last_t && h.counter_reset_hint == CounterResetHint::CounterReset {
+                            let mut c = (**h).clone();
+                            c.counter_reset_hint = CounterResetHint::NotCounterReset;
+                            Arc::new(c)
+                        } else {
+                            h.clone()
+                        };
+                        out[i].push(Sample {
+                            metric: metric.clone(),
+                            t: st,
+                            f: 0.0,
+                            h: Some(h),
+                            drop_name: false,
+                        })
+                    }
                 }
+                last_t = *t;
             }
         }
         Ok(out)

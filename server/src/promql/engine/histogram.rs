@@ -127,11 +127,6 @@ impl HistogramOps for FloatHistogram {
         self.zero_count *= f;
         self.positive_buckets.iter_mut().for_each(|b| *b *= f);
         self.negative_buckets.iter_mut().for_each(|b| *b *= f);
-        if f < 0.0 {
-            // A negative factor yields a histogram of "negative observations": it keeps its structure; upstream
-            // leaves the hint as a gauge.
-            self.counter_reset_hint = CounterResetHint::Gauge;
-        }
     }
 
     fn scaled(&self, f: f64) -> FloatHistogram {
@@ -337,8 +332,21 @@ fn rebucket_custom(h: &FloatHistogram, bounds: &[f64]) -> (Vec<Span>, Vec<f64>) 
     compress(m)
 }
 
+/// The counter-reset hint of a sum or difference (upstream's rules); `true` when a counter reset and a "not a
+/// counter reset" collided.
+pub fn merge_hint(a: CounterResetHint, b: CounterResetHint) -> (CounterResetHint, bool) {
+    use CounterResetHint::*;
+    match (a, b) {
+        _ if a == b => (a, false),
+        (Gauge, _) | (_, Gauge) => (Gauge, false),
+        (Unknown, _) | (_, Unknown) => (Unknown, false),
+        _ => (Unknown, true),
+    }
+}
+
 fn combine(a: &mut FloatHistogram, b: &FloatHistogram, sign: f64) -> Result<bool, HistogramError> {
     let mut reconciled = false;
+    a.counter_reset_hint = merge_hint(a.counter_reset_hint, b.counter_reset_hint).0;
     match (is_custom(a.schema), is_custom(b.schema)) {
         (true, true) => {
             let mut b_spans = b.positive_spans.clone();
@@ -390,6 +398,192 @@ fn combine(a: &mut FloatHistogram, b: &FloatHistogram, sign: f64) -> Result<bool
     a.count += sign * b.count;
     a.sum += sign * b.sum;
     Ok(reconciled)
+}
+
+
+/// A compensated value: the running sum and its Kahan compensation.
+type Comp = (f64, f64);
+
+fn kadd(v: &mut Comp, inc: f64) {
+    let (s, c) = super::kahan::sum_inc(inc, v.0, v.1);
+    *v = (s, c);
+}
+
+/// A running, compensated sum of histograms (upstream's `KahanAdd`): every field and bucket keeps its own Kahan
+/// compensation. Tracks custom-bucket reconciliation and counter-reset hint collisions for annotations.
+#[derive(Clone, Debug, Default)]
+pub struct HistogramSum {
+    schema: i32,
+    zero_threshold: f64,
+    custom_values: Vec<f64>,
+    hint: CounterResetHint,
+    count: Comp,
+    sum: Comp,
+    zero: Comp,
+    pos: BTreeMap<i32, Comp>,
+    neg: BTreeMap<i32, Comp>,
+    /// Custom bucket bounds had to be reconciled.
+    pub reconciled: bool,
+    /// A counter reset and a "not a counter reset" hint met.
+    pub collision: bool,
+}
+
+impl HistogramSum {
+    /// Starts with `h`.
+    pub fn new(h: &FloatHistogram) -> HistogramSum {
+        HistogramSum {
+            schema: h.schema,
+            zero_threshold: h.zero_threshold,
+            custom_values: h.custom_values.clone(),
+            hint: h.counter_reset_hint,
+            count: (h.count, 0.0),
+            sum: (h.sum, 0.0),
+            zero: (h.zero_count, 0.0),
+            pos: expand(&h.positive_spans, &h.positive_buckets).into_iter().map(|(i, c)| (i, (c, 0.0))).collect(),
+            neg: expand(&h.negative_spans, &h.negative_buckets).into_iter().map(|(i, c)| (i, (c, 0.0))).collect(),
+            reconciled: false,
+            collision: false,
+        }
+    }
+
+    /// The current value.
+    pub fn value(&self) -> FloatHistogram {
+        let (ps, pb) = compress(self.pos.iter().map(|(i, c)| (*i, c.0 + c.1)));
+        let (ns, nb) = compress(self.neg.iter().map(|(i, c)| (*i, c.0 + c.1)));
+        FloatHistogram {
+            counter_reset_hint: self.hint,
+            schema: self.schema,
+            zero_threshold: self.zero_threshold,
+            zero_count: self.zero.0 + self.zero.1,
+            count: self.count.0 + self.count.1,
+            sum: self.sum.0 + self.sum.1,
+            positive_spans: ps,
+            positive_buckets: pb,
+            negative_spans: ns,
+            negative_buckets: nb,
+            custom_values: self.custom_values.clone(),
+        }
+    }
+
+    /// Adds `h` scaled by `factor`.
+    pub fn add(&mut self, h: &FloatHistogram, factor: f64) -> Result<(), HistogramError> {
+        if is_custom(self.schema) != is_custom(h.schema) {
+            return Err(HistogramError::MixedSchemas(String::new()));
+        }
+        let (hint, collision) = merge_hint(self.hint, h.counter_reset_hint);
+        self.hint = hint;
+        self.collision |= collision;
+        let mut h = std::borrow::Cow::Borrowed(h);
+        if is_custom(self.schema) {
+            if self.custom_values != h.custom_values {
+                self.reconciled = true;
+                let common: Vec<f64> =
+                    self.custom_values.iter().copied().filter(|v| h.custom_values.contains(v)).collect();
+                let mut cur = self.value();
+                (cur.positive_spans, cur.positive_buckets) = rebucket_custom(&cur, &common);
+                cur.custom_values = common.clone();
+                let mut other = h.into_owned();
+                (other.positive_spans, other.positive_buckets) = rebucket_custom(&other, &common);
+                other.custom_values = common;
+                self.reset_to(&cur);
+                h = std::borrow::Cow::Owned(other);
+            }
+        } else {
+            if h.schema < self.schema {
+                let mut cur = self.value();
+                cur.reduce_resolution(h.schema);
+                self.reset_to(&cur);
+            } else if h.schema > self.schema {
+                let mut other = h.into_owned();
+                other.reduce_resolution(self.schema);
+                h = std::borrow::Cow::Owned(other);
+            }
+            if h.zero_threshold != self.zero_threshold {
+                let mut cur = self.value();
+                let mut other = h.into_owned();
+                let th = cur.zero_threshold.max(other.zero_threshold);
+                let th = widen_zero(&mut cur, th);
+                let th = widen_zero(&mut other, th);
+                widen_zero(&mut cur, th);
+                self.reset_to(&cur);
+                h = std::borrow::Cow::Owned(other);
+            }
+        }
+        kadd(&mut self.count, h.count * factor);
+        kadd(&mut self.sum, h.sum * factor);
+        kadd(&mut self.zero, h.zero_count * factor);
+        for (i, c) in expand(&h.positive_spans, &h.positive_buckets) {
+            kadd(self.pos.entry(i).or_default(), c * factor);
+        }
+        for (i, c) in expand(&h.negative_spans, &h.negative_buckets) {
+            kadd(self.neg.entry(i).or_default(), c * factor);
+        }
+        Ok(())
+    }
+
+    fn reset_to(&mut self, h: &FloatHistogram) {
+        let (reconciled, collision, hint) = (self.reconciled, self.collision, self.hint);
+        *self = HistogramSum::new(h);
+        self.reconciled = reconciled;
+        self.collision = collision;
+        self.hint = hint;
+    }
+}
+
+/// A running mean of histograms: a compensated sum while it stays finite, an incremental mean after.
+#[derive(Clone, Debug, Default)]
+pub struct HistogramMean {
+    sum: Option<HistogramSum>,
+    mean: Option<HistogramSum>,
+    n: f64,
+}
+
+impl HistogramMean {
+    /// Adds one histogram.
+    pub fn add(&mut self, h: &FloatHistogram) -> Result<(), HistogramError> {
+        self.n += 1.0;
+        let n = self.n;
+        if let Some(mean) = &mut self.mean {
+            let current = mean.value();
+            mean.add(h, 1.0 / n)?;
+            mean.add(&current, -1.0 / n)?;
+            return Ok(());
+        }
+        let Some(sum) = &mut self.sum else {
+            self.sum = Some(HistogramSum::new(h));
+            return Ok(());
+        };
+        let mut trial = sum.clone();
+        trial.add(h, 1.0)?;
+        let v = trial.value();
+        if v.count.is_finite() && v.sum.is_finite() {
+            *sum = trial;
+            return Ok(());
+        }
+        // Overflow: continue as an incremental mean of what was summed so far.
+        let mut mean = HistogramSum::new(&sum.value().scaled(1.0 / (n - 1.0)));
+        mean.reconciled = sum.reconciled;
+        mean.collision = sum.collision;
+        let current = mean.value();
+        mean.add(h, 1.0 / n)?;
+        mean.add(&current, -1.0 / n)?;
+        self.mean = Some(mean);
+        Ok(())
+    }
+
+    /// The mean so far.
+    pub fn value(&self) -> Option<FloatHistogram> {
+        if let Some(m) = &self.mean {
+            return Some(m.value());
+        }
+        self.sum.as_ref().map(|s| s.value().scaled(1.0 / self.n))
+    }
+
+    /// Whether custom buckets were reconciled, and whether counter-reset hints collided.
+    pub fn flags(&self) -> (bool, bool) {
+        let s = self.mean.as_ref().or(self.sum.as_ref());
+        s.map_or((false, false), |s| (s.reconciled, s.collision))
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@
 use crate::model::histogram::{CounterResetHint, FloatHistogram, Span};
 use crate::model::labels::Labels;
 use crate::model::value::stale_nan;
-use crate::promql::engine::histogram::{compress, expand};
+use crate::promql::engine::histogram::HistogramOps;
+#[cfg(test)]
+use crate::promql::engine::histogram::expand;
 
 /// A script line could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -723,44 +725,15 @@ fn parse_histogram_token(tok: &str, out: &mut Vec<Option<Point>>) -> Result<(), 
     Ok(())
 }
 
-/// Bucket-wise `a + b` (or `a - b`) for histogram literals: the increment's schema and hint are ignored, its
-/// buckets are aligned by index.
+/// `a + b` (or `a - b`) for histogram literal expansion; the result keeps `a`'s counter-reset hint.
 fn add_histogram_literal(a: &FloatHistogram, b: &FloatHistogram, sub: bool) -> FloatHistogram {
-    let sign = if sub { -1.0 } else { 1.0 };
     let mut out = a.clone();
-    out.count += sign * b.count;
-    out.sum += sign * b.sum;
-    out.zero_count += sign * b.zero_count;
-    let (ps, pb) = merge_buckets(
-        &a.positive_spans,
-        &a.positive_buckets,
-        &b.positive_spans,
-        &b.positive_buckets,
-        sign,
-    );
-    let (ns, nb) = merge_buckets(
-        &a.negative_spans,
-        &a.negative_buckets,
-        &b.negative_spans,
-        &b.negative_buckets,
-        sign,
-    );
-    out.positive_spans = ps;
-    out.positive_buckets = pb;
-    out.negative_spans = ns;
-    out.negative_buckets = nb;
+    let res = if sub { out.sub_hist(b) } else { out.add_hist(b) };
+    if res.is_err() {
+        return a.clone();
+    }
+    out.counter_reset_hint = a.counter_reset_hint;
     out
-}
-
-fn merge_buckets(sa: &[Span], ba: &[f64], sb: &[Span], bb: &[f64], sign: f64) -> (Vec<Span>, Vec<f64>) {
-    let mut map: std::collections::BTreeMap<i32, f64> = std::collections::BTreeMap::new();
-    for (i, c) in expand(sa, ba) {
-        *map.entry(i).or_default() += c;
-    }
-    for (i, c) in expand(sb, bb) {
-        *map.entry(i).or_default() += sign * c;
-    }
-    compress(map)
 }
 
 /// Parses the inside of `{{...}}`.

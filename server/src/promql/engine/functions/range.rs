@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::super::aggregate::quantile;
 use super::super::eval::{Evaluator, RangeArg, Val};
-use super::super::histogram::HistogramOps;
+use super::super::histogram::{HistogramMean, HistogramOps, HistogramSum};
 use super::super::kahan::{KahanMean, KahanSum, sum_inc};
 use super::super::value::{FPoint, HPoint, Sample, Vector};
 use super::super::QueryError;
@@ -556,27 +556,41 @@ fn double_exponential_smoothing(c: &mut Ctx<'_, '_>, f: &[FPoint], h: &[HPoint])
     Some(Out::F(s1))
 }
 
+fn mixed_schemas(c: &mut Ctx<'_, '_>) {
+    let m = format!(
+        "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}",
+        c.name
+    );
+    c.warn(m);
+}
+
+fn hist_flags(c: &mut Ctx<'_, '_>, reconciled: bool, collision: bool) {
+    if collision {
+        c.warn("conflicting counter resets during histogram aggregation".into());
+    }
+    if reconciled {
+        c.info("mismatched custom buckets were reconciled during aggregation".into());
+    }
+}
+
 fn avg_over_time(c: &mut Ctx<'_, '_>, f: &[FPoint], h: &[HPoint]) -> Option<Out> {
     if !f.is_empty() && !h.is_empty() {
         c.mixed();
         return None;
     }
     if !h.is_empty() {
-        let mut acc = (*h[0].h).clone();
-        for p in &h[1..] {
-            if acc.add_hist(&p.h).is_err() {
-                let m = format!(
-                    "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}",
-                    c.name
-                );
-                c.warn(m);
+        let mut m = HistogramMean::default();
+        for p in h {
+            if m.add(&p.h).is_err() {
+                mixed_schemas(c);
                 return None;
             }
         }
-        acc.scale(1.0 / h.len() as f64);
-        acc.counter_reset_hint = CounterResetHint::Gauge;
-        acc.compact();
-        return Some(Out::H(acc));
+        let (r, col) = m.flags();
+        hist_flags(c, r, col);
+        let mut v = m.value()?;
+        v.compact();
+        return Some(Out::H(v));
     }
     let mut m = KahanMean::default();
     for p in f {
@@ -591,20 +605,17 @@ fn sum_over_time(c: &mut Ctx<'_, '_>, f: &[FPoint], h: &[HPoint]) -> Option<Out>
         return None;
     }
     if !h.is_empty() {
-        let mut acc = (*h[0].h).clone();
+        let mut acc = HistogramSum::new(&h[0].h);
         for p in &h[1..] {
-            if acc.add_hist(&p.h).is_err() {
-                let m = format!(
-                    "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}",
-                    c.name
-                );
-                c.warn(m);
+            if acc.add(&p.h, 1.0).is_err() {
+                mixed_schemas(c);
                 return None;
             }
         }
-        acc.counter_reset_hint = CounterResetHint::Gauge;
-        acc.compact();
-        return Some(Out::H(acc));
+        hist_flags(c, acc.reconciled, acc.collision);
+        let mut v = acc.value();
+        v.compact();
+        return Some(Out::H(v));
     }
     let mut s = KahanSum::default();
     for p in f {
@@ -773,6 +784,9 @@ fn quantile_over_time(c: &mut Ctx<'_, '_>, f: &[FPoint], h: &[HPoint]) -> Option
 
 fn mad_over_time(c: &mut Ctx<'_, '_>, f: &[FPoint], h: &[HPoint]) -> Option<Out> {
     let f = float_window(c, f, h)?;
+    if f.iter().any(|p| p.f.is_nan()) {
+        return Some(Out::F(f64::NAN));
+    }
     let mut vals: Vec<f64> = f.iter().map(|p| p.f).collect();
     let median = quantile(0.5, &mut vals);
     let mut dev: Vec<f64> = vals.iter().map(|v| (v - median).abs()).collect();
