@@ -422,7 +422,9 @@ impl<'a> Evaluator<'a> {
                             for s in v.iter_mut() {
                                 s.f = -s.f;
                                 if let Some(h) = &mut s.h {
-                                    Arc::make_mut(h).scale(-1.0);
+                                    let h = Arc::make_mut(h);
+                                    h.scale(-1.0);
+                                    h.counter_reset_hint = CounterResetHint::Gauge;
                                 }
                                 s.drop_name = true;
                             }

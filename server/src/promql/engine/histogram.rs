@@ -140,7 +140,10 @@ impl HistogramOps for FloatHistogram {
     }
 
     fn sub_hist(&mut self, other: &FloatHistogram) -> Result<bool, HistogramError> {
-        combine(self, other, -1.0)
+        let r = combine(self, other, -1.0)?;
+        // A difference is a gauge, whatever its inputs were.
+        self.counter_reset_hint = CounterResetHint::Gauge;
+        Ok(r)
     }
 
     fn equals(&self, other: &FloatHistogram) -> bool {
@@ -544,9 +547,8 @@ impl HistogramMean {
         self.n += 1.0;
         let n = self.n;
         if let Some(mean) = &mut self.mean {
-            let current = mean.value();
-            mean.add(h, 1.0 / n)?;
-            mean.add(&current, -1.0 / n)?;
+            let delta = Self::delta(h, &mean.value(), n)?;
+            mean.add(&delta, 1.0)?;
             return Ok(());
         }
         let Some(sum) = &mut self.sum else {
@@ -564,11 +566,19 @@ impl HistogramMean {
         let mut mean = HistogramSum::new(&sum.value().scaled(1.0 / (n - 1.0)));
         mean.reconciled = sum.reconciled;
         mean.collision = sum.collision;
-        let current = mean.value();
-        mean.add(h, 1.0 / n)?;
-        mean.add(&current, -1.0 / n)?;
+        let delta = Self::delta(h, &mean.value(), n)?;
+        mean.add(&delta, 1.0)?;
         self.mean = Some(mean);
         Ok(())
+    }
+
+    /// `h/n - mean/n`, computed before adding so that nothing overflows.
+    fn delta(h: &FloatHistogram, mean: &FloatHistogram, n: f64) -> Result<FloatHistogram, HistogramError> {
+        let mut d = h.scaled(1.0 / n);
+        let hint = d.counter_reset_hint;
+        d.sub_hist(&mean.scaled(1.0 / n))?;
+        d.counter_reset_hint = hint;
+        Ok(d)
     }
 
     /// The mean so far.

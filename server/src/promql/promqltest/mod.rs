@@ -143,9 +143,6 @@ fn classic_to_nhcb(series: &[SeriesDesc]) -> Vec<SeriesDesc> {
     let mut out = Vec::new();
     for (key, mut buckets) in groups {
         buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-        if buckets.last().is_none_or(|(le, _)| *le != f64::INFINITY) {
-            continue;
-        }
         let base = key.metric_name().unwrap_or("").to_string();
         let mut sum_labels = key.clone();
         sum_labels.set("__name__", format!("{base}_sum"));
@@ -196,6 +193,50 @@ fn classic_to_nhcb(series: &[SeriesDesc]) -> Vec<SeriesDesc> {
     out
 }
 
+/// The counter-reset hints the TSDB reports for histogram samples read back: the first sample of a chunk carries
+/// the chunk's hint (unknown, a detected counter reset, or gauge), later ones "not a counter reset". Chunks are
+/// cut at counter resets and where the series switches between gauges, counters and floats.
+fn storage_hints(values: &[Option<Point>]) -> Vec<Option<Point>> {
+    use crate::model::histogram::CounterResetHint as H;
+    use crate::promql::engine::histogram::HistogramOps;
+    let mut out = Vec::with_capacity(values.len());
+    let mut prev: Option<crate::model::histogram::FloatHistogram> = None;
+    for v in values {
+        match v {
+            Some(Point::Histogram(h)) => {
+                let mut h2 = (**h).clone();
+                let gauge = h.counter_reset_hint == H::Gauge;
+                h2.counter_reset_hint = match &prev {
+                    _ if gauge => H::Gauge,
+                    None => {
+                        if h.counter_reset_hint == H::CounterReset {
+                            H::CounterReset
+                        } else {
+                            H::Unknown
+                        }
+                    }
+                    Some(p) if p.counter_reset_hint == H::Gauge => H::Unknown,
+                    Some(p) => {
+                        if h.counter_reset_hint == H::CounterReset || (h.counter_reset_hint == H::Unknown && h.detect_reset(p)) {
+                            H::CounterReset
+                        } else {
+                            H::NotCounterReset
+                        }
+                    }
+                };
+                prev = Some((**h).clone());
+                out.push(Some(Point::Histogram(Box::new(h2))));
+            }
+            Some(Point::Float(f)) => {
+                prev = None;
+                out.push(Some(Point::Float(*f)));
+            }
+            None => out.push(None),
+        }
+    }
+    out
+}
+
 fn load_series(
     app: &mut dyn Appender,
     s: &SeriesDesc,
@@ -203,7 +244,8 @@ fn load_series(
     hist_names: &mut HashSet<String>,
 ) -> Result<(), String> {
     let mut r = 0;
-    for (i, v) in s.values.iter().enumerate() {
+    let values = storage_hints(&s.values);
+    for (i, v) in values.iter().enumerate() {
         let t = i as i64 * interval;
         match v {
             None => {}

@@ -7,14 +7,14 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use super::super::aggregate::fmt_g;
-use super::super::eval::{Evaluator, Val, without_name};
+use super::super::eval::{Evaluator, Val};
 use super::super::histogram::HistogramOps;
 use super::super::kahan::sum_inc;
 use super::super::value::{Sample, Vector, format_float};
 use super::super::QueryError;
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
-use crate::promql::ast::Call;
+use crate::promql::ast::{Call, PosRange};
 
 /// Evaluates one of the `histogram_*` functions.
 pub fn eval(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryError> {
@@ -54,26 +54,7 @@ pub fn eval(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryError> {
             let vs = ev.eval_vectors(&call.args[2])?;
             let mut out = Vec::with_capacity(vs.len());
             for (i, v) in vs.into_iter().enumerate() {
-                let mut step = Vector::new();
-                for mut s in v {
-                    let Some(h) = s.h.take() else {
-                        continue;
-                    };
-                    let name = s.metric.metric_name().unwrap_or("").to_string();
-                    let (frac, nan_obs) = fraction(lo[i], hi[i], &h);
-                    if nan_obs {
-                        ev.info(
-                            format!(
-                                "input to histogram_fraction has NaN observations, which are excluded from all fractions for metric name {name:?}"
-                            ),
-                            call.args[2].pos(),
-                        );
-                    }
-                    s.f = frac;
-                    s.drop_name = true;
-                    step.push(s);
-                }
-                out.push(step);
+                out.push(fraction_step(ev, call, lo[i], hi[i], v));
             }
             Ok(Val::Vectors(out))
         }
@@ -227,6 +208,11 @@ fn fraction(lower: f64, upper: f64, h: &FloatHistogram) -> (f64, bool) {
         return (0.0, has_nan);
     }
     let custom = h.uses_custom_buckets();
+    if custom {
+        let bs: Vec<(f64, f64, f64)> = buckets.iter().map(|b| (b.lower, b.upper, b.count)).collect();
+        let total = if has_nan { bucket_total } else { h.count };
+        return (linear_fraction(lower, upper, &bs, total) * total / h.count, has_nan);
+    }
     let (mut rank, mut lower_rank, mut upper_rank) = (0.0, 0.0, 0.0);
     let (mut lower_set, mut upper_set) = (false, false);
     for mut b in buckets {
@@ -387,6 +373,75 @@ fn labels_hash(l: &Labels) -> u64 {
     h.finish()
 }
 
+/// A classic histogram of one step: its labels (without `le`), buckets, and metric name.
+struct ClassicGroup {
+    labels: Labels,
+    buckets: Vec<ClassicBucket>,
+    name: String,
+    t: i64,
+}
+
+/// Splits a vector into native histogram samples and classic bucket groups (keyed by labels without `le`, the
+/// name included), warning about malformed `le` labels and dropping series that are both.
+fn split<'v>(ev: &mut Evaluator<'_>, v: &'v Vector, pos: PosRange) -> (Vec<&'v Sample>, Vec<ClassicGroup>) {
+    let mut natives: Vec<(&Sample, u64)> = Vec::new();
+    let mut index: HashMap<u64, usize> = HashMap::new();
+    let mut groups: Vec<ClassicGroup> = Vec::new();
+    for s in v {
+        if s.h.is_some() {
+            natives.push((s, labels_hash(&s.metric)));
+            continue;
+        }
+        let name = s.metric.metric_name().unwrap_or("").to_string();
+        let le = s.metric.get("le");
+        let Some(upper) = le.and_then(parse_le) else {
+            ev.warn(
+                format!(
+                    "bucket label \"le\" is missing or has a malformed value of {:?} for metric name {name:?}",
+                    le.unwrap_or("")
+                ),
+                pos,
+            );
+            continue;
+        };
+        let mut key = (*s.metric).clone();
+        key.remove("le");
+        let k = labels_hash(&key);
+        let gi = *index.entry(k).or_insert_with(|| {
+            groups.push(ClassicGroup {
+                labels: key,
+                buckets: Vec::new(),
+                name,
+                t: s.t,
+            });
+            groups.len() - 1
+        });
+        groups[gi].buckets.push(ClassicBucket { upper, count: s.f });
+    }
+    let mut mixed: HashMap<u64, ()> = HashMap::new();
+    let mut out_natives = Vec::new();
+    for (s, k) in natives {
+        if index.contains_key(&k) {
+            let name = s.metric.metric_name().unwrap_or("");
+            ev.warn(
+                format!("vector contains a mix of classic and native histograms for metric name {name:?}"),
+                pos,
+            );
+            mixed.insert(k, ());
+        } else {
+            out_natives.push(s);
+        }
+    }
+    let groups = groups.into_iter().filter(|g| !mixed.contains_key(&labels_hash(&g.labels))).collect();
+    (out_natives, groups)
+}
+
+/// A quantile as a label value: shortest form, with `.0` on whole numbers (`0.0`, `0.25`, `1.0`).
+fn quantile_label(q: f64) -> String {
+    let s = format_float(q);
+    if q.is_finite() && q.fract() == 0.0 && !s.contains('e') { format!("{s}.0") } else { s }
+}
+
 /// `histogram_quantile` for one step. With `label`, the quantile is added as that label's value.
 fn quantile_step(ev: &mut Evaluator<'_>, call: &Call, q: f64, v: Vector, label: Option<&str>) -> Vector {
     let vec_pos = call.args[if label.is_some() { 0 } else { 1 }].pos();
@@ -397,101 +452,148 @@ fn quantile_step(ev: &mut Evaluator<'_>, call: &Call, q: f64, v: Vector, label: 
     let with_label = |metric: &Labels| -> Arc<Labels> {
         let mut m = metric.clone();
         if let Some(l) = label {
-            m.set(l, format_float(q));
+            m.set(l, quantile_label(q));
         }
         Arc::new(m)
     };
     let mut out = Vector::new();
-    // Native histograms: keyed by labels without the name, to spot mixes with classic buckets.
-    let mut native_keys: HashMap<u64, ()> = HashMap::new();
-    for s in &v {
-        if let Some(h) = &s.h {
-            native_keys.insert(labels_hash(&without_name(&s.metric)), ());
-            let name = s.metric.metric_name().unwrap_or("").to_string();
-            let (val, nan) = native_quantile(q, h);
-            match nan {
-                NanObs::None => {}
-                NanObs::Skewed => ev.info(
-                    format!(
-                        "input to histogram_quantile has NaN observations, result is skewed higher for metric name {name:?}"
-                    ),
-                    vec_pos,
-                ),
-                NanObs::NanResult => ev.info(
-                    format!("input to histogram_quantile has NaN observations, result is NaN for metric name {name:?}"),
-                    vec_pos,
-                ),
-            }
-            out.push(Sample {
-                metric: with_label(&s.metric),
-                t: s.t,
-                f: val,
-                h: None,
-                drop_name: true,
-            });
-        }
-    }
-    // Classic buckets grouped by labels without `le` and the name.
-    let mut groups: HashMap<u64, (Labels, Vec<ClassicBucket>, String, i64)> = HashMap::new();
-    let mut order: Vec<u64> = Vec::new();
-    for s in &v {
-        if s.h.is_some() {
-            continue;
-        }
+    let (natives, groups) = split(ev, &v, vec_pos);
+    for s in natives {
+        let Some(h) = &s.h else { continue };
         let name = s.metric.metric_name().unwrap_or("").to_string();
-        let le = s.metric.get("le");
-        let upper = le.and_then(parse_le);
-        let Some(upper) = upper else {
-            ev.warn(
+        let (val, nan) = native_quantile(q, h);
+        match nan {
+            NanObs::None => {}
+            NanObs::Skewed => ev.info(
                 format!(
-                    "bucket label \"le\" is missing or has a malformed value of {:?} for metric name {name:?}",
-                    le.unwrap_or("")
+                    "input to histogram_quantile has NaN observations, result is skewed higher for metric name {name:?}"
                 ),
                 vec_pos,
-            );
-            continue;
-        };
-        let mut key_labels = without_name(&s.metric);
-        key_labels.remove("le");
-        let key = labels_hash(&key_labels);
-        groups
-            .entry(key)
-            .or_insert_with(|| {
-                order.push(key);
-                (key_labels, Vec::new(), name, s.t)
-            })
-            .1
-            .push(ClassicBucket { upper, count: s.f });
-    }
-    for key in order {
-        let Some((labels, mut buckets, name, t)) = groups.remove(&key) else {
-            continue;
-        };
-        if native_keys.contains_key(&key) {
-            ev.warn(
-                format!("vector contains a mix of classic and native histograms for metric name {name:?}"),
+            ),
+            NanObs::NanResult => ev.info(
+                format!("input to histogram_quantile has NaN observations, result is NaN for metric name {name:?}"),
                 vec_pos,
-            );
-            continue;
+            ),
         }
-        let (val, forced) = classic_quantile(q, &mut buckets);
+        out.push(Sample {
+            metric: with_label(&s.metric),
+            t: s.t,
+            f: val,
+            h: None,
+            drop_name: true,
+        });
+    }
+    for mut g in groups {
+        let (val, forced) = classic_quantile(q, &mut g.buckets);
         if forced {
             ev.info(
                 format!(
-                    "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {name:?}"
+                    "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {:?}",
+                    g.name
                 ),
                 vec_pos,
             );
         }
         out.push(Sample {
-            metric: with_label(&labels),
-            t,
+            metric: with_label(&g.labels),
+            t: g.t,
             f: val,
             h: None,
-            drop_name: false,
+            drop_name: true,
         });
     }
     out
+}
+
+/// `histogram_fraction` for one step, over native histograms and classic buckets.
+fn fraction_step(ev: &mut Evaluator<'_>, call: &Call, lo: f64, hi: f64, v: Vector) -> Vector {
+    let pos = call.args[2].pos();
+    let (natives, groups) = split(ev, &v, pos);
+    let mut out = Vector::new();
+    for s in natives {
+        let Some(h) = &s.h else { continue };
+        let (frac, nan_obs) = fraction(lo, hi, h);
+        if nan_obs {
+            let name = s.metric.metric_name().unwrap_or("");
+            ev.info(
+                format!(
+                    "input to histogram_fraction has NaN observations, which are excluded from all fractions for metric name {name:?}"
+                ),
+                pos,
+            );
+        }
+        let mut o = Sample::float(s.metric.clone(), s.t, frac);
+        o.drop_name = true;
+        out.push(o);
+    }
+    for mut g in groups {
+        g.buckets.sort_by(|a, b| a.upper.total_cmp(&b.upper));
+        let mut merged: Vec<ClassicBucket> = Vec::with_capacity(g.buckets.len());
+        for b in &g.buckets {
+            match merged.last_mut() {
+                Some(last) if last.upper == b.upper => last.count += b.count,
+                _ => merged.push(*b),
+            }
+        }
+        let val = if merged.last().is_none_or(|b| b.upper != f64::INFINITY) {
+            f64::NAN
+        } else {
+            let total = merged[merged.len() - 1].count;
+            let mut prev_upper = f64::NEG_INFINITY;
+            let mut prev_count = 0.0;
+            let buckets: Vec<(f64, f64, f64)> = merged
+                .iter()
+                .map(|b| {
+                    let r = (prev_upper, b.upper, b.count - prev_count);
+                    prev_upper = b.upper;
+                    prev_count = b.count;
+                    r
+                })
+                .collect();
+            linear_fraction(lo, hi, &buckets, total)
+        };
+        let mut o = Sample::float(Arc::new(g.labels), g.t, val);
+        o.drop_name = true;
+        out.push(o);
+    }
+    out
+}
+
+/// The fraction of observations in `(lower, upper)` over buckets `(lower, upper, count)` with linear
+/// interpolation; a first bucket starting at -Inf with a positive bound starts at 0, and infinitely wide buckets
+/// contribute nothing when only partly covered.
+fn linear_fraction(lower: f64, upper: f64, buckets: &[(f64, f64, f64)], total: f64) -> f64 {
+    if total == 0.0 || lower.is_nan() || upper.is_nan() {
+        return f64::NAN;
+    }
+    if lower >= upper {
+        return 0.0;
+    }
+    let rank_at = |v: f64| -> f64 {
+        let mut rank = 0.0;
+        for (i, &(mut bl, bu, c)) in buckets.iter().enumerate() {
+            if i == 0 && bl == f64::NEG_INFINITY && bu > 0.0 {
+                bl = 0.0;
+            }
+            if v <= bl {
+                return rank;
+            }
+            if v < bu {
+                if bl == f64::NEG_INFINITY {
+                    return rank + c;
+                }
+                if bu == f64::INFINITY {
+                    return rank;
+                }
+                return rank + c * (v - bl) / (bu - bl);
+            }
+            rank += c;
+        }
+        rank
+    };
+    let lr = rank_at(lower).min(total);
+    let ur = rank_at(upper).min(total);
+    (ur - lr) / total
 }
 
 fn parse_le(s: &str) -> Option<f64> {
