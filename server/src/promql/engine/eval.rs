@@ -114,6 +114,9 @@ pub struct Evaluator<'a> {
     current_samples: usize,
     peak_samples: usize,
     total_samples: u64,
+    /// Inside `histogram_count`/`histogram_sum`/`histogram_avg`: histogram samples are read as upstream's
+    /// statistics-only iterator reads them, detecting counter resets sample by sample.
+    pub stats_mode: bool,
 }
 
 impl std::fmt::Debug for Evaluator<'_> {
@@ -157,6 +160,7 @@ pub fn evaluate(
         current_samples: 0,
         peak_samples: 0,
         total_samples: 0,
+        stats_mode: false,
     };
     let val = ev.eval(expr)?;
     let value = if step == 0 {
@@ -497,6 +501,32 @@ impl<'a> Evaluator<'a> {
         if let Some(e) = it.err() {
             return Err(QueryError::Execution(e.to_string()));
         }
+        if self.stats_mode {
+            let mut prev: Option<Arc<FloatHistogram>> = None;
+            for (_, p) in out.iter_mut() {
+                match p {
+                    Point::H(h) => {
+                        if h.counter_reset_hint != CounterResetHint::Gauge
+                            && let Some(pr) = &prev
+                        {
+                            let hint = if h.detect_reset(pr) {
+                                CounterResetHint::CounterReset
+                            } else {
+                                CounterResetHint::NotCounterReset
+                            };
+                            let cur = h.clone();
+                            let mut c = (*cur).clone();
+                            c.counter_reset_hint = hint;
+                            *h = Arc::new(c);
+                            prev = Some(cur);
+                        } else {
+                            prev = Some(h.clone());
+                        }
+                    }
+                    Point::F(_) => prev = None,
+                }
+            }
+        }
         self.total_samples += out.len() as u64;
         Ok(out)
     }
@@ -630,12 +660,13 @@ impl<'a> Evaluator<'a> {
         if inner_end < inner_start {
             return Ok(arg);
         }
-        let saved = (self.start, self.end, self.interval);
+        let saved = (self.start, self.end, self.interval, self.stats_mode);
         self.start = inner_start;
         self.end = inner_end;
         self.interval = step;
+        self.stats_mode = false;
         let inner = self.eval(&sq.expr);
-        (self.start, self.end, self.interval) = saved;
+        (self.start, self.end, self.interval, self.stats_mode) = saved;
         let vs = match inner? {
             Val::Vectors(vs) => vs,
             Val::Scalars(s) => s

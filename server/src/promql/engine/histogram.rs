@@ -179,7 +179,15 @@ impl HistogramOps for FloatHistogram {
         }
         if is_custom(self.schema) {
             if self.custom_values != prev.custom_values {
-                return true;
+                // Compare on the bounds both share.
+                let common: Vec<f64> =
+                    self.custom_values.iter().copied().filter(|v| prev.custom_values.contains(v)).collect();
+                let (cs, cb) = rebucket_custom(self, &common);
+                let (ps, pb) = rebucket_custom(prev, &common);
+                let cur: BTreeMap<i32, f64> = expand(&cs, &cb).into_iter().collect();
+                return expand(&ps, &pb)
+                    .into_iter()
+                    .any(|(i, v)| v > 0.0 && cur.get(&i).copied().unwrap_or(0.0) < v);
             }
         } else if self.schema > prev.schema {
             return true;

@@ -208,17 +208,12 @@ fn storage_hints(values: &[Option<Point>]) -> Vec<Option<Point>> {
                 let gauge = h.counter_reset_hint == H::Gauge;
                 h2.counter_reset_hint = match &prev {
                     _ if gauge => H::Gauge,
-                    None => {
-                        if h.counter_reset_hint == H::CounterReset {
-                            H::CounterReset
-                        } else {
-                            H::Unknown
-                        }
-                    }
+                    None => H::Unknown,
                     Some(p) if p.counter_reset_hint == H::Gauge => H::Unknown,
                     Some(p) => {
+                        // A chunk cut at a counter reset reads back with an unknown hint (upstream issue 15346).
                         if h.counter_reset_hint == H::CounterReset || (h.counter_reset_hint == H::Unknown && h.detect_reset(p)) {
-                            H::CounterReset
+                            H::Unknown
                         } else {
                             H::NotCounterReset
                         }

@@ -161,6 +161,17 @@ pub fn eval_call(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryError>
         let vs = ev.eval_vectors(&call.args[0])?;
         return Ok(Val::Vectors(map_floats(ev, call, vs, f)));
     }
+    // The statistics-only reading applies below histogram_count/sum/avg, not below functions needing buckets.
+    let saved_stats = ev.stats_mode;
+    ev.stats_mode = matches!(name, "histogram_count" | "histogram_sum" | "histogram_avg")
+        || (saved_stats && !name.starts_with("histogram_"));
+    let res = eval_call_inner(ev, call);
+    ev.stats_mode = saved_stats;
+    res
+}
+
+fn eval_call_inner(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryError> {
+    let name = call.func.name;
     let steps = ev.steps();
     match name {
         "time" => Ok(Val::Scalars((0..steps).map(|i| ev.ts(i) as f64 / 1000.0).collect())),

@@ -262,6 +262,16 @@ fn extrapolated(c: &mut Ctx<'_, '_>, f: &[FPoint], h: &[HPoint], is_counter: boo
             to_start = to_zero;
         }
     }
+    if is_counter
+        && let Some(hr) = &hist_result
+        && hr.count > 0.0
+        && h[0].h.count >= 0.0
+    {
+        let to_zero = sampled * (h[0].h.count / hr.count);
+        if to_zero < to_start {
+            to_start = to_zero;
+        }
+    }
     if to_end >= threshold {
         to_end = avg / 2.0;
     }
@@ -279,46 +289,78 @@ fn extrapolated(c: &mut Ctx<'_, '_>, f: &[FPoint], h: &[HPoint], is_counter: boo
     }
 }
 
-/// `last - first` of histograms, adding back values lost to counter resets for counters.
+/// `last - first` of histograms, adding back values lost to counter resets for counters (upstream's
+/// `histogramRate`): a first sample followed by a reset is replaced by an empty histogram of the second's layout.
 fn histogram_change(c: &mut Ctx<'_, '_>, h: &[HPoint], is_counter: bool) -> Option<FloatHistogram> {
-    let first = &h[0].h;
     let last = &h[h.len() - 1].h;
-    if is_counter {
-        if h.iter().any(|p| p.h.counter_reset_hint == CounterResetHint::Gauge) {
-            let m = format!("this native histogram metric is not a counter: {:?}", c.name);
-            c.warn(m);
-        }
-    } else if h.iter().any(|p| p.h.counter_reset_hint != CounterResetHint::Gauge) {
-        let m = format!("this native histogram metric is not a gauge: {:?}", c.name);
+    let mut prev: FloatHistogram = (*h[0].h).clone();
+    if is_counter
+        && (prev.counter_reset_hint == CounterResetHint::Gauge || last.counter_reset_hint == CounterResetHint::Gauge)
+    {
+        let m = format!("this native histogram metric is not a counter: {:?}", c.name);
         c.warn(m);
     }
-    if h.iter().any(|p| p.h.uses_custom_buckets() != first.uses_custom_buckets()) {
+    if is_counter && h.len() > 1 && h[1].h.detect_reset(&prev) {
+        prev = FloatHistogram {
+            schema: h[1].h.schema,
+            custom_values: h[1].h.custom_values.clone(),
+            ..FloatHistogram::default()
+        };
+    }
+    let custom = prev.uses_custom_buckets();
+    let mixed = |c: &mut Ctx<'_, '_>| {
         let m = format!(
             "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}",
             c.name
         );
         c.warn(m);
+    };
+    if last.uses_custom_buckets() != custom {
+        mixed(c);
         return None;
     }
-    let mut res = (**last).clone();
-    let mut reconciled = false;
-    match res.sub_hist(first) {
-        Ok(r) => reconciled |= r,
-        Err(_) => return None,
+    let mut min_schema = prev.schema.min(last.schema);
+    for p in &h[1..h.len() - 1] {
+        if !is_counter {
+            continue;
+        }
+        if p.h.counter_reset_hint == CounterResetHint::Gauge {
+            let m = format!("this native histogram metric is not a counter: {:?}", c.name);
+            c.warn(m);
+        }
+        min_schema = min_schema.min(p.h.schema);
+        if p.h.uses_custom_buckets() != custom {
+            mixed(c);
+            return None;
+        }
     }
+    let mut res = (**last).clone();
+    if !custom {
+        res.reduce_resolution(min_schema);
+    }
+    let mut reconciled = match res.sub_hist(&prev) {
+        Ok(r) => r,
+        Err(_) => return None,
+    };
     if is_counter {
-        for w in h.windows(2) {
-            if w[1].h.detect_reset(&w[0].h) {
-                match res.add_hist(&w[0].h) {
+        let mut p = &prev;
+        for cur in &h[1..] {
+            if cur.h.detect_reset(p) {
+                match res.add_hist(p) {
                     Ok(r) => reconciled |= r,
                     Err(_) => return None,
                 }
             }
+            p = &cur.h;
         }
+    } else if h[0].h.counter_reset_hint != CounterResetHint::Gauge || last.counter_reset_hint != CounterResetHint::Gauge {
+        let m = format!("this native histogram metric is not a gauge: {:?}", c.name);
+        c.warn(m);
     }
     if reconciled {
         c.info("mismatched custom buckets were reconciled during subtraction".into());
     }
+    res.counter_reset_hint = CounterResetHint::Gauge;
     res.compact();
     Some(res)
 }
