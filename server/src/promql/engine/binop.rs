@@ -41,7 +41,7 @@ fn cmp(b: bool) -> (f64, bool) {
 
 /// Whether the operator removes the metric name from its result.
 fn drops_name(op: BinaryOp, return_bool: bool) -> bool {
-    !op.is_comparison() || return_bool
+    (!op.is_comparison() && !matches!(op, BinaryOp::TrimUpper | BinaryOp::TrimLower)) || return_bool
 }
 
 /// Evaluates a binary expression for all steps.
@@ -135,6 +135,8 @@ fn apply(
             Some((Outcome::F(v), keep))
         }
         (Operand::H(h), Operand::F(c)) => match op {
+            BinaryOp::TrimUpper => Some((Outcome::H(super::histogram::trim(h, c, true)), true)),
+            BinaryOp::TrimLower => Some((Outcome::H(super::histogram::trim(h, c, false)), true)),
             BinaryOp::Mul => Some((Outcome::H(h.scaled(c)), true)),
             BinaryOp::Div => {
                 let mut out = h.scaled(1.0 / c);

@@ -604,6 +604,129 @@ impl HistogramMean {
     }
 }
 
+/// How a bucket's values spread over its range when part of it is cut off.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Spread {
+    /// Exponential bucket: logarithmic interpolation, geometric midpoint.
+    Exponential,
+    /// Zero bucket or custom bucket: linear interpolation, arithmetic midpoint.
+    Linear,
+}
+
+/// The trim operators: `h </ v` (`keep_below`) keeps the observations below `v`, `h >/ v` those above, with
+/// interpolation inside the bucket `v` falls in. The sum is re-estimated from bucket midpoints when anything was
+/// cut; a histogram nothing was cut from is returned unchanged.
+pub fn trim(h: &FloatHistogram, v: f64, keep_below: bool) -> FloatHistogram {
+    let custom = h.uses_custom_buckets();
+    // (lower, upper, count, spread, which: 0 negative / 1 zero / 2 positive, index)
+    let mut parts: Vec<(f64, f64, f64, Spread, u8, i32)> = Vec::new();
+    for b in h.buckets() {
+        let zero = !custom && b.lower <= 0.0 && b.upper >= 0.0 && b.lower != b.upper && b.index == 0 && b.lower_inclusive && b.upper_inclusive;
+        let (mut lo, mut up) = (b.lower, b.upper);
+        let which = if zero {
+            if h.negative_buckets.is_empty() && !h.positive_buckets.is_empty() {
+                lo = 0.0;
+            } else if h.positive_buckets.is_empty() && !h.negative_buckets.is_empty() {
+                up = 0.0;
+            }
+            1
+        } else if b.upper <= 0.0 && !custom {
+            0
+        } else {
+            2
+        };
+        // A first custom bucket with a positive bound spans [0, bound] (as in quantiles), except that trimming
+        // it from below at a negative value drops it.
+        let first_positive = custom && lo == f64::NEG_INFINITY && up > 0.0 && up != f64::INFINITY;
+        if first_positive {
+            if !keep_below && v < 0.0 {
+                parts.push((lo, lo, b.count, Spread::Linear, 2, b.index));
+                continue;
+            }
+            lo = 0.0;
+        }
+        let spread = if custom || zero { Spread::Linear } else { Spread::Exponential };
+        parts.push((lo, up, b.count, spread, which, b.index));
+    }
+    let mut changed = false;
+    let mut kept: Vec<(f64, f64)> = Vec::with_capacity(parts.len()); // (count, midpoint)
+    for &(lo, up, c, spread, _, _) in &parts {
+        let (frac, a, b) = if keep_below {
+            if up <= v {
+                (1.0, lo, up)
+            } else if up == f64::INFINITY || lo >= v {
+                (0.0, lo, lo)
+            } else if lo == f64::NEG_INFINITY {
+                (1.0, lo, v)
+            } else {
+                (interp(lo, up, v, spread), lo, v)
+            }
+        } else if lo >= v {
+            (1.0, lo, up)
+        } else if lo == f64::NEG_INFINITY || up <= v {
+            (0.0, up, up)
+        } else if up == f64::INFINITY {
+            (1.0, v, up)
+        } else {
+            (1.0 - interp(lo, up, v, spread), v, up)
+        };
+        if frac != 1.0 && c != 0.0 {
+            changed = true;
+        }
+        let mid = if a == f64::NEG_INFINITY {
+            b
+        } else if b == f64::INFINITY {
+            a
+        } else if spread == Spread::Exponential {
+            let m = (a.abs() * b.abs()).sqrt();
+            if b <= 0.0 { -m } else { m }
+        } else {
+            (a + b) / 2.0
+        };
+        kept.push((c * frac, mid));
+    }
+    if !changed {
+        return h.clone();
+    }
+    let mut out = FloatHistogram {
+        counter_reset_hint: h.counter_reset_hint,
+        schema: h.schema,
+        zero_threshold: h.zero_threshold,
+        custom_values: h.custom_values.clone(),
+        ..FloatHistogram::default()
+    };
+    let (mut pos, mut neg) = (Vec::new(), Vec::new());
+    let (mut count, mut sum) = (0.0, 0.0);
+    for (&(_, _, _, _, which, idx), &(c, mid)) in parts.iter().zip(&kept) {
+        count += c;
+        if c != 0.0 {
+            sum += c * mid;
+        }
+        match which {
+            0 => neg.push((idx, c)),
+            1 => out.zero_count = c,
+            _ => pos.push((idx, c)),
+        }
+    }
+    neg.sort_by_key(|(i, _)| *i);
+    (out.positive_spans, out.positive_buckets) = compress(pos);
+    (out.negative_spans, out.negative_buckets) = compress(neg);
+    out.count = count;
+    out.sum = sum;
+    out
+}
+
+/// The fraction of a bucket `(lo, up]` below `v`.
+fn interp(lo: f64, up: f64, v: f64, spread: Spread) -> f64 {
+    match spread {
+        Spread::Linear => (v - lo) / (up - lo),
+        Spread::Exponential => {
+            let (ll, lu, lv) = (lo.abs().log2(), up.abs().log2(), v.abs().log2());
+            if up > 0.0 { (lv - ll) / (lu - ll) } else { 1.0 - (lv - lu) / (ll - lu) }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -434,9 +434,17 @@ fn instant_value(c: &mut Ctx<'_, '_>, f: &[FPoint], h: &[HPoint], is_rate: bool)
                 let m = format!("this native histogram metric is not a gauge: {:?}", c.name);
                 c.warn(m);
             }
+            if a.h.uses_custom_buckets() != b.h.uses_custom_buckets() {
+                let m = format!(
+                    "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}",
+                    c.name
+                );
+                c.warn(m);
+                return None;
+            }
             let mut res = (*b.h).clone();
-            if !(is_rate && b.h.detect_reset(&a.h)) {
-                res.sub_hist(&a.h).ok()?;
+            if !(is_rate && b.h.detect_reset(&a.h)) && res.sub_hist(&a.h).ok()? {
+                c.info("mismatched custom buckets were reconciled during subtraction".into());
             }
             if is_rate {
                 if dt == 0.0 {
