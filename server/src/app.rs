@@ -19,9 +19,11 @@ use crate::discovery::{
     DiscovererOptions, Manager as DiscoveryManager, ManagerOptions, SdMetrics, TargetSets, scrape_jobs,
 };
 use crate::model::labels::Labels;
+use crate::promql::engine::{Engine, EngineOptions};
+use crate::promql::{Expr, ParseError, ParseOptions};
 use crate::scrape::manager::ScrapeManager;
 use crate::storage::Storage;
-use crate::storage::mem::MemStorage;
+use crate::tsdb::Db;
 
 /// What the command line sets.
 #[derive(Clone, Debug)]
@@ -38,6 +40,12 @@ pub struct Options {
     pub enable_admin_api: bool,
     /// `--storage.tsdb.path`.
     pub storage_path: PathBuf,
+    /// TSDB settings from the `--storage.tsdb.*` flags.
+    pub tsdb: crate::tsdb::Options,
+    /// Engine settings from the `--query.*` flags.
+    pub engine: EngineOptions,
+    /// PromQL syntax enabled by `--enable-feature`.
+    pub parse: ParseOptions,
     /// Every flag with its value, for `/api/v1/status/flags`.
     pub flags: BTreeMap<String, String>,
 }
@@ -65,6 +73,9 @@ pub enum AppError {
         #[source]
         source: Box<ConfigError>,
     },
+    /// The storage does not open.
+    #[error("opening storage failed: {0}")]
+    Storage(#[from] crate::tsdb::TsdbError),
     /// The scrape configuration cannot be applied.
     #[error("{0}")]
     Scrape(#[from] crate::scrape::manager::PoolError),
@@ -81,6 +92,10 @@ pub struct App {
     pub config: RwLock<Arc<Config>>,
     /// The configuration text in force (for `/api/v1/status/config`, secrets masked on serialization).
     pub storage: Arc<dyn Storage>,
+    /// The TSDB behind `storage`.
+    pub db: Arc<Db>,
+    /// The PromQL engine.
+    pub engine: Engine,
     /// Scraping.
     pub scrape: Arc<ScrapeManager>,
     /// Service discovery for the scrape jobs.
@@ -121,7 +136,10 @@ impl App {
         let self_address = self_scrape_address(&options.listen_address);
         let config = load_config(options.config_file.as_ref(), &self_address)?;
         let registry = Arc::new(Registry::new());
-        let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+        let db = Arc::new(Db::open(&options.storage_path, options.tsdb.clone())?);
+        registry.register(db.metrics().clone());
+        let storage: Arc<dyn Storage> = db.clone();
+        let engine = Engine::new(options.engine.clone());
         let scrape = Arc::new(ScrapeManager::new(
             storage.clone(),
             &registry,
@@ -160,6 +178,8 @@ impl App {
             config: RwLock::new(Arc::new(config)),
             storage,
             scrape,
+            db,
+            engine,
             discovery,
             cancel: CancellationToken::new(),
             registry,
@@ -262,6 +282,11 @@ impl App {
         self.ready.load(Ordering::SeqCst)
     }
 
+    /// Parses a query with the syntax the enabled features allow.
+    pub fn parse_query(&self, query: &str) -> Result<Expr, ParseError> {
+        crate::promql::parse_with(query, &self.options.parse)
+    }
+
     /// Asks the server to shut down (`/-/quit`).
     pub fn request_quit(&self) {
         self.quit.notify_one();
@@ -297,6 +322,9 @@ impl App {
         hup.abort();
         self.cancel.cancel();
         self.scrape.shutdown();
+        if let Err(e) = self.db.head().close() {
+            tracing::error!(err = %e, "Error closing the storage");
+        }
         tracing::info!("See you next time!");
         Ok(())
     }

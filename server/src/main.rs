@@ -11,6 +11,8 @@ use exposition::http::LogArgs;
 use server::app::{App, Options};
 use server::check::check_config_files;
 use server::config::Mode;
+use server::promql::ParseOptions;
+use server::promql::engine::EngineOptions;
 
 /// The monitoring server: service discovery, scraping, TSDB, PromQL, rules and alerting (port 9090).
 #[derive(Debug, Parser)]
@@ -156,7 +158,45 @@ fn serve(cli: Cli, matches: &clap::ArgMatches) -> ExitCode {
         let local = PathBuf::from("prometheus.yml");
         local.exists().then_some(local)
     });
+    let duration = |flag: &str, text: &str| -> Result<std::time::Duration, String> {
+        server::config::Duration::parse(text)
+            .map(|d| std::time::Duration::from_millis(d.as_millis()))
+            .map_err(|e| format!("invalid value {text:?} for --{flag}: {e}"))
+    };
+    let parsed = (|| -> Result<(server::tsdb::Options, EngineOptions), String> {
+        let mut tsdb = server::tsdb::Options::default();
+        if !cli.storage_tsdb_retention_time.is_empty() {
+            tsdb.retention = duration("storage.tsdb.retention.time", &cli.storage_tsdb_retention_time)?;
+        }
+        tsdb.min_block_duration = duration("storage.tsdb.min-block-duration", &cli.storage_tsdb_min_block_duration)?;
+        let engine = EngineOptions {
+            lookback_delta: duration("query.lookback-delta", &cli.query_lookback_delta)?,
+            timeout: duration("query.timeout", &cli.query_timeout)?,
+            max_samples: cli.query_max_samples,
+            max_concurrency: cli.query_max_concurrency,
+            enable_experimental_functions: cli.enable_feature.iter().any(|f| f == "promql-experimental-functions"),
+            ..EngineOptions::default()
+        };
+        Ok((tsdb, engine))
+    })();
+    let (tsdb, engine) = match parsed {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let feature = |name: &str| cli.enable_feature.iter().any(|f| f == name);
+    let parse = ParseOptions {
+        experimental_functions: feature("promql-experimental-functions"),
+        duration_expressions: feature("promql-duration-expr"),
+        extended_range_selectors: feature("promql-extended-range-selectors"),
+        binop_fill_modifiers: feature("promql-binop-fill-modifiers"),
+    };
     let options = Options {
+        tsdb,
+        engine,
+        parse,
         config_file,
         listen_address: cli.web_listen_address.clone(),
         web_config_file: cli.web_config_file.clone(),

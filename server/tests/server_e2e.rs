@@ -121,6 +121,76 @@ async fn server_scrapes_node_exporter_and_reloads() {
     let ready = client.get(format!("{base}/-/ready")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
 
+    // PromQL over what was scraped: `up`, and a rate once a few scrapes are in.
+    let up = get_json(&client, &format!("{base}/api/v1/query?query=up")).await;
+    assert_eq!(up["data"]["resultType"], "vector", "{up}");
+    assert_eq!(up["data"]["result"][0]["metric"]["job"], "node", "{up}");
+    assert_eq!(up["data"]["result"][0]["value"][1], "1", "{up}");
+    let rate_query = format!("{base}/api/v1/query?query=sum(rate(node_cpu_seconds_total%5B1m%5D))");
+    let mut rate = Value::Null;
+    for _ in 0..50 {
+        rate = get_json(&client, &rate_query).await;
+        if rate["data"]["result"].as_array().is_some_and(|r| !r.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // With a few seconds of a 1m window covered, rate extrapolates little: positive, below one CPU-second per second.
+    let value: f64 = rate["data"]["result"][0]["value"][1].as_str().unwrap().parse().unwrap();
+    let cpus = std::thread::available_parallelism().unwrap().get() as f64;
+    assert!(value > 0.0 && value < cpus, "rate {value} for {cpus} CPUs: {rate}");
+    // irate uses the last two samples only: all CPUs' seconds per second, about the number of CPUs.
+    let irate = get_json(
+        &client,
+        &format!("{base}/api/v1/query?query=sum(irate(node_cpu_seconds_total%5B1m%5D))"),
+    )
+    .await;
+    let busy: f64 = irate["data"]["result"][0]["value"][1]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        busy > 0.5 * cpus && busy < 1.5 * cpus,
+        "irate {busy} for {cpus} CPUs: {irate}"
+    );
+    let mut range = Value::Null;
+    for _ in 0..50 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let url = format!(
+            "{base}/api/v1/query_range?query=up&start={}&end={now}&step=0.5",
+            now - 30.0
+        );
+        range = get_json(&client, &url).await;
+        if range["data"]["result"][0]["values"]
+            .as_array()
+            .is_some_and(|v| v.len() >= 3)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(range["data"]["resultType"], "matrix", "{range}");
+    assert!(
+        range["data"]["result"][0]["values"].as_array().unwrap().len() >= 3,
+        "{range}"
+    );
+    let bad = client
+        .get(format!("{base}/api/v1/query?query=rate(up)"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let body: Value = serde_json::from_str(&bad.text().await.unwrap()).unwrap();
+    assert_eq!(body["errorType"], "bad_data");
+    assert!(
+        body["error"].as_str().unwrap().contains("expected type range vector"),
+        "{body}"
+    );
+
     // Metadata endpoints read what was scraped.
     let series = get_json(&client, &format!("{base}/api/v1/series?match[]=up")).await;
     assert_eq!(series["status"], "success", "{series}");

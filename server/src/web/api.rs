@@ -95,6 +95,26 @@ pub fn success(data: Value, warnings: &[String], infos: &[String]) -> RouteRespo
     json_response(StatusCode::OK, &body)
 }
 
+/// A success envelope around `data`, which is JSON text already.
+pub fn success_raw(data: &str, warnings: &[String], infos: &[String]) -> RouteResponse {
+    let mut body = String::with_capacity(data.len() + 64);
+    body.push_str("{\"status\":\"success\",\"data\":");
+    body.push_str(data);
+    if !warnings.is_empty() {
+        body.push_str(",\"warnings\":");
+        body.push_str(&serde_json::to_string(warnings).unwrap_or_default());
+    }
+    if !infos.is_empty() {
+        body.push_str(",\"infos\":");
+        body.push_str(&serde_json::to_string(infos).unwrap_or_default());
+    }
+    body.push('}');
+    let mut resp = hyper::Response::new(Full::new(Bytes::from(body)));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
 /// `{"status":"error","errorType":...,"error":...}` with the type's status code.
 pub fn error(err: &ApiError) -> RouteResponse {
     let body = json!({"status": "error", "errorType": err.kind.as_str(), "error": err.message});

@@ -3,6 +3,7 @@
 
 pub mod api;
 mod meta;
+pub mod query;
 mod status;
 mod targets;
 
@@ -75,6 +76,17 @@ async fn api_v1(app: &Arc<App>, req: &RouteRequest, path: &str) -> RouteResponse
         ));
     }
     let params = api::Params::from_request(req);
+    if path == "query" || path == "query_range" {
+        let out = if path == "query" {
+            query::instant(app, &params).await
+        } else {
+            query::range(app, &params).await
+        };
+        return match out {
+            Ok(o) => api::success_raw(&o.data, &o.warnings, &o.infos),
+            Err(e) => api::error(&e),
+        };
+    }
     let mut warnings = Vec::new();
     let result = match path {
         "series" => meta::series(app, &params, &mut warnings),

@@ -208,8 +208,7 @@ pub fn evaluate(
             }
             Val::Matrix(_) => {
                 return Err(QueryError::BadData(
-                    "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector"
-                        .into(),
+                    "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector".into(),
                 ));
             }
         }
@@ -309,7 +308,8 @@ pub fn vectors_to_matrix(vs: Vec<Vector>, start: i64, step: i64, finish: bool) -
                 }
             };
             let series = &mut out[idx];
-            let dup = series.floats.last().is_some_and(|p| p.t == t) || series.histograms.last().is_some_and(|p| p.t == t);
+            let dup =
+                series.floats.last().is_some_and(|p| p.t == t) || series.histograms.last().is_some_and(|p| p.t == t);
             if dup {
                 return Err(QueryError::Execution(
                     "vector cannot contain metrics with the same labelset".into(),
@@ -674,9 +674,7 @@ impl<'a> Evaluator<'a> {
                 .map(|f| vec![Sample::float(Arc::new(Labels::new()), 0, f)])
                 .collect(),
             _ => {
-                return Err(QueryError::Execution(
-                    "subquery of a string or range vector".into(),
-                ));
+                return Err(QueryError::Execution("subquery of a string or range vector".into()));
             }
         };
         let m = vectors_to_matrix(vs, inner_start, step, false)?;
