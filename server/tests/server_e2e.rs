@@ -214,6 +214,22 @@ async fn server_scrapes_node_exporter_and_reloads() {
     .await;
     assert_eq!(formatted["data"], "sum by (job) (rate(x[5m]))");
 
+    // Metadata as the exporter exposes it.
+    let md = get_json(&client, &format!("{base}/api/v1/metadata")).await;
+    // Scraped as OpenMetrics, a counter's family name has no `_total` (as upstream keys it).
+    assert_eq!(md["data"]["node_cpu_seconds"][0]["type"], "counter", "{md}");
+    assert_eq!(md["data"]["node_load1"][0]["type"], "gauge", "{md}");
+    let one = get_json(&client, &format!("{base}/api/v1/metadata?metric=node_load1")).await;
+    assert_eq!(one["data"].as_object().unwrap().len(), 1, "{one}");
+    let tmd = get_json(
+        &client,
+        &format!("{base}/api/v1/targets/metadata?match_target=%7Bjob%3D%22node%22%7D&metric=node_load1"),
+    )
+    .await;
+    assert_eq!(tmd["data"][0]["type"], "gauge", "{tmd}");
+    assert_eq!(tmd["data"][0]["target"]["job"], "node", "{tmd}");
+    assert!(tmd["data"][0].get("metric").is_none(), "{tmd}");
+
     // Lifecycle endpoints need POST.
     let resp = client.get(format!("{base}/-/reload")).send().await.unwrap();
     assert_eq!(resp.status(), 405);

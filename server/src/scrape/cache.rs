@@ -112,6 +112,20 @@ pub struct AppendStats {
     pub out_of_bounds: usize,
 }
 
+/// What a target says about one metric family (`# HELP`, `# TYPE`, `# UNIT`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetricMetadata {
+    /// The type (`counter`, `gauge`, ..., `unknown`).
+    pub kind: &'static str,
+    /// The help text.
+    pub help: String,
+    /// The unit.
+    pub unit: String,
+}
+
+/// Metric metadata by family name.
+pub type MetadataMap = std::collections::BTreeMap<String, MetricMetadata>;
+
 #[derive(Debug)]
 struct CacheEntry {
     series_ref: SeriesRef,
@@ -136,6 +150,8 @@ pub struct TargetCache {
     /// Iteration number of the last successful scrape.
     last_ok: u64,
     touched: Vec<u32>,
+    metadata: MetadataMap,
+    metadata_changed: bool,
 }
 
 impl TargetCache {
@@ -149,6 +165,8 @@ impl TargetCache {
             iter: 1,
             last_ok: 0,
             touched: Vec::new(),
+            metadata: MetadataMap::new(),
+            metadata_changed: false,
         }
     }
 
@@ -184,11 +202,24 @@ impl TargetCache {
         while let Some(entry) = parser.next_entry() {
             let sample = match entry? {
                 Entry::Type { name, metric_type } => {
+                    self.set_metadata(&name, |m| m.kind = metric_type.as_openmetrics_str());
                     family = Some((name.into_owned(), metric_type));
                     continue;
                 }
+                Entry::Help { name, help } => {
+                    if self.metadata.get(name.as_ref()).is_none_or(|m| m.help != help) {
+                        self.set_metadata(&name, |m| m.help = help.into_owned());
+                    }
+                    continue;
+                }
+                Entry::Unit { name, unit } => {
+                    if self.metadata.get(name.as_ref()).is_none_or(|m| m.unit != unit) {
+                        self.set_metadata(&name, |m| m.unit = unit.to_string());
+                    }
+                    continue;
+                }
                 Entry::Sample(s) => s,
-                _ => continue,
+                Entry::Comment(_) => continue,
             };
             if format == Format::OpenMetrics && is_created_series(&sample.name, family.as_ref()) {
                 continue;
@@ -274,6 +305,31 @@ impl TargetCache {
         self.stale_since(app, previous, ts)?;
         self.evict();
         Ok(stats)
+    }
+
+    /// The metadata the target exposed, by family.
+    pub fn metadata(&self) -> &MetadataMap {
+        &self.metadata
+    }
+
+    /// Whether the metadata changed since the last call (then the caller publishes a copy).
+    pub fn take_metadata_changed(&mut self) -> bool {
+        std::mem::take(&mut self.metadata_changed)
+    }
+
+    fn set_metadata(&mut self, name: &str, f: impl FnOnce(&mut MetricMetadata)) {
+        let entry = match self.metadata.get_mut(name) {
+            Some(m) => m,
+            None => self.metadata.entry(name.to_string()).or_insert_with(|| MetricMetadata {
+                kind: "unknown",
+                ..MetricMetadata::default()
+            }),
+        };
+        let before = entry.clone();
+        f(entry);
+        if *entry != before {
+            self.metadata_changed = true;
+        }
     }
 
     /// After a failed scrape: every series the last successful scrape had goes stale at `ts` (the caller appends

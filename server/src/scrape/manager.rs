@@ -10,7 +10,7 @@ use exposition::instrument::{Counter, Gauge, GaugeVec, Opts};
 use exposition::registry::Registry;
 use tokio::sync::watch;
 
-use super::cache::{ScrapeOptions, TargetCache};
+use super::cache::{MetadataMap, ScrapeOptions, TargetCache};
 use super::fetch::{FetchRequest, accept_header, fetch};
 use super::report::{Report, ReportSeries};
 use super::target::{Populated, Target, TargetError, populate};
@@ -65,6 +65,8 @@ pub struct ActiveTarget {
     pub url: String,
     /// The last scrape's outcome.
     pub status: TargetStatus,
+    /// The metric metadata the target exposes.
+    pub metadata: Arc<MetadataMap>,
 }
 
 /// A discovered target relabeling dropped or that could not be built, for the API.
@@ -153,6 +155,7 @@ struct LoopHandle {
     target: Arc<Target>,
     url: String,
     status: Arc<Mutex<TargetStatus>>,
+    metadata: Arc<Mutex<Arc<MetadataMap>>>,
     stop: watch::Sender<Stop>,
 }
 
@@ -319,12 +322,14 @@ impl ScrapeManager {
             last_duration: Duration::ZERO,
         }));
         let (stop_tx, stop_rx) = watch::channel(Stop::Running);
+        let metadata = Arc::new(Mutex::new(Arc::new(MetadataMap::new())));
         let url = target.url(&settings.params);
         let ctx = LoopContext {
             target: target.clone(),
             settings,
             storage: self.storage.clone(),
             status: status.clone(),
+            metadata: metadata.clone(),
             metrics: self.metrics.clone(),
             url: url.clone(),
             offset_ms: target.offset_ms(self.seed),
@@ -334,6 +339,7 @@ impl ScrapeManager {
             target,
             url,
             status,
+            metadata,
             stop: stop_tx,
         }
     }
@@ -349,6 +355,7 @@ impl ScrapeManager {
                     pool: job.clone(),
                     url: h.url.clone(),
                     status: h.status.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+                    metadata: h.metadata.lock().unwrap_or_else(|e| e.into_inner()).clone(),
                 })
             })
             .collect();
@@ -433,6 +440,7 @@ struct LoopContext {
     settings: Arc<JobSettings>,
     storage: Arc<dyn Appendable>,
     status: Arc<Mutex<TargetStatus>>,
+    metadata: Arc<Mutex<Arc<MetadataMap>>>,
     metrics: ScrapeMetrics,
     url: String,
     offset_ms: u64,
@@ -523,6 +531,9 @@ async fn run_loop(ctx: LoopContext, mut stop: watch::Receiver<Stop>) {
         }
         if let Err(e) = app.commit() {
             tracing::warn!(target = %ctx.url, err = %e, "Committing scrape failed");
+        }
+        if cache.take_metadata_changed() {
+            *ctx.metadata.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(cache.metadata().clone());
         }
         if let Some(e) = &error {
             tracing::debug!(scrape_pool = ctx.target.job(), target = %ctx.url, err = %e, "Scrape failed");

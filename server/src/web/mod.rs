@@ -97,6 +97,8 @@ async fn api_v1(app: &Arc<App>, req: &RouteRequest, path: &str) -> RouteResponse
             meta::label_values(app, name, &params, &mut warnings)
         }
         "targets" => targets::targets(app, &params),
+        "targets/metadata" => targets::targets_metadata(app, &params),
+        "metadata" => targets::metadata(app, &params),
         "status/config" => status::config(app),
         "status/flags" => status::flags(app),
         "status/runtimeinfo" => status::runtime_info(app),

@@ -55,3 +55,77 @@ pub(super) fn targets(app: &App, params: &Params) -> Result<Value, ApiError> {
     }
     Ok(Value::Object(data))
 }
+
+fn parse_limit(params: &Params, name: &str) -> Result<Option<usize>, ApiError> {
+    match params.get(name) {
+        None | Some("") => Ok(None),
+        Some(text) => match text.parse::<i64>() {
+            Ok(n) if n > 0 => Ok(Some(n as usize)),
+            Ok(_) => Ok(None),
+            Err(_) => Err(ApiError::bad_data(format!("{name} must be a number"))),
+        },
+    }
+}
+
+/// `GET /api/v1/targets/metadata`: metadata per target, filtered by `match_target`, `metric` and `limit`.
+pub(super) fn targets_metadata(app: &App, params: &Params) -> Result<Value, ApiError> {
+    let matchers = match params.get("match_target") {
+        None | Some("") => Vec::new(),
+        Some(sel) => crate::promql::parse_metric_selector(sel).map_err(|e| ApiError::bad_data(e.to_string()))?,
+    };
+    let metric = params.get("metric").unwrap_or("");
+    let limit = parse_limit(params, "limit")?;
+    let mut out = Vec::new();
+    'targets: for t in app.scrape.active_targets() {
+        if !crate::storage::matches_all(&t.target.labels, &matchers) {
+            continue;
+        }
+        for (name, md) in t.metadata.iter() {
+            if !metric.is_empty() && name != metric {
+                continue;
+            }
+            if limit.is_some_and(|l| out.len() >= l) {
+                break 'targets;
+            }
+            let mut entry = json!({
+                "target": labels_json(&t.target.labels),
+                "type": md.kind,
+                "help": md.help,
+                "unit": md.unit,
+            });
+            if metric.is_empty() {
+                entry["metric"] = Value::String(name.clone());
+            }
+            out.push(entry);
+        }
+    }
+    Ok(Value::Array(out))
+}
+
+/// `GET /api/v1/metadata`: metadata by metric name over all targets, without duplicates.
+pub(super) fn metadata(app: &App, params: &Params) -> Result<Value, ApiError> {
+    let metric = params.get("metric").unwrap_or("");
+    let limit = parse_limit(params, "limit")?;
+    let per_metric = parse_limit(params, "limit_per_metric")?;
+    let mut by_name: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for t in app.scrape.active_targets() {
+        for (name, md) in t.metadata.iter() {
+            if !metric.is_empty() && name != metric {
+                continue;
+            }
+            let entry = json!({"type": md.kind, "help": md.help, "unit": md.unit});
+            let list = by_name.entry(name.clone()).or_default();
+            if !list.contains(&entry) && per_metric.is_none_or(|l| list.len() < l) {
+                list.push(entry);
+            }
+        }
+    }
+    let mut data = serde_json::Map::new();
+    for (name, list) in by_name {
+        if limit.is_some_and(|l| data.len() >= l) {
+            break;
+        }
+        data.insert(name, Value::Array(list));
+    }
+    Ok(Value::Object(data))
+}

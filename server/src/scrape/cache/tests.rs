@@ -243,3 +243,21 @@ fn cache_evicts_long_gone_series() {
     }
     assert!(c.len() <= 13, "cache holds {} entries", c.len());
 }
+
+#[test]
+fn metadata_is_recorded_and_change_tracked() {
+    let s = MemStorage::new();
+    let mut c = TargetCache::new(target(), ScrapeOptions::default());
+    let body = "# HELP a_total Things done.\n# TYPE a_total counter\na_total 1\n# TYPE u untyped\nu 1\n";
+    scrape(&s, &mut c, body, Format::Text, 1).unwrap();
+    assert!(c.take_metadata_changed());
+    let a = &c.metadata()["a_total"];
+    assert_eq!((a.kind, a.help.as_str()), ("counter", "Things done."));
+    assert_eq!(c.metadata()["u"].kind, "unknown");
+    scrape(&s, &mut c, body, Format::Text, 2).unwrap();
+    assert!(!c.take_metadata_changed(), "same metadata again is no change");
+    let om = "# TYPE b_seconds gauge\n# UNIT b_seconds seconds\nb_seconds 1\n# EOF\n";
+    scrape(&s, &mut c, om, Format::OpenMetrics, 3).unwrap();
+    assert!(c.take_metadata_changed());
+    assert_eq!(c.metadata()["b_seconds"].unit, "seconds");
+}
