@@ -230,6 +230,12 @@ async fn server_scrapes_node_exporter_and_reloads() {
     assert_eq!(tmd["data"][0]["target"]["job"], "node", "{tmd}");
     assert!(tmd["data"][0].get("metric").is_none(), "{tmd}");
 
+    let tsdb = get_json(&client, &format!("{base}/api/v1/status/tsdb")).await;
+    assert!(tsdb["data"]["headStats"]["numSeries"].as_u64().unwrap() > 100, "{tsdb}");
+    let top = tsdb["data"]["seriesCountByMetricName"].as_array().unwrap();
+    assert_eq!(top.len(), 10, "{tsdb}");
+    assert!(top.iter().any(|e| e["name"] == "node_cpu_seconds_total"), "{tsdb}");
+
     // Lifecycle endpoints need POST.
     let resp = client.get(format!("{base}/-/reload")).send().await.unwrap();
     assert_eq!(resp.status(), 405);

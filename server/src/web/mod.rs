@@ -103,6 +103,7 @@ async fn api_v1(app: &Arc<App>, req: &RouteRequest, path: &str) -> RouteResponse
         "status/flags" => status::flags(app),
         "status/runtimeinfo" => status::runtime_info(app),
         "status/buildinfo" => status::build_info(),
+        "status/tsdb" => status::tsdb(app, &params),
         _ => Err(ApiError::new(ErrorType::NotFound, "404 page not found")),
     };
     match result {
