@@ -202,3 +202,18 @@ async fn a_provider_that_cannot_start_is_reported() {
     // The rest of the job still runs.
     assert_eq!(m.providers().len(), 1);
 }
+
+#[test]
+fn alertmanager_sets_are_named_by_position() {
+    let config = Config::load_str(
+        "alerting:\n  alertmanagers:\n    - static_configs: [{targets: ['am1:9093']}]\n    - file_sd_configs: [{files: [am.json]}]\n",
+        Path::new("am.yml"),
+        Mode::Server,
+    )
+    .unwrap();
+    let sets = server::discovery::alertmanager_sets(&config);
+    let names: Vec<&String> = sets.keys().collect();
+    assert_eq!(names, ["config-0", "config-1"]);
+    assert_eq!(sets["config-0"].static_configs[0].targets, vec!["am1:9093".to_string()]);
+    assert_eq!(sets["config-1"].file_sd_configs.len(), 1);
+}

@@ -161,6 +161,18 @@ pub fn scrape_jobs(config: &crate::config::Config) -> std::collections::BTreeMap
         .collect()
 }
 
+/// The discovery sections of every `alerting.alertmanagers` entry, keyed `config-0`, `config-1`, ... as upstream's
+/// notifier names them (what the notifier's [`Manager`] takes).
+pub fn alertmanager_sets(config: &crate::config::Config) -> std::collections::BTreeMap<String, DiscoveryConfigs> {
+    config
+        .alerting
+        .iter()
+        .flat_map(|a| a.alertmanagers.iter().flatten())
+        .enumerate()
+        .map(|(i, am)| (format!("config-{i}"), DiscoveryConfigs::from(am)))
+        .collect()
+}
+
 impl DiscoveryConfigs {
     /// The providers these sections define, mechanism by mechanism in [`MECHANISMS`] order.
     pub fn providers(&self) -> Vec<SdConfig> {
