@@ -306,8 +306,12 @@ fn construction_errors_name_the_cause() {
             "unable to use CA certificate from inline: no PEM certificate found",
         ),
         (
-            "oauth2: {client_id: a, client_secret: b, token_url: 'http://x/'}",
-            "client job-a: oauth2 is not supported",
+            "oauth2: {client_id: a, client_secret: b, token_url: 'http://x/', grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer'}",
+            "client job-a: oauth2 grant_type other than client_credentials is not supported",
+        ),
+        (
+            "oauth2: {client_id: a, token_url: 'http://x/', tls_config: {ca_file: /nonexistent/oauth-ca.pem}}",
+            "unable to read CA file /nonexistent/oauth-ca.pem",
         ),
         (
             "tls_config: {cert_file: /nonexistent/c.pem, key_file: /nonexistent/k.pem}",
@@ -391,4 +395,84 @@ async fn gzip_bodies_are_decoded() {
         .unwrap();
     assert_eq!(resp.text().await.unwrap(), "up 1\n");
     assert!(srv.requests()[0].header("accept-encoding").unwrap().contains("gzip"));
+}
+
+#[tokio::test]
+async fn oauth2_client_credentials() {
+    // The token endpoint: a short-lived token first, then a long-lived one; it records the token requests.
+    let issued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = issued.clone();
+    let tokens = serve(
+        sync_handler(move |r| {
+            if r.method != "POST" {
+                return respond(405, "text/plain", "");
+            }
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            let expires = if n == 1 { 5 } else { 3600 };
+            respond(
+                200,
+                "application/json",
+                format!(r#"{{"access_token":"tok{n}","token_type":"bearer","expires_in":{expires}}}"#),
+            )
+        }),
+        None,
+    )
+    .await;
+    let resource = echo_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "s3cr3t&x\n").unwrap();
+    let yaml = format!(
+        "oauth2:\n  client_id: my-client\n  client_secret_file: {}\n  token_url: {}\n  scopes: [read, write]\n  endpoint_params: {{audience: metrics}}\n",
+        secret.display(),
+        tokens.url("http", "/token")
+    );
+    let client = HttpClient::new(&config(&yaml), "oauth").unwrap();
+    let url = resource.url("http", "/metrics");
+    for _ in 0..3 {
+        client.get(&url, &[], Duration::from_secs(5)).await.unwrap();
+    }
+    let auth: Vec<String> = resource
+        .requests()
+        .iter()
+        .map(|r| r.header("authorization").unwrap())
+        .collect();
+    // The first token expires within the renewal margin: renewed once, then cached.
+    assert_eq!(auth, ["Bearer tok1", "Bearer tok2", "Bearer tok2"]);
+    assert_eq!(issued.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let token_req = &tokens.requests()[0];
+    assert_eq!(token_req.path(), "/token");
+    assert_eq!(
+        token_req.header("content-type").as_deref(),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(
+        token_req.header("authorization"),
+        Some(format!("Basic {}", b64("my-client:s3cr3t%26x")))
+    );
+    assert_eq!(
+        String::from_utf8(token_req.body.clone()).unwrap(),
+        "grant_type=client_credentials&scope=read+write&audience=metrics"
+    );
+
+    // A failing token endpoint fails the request with the endpoint's answer.
+    let broken = serve(
+        sync_handler(|_| respond(401, "application/json", r#"{"error":"invalid_client"}"#)),
+        None,
+    )
+    .await;
+    let yaml = format!(
+        "oauth2: {{client_id: a, client_secret: b, token_url: '{}'}}",
+        broken.url("http", "/t")
+    );
+    let client = HttpClient::new(&config(&yaml), "oauth").unwrap();
+    let err = client
+        .get(&url, &[], Duration::from_secs(5))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("oauth2 token request to") && err.contains("invalid_client"),
+        "{err}"
+    );
 }

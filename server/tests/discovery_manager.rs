@@ -191,12 +191,12 @@ async fn updates_are_published_at_most_once_per_interval() {
 async fn a_provider_that_cannot_start_is_reported() {
     let m = manager(Duration::from_millis(10));
     let failures = m.apply_config(&jobs(
-        "scrape_configs:\n  - job_name: h\n    http_sd_configs:\n      - url: http://127.0.0.1:1/\n        oauth2: {client_id: a, token_url: 'http://127.0.0.1:1/t'}\n    static_configs:\n      - targets: [s:1]\n",
+        "scrape_configs:\n  - job_name: h\n    http_sd_configs:\n      - url: http://127.0.0.1:1/\n        tls_config: {ca_file: /nonexistent/ca.pem}\n    static_configs:\n      - targets: [s:1]\n",
     ));
     assert_eq!(failures.len(), 1);
     let msg = failures[0].to_string();
     assert!(
-        msg.contains("http") && msg.contains("\"h\"") && msg.contains("oauth2 is not supported"),
+        msg.contains("http") && msg.contains("\"h\"") && msg.contains("unable to read CA file /nonexistent/ca.pem"),
         "{msg}"
     );
     // The rest of the job still runs.
