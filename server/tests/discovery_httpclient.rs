@@ -476,3 +476,64 @@ async fn oauth2_client_credentials() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn rotated_ca_and_client_certificate_files_apply_to_new_connections() {
+    let (first, second) = (Pki::new(), Pki::new());
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    let cert = dir.path().join("client.pem");
+    let key = dir.path().join("client.key");
+    std::fs::write(&ca, &first.ca_pem).unwrap();
+    std::fs::write(&cert, &second.client_cert_pem).unwrap();
+    std::fs::write(&key, &second.client_key_pem).unwrap();
+    let yaml = format!(
+        "enable_http2: false\ntls_config: {{ca_file: {}, cert_file: {}, key_file: {}}}",
+        ca.display(),
+        cert.display(),
+        key.display()
+    );
+    let client = HttpClient::new(&config(&yaml), "rotate").unwrap();
+    let old = serve(
+        sync_handler(|_| respond(200, "text/plain", "old")),
+        Some(first.server(false)),
+    )
+    .await;
+    let new = serve(
+        sync_handler(|_| respond(200, "text/plain", "new")),
+        Some(second.server(true)),
+    )
+    .await;
+    let get = |srv: &TestServer| {
+        let url = format!("https://localhost:{}/", srv.addr.port());
+        let client = client.clone();
+        async move { client.get(&url, &[], Duration::from_secs(5)).await.map(|r| r.status()) }
+    };
+    assert!(get(&old).await.is_ok());
+    // The new server's CA is not trusted yet.
+    assert!(get(&new).await.is_err());
+    std::fs::write(&ca, &second.ca_pem).unwrap();
+    assert!(get(&new).await.is_ok(), "the rotated CA file applies");
+
+    // A client certificate the server does not accept, then a good one.
+    std::fs::write(&cert, &first.client_cert_pem).unwrap();
+    std::fs::write(&key, &first.client_key_pem).unwrap();
+    let strict = serve(
+        sync_handler(|_| respond(200, "text/plain", "strict")),
+        Some(second.server(true)),
+    )
+    .await;
+    assert!(get(&strict).await.is_err(), "a certificate from another CA is refused");
+    std::fs::write(&cert, &second.client_cert_pem).unwrap();
+    std::fs::write(&key, &second.client_key_pem).unwrap();
+    assert!(get(&strict).await.is_ok(), "the rotated client certificate applies");
+
+    // A broken rewrite keeps the last good material.
+    std::fs::write(&ca, "garbage").unwrap();
+    let again = serve(
+        sync_handler(|_| respond(200, "text/plain", "again")),
+        Some(second.server(true)),
+    )
+    .await;
+    assert!(get(&again).await.is_ok());
+}
