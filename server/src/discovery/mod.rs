@@ -31,7 +31,7 @@ use crate::model::labels::Labels;
 
 pub use manager::{Manager, ManagerOptions, TargetSets};
 pub use metrics::SdMetrics;
-pub use targetgroup::TargetGroup;
+pub use targetgroup::{TargetGroup, target_pairs};
 
 /// A boxed future, as [`Discoverer::run`] returns.
 pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
