@@ -306,8 +306,12 @@ fn construction_errors_name_the_cause() {
             "unable to use CA certificate from inline: no PEM certificate found",
         ),
         (
-            "oauth2: {client_id: a, client_secret: b, token_url: 'http://x/'}",
-            "client job-a: oauth2 is not supported",
+            "oauth2: {client_id: a, client_secret: b, token_url: 'http://x/', grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer'}",
+            "client job-a: oauth2 grant_type other than client_credentials is not supported",
+        ),
+        (
+            "oauth2: {client_id: a, token_url: 'http://x/', tls_config: {ca_file: /nonexistent/oauth-ca.pem}}",
+            "unable to read CA file /nonexistent/oauth-ca.pem",
         ),
         (
             "tls_config: {cert_file: /nonexistent/c.pem, key_file: /nonexistent/k.pem}",
@@ -391,4 +395,145 @@ async fn gzip_bodies_are_decoded() {
         .unwrap();
     assert_eq!(resp.text().await.unwrap(), "up 1\n");
     assert!(srv.requests()[0].header("accept-encoding").unwrap().contains("gzip"));
+}
+
+#[tokio::test]
+async fn oauth2_client_credentials() {
+    // The token endpoint: a short-lived token first, then a long-lived one; it records the token requests.
+    let issued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = issued.clone();
+    let tokens = serve(
+        sync_handler(move |r| {
+            if r.method != "POST" {
+                return respond(405, "text/plain", "");
+            }
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            let expires = if n == 1 { 5 } else { 3600 };
+            respond(
+                200,
+                "application/json",
+                format!(r#"{{"access_token":"tok{n}","token_type":"bearer","expires_in":{expires}}}"#),
+            )
+        }),
+        None,
+    )
+    .await;
+    let resource = echo_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "s3cr3t&x\n").unwrap();
+    let yaml = format!(
+        "oauth2:\n  client_id: my-client\n  client_secret_file: {}\n  token_url: {}\n  scopes: [read, write]\n  endpoint_params: {{audience: metrics}}\n",
+        secret.display(),
+        tokens.url("http", "/token")
+    );
+    let client = HttpClient::new(&config(&yaml), "oauth").unwrap();
+    let url = resource.url("http", "/metrics");
+    for _ in 0..3 {
+        client.get(&url, &[], Duration::from_secs(5)).await.unwrap();
+    }
+    let auth: Vec<String> = resource
+        .requests()
+        .iter()
+        .map(|r| r.header("authorization").unwrap())
+        .collect();
+    // The first token expires within the renewal margin: renewed once, then cached.
+    assert_eq!(auth, ["Bearer tok1", "Bearer tok2", "Bearer tok2"]);
+    assert_eq!(issued.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let token_req = &tokens.requests()[0];
+    assert_eq!(token_req.path(), "/token");
+    assert_eq!(
+        token_req.header("content-type").as_deref(),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(
+        token_req.header("authorization"),
+        Some(format!("Basic {}", b64("my-client:s3cr3t%26x")))
+    );
+    assert_eq!(
+        String::from_utf8(token_req.body.clone()).unwrap(),
+        "grant_type=client_credentials&scope=read+write&audience=metrics"
+    );
+
+    // A failing token endpoint fails the request with the endpoint's answer.
+    let broken = serve(
+        sync_handler(|_| respond(401, "application/json", r#"{"error":"invalid_client"}"#)),
+        None,
+    )
+    .await;
+    let yaml = format!(
+        "oauth2: {{client_id: a, client_secret: b, token_url: '{}'}}",
+        broken.url("http", "/t")
+    );
+    let client = HttpClient::new(&config(&yaml), "oauth").unwrap();
+    let err = client
+        .get(&url, &[], Duration::from_secs(5))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("oauth2 token request to") && err.contains("invalid_client"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn rotated_ca_and_client_certificate_files_apply_to_new_connections() {
+    let (first, second) = (Pki::new(), Pki::new());
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    let cert = dir.path().join("client.pem");
+    let key = dir.path().join("client.key");
+    std::fs::write(&ca, &first.ca_pem).unwrap();
+    std::fs::write(&cert, &second.client_cert_pem).unwrap();
+    std::fs::write(&key, &second.client_key_pem).unwrap();
+    let yaml = format!(
+        "enable_http2: false\ntls_config: {{ca_file: {}, cert_file: {}, key_file: {}}}",
+        ca.display(),
+        cert.display(),
+        key.display()
+    );
+    let client = HttpClient::new(&config(&yaml), "rotate").unwrap();
+    let old = serve(
+        sync_handler(|_| respond(200, "text/plain", "old")),
+        Some(first.server(false)),
+    )
+    .await;
+    let new = serve(
+        sync_handler(|_| respond(200, "text/plain", "new")),
+        Some(second.server(true)),
+    )
+    .await;
+    let get = |srv: &TestServer| {
+        let url = format!("https://localhost:{}/", srv.addr.port());
+        let client = client.clone();
+        async move { client.get(&url, &[], Duration::from_secs(5)).await.map(|r| r.status()) }
+    };
+    assert!(get(&old).await.is_ok());
+    // The new server's CA is not trusted yet.
+    assert!(get(&new).await.is_err());
+    std::fs::write(&ca, &second.ca_pem).unwrap();
+    assert!(get(&new).await.is_ok(), "the rotated CA file applies");
+
+    // A client certificate the server does not accept, then a good one.
+    std::fs::write(&cert, &first.client_cert_pem).unwrap();
+    std::fs::write(&key, &first.client_key_pem).unwrap();
+    let strict = serve(
+        sync_handler(|_| respond(200, "text/plain", "strict")),
+        Some(second.server(true)),
+    )
+    .await;
+    assert!(get(&strict).await.is_err(), "a certificate from another CA is refused");
+    std::fs::write(&cert, &second.client_cert_pem).unwrap();
+    std::fs::write(&key, &second.client_key_pem).unwrap();
+    assert!(get(&strict).await.is_ok(), "the rotated client certificate applies");
+
+    // A broken rewrite keeps the last good material.
+    std::fs::write(&ca, "garbage").unwrap();
+    let again = serve(
+        sync_handler(|_| respond(200, "text/plain", "again")),
+        Some(second.server(true)),
+    )
+    .await;
+    assert!(get(&again).await.is_ok());
 }

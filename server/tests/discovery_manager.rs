@@ -191,14 +191,29 @@ async fn updates_are_published_at_most_once_per_interval() {
 async fn a_provider_that_cannot_start_is_reported() {
     let m = manager(Duration::from_millis(10));
     let failures = m.apply_config(&jobs(
-        "scrape_configs:\n  - job_name: h\n    http_sd_configs:\n      - url: http://127.0.0.1:1/\n        oauth2: {client_id: a, token_url: 'http://127.0.0.1:1/t'}\n    static_configs:\n      - targets: [s:1]\n",
+        "scrape_configs:\n  - job_name: h\n    http_sd_configs:\n      - url: http://127.0.0.1:1/\n        tls_config: {ca_file: /nonexistent/ca.pem}\n    static_configs:\n      - targets: [s:1]\n",
     ));
     assert_eq!(failures.len(), 1);
     let msg = failures[0].to_string();
     assert!(
-        msg.contains("http") && msg.contains("\"h\"") && msg.contains("oauth2 is not supported"),
+        msg.contains("http") && msg.contains("\"h\"") && msg.contains("unable to read CA file /nonexistent/ca.pem"),
         "{msg}"
     );
     // The rest of the job still runs.
     assert_eq!(m.providers().len(), 1);
+}
+
+#[test]
+fn alertmanager_sets_are_named_by_position() {
+    let config = Config::load_str(
+        "alerting:\n  alertmanagers:\n    - static_configs: [{targets: ['am1:9093']}]\n    - file_sd_configs: [{files: [am.json]}]\n",
+        Path::new("am.yml"),
+        Mode::Server,
+    )
+    .unwrap();
+    let sets = server::discovery::alertmanager_sets(&config);
+    let names: Vec<&String> = sets.keys().collect();
+    assert_eq!(names, ["config-0", "config-1"]);
+    assert_eq!(sets["config-0"].static_configs[0].targets, vec!["am1:9093".to_string()]);
+    assert_eq!(sets["config-1"].file_sd_configs.len(), 1);
 }

@@ -101,6 +101,17 @@ impl SdMetrics {
         })
     }
 
+    /// Creates the metrics with upstream's zero-valued Kubernetes event series (every role and event).
+    pub fn with_defaults() -> Result<SdMetrics, InstrumentError> {
+        let m = SdMetrics::new()?;
+        for role in ["endpointslice", "endpoints", "node", "pod", "service", "ingress"] {
+            for event in ["add", "delete", "update"] {
+                m.kubernetes_events.with_label_values(&[role, event])?;
+            }
+        }
+        Ok(m)
+    }
+
     /// Registers every metric with `registry`.
     pub fn register(&self, registry: &Registry) {
         registry.register(self.discovered_targets.clone());
@@ -180,12 +191,18 @@ mod tests {
     #[test]
     fn registered_names_are_upstreams() {
         let registry = Registry::new();
-        let m = SdMetrics::new().unwrap();
+        let m = SdMetrics::with_defaults().unwrap();
         m.register(&registry);
         m.set_discovered("scrape", "node", 3);
         m.file_read_error();
         m.kubernetes_event("pod", "add");
-        let names: Vec<String> = registry.gather(&[]).unwrap().into_iter().map(|f| f.name).collect();
+        let families = registry.gather(&[]).unwrap();
+        let events = families
+            .iter()
+            .find(|f| f.name.starts_with("prometheus_sd_kubernetes_events"))
+            .unwrap();
+        assert_eq!(events.metrics.len(), 18, "every role and event starts at zero");
+        let names: Vec<String> = families.into_iter().map(|f| f.name).collect();
         for want in [
             "prometheus_sd_discovered_targets",
             "prometheus_sd_file_read_errors_total",

@@ -31,7 +31,7 @@ use crate::model::labels::Labels;
 
 pub use manager::{Manager, ManagerOptions, TargetSets};
 pub use metrics::SdMetrics;
-pub use targetgroup::TargetGroup;
+pub use targetgroup::{TargetGroup, target_pairs};
 
 /// A boxed future, as [`Discoverer::run`] returns.
 pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
@@ -158,6 +158,18 @@ pub fn scrape_jobs(config: &crate::config::Config) -> std::collections::BTreeMap
     config
         .scrape_configs()
         .map(|c| (c.job_name.clone(), DiscoveryConfigs::from(c)))
+        .collect()
+}
+
+/// The discovery sections of every `alerting.alertmanagers` entry, keyed `config-0`, `config-1`, ... as upstream's
+/// notifier names them (what the notifier's [`Manager`] takes).
+pub fn alertmanager_sets(config: &crate::config::Config) -> std::collections::BTreeMap<String, DiscoveryConfigs> {
+    config
+        .alerting
+        .iter()
+        .flat_map(|a| a.alertmanagers.iter().flatten())
+        .enumerate()
+        .map(|(i, am)| (format!("config-{i}"), DiscoveryConfigs::from(am)))
         .collect()
 }
 

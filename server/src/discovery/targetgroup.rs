@@ -35,6 +35,15 @@ impl TargetGroup {
     }
 }
 
+/// Every target of `groups` with its group's labels, as `(target labels, group labels)` pairs (what the scrape
+/// manager's `sync` takes).
+pub fn target_pairs(groups: &[TargetGroup]) -> Vec<(Labels, Labels)> {
+    groups
+        .iter()
+        .flat_map(|g| g.targets.iter().map(move |t| (t.clone(), g.labels.clone())))
+        .collect()
+}
+
 /// Why a list of target groups could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum GroupsError {
@@ -118,6 +127,23 @@ pub fn parse_groups(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pairs_carry_group_labels() {
+        let groups = parse_groups(
+            r#"[{"targets":["a:1","b:2"],"labels":{"env":"prod"}},{"targets":["c:3"]}]"#,
+            Format::Json,
+            |i| i.to_string(),
+            ("__meta_x", "y"),
+        )
+        .unwrap();
+        let pairs = target_pairs(&groups);
+        let summary: Vec<(&str, Option<&str>)> = pairs
+            .iter()
+            .map(|(t, g)| (t.get("__address__").unwrap(), g.get("env")))
+            .collect();
+        assert_eq!(summary, [("a:1", Some("prod")), ("b:2", Some("prod")), ("c:3", None)]);
+    }
 
     #[test]
     fn parses_both_formats() {

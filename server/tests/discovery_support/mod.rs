@@ -22,6 +22,8 @@ pub struct Recorded {
     /// Path and query.
     pub uri: String,
     pub headers: hyper::HeaderMap,
+    /// The request body.
+    pub body: Vec<u8>,
 }
 
 impl Recorded {
@@ -123,14 +125,23 @@ pub async fn serve(handler: Handler, tls: Option<Arc<rustls::ServerConfig>>) -> 
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                    let rec = Recorded {
-                        method: req.method().to_string(),
-                        uri: req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default(),
-                        headers: req.headers().clone(),
-                    };
-                    log.lock().unwrap().push(rec.clone());
-                    let fut = handler(rec);
-                    async move { Ok::<_, Infallible>(fut.await) }
+                    let log = log.clone();
+                    let handler = handler.clone();
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let body = http_body_util::BodyExt::collect(body)
+                            .await
+                            .map(|b| b.to_bytes().to_vec())
+                            .unwrap_or_default();
+                        let rec = Recorded {
+                            method: parts.method.to_string(),
+                            uri: parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+                            headers: parts.headers.clone(),
+                            body,
+                        };
+                        log.lock().unwrap().push(rec.clone());
+                        Ok::<_, Infallible>(handler(rec).await)
+                    }
                 });
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                 match acceptor {

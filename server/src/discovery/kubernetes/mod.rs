@@ -510,8 +510,8 @@ impl Discoverer for KubernetesDiscoverer {
                 while let Ok(c) = rx.try_recv() {
                     batch.push(c);
                 }
-                let mut full = false;
                 let mut touched = BTreeSet::new();
+                let mut secondary: Vec<(Kind, Key)> = Vec::new();
                 for change in batch {
                     let kind = match &change {
                         Change::Replace { kind, namespace, .. } => {
@@ -522,7 +522,7 @@ impl Discoverer for KubernetesDiscoverer {
                     };
                     match stores.apply(change) {
                         Ok(keys) if kind == primary_kind => touched.extend(keys),
-                        Ok(_) => full = true,
+                        Ok(keys) => secondary.extend(keys.into_iter().map(|k| (kind, k))),
                         Err(e) => {
                             tracing::error!(job = %self.job, role = kind.role(), "kubernetes_sd: undecodable object: {e}")
                         }
@@ -537,7 +537,12 @@ impl Discoverer for KubernetesDiscoverer {
                     attach_namespace: self.attach_namespace,
                 };
                 let mut out = Vec::new();
-                if !synced || full {
+                if synced {
+                    for (kind, key) in &secondary {
+                        touched.extend(affected(self.role, *kind, key, &stores));
+                    }
+                }
+                if !synced {
                     synced = true;
                     let fresh = build_all(self.role, &cx);
                     for (src, g) in &fresh {
@@ -568,6 +573,74 @@ impl Discoverer for KubernetesDiscoverer {
                 }
             }
         })
+    }
+}
+
+/// The role's objects whose groups draw on the secondary object `key` of `kind` (present or just deleted).
+pub fn affected(role: KubernetesRole, kind: Kind, key: &Key, stores: &Stores) -> Vec<Key> {
+    fn in_namespace<'a, T>(map: &'a BTreeMap<Key, T>, ns: &'a str) -> impl Iterator<Item = (&'a Key, &'a T)> + 'a {
+        map.range((ns.to_owned(), String::new())..)
+            .take_while(move |(k, _)| k.0 == ns)
+    }
+    let (ns, name) = (key.0.as_str(), key.1.as_str());
+    let pod_ref = |r: &Option<objects::ObjectReference>, node: &Option<String>| match kind {
+        Kind::Pod => r.as_ref().is_some_and(|r| r.kind == "Pod" && r.name == name),
+        Kind::Node => node.as_deref() == Some(name) || r.as_ref().is_some_and(|r| r.kind == "Node" && r.name == name),
+        _ => false,
+    };
+    match (role, kind) {
+        (_, Kind::Namespace) => {
+            let ns = name;
+            match role {
+                KubernetesRole::Pod => in_namespace(&stores.pods, ns).map(|(k, _)| k.clone()).collect(),
+                KubernetesRole::Service => in_namespace(&stores.services, ns).map(|(k, _)| k.clone()).collect(),
+                KubernetesRole::Endpoints => in_namespace(&stores.endpoints, ns).map(|(k, _)| k.clone()).collect(),
+                KubernetesRole::EndpointSlice => in_namespace(&stores.slices, ns).map(|(k, _)| k.clone()).collect(),
+                KubernetesRole::Ingress => in_namespace(&stores.ingresses, ns).map(|(k, _)| k.clone()).collect(),
+                KubernetesRole::Node => Vec::new(),
+            }
+        }
+        (KubernetesRole::Pod, Kind::Node) => stores
+            .pods
+            .iter()
+            .filter(|(_, p)| p.spec.node_name == name)
+            .map(|(k, _)| k.clone())
+            .collect(),
+        (KubernetesRole::Endpoints, Kind::Service) => vec![key.clone()],
+        (KubernetesRole::EndpointSlice, Kind::Service) => in_namespace(&stores.slices, ns)
+            .filter(|(_, s)| s.metadata.labels.get("kubernetes.io/service-name").map(String::as_str) == Some(name))
+            .map(|(k, _)| k.clone())
+            .collect(),
+        (KubernetesRole::Endpoints, Kind::Pod | Kind::Node) => {
+            let scope: Box<dyn Iterator<Item = (&Key, &Endpoints)>> = if kind == Kind::Pod {
+                Box::new(in_namespace(&stores.endpoints, ns))
+            } else {
+                Box::new(stores.endpoints.iter())
+            };
+            scope
+                .filter(|(_, e)| {
+                    e.subsets.iter().any(|s| {
+                        s.addresses
+                            .iter()
+                            .chain(&s.not_ready_addresses)
+                            .any(|a| pod_ref(&a.target_ref, &a.node_name))
+                    })
+                })
+                .map(|(k, _)| k.clone())
+                .collect()
+        }
+        (KubernetesRole::EndpointSlice, Kind::Pod | Kind::Node) => {
+            let scope: Box<dyn Iterator<Item = (&Key, &EndpointSlice)>> = if kind == Kind::Pod {
+                Box::new(in_namespace(&stores.slices, ns))
+            } else {
+                Box::new(stores.slices.iter())
+            };
+            scope
+                .filter(|(_, s)| s.endpoints.iter().any(|e| pod_ref(&e.target_ref, &e.node_name)))
+                .map(|(k, _)| k.clone())
+                .collect()
+        }
+        _ => Vec::new(),
     }
 }
 

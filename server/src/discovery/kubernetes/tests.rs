@@ -578,3 +578,51 @@ fn kubeconfig_loading() {
         assert!(err.contains(&path.display().to_string()), "{err}");
     }
 }
+
+#[test]
+fn secondary_changes_reach_the_groups_that_use_them() {
+    let eps = |ns: &str, name: &str, pod: &str, node: &str| {
+        json!({"metadata": {"name": name, "namespace": ns},
+               "subsets": [{"addresses": [{"ip": "10.0.0.1", "nodeName": node,
+                                           "targetRef": {"kind": "Pod", "name": pod}}],
+                            "ports": [{"port": 80}]}]})
+    };
+    let slice = |ns: &str, name: &str, svc: &str, pod: &str| {
+        json!({"metadata": {"name": name, "namespace": ns, "labels": {"kubernetes.io/service-name": svc}},
+               "endpoints": [{"addresses": ["10.0.0.1"], "targetRef": {"kind": "Pod", "name": pod}}],
+               "ports": [{"port": 80}]})
+    };
+    let s = stores(&[
+        (Kind::Endpoints, eps("a", "web", "p1", "n1")),
+        (Kind::Endpoints, eps("a", "db", "p2", "n2")),
+        (Kind::Endpoints, eps("b", "web", "p1", "n1")),
+        (Kind::EndpointSlice, slice("a", "web-1", "web", "p1")),
+        (Kind::EndpointSlice, slice("a", "web-2", "web", "p3")),
+        (Kind::EndpointSlice, slice("a", "db-1", "db", "p2")),
+        (Kind::Pod, pod_json()),
+    ]);
+    use KubernetesRole as R;
+    let cases = [
+        (R::Endpoints, Kind::Service, key("a", "web"), vec![key("a", "web")]),
+        (R::Endpoints, Kind::Pod, key("a", "p1"), vec![key("a", "web")]),
+        (
+            R::Endpoints,
+            Kind::Node,
+            key("", "n1"),
+            vec![key("a", "web"), key("b", "web")],
+        ),
+        (R::Endpoints, Kind::Namespace, key("", "b"), vec![key("b", "web")]),
+        (
+            R::EndpointSlice,
+            Kind::Service,
+            key("a", "web"),
+            vec![key("a", "web-1"), key("a", "web-2")],
+        ),
+        (R::EndpointSlice, Kind::Pod, key("a", "p2"), vec![key("a", "db-1")]),
+        (R::Pod, Kind::Node, key("", "node-a"), vec![key("default", "web-1")]),
+        (R::Pod, Kind::Node, key("", "other"), vec![]),
+    ];
+    for (role, kind, k, want) in cases {
+        assert_eq!(affected(role, kind, &k, &s), want, "{role:?} {kind:?} {k:?}");
+    }
+}

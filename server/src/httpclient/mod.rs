@@ -3,26 +3,25 @@
 //!
 //! Built from [`HttpClientConfig`] (upstream's `HTTPClientConfig`): TLS (CA, client certificate, server name,
 //! `insecure_skip_verify`, version bounds), proxies, redirects, HTTP/2, and per-request authentication
-//! (`basic_auth`, `authorization` or the deprecated `bearer_token`) and extra `http_headers`. Secrets kept in
-//! files (`password_file`, `credentials_file`, header `files`) are read for every request, so rotated files take
-//! effect without a reload, as upstream does. TLS material is read once, when the client is built.
+//! (`basic_auth`, `authorization` or the deprecated `bearer_token`, `oauth2` client credentials) and extra
+//! `http_headers`. Secrets kept in files (`password_file`, `credentials_file`, header `files`,
+//! `client_secret_file`) are read when used, so rotated files take effect without a reload, as upstream does. TLS
+//! material is read once, when the client is built.
 //!
-//! TLS is rustls with the `ring` provider. rustls speaks TLS 1.2 and 1.3 only: `min_version: TLS10`/`TLS11` behave
-//! as TLS 1.2. `server_name` is used to verify the server certificate; the SNI sent is still the URL's host.
-//! `oauth2` and the `*_ref` secret-manager references are rejected with [`HttpClientError::Unsupported`].
+//! TLS is rustls with the `ring` provider ([`tls`]). rustls speaks TLS 1.2 and 1.3 only: `min_version: TLS10` or
+//! `TLS11` behave as TLS 1.2. `server_name` is used to verify the server certificate; the SNI sent is still the
+//! URL's host. The `oauth2` jwt-bearer grant and the `*_ref` secret-manager references are rejected with
+//! [`HttpClientError::Unsupported`].
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::http::HttpClientConfig;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::config::http::{HttpClientConfig, TlsConfig, TlsVersion};
+mod oauth2;
+mod tls;
 
 /// The `User-Agent` of every request unless the caller passes its own.
 pub const USER_AGENT: &str = concat!("Prometheus/", env!("CARGO_PKG_VERSION"));
@@ -111,6 +110,14 @@ pub enum HttpClientError {
         /// The timeout.
         timeout: Duration,
     },
+    /// The OAuth 2.0 token endpoint did not give a token.
+    #[error("oauth2 token request to {url} failed: {reason}")]
+    OAuth2 {
+        /// The token URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
     /// The request failed (connection, TLS handshake, protocol).
     #[error("Get {url:?}: {source}")]
     Request {
@@ -166,6 +173,7 @@ enum Auth {
         scheme: String,
         credentials: Option<Secret>,
     },
+    OAuth2(Arc<oauth2::TokenSource>),
 }
 
 /// One `http_headers` entry: every value is sent.
@@ -175,9 +183,14 @@ struct ExtraHeader {
     values: Vec<Secret>,
 }
 
-/// An HTTP client configured from one section's HTTP client settings. Cheap to clone.
+/// An HTTP client configured from one section's HTTP client settings. Cheap to clone (shared).
 #[derive(Clone, Debug)]
 pub struct HttpClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     name: String,
     client: reqwest::Client,
     auth: Auth,
@@ -191,10 +204,9 @@ impl HttpClient {
             name: name.to_owned(),
             setting,
         };
-        if config.oauth2.is_some() {
-            return Err(unsupported("oauth2"));
-        }
-        let auth = if let Some(basic) = &config.basic_auth {
+        let auth = if let Some(o) = &config.oauth2 {
+            Auth::OAuth2(Arc::new(oauth2::TokenSource::new(o, name)?))
+        } else if let Some(basic) = &config.basic_auth {
             if !basic.username_ref.is_empty() {
                 return Err(unsupported("basic_auth.username_ref"));
             }
@@ -232,7 +244,7 @@ impl HttpClient {
             headers.push(ExtraHeader { name: parsed, values });
         }
 
-        let tls = build_tls(config.tls_config.as_ref(), config.enable_http2, name)?;
+        let tls = tls::build_tls(config.tls_config.as_ref(), config.enable_http2, name)?;
         let mut builder = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .user_agent(USER_AGENT)
@@ -274,27 +286,34 @@ impl HttpClient {
             source,
         })?;
         Ok(HttpClient {
-            name: name.to_owned(),
-            client,
-            auth,
-            headers,
+            inner: Arc::new(Inner {
+                name: name.to_owned(),
+                client,
+                auth,
+                headers,
+            }),
         })
     }
 
     /// The name given at construction.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.inner.name
     }
 
     /// The underlying reqwest client (no authentication added).
     pub fn inner(&self) -> &reqwest::Client {
-        &self.client
+        &self.inner.client
     }
 
-    /// A request with the configured authentication and `http_headers` added; secrets in files are read now.
-    pub fn request(&self, method: reqwest::Method, url: &str) -> Result<reqwest::RequestBuilder, HttpClientError> {
-        let mut req = self.client.request(method, url);
-        for h in &self.headers {
+    /// A request with the configured authentication and `http_headers` added; secrets in files are read (and an
+    /// OAuth 2.0 token fetched when needed) now.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+    ) -> Result<reqwest::RequestBuilder, HttpClientError> {
+        let mut req = self.inner.client.request(method, url);
+        for h in &self.inner.headers {
             for v in &h.values {
                 let value = v.read("header")?;
                 let value = HeaderValue::from_str(&value).map_err(|e| HttpClientError::Header {
@@ -304,8 +323,12 @@ impl HttpClient {
                 req = req.header(h.name.clone(), value);
             }
         }
-        match &self.auth {
+        match &self.inner.auth {
             Auth::None => {}
+            Auth::OAuth2(source) => {
+                let (n, v) = header_pair("Authorization", &source.authorization().await?)?;
+                req = req.header(n, v);
+            }
             Auth::Basic { username, password } => {
                 let user = match username {
                     Some(s) => s.read("username")?,
@@ -337,24 +360,25 @@ impl HttpClient {
         headers: &[(&str, &str)],
         timeout: Duration,
     ) -> impl Future<Output = Result<reqwest::Response, HttpClientError>> + Send + 'static {
-        let prepared = self.prepare_get(url, headers, timeout);
+        let this = self.clone();
         let url = url.to_owned();
+        let headers: Result<Vec<(HeaderName, HeaderValue)>, HttpClientError> =
+            headers.iter().map(|(n, v)| header_pair(n, v)).collect();
         async move {
-            let req = prepared?;
+            let req = this.prepare_get(&url, headers?, timeout).await?;
             req.send().await.map_err(|source| request_error(&url, timeout, source))
         }
     }
 
-    fn prepare_get(
+    async fn prepare_get(
         &self,
         url: &str,
-        headers: &[(&str, &str)],
+        headers: Vec<(HeaderName, HeaderValue)>,
         timeout: Duration,
     ) -> Result<reqwest::RequestBuilder, HttpClientError> {
-        let mut req = self.request(reqwest::Method::GET, url)?.timeout(timeout);
+        let mut req = self.request(reqwest::Method::GET, url).await?.timeout(timeout);
         let mut map = HeaderMap::new();
         for (n, v) in headers {
-            let (n, v) = header_pair(n, v)?;
             map.insert(n, v);
         }
         if !map.is_empty() {
@@ -397,226 +421,4 @@ fn header_pair(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Htt
         reason: e.to_string(),
     })?;
     Ok((n, v))
-}
-
-/// Reads PEM text given inline or by file.
-fn pem_source(inline: &str, file: &str, what: &'static str) -> Result<Option<(Vec<u8>, String)>, HttpClientError> {
-    if !file.is_empty() {
-        let bytes = std::fs::read(file).map_err(|source| HttpClientError::ReadFile {
-            what,
-            path: PathBuf::from(file),
-            source,
-        })?;
-        Ok(Some((bytes, file.to_owned())))
-    } else if !inline.is_empty() {
-        Ok(Some((inline.as_bytes().to_vec(), "inline".to_owned())))
-    } else {
-        Ok(None)
-    }
-}
-
-fn parse_certs(pem: &[u8], origin: &str, what: &'static str) -> Result<Vec<CertificateDer<'static>>, HttpClientError> {
-    let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(pem).collect();
-    let certs = certs.map_err(|e| HttpClientError::Pem {
-        what,
-        origin: origin.to_owned(),
-        reason: e.to_string(),
-    })?;
-    if certs.is_empty() {
-        return Err(HttpClientError::Pem {
-            what,
-            origin: origin.to_owned(),
-            reason: "no PEM certificate found".into(),
-        });
-    }
-    Ok(certs)
-}
-
-fn crypto_provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// Builds the rustls configuration from `tls_config` (or the defaults: system roots, TLS 1.2+).
-fn build_tls(tls: Option<&TlsConfig>, http2: bool, name: &str) -> Result<rustls::ClientConfig, HttpClientError> {
-    let default = TlsConfig::default();
-    let tls = tls.unwrap_or(&default);
-    let tls_error = |source| HttpClientError::Tls {
-        name: name.to_owned(),
-        source,
-    };
-    for (set, setting) in [
-        (!tls.ca_ref.is_empty(), "tls_config.ca_ref"),
-        (!tls.cert_ref.is_empty(), "tls_config.cert_ref"),
-        (!tls.key_ref.is_empty(), "tls_config.key_ref"),
-    ] {
-        if set {
-            return Err(HttpClientError::Unsupported {
-                name: name.to_owned(),
-                setting,
-            });
-        }
-    }
-    let provider = crypto_provider();
-    let min = tls.min_version.unwrap_or(TlsVersion::Tls12);
-    let max = tls.max_version.unwrap_or(TlsVersion::Tls13);
-    let mut versions = Vec::new();
-    if min <= TlsVersion::Tls12 && max >= TlsVersion::Tls12 {
-        versions.push(&rustls::version::TLS12);
-    }
-    if max >= TlsVersion::Tls13 {
-        versions.push(&rustls::version::TLS13);
-    }
-    if versions.is_empty() {
-        return Err(tls_error(rustls::Error::General(
-            "max_version below TLS12: only TLS 1.2 and 1.3 are supported".into(),
-        )));
-    }
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&versions)
-        .map_err(tls_error)?;
-
-    let verifier: Arc<dyn ServerCertVerifier> = if tls.insecure_skip_verify {
-        Arc::new(NoVerification(provider.clone()))
-    } else if let Some((pem, origin)) = pem_source(&tls.ca, &tls.ca_file, "CA")? {
-        let mut roots = RootCertStore::empty();
-        for cert in parse_certs(&pem, &origin, "CA certificate")? {
-            roots.add(cert).map_err(|e| HttpClientError::Pem {
-                what: "CA certificate",
-                origin: origin.clone(),
-                reason: e.to_string(),
-            })?;
-        }
-        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-            .build()
-            .map_err(|e| HttpClientError::Pem {
-                what: "CA certificate",
-                origin: origin.clone(),
-                reason: e.to_string(),
-            })?
-    } else {
-        Arc::new(
-            rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|source| {
-                HttpClientError::SystemRoots {
-                    name: name.to_owned(),
-                    source,
-                }
-            })?,
-        )
-    };
-    let verifier: Arc<dyn ServerCertVerifier> = if !tls.server_name.is_empty() && !tls.insecure_skip_verify {
-        let server_name = ServerName::try_from(tls.server_name.clone()).map_err(|e| HttpClientError::Tls {
-            name: name.to_owned(),
-            source: rustls::Error::General(format!("invalid server_name {:?}: {e}", tls.server_name)),
-        })?;
-        Arc::new(ServerNameOverride {
-            inner: verifier,
-            server_name,
-        })
-    } else {
-        verifier
-    };
-    let builder = builder.dangerous().with_custom_certificate_verifier(verifier);
-
-    let cert = pem_source(&tls.cert, &tls.cert_file, "client certificate")?;
-    let key = pem_source(tls.key.expose(), &tls.key_file, "client key")?;
-    let mut config = match (cert, key) {
-        (Some((cert_pem, cert_origin)), Some((key_pem, key_origin))) => {
-            let certs = parse_certs(&cert_pem, &cert_origin, "client certificate")?;
-            let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| HttpClientError::Pem {
-                what: "client key",
-                origin: key_origin,
-                reason: e.to_string(),
-            })?;
-            builder.with_client_auth_cert(certs, key).map_err(tls_error)?
-        }
-        _ => builder.with_no_client_auth(),
-    };
-    config.alpn_protocols = if http2 {
-        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
-    } else {
-        vec![b"http/1.1".to_vec()]
-    };
-    Ok(config)
-}
-
-/// Verifies the server certificate against a configured name instead of the URL's host (`server_name`).
-#[derive(Debug)]
-struct ServerNameOverride {
-    inner: Arc<dyn ServerCertVerifier>,
-    server_name: ServerName<'static>,
-}
-
-impl ServerCertVerifier for ServerNameOverride {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        self.inner
-            .verify_server_cert(end_entity, intermediates, &self.server_name, ocsp_response, now)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
-/// `insecure_skip_verify`: accepts any certificate, but still checks the handshake signatures.
-#[derive(Debug)]
-struct NoVerification(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
