@@ -19,3 +19,6 @@ pub mod printer;
 
 pub use ast::{Expr, ValueType};
 pub use parser::{ParseError, ParseOptions, parse, parse_metric_selector, parse_with};
+
+#[cfg(test)]
+mod parser_tests;
