@@ -506,6 +506,9 @@ impl<'a> Parser<'a> {
                     pos: t.pos,
                 }));
             }
+            if is_reserved_word(word) {
+                return Err(self.unexpected(t, None, None));
+            }
             if let Some(op) = AggregateOp::from_keyword(word)
                 && (next.kind == K::LeftParen || self.is_word(&next, "by") || self.is_word(&next, "without"))
             {
@@ -535,9 +538,6 @@ impl<'a> Parser<'a> {
                     }));
                 }
                 return self.call(t);
-            }
-            if is_reserved_word(word) {
-                return Err(self.unexpected(t, None, None));
             }
         }
         self.bump();
@@ -1340,7 +1340,17 @@ impl<'a> Parser<'a> {
                 return Ok(v as f64);
             }
         }
-        s.parse::<f64>().map_err(|_| bad())
+        match s.parse::<f64>() {
+            Ok(v) if v.is_infinite() => Err(self.error_fmt(
+                t.pos,
+                format_args!(
+                    "error parsing number: strconv.ParseFloat: parsing {}: value out of range",
+                    go_quote_str(s)
+                ),
+            )),
+            Ok(v) => Ok(v),
+            Err(_) => Err(bad()),
+        }
     }
 
     #[inline(never)]
