@@ -385,7 +385,7 @@ impl Lexer<'_> {
                 if b == b'\\' {
                     self.pos += 1;
                     if self.pos >= self.bytes.len() {
-                        break;
+                        return self.err(start, "escape sequence not terminated", None);
                     }
                 }
             }
