@@ -307,7 +307,7 @@ impl Lexer<'_> {
             }
             b'}' => {
                 self.pos += 1;
-                self.err(start, "unexpected right brace", Some('}'))
+                self.err(start, "unexpected character:", Some('}'))
             }
             b'[' => {
                 if self.bracket_open {

@@ -204,6 +204,17 @@ fn binary_op_of(t: &Token, input: &str) -> Option<BinaryOp> {
     })
 }
 
+/// A float as Go's `%f` prints it (`+Inf`, `NaN`, six decimals).
+fn go_float_f(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else {
+        format!("{v:.6}")
+    }
+}
+
 /// Whether `name` is a label name in the legacy character set (printed without quotes).
 pub fn is_legacy_label_name(name: &str) -> bool {
     let b = name.as_bytes();
@@ -1223,7 +1234,10 @@ impl<'a> Parser<'a> {
         } else {
             let ts = self.signed_number(Some("@"), Some("timestamp"))?;
             if !ts.is_finite() || ts >= i64::MAX as f64 || ts <= i64::MIN as f64 {
-                return Err(self.error_fmt(e.pos(), format_args!("timestamp out of bounds for @ modifier: {ts:.6}")));
+                return Err(self.error_fmt(
+                    e.pos(),
+                    format_args!("timestamp out of bounds for @ modifier: {}", go_float_f(ts)),
+                ));
             }
             AtModifier::Timestamp(seconds_to_millis(ts))
         };
