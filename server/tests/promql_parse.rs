@@ -300,3 +300,52 @@ mod properties {
         }
     }
 }
+
+/// The metric of every series line in the scripts' `load` blocks parses, and what follows it is the values.
+#[test]
+fn load_block_metrics_parse() {
+    let Some(dir) = corpus_dir() else { return };
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir.join("promql"))
+        .expect("promql corpus")
+        .filter_map(Result::ok)
+    {
+        let path = entry.path();
+        if path.extension().is_none_or(|x| x != "test") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("readable script");
+        let mut in_load = false;
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                in_load = false;
+                continue;
+            }
+            if line.starts_with("load") {
+                in_load = true;
+                continue;
+            }
+            if !in_load {
+                continue;
+            }
+            let (labels, end) = server::promql::parse_series_metric(line)
+                .unwrap_or_else(|e| panic!("{}:{}: {line:?}: {e}", path.display(), i + 1));
+            assert!(
+                !labels.is_empty(),
+                "{}:{}: no labels in {line:?}",
+                path.display(),
+                i + 1
+            );
+            let rest = &line[end..];
+            assert!(
+                rest.is_empty() || rest.starts_with(char::is_whitespace) || rest.starts_with('@'),
+                "{}:{}: values do not follow the metric in {line:?}",
+                path.display(),
+                i + 1
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 1000, "only {checked} series lines found");
+}

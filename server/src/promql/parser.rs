@@ -302,7 +302,7 @@ fn stack_position() -> usize {
 pub(super) type PResult<T> = Result<T, ParseError>;
 
 impl<'a> Parser<'a> {
-    fn new(input: &'a str, opts: &'a ParseOptions) -> Parser<'a> {
+    pub(super) fn new(input: &'a str, opts: &'a ParseOptions) -> Parser<'a> {
         Parser {
             input,
             toks: tokenize(input),
@@ -1379,7 +1379,7 @@ impl<'a> Parser<'a> {
 
     /// A string token's value (Go quoting rules; `'` strings like `"` ones; raw strings verbatim).
     #[inline(never)]
-    fn unquote(&self, t: &Token) -> PResult<String> {
+    pub(super) fn unquote(&self, t: &Token) -> PResult<String> {
         unquote(self.text(t)).map_err(|msg| self.error_at(t.pos, msg))
     }
 }
