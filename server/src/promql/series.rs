@@ -74,9 +74,12 @@ pub fn parse_series_metric(input: &str) -> Result<(Labels, usize), ParseError> {
 mod tests {
     use super::*;
 
+    /// A load line, the labels of its metric, and the text after the metric.
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
     #[test]
     fn metrics_of_load_lines() {
-        let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        let cases: &[Case<'_>] = &[
             ("foo 1 2 3", &[("__name__", "foo")], " 1 2 3"),
             (
                 "foo{a=\"b\", c='d'} 1+2x3",
