@@ -62,6 +62,21 @@ impl Labels {
         self.0.is_empty()
     }
 
+    /// The pairs in name order.
+    pub fn as_slice(&self) -> &[(String, String)] {
+        &self.0
+    }
+
+    /// The pairs in name order, owned.
+    pub fn into_vec(self) -> Vec<(String, String)> {
+        self.0
+    }
+
+    /// The metric name (`__name__`), if set.
+    pub fn metric_name(&self) -> Option<&str> {
+        self.get("__name__")
+    }
+
     fn position(&self, name: &str) -> Result<usize, usize> {
         self.0.binary_search_by(|(n, _)| n.as_str().cmp(name))
     }

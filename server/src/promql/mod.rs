@@ -11,11 +11,13 @@
 
 pub mod ast;
 mod duration_parser;
+pub mod engine;
 pub mod functions;
 pub mod lexer;
 pub mod literals;
 pub mod parser;
 pub mod printer;
+pub mod promqltest;
 pub mod series;
 
 pub use ast::{Expr, ValueType};
