@@ -368,7 +368,8 @@ mod tests {
 
     #[test]
     fn series_lines_parse() {
-        let cases: &[(&str, Option<&[(&str, &str)]>)] = &[
+        type Case<'a> = (&'a str, Option<&'a [(&'a str, &'a str)]>);
+        let cases: &[Case<'_>] = &[
             ("up", Some(&[("__name__", "up")])),
             (
                 r#"node_cpu_seconds_total{cpu="0",mode="idle"}"#,

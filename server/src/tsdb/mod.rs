@@ -55,7 +55,7 @@ pub enum TsdbError {
         path: PathBuf,
         /// Why locking failed.
         #[source]
-        source: std::fs::TryLockError,
+        source: nix::errno::Errno,
     },
     /// The write-ahead log failed.
     #[error("WAL: {0}")]
@@ -117,7 +117,7 @@ pub struct Db {
     dir: PathBuf,
     opts: Options,
     head: Head,
-    _lock: File,
+    _lock: nix::fcntl::Flock<File>,
 }
 
 impl Db {
@@ -146,10 +146,13 @@ impl Db {
                 path: lock_path.clone(),
                 source,
             })?;
-        lock.try_lock().map_err(|source| TsdbError::Locked {
-            path: lock_path.clone(),
-            source,
-        })?;
+        let lock =
+            nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, source)| {
+                TsdbError::Locked {
+                    path: lock_path.clone(),
+                    source,
+                }
+            })?;
         let head_opts = HeadOptions {
             chunk_range: opts.min_block_duration.as_millis().clamp(1, i64::MAX as u128) as i64,
             samples_per_chunk: opts.samples_per_chunk,

@@ -57,6 +57,8 @@ impl Hasher for U64Hasher {
 }
 
 type U64Map<V> = HashMap<u64, V, BuildHasherDefault<U64Hasher>>;
+/// One stripe of the label-hash map (several series may share a hash).
+type HashStripe = RwLock<U64Map<Vec<Arc<MemSeries>>>>;
 
 /// How the head behaves.
 #[derive(Debug, Clone)]
@@ -100,7 +102,7 @@ pub(crate) struct HeadInner {
     params: ChunkParams,
     mask: usize,
     refs: Box<[RwLock<U64Map<Arc<MemSeries>>>]>,
-    hashes: Box<[RwLock<U64Map<Vec<Arc<MemSeries>>>>]>,
+    hashes: Box<[HashStripe]>,
     postings: RwLock<MemPostings>,
     symbols: Interner,
     next_ref: AtomicU64,
