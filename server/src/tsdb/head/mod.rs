@@ -128,6 +128,20 @@ impl std::fmt::Debug for HeadInner {
     }
 }
 
+impl Drop for HeadInner {
+    /// Dropped without [`Head::close`]: still write out buffered chunks and the WAL's last page (no fsync).
+    fn drop(&mut self) {
+        if let Err(e) = self.mapper.flush() {
+            tracing::warn!(error = %e, "flushing head chunks on drop failed");
+        }
+        if let Some(w) = self.wal.get_mut().unwrap_or_else(|e| e.into_inner()).as_mut()
+            && let Err(e) = w.flush()
+        {
+            tracing::warn!(error = %e, "flushing the WAL on drop failed");
+        }
+    }
+}
+
 /// The head; clones share it.
 #[derive(Debug, Clone)]
 pub struct Head {

@@ -327,6 +327,14 @@ impl Wal {
         Ok(())
     }
 
+    /// Writes out the current page (no fsync). Every [`Wal::log`] already does this.
+    pub fn flush(&mut self) -> Result<(), WalError> {
+        if self.alloc > self.flushed {
+            self.flush_page(false)?;
+        }
+        Ok(())
+    }
+
     /// Writes out the current page and fsyncs the segment.
     pub fn sync(&mut self) -> Result<(), WalError> {
         if self.alloc > self.flushed {
