@@ -11,7 +11,7 @@ use super::series::{Appended, MemSeries, Pending, append_sample};
 use crate::model::histogram::{FloatHistogram, Histogram};
 use crate::model::labels::Labels;
 use crate::storage::{AppendError, Appender, SeriesRef, StorageError, validate_labels};
-use crate::tsdb::wal::record::{RefSample, encode_samples, encode_series};
+use crate::tsdb::wal::record::{self, RefSample, encode_samples};
 
 /// An append batch on the head.
 #[derive(Debug)]
@@ -62,17 +62,18 @@ impl HeadAppender {
             }
             let last = match st.pending {
                 Some(p) if p.appender == self.id => Some((p.t, p.v)),
-                _ => match st.last {
-                    Some(l) => Some(l),
-                    None => match st.mmapped.last() {
-                        Some(c) => {
-                            let maxt = c.maxt;
-                            let r = c.chunk_ref;
-                            // Only after a restart without newer WAL samples: read the last value from disk.
-                            Some((maxt, last_value_on_disk(&self.head, r).unwrap_or(f64::NAN).to_bits()))
-                        }
-                        None => None,
-                    },
+                _ => match st.head.as_ref().and_then(|h| h.builder.last()) {
+                    Some((t, v)) => Some((t, v.to_bits())),
+                    // Only after a restart or truncation left no open chunk: the last value is on disk.
+                    None => st.max_time().map(|maxt| {
+                        let v = st
+                            .mmapped
+                            .last()
+                            .filter(|c| c.maxt == maxt)
+                            .and_then(|c| last_value_on_disk(&self.head, c.chunk_ref))
+                            .unwrap_or(f64::NAN);
+                        (maxt, v.to_bits())
+                    }),
                 },
             };
             if let Some((lt, lv)) = last {
@@ -131,15 +132,18 @@ impl HeadAppender {
                 return Err(StorageError::Closed);
             }
             if let Some(w) = wal.as_mut() {
+                // Series records for series the WAL has not seen yet, encoded straight from the interned labels.
                 let mut series_rec = Vec::new();
-                let mut new_series: Vec<(u64, Labels)> = Vec::new();
+                let mut new_series: Vec<&Arc<MemSeries>> = Vec::new();
                 for (s, _, _) in &self.samples {
                     if s.take_unlogged() {
-                        new_series.push((s.series_ref, s.to_labels()));
+                        if series_rec.is_empty() {
+                            series_rec.push(record::types::SERIES);
+                        }
+                        series_rec.extend_from_slice(&s.series_ref.to_be_bytes());
+                        record::encode_labels(s.label_pairs(), s.labels.len() / 2, &mut series_rec);
+                        new_series.push(s);
                     }
-                }
-                if !new_series.is_empty() {
-                    encode_series(new_series.iter().map(|(r, l)| (*r, l)), &mut series_rec);
                 }
                 let refs: Vec<RefSample> = self
                     .samples
@@ -158,10 +162,8 @@ impl HeadAppender {
                     w.log(&[&series_rec, &samples_rec])
                 };
                 if let Err(e) = res {
-                    for (s, _, _) in &self.samples {
-                        if new_series.iter().any(|(r, _)| *r == s.series_ref) {
-                            s.logged.store(false, Ordering::Release);
-                        }
+                    for s in &new_series {
+                        s.logged.store(false, Ordering::Release);
                     }
                     self.finish();
                     return Err(crate::tsdb::TsdbError::from(e).into());

@@ -157,8 +157,6 @@ pub struct SeriesState {
     pub head: Option<HeadChunk>,
     /// When the open chunk is due to be cut.
     pub next_at: i64,
-    /// The newest committed sample (timestamp and value bits).
-    pub last: Option<(i64, u64)>,
     /// The newest uncommitted sample of the appender that last touched the series.
     pub pending: Option<Pending>,
     /// Set when garbage collection removed the series from the index.
@@ -192,6 +190,16 @@ impl SeriesState {
             max = max.max(t);
         }
         (min <= max).then_some((min, max))
+    }
+
+    /// The newest committed timestamp.
+    pub fn max_time(&self) -> Option<i64> {
+        if let Some((t, _)) = self.head.as_ref().and_then(|h| h.builder.last()) {
+            return Some(t);
+        }
+        let disk = self.mmapped.last().map(|c| c.maxt);
+        let mem = self.spilled.iter().flat_map(|s| s.iter()).map(|c| c.maxt).max();
+        disk.max(mem)
     }
 
     /// Number of chunks.
@@ -290,7 +298,8 @@ impl MemSeries {
 
     /// Whether marked logged in the WAL; marks it.
     pub fn take_unlogged(&self) -> bool {
-        !self.logged.swap(true, Ordering::AcqRel)
+        // Check before writing: the flag is almost always set, and a load keeps the cache line shared.
+        !self.logged.load(Ordering::Acquire) && !self.logged.swap(true, Ordering::AcqRel)
     }
 }
 
@@ -307,15 +316,7 @@ pub fn append_sample(
     params: ChunkParams,
     mapper: &ChunkDiskMapper,
 ) -> Appended {
-    if let Some((lt, _)) = st.last
-        && t <= lt
-    {
-        return Appended::OutOfOrder;
-    }
-    if st.head.is_none()
-        && let Some(c) = st.mmapped.last()
-        && c.maxt >= t
-    {
+    if st.max_time().is_some_and(|lt| t <= lt) {
         return Appended::OutOfOrder;
     }
     let mut created = false;
@@ -347,17 +348,20 @@ pub fn append_sample(
         // An open chunk below the sample cap always accepts a sample.
         let _ = h.builder.append(t, v);
     }
-    st.last = Some((t, v.to_bits()));
     if created { Appended::NewChunk } else { Appended::Ok }
 }
 
 /// Closes the open chunk (writing it to disk) and opens a new one starting at `t`.
 fn cut(st: &mut SeriesState, series_ref: u64, t: i64, params: ChunkParams, mapper: &ChunkDiskMapper) {
+    // Series are self-similar: size the new chunk's buffer like the last one, so little capacity is wasted.
+    let mut capacity = 128;
     if let Some(old) = st.head.take() {
+        let len = old.builder.bytes().len();
+        capacity = (len + len / 8).clamp(32, MAX_BYTES_PER_XOR_CHUNK + 64);
         map_chunk(st, series_ref, old, mapper);
     }
     st.head = Some(HeadChunk {
-        builder: XorBuilder::with_capacity(160),
+        builder: XorBuilder::with_capacity(capacity),
         mint: t,
     });
     st.next_at = range_for_timestamp(t, params.chunk_range);
@@ -368,11 +372,15 @@ pub fn map_chunk(st: &mut SeriesState, series_ref: u64, chunk: HeadChunk, mapper
     let Some((maxt, _)) = chunk.builder.last() else { return };
     let bytes = chunk.builder.bytes();
     match mapper.write_chunk(series_ref, chunk.mint, maxt, ENCODING_XOR, bytes) {
-        Ok(chunk_ref) => st.mmapped.push(MmappedChunk {
-            chunk_ref,
-            mint: chunk.mint,
-            maxt,
-        }),
+        Ok(chunk_ref) => {
+            // Grow by one: a series holds few chunks and they stay for hours, so no spare capacity.
+            st.mmapped.reserve_exact(1);
+            st.mmapped.push(MmappedChunk {
+                chunk_ref,
+                mint: chunk.mint,
+                maxt,
+            });
+        }
         Err(e) => {
             tracing::error!(series_ref, error = %e, "writing head chunk to disk failed; keeping it in memory");
             st.spilled.get_or_insert_with(Default::default).push(SpilledChunk {

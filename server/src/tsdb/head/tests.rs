@@ -393,3 +393,30 @@ fn truncate_drops_old_chunks_and_collects_series() {
     assert_eq!(head.metrics().head.series.get(), 2.0);
     assert_eq!(head.metrics().head.series_removed.get(), 1.0);
 }
+
+#[test]
+fn hash_collisions_keep_series_apart() {
+    let syms = series::Interner::default();
+    let mk = |r: u64, name: &str| {
+        let l = labels(&[("__name__", name)]);
+        let s: Box<[Sym]> = l.iter().flat_map(|(n, v)| [syms.intern(n), syms.intern(v)]).collect();
+        (Arc::new(MemSeries::new(r, s)), l)
+    };
+    let (a, la) = mk(1, "a");
+    let (b, lb) = mk(2, "b");
+    let (c, lc) = mk(3, "c");
+    let mut stripe = HashStripe::default();
+    for s in [&a, &b, &c] {
+        stripe.insert(42, s.clone());
+    }
+    assert_eq!(stripe.get(42, &lb).map(|s| s.series_ref), Some(2));
+    assert_eq!(stripe.get(42, &lc).map(|s| s.series_ref), Some(3));
+    assert!(stripe.get(7, &la).is_none());
+    stripe.remove(42, 1);
+    assert!(stripe.get(42, &la).is_none());
+    assert_eq!(stripe.get(42, &lb).map(|s| s.series_ref), Some(2));
+    assert_eq!(stripe.get(42, &lc).map(|s| s.series_ref), Some(3));
+    stripe.remove(42, 3);
+    stripe.remove(42, 2);
+    assert!(stripe.unique.is_empty() && stripe.conflicts.is_empty());
+}
