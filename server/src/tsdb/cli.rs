@@ -312,13 +312,15 @@ fn bench_write(out: Option<PathBuf>, metrics_file: Option<&Path>, n: usize, scra
                 let db = &db;
                 scope.spawn(move || -> Result<u64, String> {
                     let mut refs = vec![0u64; batch.len()];
+                    // As promtool: every series a counter growing by 1000 per scrape.
+                    let mut values: Vec<i64> = (0..batch.len()).map(|i| (k * shard + i) as i64 * 7919).collect();
                     let mut count = 0;
                     for s in 0..scrapes {
                         let t = s as i64 * 15_000;
                         let mut app = db.appender();
                         for (i, l) in batch.iter().enumerate() {
-                            let v = ((s * 31 + i * 7 + k) % 1000) as f64;
-                            refs[i] = app.append(refs[i], l, t, v).map_err(|e| e.to_string())?;
+                            values[i] += 1000;
+                            refs[i] = app.append(refs[i], l, t, values[i] as f64).map_err(|e| e.to_string())?;
                             count += 1;
                         }
                         app.commit().map_err(|e| e.to_string())?;

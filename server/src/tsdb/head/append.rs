@@ -125,6 +125,22 @@ impl HeadAppender {
             return Ok(());
         }
         let head = self.head.clone();
+        // The samples record is encoded before taking the WAL lock; series records are decided under it, so a
+        // series record always precedes the first samples record that refers to the series.
+        let mut samples_rec = Vec::new();
+        if head.opts.wal {
+            let refs: Vec<RefSample> = self
+                .samples
+                .iter()
+                .map(|(s, t, v)| RefSample {
+                    series_ref: s.series_ref,
+                    t: *t,
+                    v: *v,
+                })
+                .collect();
+            samples_rec.reserve(refs.len() * 12 + 17);
+            encode_samples(&refs, &mut samples_rec);
+        }
         {
             let mut wal = head.wal.lock().unwrap_or_else(|e| e.into_inner());
             if wal.is_none() && head.opts.wal {
@@ -145,17 +161,6 @@ impl HeadAppender {
                         new_series.push(s);
                     }
                 }
-                let refs: Vec<RefSample> = self
-                    .samples
-                    .iter()
-                    .map(|(s, t, v)| RefSample {
-                        series_ref: s.series_ref,
-                        t: *t,
-                        v: *v,
-                    })
-                    .collect();
-                let mut samples_rec = Vec::with_capacity(refs.len() * 12 + 17);
-                encode_samples(&refs, &mut samples_rec);
                 let res = if series_rec.is_empty() {
                     w.log(&[&samples_rec])
                 } else {
