@@ -14,9 +14,11 @@
 //! through [`crate::storage::merge::merge_series_sets`], the compactor reads the head with
 //! [`head::Head::series_chunks`] and then calls [`head::Head::truncate`].
 //!
-//! Differences from Prometheus, on purpose: full head chunks are read back with positioned reads instead of
-//! `mmap` (no `unsafe` in this workspace; same files, same memory effect); native histograms, exemplars and
-//! tombstones in the WAL are skipped on replay (the head does not store them yet).
+//! Native histograms (integer and float, exponential and custom buckets) are stored in their own chunk encodings
+//! and WAL records. Differences from Prometheus, on purpose: full head chunks are read back with positioned reads
+//! instead of `mmap` (no `unsafe` in this workspace; same files, same memory effect); histogram chunks are cut
+//! instead of re-encoded when new buckets appear; exemplars, metadata and tombstones in the WAL are skipped on
+//! replay (the head does not store them yet).
 
 pub mod chunkenc;
 pub mod chunks_head;

@@ -299,6 +299,7 @@ pub struct HistogramBuilder {
     sum: f64,
     leading: u8,
     trailing: u8,
+    last: Option<Histogram>,
 }
 
 impl HistogramBuilder {
@@ -322,7 +323,13 @@ impl HistogramBuilder {
             sum: 0.0,
             leading: NO_WINDOW,
             trailing: 0,
+            last: None,
         }
+    }
+
+    /// The last appended sample.
+    pub fn last(&self) -> Option<(i64, &Histogram)> {
+        self.last.as_ref().map(|h| (self.t, h))
     }
 
     /// The chunk bytes.
@@ -489,6 +496,7 @@ impl HistogramBuilder {
             *dst = b;
         }
         self.sum = h.sum;
+        self.last = Some(h.clone());
         Ok(())
     }
 }
@@ -684,6 +692,7 @@ pub struct FloatHistogramBuilder {
     sum: XorValue,
     positive: Vec<XorValue>,
     negative: Vec<XorValue>,
+    last: Option<FloatHistogram>,
 }
 
 impl FloatHistogramBuilder {
@@ -701,7 +710,13 @@ impl FloatHistogramBuilder {
             sum: XorValue::new(0.0),
             positive: Vec::new(),
             negative: Vec::new(),
+            last: None,
         }
+    }
+
+    /// The last appended sample.
+    pub fn last(&self) -> Option<(i64, &FloatHistogram)> {
+        self.last.as_ref().map(|h| (self.t, h))
     }
 
     /// The chunk bytes.
@@ -836,6 +851,7 @@ impl FloatHistogramBuilder {
         }
         set_count(&mut self.stream, num + 1);
         self.t = t;
+        self.last = Some(h.clone());
         Ok(())
     }
 }

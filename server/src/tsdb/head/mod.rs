@@ -377,7 +377,7 @@ impl Head {
                     sp.retain(|c| c.maxt >= mint);
                 }
                 if let Some(h) = &st.head
-                    && h.builder.last().is_none_or(|(t, _)| t < mint)
+                    && h.maxt().is_none_or(|t| t < mint)
                 {
                     st.head = None;
                 }
@@ -575,4 +575,4 @@ impl HeadInner {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

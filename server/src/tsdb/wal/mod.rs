@@ -14,6 +14,7 @@
 //! logged, and against a crash of the machine everything up to the last sync (see [`SyncPolicy`]).
 
 pub mod checkpoint;
+pub mod histogram_record;
 mod reader;
 pub mod record;
 
