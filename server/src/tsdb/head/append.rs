@@ -37,7 +37,7 @@ impl PendingValue {
 #[derive(Debug)]
 pub struct HeadAppender {
     head: Arc<HeadInner>,
-    id: u64,
+    id: std::num::NonZeroU32,
     samples: Vec<(Arc<MemSeries>, i64, PendingValue)>,
     done: bool,
 }
@@ -52,7 +52,12 @@ fn invalid_histogram(labels: &Labels, what: &str) -> AppendError {
 
 impl HeadAppender {
     pub(crate) fn new(head: Arc<HeadInner>) -> HeadAppender {
-        let id = head.next_appender.fetch_add(1, Ordering::Relaxed);
+        // Ids wrap after 2^32 appenders; only appenders alive at the same time need distinct ids.
+        let id = loop {
+            if let Some(id) = std::num::NonZeroU32::new(head.next_appender.fetch_add(1, Ordering::Relaxed)) {
+                break id;
+            }
+        };
         head.metrics.head.active_appenders.inc();
         HeadAppender {
             head,
@@ -100,7 +105,7 @@ impl HeadAppender {
                 continue;
             }
             let last: Option<(i64, ValueKey)> = match st.pending {
-                Some(p) if p.appender == self.id => Some((p.t, p.v)),
+                Some(p) if p.appender == self.id => Some((p.t, p.key())),
                 _ => match st.head.as_ref().and_then(|h| h.last()) {
                     Some(last) => Some(last),
                     // Only after a restart or truncation left no open chunk: the last value is on disk.
@@ -129,8 +134,9 @@ impl HeadAppender {
             }
             st.pending = Some(Pending {
                 appender: self.id,
+                kind: key.0,
                 t,
-                v: key,
+                v: key.1,
             });
             drop(st);
             let r = series.series_ref;

@@ -149,7 +149,7 @@ pub(crate) struct HeadInner {
     postings: RwLock<MemPostings>,
     symbols: Interner,
     next_ref: AtomicU64,
-    next_appender: AtomicU64,
+    next_appender: std::sync::atomic::AtomicU32,
     min_time: AtomicI64,
     max_time: AtomicI64,
     min_valid_time: AtomicI64,
@@ -233,7 +233,7 @@ impl Head {
             postings: RwLock::default(),
             symbols: Interner::default(),
             next_ref: AtomicU64::new(1),
-            next_appender: AtomicU64::new(1),
+            next_appender: std::sync::atomic::AtomicU32::new(1),
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
             min_valid_time: AtomicI64::new(opts.min_valid_time),
@@ -371,8 +371,10 @@ impl Head {
             for s in all {
                 let mut st = s.lock();
                 let before = st.num_chunks();
-                st.mmapped.retain(|c| c.maxt >= mint);
-                st.mmapped.shrink_to_fit();
+                if st.mmapped.iter().any(|c| c.maxt < mint) {
+                    let kept: Vec<_> = st.mmapped.iter().copied().filter(|c| c.maxt >= mint).collect();
+                    st.mmapped = kept.into_boxed_slice();
+                }
                 if let Some(sp) = st.spilled.as_mut() {
                     sp.retain(|c| c.maxt >= mint);
                 }

@@ -114,7 +114,7 @@ impl Replayer<'_> {
             let (lo, hi) = (chunks.first().map(|c| c.mint), chunks.last().map(|c| c.maxt));
             self.stats.mmapped_chunks += chunks.len();
             self.head.metrics.head.chunks.add(chunks.len() as f64);
-            st.mmapped = chunks;
+            st.mmapped = chunks.into_boxed_slice();
             drop(st);
             if let (Some(lo), Some(hi)) = (lo, hi) {
                 self.head.update_bounds(lo, hi);

@@ -272,18 +272,27 @@ fn hash_float_histogram(h: &FloatHistogram) -> u64 {
 #[derive(Debug, Clone, Copy)]
 pub struct Pending {
     /// The appender's id.
-    pub appender: u64,
+    pub appender: std::num::NonZeroU32,
+    /// The value's kind.
+    pub kind: u8,
     /// Its last sample for this series.
     pub t: i64,
-    /// The value's kind and identity.
-    pub v: ValueKey,
+    /// The value's identity (float bits or histogram hash).
+    pub v: u64,
+}
+
+impl Pending {
+    /// The value key.
+    pub fn key(&self) -> ValueKey {
+        (self.kind, self.v)
+    }
 }
 
 /// The mutable part of a series.
 #[derive(Debug, Default)]
 pub struct SeriesState {
-    /// Full chunks on disk, oldest first.
-    pub mmapped: Vec<MmappedChunk>,
+    /// Full chunks on disk, oldest first (a boxed slice: exact size, 16 bytes when empty).
+    pub mmapped: Box<[MmappedChunk]>,
     /// Full chunks that could not be written to disk.
     pub spilled: Option<Box<Vec<SpilledChunk>>>,
     /// The open chunk.
@@ -558,12 +567,14 @@ pub fn map_chunk(st: &mut SeriesState, series_ref: u64, chunk: HeadChunk, mapper
     match mapper.write_chunk(series_ref, chunk.mint, maxt, encoding, bytes) {
         Ok(chunk_ref) => {
             // Grow by one: a series holds few chunks and they stay for hours, so no spare capacity.
-            st.mmapped.reserve_exact(1);
-            st.mmapped.push(MmappedChunk {
+            let mut list = std::mem::take(&mut st.mmapped).into_vec();
+            list.reserve_exact(1);
+            list.push(MmappedChunk {
                 chunk_ref,
                 mint: chunk.mint,
                 maxt,
             });
+            st.mmapped = list.into_boxed_slice();
         }
         Err(e) => {
             tracing::error!(series_ref, error = %e, "writing head chunk to disk failed; keeping it in memory");

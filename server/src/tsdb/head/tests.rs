@@ -597,3 +597,17 @@ fn histogram_chunks_are_cut_on_resets_and_size() {
     }
     assert_eq!(head.metrics().head.histograms_appended.get(), 300.0);
 }
+
+#[test]
+fn per_series_structures_stay_small() {
+    // The memory budget per series (well under 1 KiB with a 120-sample chunk) depends on these.
+    use std::mem::size_of;
+    assert!(
+        size_of::<MemSeries>() <= 176,
+        "MemSeries is {} bytes",
+        size_of::<MemSeries>()
+    );
+    assert!(size_of::<Option<series::Pending>>() <= 24);
+    assert!(size_of::<series::MmappedChunk>() <= 24);
+    assert_eq!(size_of::<series::Sym>(), 8, "interned strings are thin pointers");
+}
