@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use server::storage::{Queryable, Value, collect_samples};
-use server::tsdb::cli::{ingest_test_labels, ingest_test_value};
+use server::tsdb::cli::{ingest_test_histogram, ingest_test_histogram_labels, ingest_test_labels, ingest_test_value};
 use server::tsdb::{Db, Options};
 
 const SERIES: usize = 40;
@@ -41,10 +41,36 @@ fn verify(dir: &Path, durable: Option<u64>, round: usize) -> Option<u64> {
     let q = db.querier(i64::MIN, i64::MAX).unwrap();
     let series = q.select(true, None, &[]).unwrap();
     let mut newest: Option<u64> = None;
+    let mut histogram_samples = 0;
     if !series.is_empty() {
-        assert_eq!(series.len(), SERIES, "round {round}: every series exists");
+        assert_eq!(series.len(), SERIES + 1, "round {round}: every series exists");
+        // The native histogram series sorts last.
+        let h = &series[SERIES];
+        assert_eq!(h.labels, ingest_test_histogram_labels(), "round {round}");
+        let mut it = h.iter();
+        let samples = collect_samples(&mut *it);
+        histogram_samples = samples.len() as u64;
+        for (step, (t, v)) in samples.into_iter().enumerate() {
+            assert_eq!(
+                t,
+                step as i64 * 1000,
+                "round {round}: histogram gap or duplicate at {step}"
+            );
+            match v {
+                Value::Histogram(got) => {
+                    let want = ingest_test_histogram(step as u64);
+                    assert_eq!(
+                        (got.count, &got.positive_buckets),
+                        (want.count, &want.positive_buckets),
+                        "round {round}"
+                    );
+                }
+                other => panic!("round {round}: unexpected {other:?}"),
+            }
+        }
+        assert!(it.err().is_none());
     }
-    for (i, s) in series.iter().enumerate() {
+    for (i, s) in series.iter().take(SERIES).enumerate() {
         assert_eq!(s.labels, ingest_test_labels(i), "round {round}");
         let mut it = s.iter();
         let samples = collect_samples(&mut *it);
@@ -65,6 +91,13 @@ fn verify(dir: &Path, durable: Option<u64>, round: usize) -> Option<u64> {
             None => newest = Some(last),
             Some(n) => assert_eq!(n, last, "round {round}: series {i} disagrees on the last commit"),
         }
+    }
+    if let Some(n) = newest {
+        assert_eq!(
+            histogram_samples,
+            n + 1,
+            "round {round}: the histogram series is committed with the floats"
+        );
     }
     if let Some(d) = durable {
         assert!(

@@ -1,6 +1,7 @@
 //! `server tsdb ...`: tools around the TSDB.
 //!
-//! - `ingest-test --path DIR`: appends deterministic series forever (or for `--steps`), one commit per step,
+//! - `ingest-test --path DIR`: appends deterministic float series and one native histogram series forever (or for
+//!   `--steps`), one commit per step,
 //!   fsyncing the WAL every `--sync-every` steps and then recording the last durable step in `--durable-file`.
 //!   The crash test kills it with SIGKILL at random points and checks the data directory afterwards.
 //! - `bench-write`: like `promtool tsdb bench write`: ingests `--scrapes` scrapes of `--metrics` series
@@ -17,6 +18,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 
 use super::{Db, Options};
+use crate::model::histogram::{Histogram, Span};
 use crate::model::labels::Labels;
 use crate::storage::{Appendable, Queryable};
 
@@ -118,6 +120,26 @@ pub fn ingest_test_value(i: usize, step: u64) -> f64 {
     step as f64 * 0.5 + i as f64
 }
 
+/// The labels of ingest-test's native histogram series.
+pub fn ingest_test_histogram_labels() -> Labels {
+    [("__name__", "ingest_test_histogram")].into_iter().collect()
+}
+
+/// The native histogram ingest-test writes at `step`: a counter histogram whose buckets grow with the step.
+pub fn ingest_test_histogram(step: u64) -> Histogram {
+    let n = step as i64;
+    Histogram {
+        schema: 0,
+        zero_threshold: 2f64.powi(-128),
+        zero_count: step,
+        count: step + 3 * step,
+        sum: step as f64 * 2.5,
+        positive_spans: vec![Span { offset: 0, length: 2 }],
+        positive_buckets: vec![n, n],
+        ..Histogram::default()
+    }
+}
+
 fn ingest_test(
     path: &Path,
     series: usize,
@@ -137,6 +159,8 @@ fn ingest_test(
         t => (t / 1000) as u64 + 1,
     };
     let labels: Vec<Labels> = (0..series).map(ingest_test_labels).collect();
+    let histogram_labels = ingest_test_histogram_labels();
+    let mut histogram_ref = 0;
     let mut refs = vec![0u64; series];
     let mut step = start;
     while steps == 0 || step < start + steps {
@@ -146,6 +170,14 @@ fn ingest_test(
                 .append(refs[i], l, step as i64 * 1000, ingest_test_value(i, step))
                 .map_err(|e| format!("append step {step} series {i}: {e}"))?;
         }
+        histogram_ref = app
+            .append_histogram(
+                histogram_ref,
+                &histogram_labels,
+                step as i64 * 1000,
+                &ingest_test_histogram(step),
+            )
+            .map_err(|e| format!("append step {step} histogram: {e}"))?;
         app.commit().map_err(|e| format!("commit step {step}: {e}"))?;
         if (step + 1) % sync_every == 0 {
             db.sync_wal().map_err(|e| e.to_string())?;
