@@ -334,28 +334,37 @@ fn bench_write(out: Option<PathBuf>, metrics_file: Option<&Path>, n: usize, scra
     let rss_before = rss_bytes().unwrap_or(0);
     let db = Db::open(&dir, Options::default()).map_err(|e| e.to_string())?;
     let started = Instant::now();
+    // As promtool: scrapes of 1000 series each (one commit per scrape), spread over the available cores; every
+    // series a counter growing by 1000 per scrape.
+    const BATCH: usize = 1000;
     let threads = std::thread::available_parallelism().map_or(2, |p| p.get()).min(8);
-    let shard = n.div_ceil(threads).max(1);
+    let batches: Vec<&[Labels]> = series.chunks(BATCH).collect();
     let total: u64 = std::thread::scope(|scope| {
-        let handles: Vec<_> = series
-            .chunks(shard)
-            .enumerate()
-            .map(|(k, batch)| {
+        let handles: Vec<_> = (0..threads)
+            .map(|k| {
                 let db = &db;
+                let mine: Vec<(usize, &[Labels])> =
+                    batches.iter().copied().enumerate().skip(k).step_by(threads).collect();
                 scope.spawn(move || -> Result<u64, String> {
-                    let mut refs = vec![0u64; batch.len()];
-                    // As promtool: every series a counter growing by 1000 per scrape.
-                    let mut values: Vec<i64> = (0..batch.len()).map(|i| (k * shard + i) as i64 * 7919).collect();
+                    let mut refs: Vec<Vec<u64>> = mine.iter().map(|(_, b)| vec![0u64; b.len()]).collect();
+                    let mut values: Vec<Vec<i64>> = mine
+                        .iter()
+                        .map(|(j, b)| (0..b.len()).map(|i| (j * BATCH + i) as i64 * 7919).collect())
+                        .collect();
                     let mut count = 0;
                     for s in 0..scrapes {
                         let t = s as i64 * 15_000;
-                        let mut app = db.appender();
-                        for (i, l) in batch.iter().enumerate() {
-                            values[i] += 1000;
-                            refs[i] = app.append(refs[i], l, t, values[i] as f64).map_err(|e| e.to_string())?;
-                            count += 1;
+                        for (m, (_, batch)) in mine.iter().enumerate() {
+                            let mut app = db.appender();
+                            for (i, l) in batch.iter().enumerate() {
+                                values[m][i] += 1000;
+                                refs[m][i] = app
+                                    .append(refs[m][i], l, t, values[m][i] as f64)
+                                    .map_err(|e| e.to_string())?;
+                                count += 1;
+                            }
+                            app.commit().map_err(|e| e.to_string())?;
                         }
-                        app.commit().map_err(|e| e.to_string())?;
                     }
                     Ok(count)
                 })
