@@ -1,0 +1,470 @@
+//! Aggregation operators (`sum`, `avg`, `count`, `min`, `max`, `group`, `stddev`, `stdvar`, `topk`, `bottomk`,
+//! `quantile`, `count_values`, `limitk`, `limit_ratio`), step by step, with `by`/`without` grouping.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use super::QueryError;
+use super::eval::{Evaluator, NAME_LABELS, Val};
+use super::histogram::{HistogramMean, HistogramOps, HistogramSum};
+use super::kahan::{KahanMean, KahanSum};
+use super::value::{Sample, Vector, format_float};
+use crate::model::histogram::FloatHistogram;
+use crate::model::labels::Labels;
+use crate::promql::ast::{AggregateExpr, AggregateOp};
+
+/// The grouping key of a sample's labels.
+fn group_hash(s: &Sample, a: &AggregateExpr) -> u64 {
+    let mut h = DefaultHasher::new();
+    if a.without {
+        for (n, v) in s.metric.iter() {
+            if NAME_LABELS.contains(&n) || a.grouping.iter().any(|g| g == n) {
+                continue;
+            }
+            n.hash(&mut h);
+            v.hash(&mut h);
+        }
+    } else {
+        for g in &a.grouping {
+            if let Some(v) = s.metric.get(g) {
+                g.hash(&mut h);
+                v.hash(&mut h);
+            }
+        }
+    }
+    h.finish()
+}
+
+/// The labels of a sample's group.
+fn group_labels(s: &Sample, a: &AggregateExpr) -> Labels {
+    if a.without {
+        s.metric
+            .iter()
+            .filter(|(n, _)| !NAME_LABELS.contains(n) && !a.grouping.iter().any(|g| g == n))
+            .collect()
+    } else {
+        s.metric
+            .iter()
+            .filter(|(n, _)| a.grouping.iter().any(|g| g == n))
+            .collect()
+    }
+}
+
+/// Orders floats for `topk` (NaN lowest) descending.
+fn cmp_desc(a: f64, b: f64) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        _ => b.partial_cmp(&a).unwrap_or(Ordering::Equal),
+    }
+}
+
+/// Orders floats for `bottomk` (NaN highest) ascending.
+fn cmp_asc(a: f64, b: f64) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        _ => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+    }
+}
+
+/// The `q`-quantile of `values` (sorted in place), as upstream computes it.
+pub fn quantile(q: f64, values: &mut [f64]) -> f64 {
+    if values.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        _ => a.partial_cmp(b).unwrap_or(Ordering::Equal),
+    });
+    let n = values.len() as f64;
+    let rank = q * (n - 1.0);
+    let lower = rank.floor().max(0.0);
+    let upper = (lower + 1.0).min(n - 1.0);
+    let weight = rank - rank.floor();
+    values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
+}
+
+/// Evaluates an aggregation for all steps.
+pub fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Result<Val, QueryError> {
+    // The parameter first (as upstream), then the vector.
+    let mut params: Option<Vec<f64>> = None;
+    let mut label_param: Option<String> = None;
+    if let Some(p) = &a.param {
+        match ev.eval(p)? {
+            Val::Scalars(s) => params = Some(s),
+            Val::Str(s) => label_param = Some(s),
+            _ => return Err(QueryError::Execution("invalid aggregation parameter".into())),
+        }
+    }
+    let vectors = ev.eval_vectors(&a.expr)?;
+    if a.op == AggregateOp::CountValues {
+        let label = label_param.unwrap_or_default();
+        if !valid_label_name(&label) {
+            return Err(QueryError::Execution(format!("invalid label name {label:?}")));
+        }
+        let out = vectors.into_iter().map(|v| count_values(a, &label, v)).collect();
+        return Ok(Val::Vectors(out));
+    }
+    let mut out = Vec::with_capacity(vectors.len());
+    for (i, v) in vectors.into_iter().enumerate() {
+        let param = params.as_ref().map(|p| p[i]);
+        out.push(aggregate_step(ev, a, param, v)?);
+    }
+    Ok(Val::Vectors(out))
+}
+
+fn valid_label_name(s: &str) -> bool {
+    !s.is_empty() && std::str::from_utf8(s.as_bytes()).is_ok() && !s.contains('\u{FFFD}')
+}
+
+fn count_values(a: &AggregateExpr, label: &str, v: Vector) -> Vector {
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut out: Vector = Vec::new();
+    for s in &v {
+        let value = match &s.h {
+            Some(h) => histogram_string(h),
+            None => format_float(s.f),
+        };
+        let mut labels = group_labels(s, a);
+        labels.set(label, value);
+        match index.get(&labels) {
+            Some(&i) => out[i].f += 1.0,
+            None => {
+                index.insert(labels.clone(), out.len());
+                out.push(Sample::float(Arc::new(labels), s.t, 1.0));
+            }
+        }
+    }
+    out
+}
+
+/// A histogram as upstream prints it: `{count:N, sum:S, [lower,upper):count, ...}` over its non-empty buckets.
+pub fn histogram_string(h: &FloatHistogram) -> String {
+    let mut out = format!("{{count:{}, sum:{}", fmt_g(h.count), fmt_g(h.sum));
+    for b in h.buckets() {
+        if b.count == 0.0 {
+            continue;
+        }
+        let open = if b.lower_inclusive { '[' } else { '(' };
+        let close = if b.upper_inclusive { ']' } else { ')' };
+        out.push_str(&format!(
+            ", {open}{},{}{close}:{}",
+            fmt_g(b.lower),
+            fmt_g(b.upper),
+            fmt_g(b.count)
+        ));
+    }
+    out.push('}');
+    out
+}
+
+/// Accumulated state of one group.
+struct Group {
+    labels: Arc<Labels>,
+    first: usize,
+    count: f64,
+    sum: KahanSum,
+    mean: KahanMean,
+    value: f64,
+    has_float: bool,
+    hsum: Option<HistogramSum>,
+    hmean: HistogramMean,
+    hist_count: usize,
+    hist_error: bool,
+    // Welford for stddev/stdvar.
+    w_mean: f64,
+    w_mean_c: f64,
+    w_aux: f64,
+    w_aux_c: f64,
+    members: Vec<usize>,
+    drop_name: bool,
+}
+
+fn aggregate_step(
+    ev: &mut Evaluator<'_>,
+    a: &AggregateExpr,
+    param: Option<f64>,
+    v: Vector,
+) -> Result<Vector, QueryError> {
+    match a.op {
+        AggregateOp::Topk | AggregateOp::Bottomk | AggregateOp::Limitk => {
+            let p = param.unwrap_or(f64::NAN);
+            if p.is_nan() {
+                return Err(QueryError::Execution("Parameter value is NaN".into()));
+            }
+            return Ok(top_k(ev, a, p, v));
+        }
+        AggregateOp::LimitRatio => {
+            let mut r = param.unwrap_or(f64::NAN);
+            if r.is_nan() {
+                return Err(QueryError::Execution("Ratio value is NaN".into()));
+            }
+            if !(-1.0..=1.0).contains(&r) {
+                let capped = r.clamp(-1.0, 1.0);
+                ev.warn(
+                    format!(
+                        "ratio value should be between -1 and 1, got {}, capping to {}",
+                        fmt_g(r),
+                        fmt_g(capped)
+                    ),
+                    a.param.as_ref().map_or(a.pos, |p| p.pos()),
+                );
+                r = capped;
+            }
+            return Ok(limit_ratio(a, r, v));
+        }
+        AggregateOp::Quantile => {
+            let q = param.unwrap_or(f64::NAN);
+            if !(0.0..=1.0).contains(&q) {
+                ev.warn(
+                    format!("quantile value should be between 0 and 1, got {}", fmt_g(q)),
+                    a.param.as_ref().map_or(a.pos, |p| p.pos()),
+                );
+            }
+        }
+        _ => {}
+    }
+    let mut index: HashMap<u64, usize> = HashMap::new();
+    let mut groups: Vec<Group> = Vec::new();
+    for (si, s) in v.iter().enumerate() {
+        let key = group_hash(s, a);
+        let gi = match index.get(&key) {
+            Some(&g) => g,
+            None => {
+                index.insert(key, groups.len());
+                groups.push(Group {
+                    labels: Arc::new(group_labels(s, a)),
+                    first: si,
+                    count: 0.0,
+                    sum: KahanSum::default(),
+                    mean: KahanMean::default(),
+                    value: f64::NAN,
+                    has_float: false,
+                    hsum: None,
+                    hmean: HistogramMean::default(),
+                    hist_count: 0,
+                    hist_error: false,
+                    w_mean: 0.0,
+                    w_mean_c: 0.0,
+                    w_aux: 0.0,
+                    w_aux_c: 0.0,
+                    members: Vec::new(),
+                    drop_name: false,
+                });
+                groups.len() - 1
+            }
+        };
+        let g = &mut groups[gi];
+        g.count += 1.0;
+        g.members.push(si);
+        g.drop_name |= s.drop_name;
+        match &s.h {
+            Some(h) => {
+                g.hist_count += 1;
+                if a.op == AggregateOp::Sum && !g.hist_error {
+                    match &mut g.hsum {
+                        None => g.hsum = Some(HistogramSum::new(h)),
+                        Some(acc) => {
+                            if acc.add(h, 1.0).is_err() {
+                                g.hist_error = true;
+                            }
+                        }
+                    }
+                }
+                if a.op == AggregateOp::Avg && !g.hist_error && g.hmean.add(h).is_err() {
+                    g.hist_error = true;
+                }
+            }
+            None => {
+                g.has_float = true;
+                let f = s.f;
+                match a.op {
+                    AggregateOp::Sum => g.sum.add(f),
+                    AggregateOp::Avg => g.mean.add(f),
+                    AggregateOp::Min => {
+                        if g.value.is_nan() || f < g.value {
+                            g.value = f;
+                        }
+                    }
+                    AggregateOp::Max => {
+                        if g.value.is_nan() || f > g.value {
+                            g.value = f;
+                        }
+                    }
+                    AggregateOp::Stddev | AggregateOp::Stdvar => {
+                        let n = (g.members.len() - g.hist_count) as f64;
+                        let delta = f - (g.w_mean + g.w_mean_c);
+                        (g.w_mean, g.w_mean_c) = super::kahan::sum_inc(delta / n, g.w_mean, g.w_mean_c);
+                        let d2 = f - (g.w_mean + g.w_mean_c);
+                        (g.w_aux, g.w_aux_c) = super::kahan::sum_inc(delta * d2, g.w_aux, g.w_aux_c);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    for g in groups {
+        let t = v[g.first].t;
+        let float_count = (g.members.len() - g.hist_count) as f64;
+        let mut sample = Sample::float(g.labels.clone(), t, 0.0);
+        sample.drop_name = g.drop_name && a.grouping.iter().any(|n| n == "__name__") && !a.without;
+        match a.op {
+            AggregateOp::Count => sample.f = g.count,
+            AggregateOp::Group => sample.f = 1.0,
+            AggregateOp::Sum | AggregateOp::Avg => {
+                if g.has_float && g.hist_count > 0 {
+                    ev.warn("encountered a mix of histograms and floats for aggregation", a.pos);
+                    continue;
+                }
+                if g.hist_count > 0 {
+                    if g.hist_error {
+                        let name = v[g.first].metric.metric_name().unwrap_or("").to_string();
+                        ev.warn(
+                            format!(
+                                "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {name:?}"
+                            ),
+                            a.expr.pos(),
+                        );
+                        continue;
+                    }
+                    let (reconciled, collision, h) = if a.op == AggregateOp::Sum {
+                        let acc = g.hsum.unwrap_or_default();
+                        (acc.reconciled, acc.collision, acc.value())
+                    } else {
+                        let (r, c) = g.hmean.flags();
+                        (r, c, g.hmean.value().unwrap_or_default())
+                    };
+                    if collision {
+                        ev.warn("conflicting counter resets during histogram aggregation", a.expr.pos());
+                    }
+                    if reconciled {
+                        ev.info(
+                            "mismatched custom buckets were reconciled during aggregation",
+                            a.expr.pos(),
+                        );
+                    }
+                    let mut h = h;
+                    h.compact();
+                    sample.h = Some(Arc::new(h));
+                } else if a.op == AggregateOp::Sum {
+                    sample.f = g.sum.value();
+                } else {
+                    sample.f = g.mean.value();
+                }
+            }
+            AggregateOp::Min | AggregateOp::Max => {
+                if g.hist_count > 0 {
+                    ev.info(format!("ignored histogram in {} aggregation", a.op), a.pos);
+                }
+                if float_count == 0.0 {
+                    continue;
+                }
+                sample.f = g.value;
+            }
+            AggregateOp::Stddev | AggregateOp::Stdvar => {
+                if g.hist_count > 0 {
+                    ev.info(format!("ignored histogram in {} aggregation", a.op), a.pos);
+                }
+                if float_count == 0.0 {
+                    continue;
+                }
+                let var = (g.w_aux + g.w_aux_c) / float_count;
+                sample.f = if a.op == AggregateOp::Stddev { var.sqrt() } else { var };
+            }
+            AggregateOp::Quantile => {
+                if g.hist_count > 0 {
+                    ev.info(format!("ignored histogram in {} aggregation", a.op), a.pos);
+                }
+                let mut vals: Vec<f64> = g
+                    .members
+                    .iter()
+                    .filter(|&&i| v[i].h.is_none())
+                    .map(|&i| v[i].f)
+                    .collect();
+                if vals.is_empty() {
+                    continue;
+                }
+                sample.f = quantile(param.unwrap_or(f64::NAN), &mut vals);
+            }
+            _ => {}
+        }
+        out.push(sample);
+    }
+    Ok(out)
+}
+
+/// `%g`-like formatting for annotation messages.
+pub fn fmt_g(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else {
+        format!("{v}")
+    }
+}
+
+fn top_k(ev: &mut Evaluator<'_>, a: &AggregateExpr, k: f64, v: Vector) -> Vector {
+    if k < 1.0 {
+        return Vec::new();
+    }
+    let k = if k >= v.len() as f64 { v.len() } else { k as usize };
+    let mut groups: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut order: Vec<u64> = Vec::new();
+    let mut ignored = false;
+    for (i, s) in v.iter().enumerate() {
+        if s.h.is_some() && a.op != AggregateOp::Limitk {
+            ignored = true;
+            continue;
+        }
+        let key = group_hash(s, a);
+        groups
+            .entry(key)
+            .or_insert_with(|| {
+                order.push(key);
+                Vec::new()
+            })
+            .push(i);
+    }
+    if ignored {
+        ev.info(format!("ignored histogram in {} aggregation", a.op), a.pos);
+    }
+    let mut out = Vec::new();
+    for key in order {
+        let mut members = groups.remove(&key).unwrap_or_default();
+        match a.op {
+            AggregateOp::Topk => members.sort_by(|&x, &y| cmp_desc(v[x].f, v[y].f)),
+            AggregateOp::Bottomk => members.sort_by(|&x, &y| cmp_asc(v[x].f, v[y].f)),
+            _ => {}
+        }
+        members.truncate(k);
+        out.extend(members.into_iter().map(|i| v[i].clone()));
+    }
+    out
+}
+
+/// Whether a series falls into the first `ratio` (or, negative, the last) fraction of the hash space.
+fn ratio_selected(labels: &Labels, ratio: f64) -> bool {
+    let mut h = DefaultHasher::new();
+    labels.hash(&mut h);
+    let x = h.finish() as f64 / u64::MAX as f64;
+    if ratio >= 0.0 { x < ratio } else { x >= 1.0 + ratio }
+}
+
+fn limit_ratio(_a: &AggregateExpr, r: f64, v: Vector) -> Vector {
+    v.into_iter().filter(|s| ratio_selected(&s.metric, r)).collect()
+}

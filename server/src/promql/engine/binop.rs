@@ -1,0 +1,507 @@
+//! Binary operators: arithmetic, comparisons (filtering or `bool`), `atan2`, and the set operators, between
+//! scalars and instant vectors, with vector matching (`on`/`ignoring`, `group_left`/`group_right`, `fill`).
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use super::QueryError;
+use super::eval::{Evaluator, Val};
+use super::histogram::HistogramOps;
+use super::value::{Sample, Vector};
+use crate::model::histogram::FloatHistogram;
+use crate::model::labels::Labels;
+use crate::promql::ast::{BinaryExpr, BinaryOp, Cardinality, VectorMatching};
+
+/// Applies an arithmetic or comparison operator to two floats. For comparisons the result is 1/0 and the second
+/// value says whether the comparison held.
+pub fn scalar_op(op: BinaryOp, a: f64, b: f64) -> (f64, bool) {
+    match op {
+        BinaryOp::Add => (a + b, true),
+        BinaryOp::Sub => (a - b, true),
+        BinaryOp::Mul => (a * b, true),
+        BinaryOp::Div => (a / b, true),
+        BinaryOp::Mod => (a % b, true),
+        BinaryOp::Pow => (a.powf(b), true),
+        BinaryOp::Atan2 => (a.atan2(b), true),
+        BinaryOp::Eql => cmp(a == b),
+        BinaryOp::Neq => cmp(a != b),
+        BinaryOp::Gtr => cmp(a > b),
+        BinaryOp::Lss => cmp(a < b),
+        BinaryOp::Gte => cmp(a >= b),
+        BinaryOp::Lte => cmp(a <= b),
+        BinaryOp::And | BinaryOp::Or | BinaryOp::Unless | BinaryOp::TrimUpper | BinaryOp::TrimLower => {
+            (f64::NAN, false)
+        }
+    }
+}
+
+fn cmp(b: bool) -> (f64, bool) {
+    (if b { 1.0 } else { 0.0 }, b)
+}
+
+/// Whether the operator removes the metric name from its result.
+fn drops_name(op: BinaryOp, return_bool: bool) -> bool {
+    (!op.is_comparison() && !matches!(op, BinaryOp::TrimUpper | BinaryOp::TrimLower)) || return_bool
+}
+
+/// Evaluates a binary expression for all steps.
+pub fn eval_binary(ev: &mut Evaluator<'_>, b: &BinaryExpr) -> Result<Val, QueryError> {
+    let lhs = ev.eval(&b.lhs)?;
+    let rhs = ev.eval(&b.rhs)?;
+    match (lhs, rhs) {
+        (Val::Scalars(l), Val::Scalars(r)) => Ok(Val::Scalars(
+            l.iter()
+                .zip(&r)
+                .map(|(a, c)| {
+                    let (v, _) = scalar_op(b.op, *a, *c);
+                    v
+                })
+                .collect(),
+        )),
+        (Val::Vectors(l), Val::Scalars(r)) => {
+            let out = l
+                .into_iter()
+                .zip(r)
+                .map(|(v, s)| vector_scalar(ev, b, v, s, false))
+                .collect();
+            Ok(Val::Vectors(out))
+        }
+        (Val::Scalars(l), Val::Vectors(r)) => {
+            let out = r
+                .into_iter()
+                .zip(l)
+                .map(|(v, s)| vector_scalar(ev, b, v, s, true))
+                .collect();
+            Ok(Val::Vectors(out))
+        }
+        (Val::Vectors(l), Val::Vectors(r)) => {
+            let default = VectorMatching {
+                card: if b.op.is_set_operator() {
+                    Cardinality::ManyToMany
+                } else {
+                    Cardinality::OneToOne
+                },
+                matching_labels: Vec::new(),
+                on: false,
+                include: Vec::new(),
+                fill_left: None,
+                fill_right: None,
+            };
+            let m = b.matching.as_ref().unwrap_or(&default);
+            let mut out = Vec::with_capacity(l.len());
+            for (lv, rv) in l.into_iter().zip(r) {
+                let v = match b.op {
+                    BinaryOp::And => and(lv, &rv, m),
+                    BinaryOp::Or => or(lv, rv, m),
+                    BinaryOp::Unless => unless(lv, &rv, m),
+                    _ => vector_vector(ev, b, m, lv, rv)?,
+                };
+                out.push(v);
+            }
+            Ok(Val::Vectors(out))
+        }
+        _ => Err(QueryError::Execution(format!(
+            "invalid operand types for binary operator {}",
+            b.op
+        ))),
+    }
+}
+
+/// A float or histogram operand.
+#[derive(Clone, Copy)]
+enum Operand<'a> {
+    F(f64),
+    H(&'a FloatHistogram),
+}
+
+/// The outcome of applying an operator to one pair of values: `None` drops the pair.
+enum Outcome {
+    F(f64),
+    H(FloatHistogram),
+}
+
+/// Applies `op` to two operands of any kind, raising upstream's annotations for unsupported combinations.
+/// `keep` reports whether a comparison held (filtering semantics).
+fn apply(ev: &mut Evaluator<'_>, b: &BinaryExpr, l: Operand<'_>, r: Operand<'_>) -> Option<(Outcome, bool)> {
+    let op = b.op;
+    match (l, r) {
+        (Operand::F(a), Operand::F(c)) => {
+            let (v, keep) = scalar_op(op, a, c);
+            Some((Outcome::F(v), keep))
+        }
+        (Operand::H(h), Operand::F(c)) => match op {
+            BinaryOp::TrimUpper => Some((Outcome::H(super::histogram::trim(h, c, true)), true)),
+            BinaryOp::TrimLower => Some((Outcome::H(super::histogram::trim(h, c, false)), true)),
+            BinaryOp::Mul => Some((Outcome::H(h.scaled(c)), true)),
+            BinaryOp::Div => {
+                let mut out = h.scaled(1.0 / c);
+                if c == 0.0 {
+                    // Division by zero: only the totals are meaningful.
+                    out.positive_spans.clear();
+                    out.positive_buckets.clear();
+                    out.negative_spans.clear();
+                    out.negative_buckets.clear();
+                }
+                Some((Outcome::H(out), true))
+            }
+            _ => {
+                incompatible(ev, b, "histogram", "float");
+                None
+            }
+        },
+        (Operand::F(a), Operand::H(h)) => match op {
+            BinaryOp::Mul => Some((Outcome::H(h.scaled(a)), true)),
+            _ => {
+                incompatible(ev, b, "float", "histogram");
+                None
+            }
+        },
+        (Operand::H(x), Operand::H(y)) => match op {
+            BinaryOp::Add | BinaryOp::Sub => {
+                let mut out = x.clone();
+                let res = if op == BinaryOp::Add {
+                    out.add_hist(y)
+                } else {
+                    out.sub_hist(y)
+                };
+                match res {
+                    Ok(reconciled) => {
+                        if reconciled {
+                            let what = if op == BinaryOp::Add { "addition" } else { "subtraction" };
+                            ev.info(
+                                format!("mismatched custom buckets were reconciled during {what}"),
+                                b.pos,
+                            );
+                        }
+                        Some((Outcome::H(out), true))
+                    }
+                    Err(e) => {
+                        ev.warn(e, b.pos);
+                        None
+                    }
+                }
+            }
+            BinaryOp::Eql => {
+                let eq = x.equals(y);
+                Some((
+                    if b.return_bool {
+                        Outcome::F(eq as u8 as f64)
+                    } else {
+                        Outcome::H(x.clone())
+                    },
+                    eq,
+                ))
+            }
+            BinaryOp::Neq => {
+                let ne = !x.equals(y);
+                Some((
+                    if b.return_bool {
+                        Outcome::F(ne as u8 as f64)
+                    } else {
+                        Outcome::H(x.clone())
+                    },
+                    ne,
+                ))
+            }
+            _ => {
+                incompatible(ev, b, "histogram", "histogram");
+                None
+            }
+        },
+    }
+}
+
+fn incompatible(ev: &mut Evaluator<'_>, b: &BinaryExpr, l: &str, r: &str) {
+    ev.info(
+        format!(
+            "incompatible sample types encountered for binary operator \"{}\": {l} {} {r}",
+            b.op, b.op
+        ),
+        b.pos,
+    );
+}
+
+fn vector_scalar(ev: &mut Evaluator<'_>, b: &BinaryExpr, v: Vector, s: f64, swap: bool) -> Vector {
+    let mut out = Vec::with_capacity(v.len());
+    let drop = drops_name(b.op, b.return_bool);
+    for mut smp in v {
+        let h = smp.h.take();
+        let vo = match &h {
+            Some(h) => Operand::H(h),
+            None => Operand::F(smp.f),
+        };
+        let (l, r) = if swap { (Operand::F(s), vo) } else { (vo, Operand::F(s)) };
+        // Comparisons of histograms with scalars are not defined.
+        if b.op.is_comparison() && h.is_some() {
+            incompatible(
+                ev,
+                b,
+                if swap { "float" } else { "histogram" },
+                if swap { "histogram" } else { "float" },
+            );
+            continue;
+        }
+        let Some((res, keep)) = apply(ev, b, l, r) else {
+            continue;
+        };
+        if b.op.is_comparison() && !b.return_bool {
+            if !keep {
+                continue;
+            }
+            // The filter keeps the vector's own value.
+            smp.h = h;
+        } else {
+            match res {
+                Outcome::F(f) => smp.f = f,
+                Outcome::H(nh) => smp.h = Some(Arc::new(nh)),
+            }
+        }
+        if drop {
+            smp.drop_name = true;
+        }
+        out.push(smp);
+    }
+    out
+}
+
+/// The matching signature of a label set: the `on` labels, or all but the `ignoring` labels and the name.
+fn signature(labels: &Labels, m: &VectorMatching) -> u64 {
+    let mut h = DefaultHasher::new();
+    if m.on {
+        for name in &m.matching_labels {
+            if let Some(v) = labels.get(name) {
+                name.hash(&mut h);
+                v.hash(&mut h);
+            }
+        }
+    } else {
+        for (n, v) in labels.iter() {
+            if n == "__name__" || m.matching_labels.iter().any(|x| x == n) {
+                continue;
+            }
+            n.hash(&mut h);
+            v.hash(&mut h);
+        }
+    }
+    h.finish()
+}
+
+/// The labels a signature is computed over (for error messages).
+fn signature_labels(labels: &Labels, m: &VectorMatching) -> Labels {
+    labels
+        .iter()
+        .filter(|(n, _)| {
+            if m.on {
+                m.matching_labels.iter().any(|x| x == n)
+            } else {
+                *n != "__name__" && !m.matching_labels.iter().any(|x| x == n)
+            }
+        })
+        .collect()
+}
+
+fn and(lhs: Vector, rhs: &Vector, m: &VectorMatching) -> Vector {
+    let sigs: HashSet<u64> = rhs.iter().map(|s| signature(&s.metric, m)).collect();
+    lhs.into_iter()
+        .filter(|s| sigs.contains(&signature(&s.metric, m)))
+        .collect()
+}
+
+fn unless(lhs: Vector, rhs: &Vector, m: &VectorMatching) -> Vector {
+    let sigs: HashSet<u64> = rhs.iter().map(|s| signature(&s.metric, m)).collect();
+    lhs.into_iter()
+        .filter(|s| !sigs.contains(&signature(&s.metric, m)))
+        .collect()
+}
+
+fn or(mut lhs: Vector, rhs: Vector, m: &VectorMatching) -> Vector {
+    let sigs: HashSet<u64> = lhs.iter().map(|s| signature(&s.metric, m)).collect();
+    lhs.extend(rhs.into_iter().filter(|s| !sigs.contains(&signature(&s.metric, m))));
+    lhs
+}
+
+/// The result's labels for a matched pair (upstream's `resultMetric`).
+fn result_metric(l: &Sample, r: &Sample, m: &VectorMatching) -> Arc<Labels> {
+    if m.card != Cardinality::OneToOne && m.include.is_empty() {
+        return l.metric.clone();
+    }
+    let mut labels = (*l.metric).clone();
+    if m.card == Cardinality::OneToOne {
+        if m.on {
+            labels = labels
+                .iter()
+                .filter(|(n, _)| m.matching_labels.iter().any(|x| x == n))
+                .collect();
+        } else {
+            for n in &m.matching_labels {
+                labels.remove(n);
+            }
+        }
+    }
+    for n in &m.include {
+        match r.metric.get(n) {
+            Some(v) => labels.set(n.clone(), v),
+            None => {
+                labels.remove(n);
+            }
+        }
+    }
+    Arc::new(labels)
+}
+
+fn dup_error(side: &str, sig: &Labels, a: &Sample, b: &Sample) -> QueryError {
+    let (x, y) = if a.metric <= b.metric { (a, b) } else { (b, a) };
+    QueryError::Execution(format!(
+        "found duplicate series for the match group {sig} on the {side} hand-side of the operation: [{}, {}];\
+many-to-many matching not allowed: matching labels must be unique on one side",
+        x.metric, y.metric
+    ))
+}
+
+fn vector_vector(
+    ev: &mut Evaluator<'_>,
+    b: &BinaryExpr,
+    m: &VectorMatching,
+    lhs: Vector,
+    rhs: Vector,
+) -> Result<Vector, QueryError> {
+    // The "one" side is indexed; group_right swaps the roles.
+    let swap = m.card == Cardinality::OneToMany;
+    let (many, one) = if swap { (rhs, lhs) } else { (lhs, rhs) };
+    let mut index: HashMap<u64, usize> = HashMap::with_capacity(one.len());
+    for (i, s) in one.iter().enumerate() {
+        match index.entry(signature(&s.metric, m)) {
+            Entry::Occupied(e) => {
+                let side = if swap { "left" } else { "right" };
+                return Err(dup_error(side, &signature_labels(&s.metric, m), &one[*e.get()], s));
+            }
+            Entry::Vacant(e) => {
+                e.insert(i);
+            }
+        }
+    }
+    let drop = drops_name(b.op, b.return_bool);
+    let mut out = Vec::with_capacity(many.len());
+    // For one-to-one: which "one" samples were matched already (and by which left sample).
+    let mut matched: HashMap<u64, usize> = HashMap::new();
+    let mut out_sigs: HashSet<u64> = HashSet::new();
+    let mut used_one = vec![false; one.len()];
+    for (mi, ms) in many.iter().enumerate() {
+        let sig = signature(&ms.metric, m);
+        let Some(&oi) = index.get(&sig) else {
+            continue;
+        };
+        let os = &one[oi];
+        used_one[oi] = true;
+        if m.card == Cardinality::OneToOne {
+            if matched.contains_key(&sig) {
+                return Err(QueryError::Execution(
+                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
+                        .into(),
+                ));
+            }
+            matched.insert(sig, mi);
+        }
+        let (l, r) = if swap { (os, ms) } else { (ms, os) };
+        if let Some(s) = combine(ev, b, m, l, r, ms, os, drop) {
+            if m.card != Cardinality::OneToOne {
+                let mut h = DefaultHasher::new();
+                s.metric.hash(&mut h);
+                if !out_sigs.insert(h.finish()) {
+                    return Err(QueryError::Execution(
+                        "multiple matches for labels: grouping labels must ensure unique matches".into(),
+                    ));
+                }
+            }
+            out.push(s);
+        }
+    }
+    // fill(): pair unmatched series with the fill value.
+    let (fill_many, fill_one) = if swap {
+        (m.fill_right, m.fill_left)
+    } else {
+        (m.fill_left, m.fill_right)
+    };
+    if let Some(fv) = fill_many {
+        for (oi, os) in one.iter().enumerate() {
+            if used_one[oi] {
+                continue;
+            }
+            let filler = Sample::float(Arc::new(signature_labels(&os.metric, m)), os.t, fv);
+            let (l, r) = if swap { (os, &filler) } else { (&filler, os) };
+            if let Some(s) = combine(ev, b, m, l, r, &filler, os, drop) {
+                out.push(s);
+            }
+        }
+    }
+    if let Some(fv) = fill_one {
+        for ms in &many {
+            let sig = signature(&ms.metric, m);
+            if index.contains_key(&sig) {
+                continue;
+            }
+            let filler = Sample::float(Arc::new(signature_labels(&ms.metric, m)), ms.t, fv);
+            let (l, r) = if swap { (&filler, ms) } else { (ms, &filler) };
+            if let Some(s) = combine(ev, b, m, l, r, ms, &filler, drop) {
+                out.push(s);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Combines a matched pair (`l` op `r`); `ms` is the sample from the "many" side, `os` from the "one" side.
+#[allow(clippy::too_many_arguments)]
+fn combine(
+    ev: &mut Evaluator<'_>,
+    b: &BinaryExpr,
+    m: &VectorMatching,
+    l: &Sample,
+    r: &Sample,
+    ms: &Sample,
+    os: &Sample,
+    drop: bool,
+) -> Option<Sample> {
+    let lo = match &l.h {
+        Some(h) => Operand::H(h),
+        None => Operand::F(l.f),
+    };
+    let ro = match &r.h {
+        Some(h) => Operand::H(h),
+        None => Operand::F(r.f),
+    };
+    if b.op.is_comparison() && (l.h.is_some() != r.h.is_some()) {
+        incompatible(
+            ev,
+            b,
+            if l.h.is_some() { "histogram" } else { "float" },
+            if r.h.is_some() { "histogram" } else { "float" },
+        );
+        return None;
+    }
+    let (res, keep) = apply(ev, b, lo, ro)?;
+    let metric = result_metric(ms, os, m);
+    let mut s = Sample {
+        metric,
+        t: ms.t,
+        f: 0.0,
+        h: None,
+        drop_name: drop || ms.drop_name,
+    };
+    if b.op.is_comparison() && !b.return_bool {
+        if !keep {
+            return None;
+        }
+        // Filtering keeps the left-hand value.
+        s.f = l.f;
+        s.h = l.h.clone();
+    } else {
+        match res {
+            Outcome::F(f) => s.f = f,
+            Outcome::H(h) => s.h = Some(Arc::new(h)),
+        }
+    }
+    Some(s)
+}

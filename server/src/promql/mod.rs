@@ -1,0 +1,23 @@
+//! PromQL: the syntax tree ([`ast`]), the function table ([`functions`]), the [`lexer`], the [`parser`]
+//! (with upstream's type checks and error messages) and the [`printer`] (`Display` for [`ast::Expr`], upstream's
+//! canonical form). The engine evaluates the trees the parser builds.
+//!
+//! ```
+//! use server::promql::{parse_with, ParseOptions};
+//!
+//! let expr = parse_with("sum by (job) (rate(http_requests_total[5m]))", &ParseOptions::default()).unwrap();
+//! assert_eq!(expr.to_string(), "sum by (job) (rate(http_requests_total[5m]))");
+//! ```
+
+pub mod ast;
+mod duration_parser;
+pub mod engine;
+pub mod functions;
+pub mod lexer;
+pub mod literals;
+pub mod parser;
+pub mod printer;
+pub mod promqltest;
+
+pub use ast::{Expr, ValueType};
+pub use parser::{ParseError, ParseOptions, parse, parse_metric_selector, parse_with};
