@@ -351,6 +351,9 @@ impl Block {
     }
 }
 
+/// A selected series: labels, chunks overlapping the range, deleted intervals.
+type Selected = (Labels, Vec<ChunkMeta>, Vec<Interval>);
+
 /// Reads a block's series over a time range.
 #[derive(Debug)]
 pub struct BlockQuerier {
@@ -361,7 +364,7 @@ pub struct BlockQuerier {
 
 impl BlockQuerier {
     /// The matching series with samples in range: (labels, chunks overlapping the range, deleted intervals).
-    fn matching(&self, matchers: &[Matcher]) -> Result<Vec<(Labels, Vec<ChunkMeta>, Vec<Interval>)>, StorageError> {
+    fn matching(&self, matchers: &[Matcher]) -> Result<Vec<Selected>, StorageError> {
         let b = &self.block;
         let ids = b.index.postings_for_matchers(matchers).map_err(BlockError::from)?;
         let stones = b.tombstones.read().unwrap_or_else(|e| e.into_inner()).clone();

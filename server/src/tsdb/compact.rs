@@ -226,15 +226,12 @@ pub fn compact_blocks(dir: &Path, blocks: &[Arc<Block>]) -> Result<Option<BlockM
     let lists = blocks.iter().map(|b| b.all_series()).collect::<Result<Vec<_>, _>>()?;
     let mut iters: Vec<_> = lists.into_iter().map(|l| l.into_iter().peekable()).collect();
     let mut w = BlockWriter::new(dir, mint, maxt)?;
-    loop {
-        let Some(labels) = iters
-            .iter_mut()
-            .filter_map(|it| it.peek().map(|s| &s.labels))
-            .min()
-            .cloned()
-        else {
-            break;
-        };
+    while let Some(labels) = iters
+        .iter_mut()
+        .filter_map(|it| it.peek().map(|s| &s.labels))
+        .min()
+        .cloned()
+    {
         let mut parts = Vec::new();
         for (i, it) in iters.iter_mut().enumerate() {
             if it.peek().is_some_and(|s| s.labels == labels)

@@ -29,7 +29,7 @@ fn section(out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>)) {
 }
 
 fn pad_to(out: &mut Vec<u8>, align: u64) {
-    while !(out.len() as u64).is_multiple_of(align) {
+    while (out.len() as u64) % align != 0 {
         out.push(0);
     }
 }
