@@ -93,6 +93,15 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum CheckCommand {
+    /// Check if the rule files are valid or not.
+    Rules {
+        /// Exit with status 3 when lint finds problems (duplicate rules).
+        #[arg(long = "lint-fatal")]
+        lint_fatal: bool,
+        /// The rule files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Check if the config files are valid or not.
     Config {
         /// Check the files as agent-mode configurations.
@@ -130,6 +139,13 @@ fn main() -> ExitCode {
                 &mut std::io::stdout(),
                 &mut std::io::stderr(),
             );
+            if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Some(Command::Check {
+            what: CheckCommand::Rules { lint_fatal, files },
+        }) => {
+            let ok =
+                server::check::check_rules_files(&files, lint_fatal, &mut std::io::stdout(), &mut std::io::stderr());
             if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
         Some(Command::Tsdb { args }) => server::tsdb::cli::run(args),
