@@ -214,6 +214,19 @@ async fn server_scrapes_node_exporter_and_reloads() {
     .await;
     assert_eq!(formatted["data"], "sum by (job) (rate(x[5m]))");
 
+    let ex = get_json(
+        &client,
+        &format!("{base}/api/v1/query_exemplars?query=up&start=0&end=1"),
+    )
+    .await;
+    assert_eq!(ex["data"], serde_json::json!([]), "{ex}");
+    let ex = client
+        .get(format!("{base}/api/v1/query_exemplars?query=up("))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ex.status(), 400);
+
     // Metadata as the exporter exposes it.
     let md = get_json(&client, &format!("{base}/api/v1/metadata")).await;
     // Scraped as OpenMetrics, a counter's family name has no `_total` (as upstream keys it).

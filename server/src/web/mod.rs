@@ -92,6 +92,7 @@ async fn api_v1(app: &Arc<App>, req: &RouteRequest, path: &str) -> RouteResponse
         "series" => meta::series(app, &params, &mut warnings),
         "labels" => meta::label_names(app, &params, &mut warnings),
         "format_query" => meta::format_query(&params),
+        "query_exemplars" => meta::query_exemplars(app, &params),
         p if p.starts_with("label/") && p.ends_with("/values") => {
             let name = &p["label/".len()..p.len() - "/values".len()];
             meta::label_values(app, name, &params, &mut warnings)
