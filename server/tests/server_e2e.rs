@@ -322,6 +322,7 @@ fn admin_and_lifecycle_are_off_by_default() {
         Command::new(env!("CARGO_BIN_EXE_server"))
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
