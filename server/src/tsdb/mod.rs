@@ -14,9 +14,11 @@
 //! through [`crate::storage::merge::merge_series_sets`], the compactor reads the head with
 //! [`head::Head::series_chunks`] and then calls [`head::Head::truncate`].
 //!
-//! Differences from Prometheus, on purpose: full head chunks are read back with positioned reads instead of
-//! `mmap` (no `unsafe` in this workspace; same files, same memory effect); native histograms, exemplars and
-//! tombstones in the WAL are skipped on replay (the head does not store them yet).
+//! Native histograms (integer and float, exponential and custom buckets) are stored in their own chunk encodings
+//! and WAL records. Differences from Prometheus, on purpose: full head chunks are read back with positioned reads
+//! instead of `mmap` (no `unsafe` in this workspace; same files, same memory effect); histogram chunks are cut
+//! instead of re-encoded when new buckets appear; exemplars, metadata and tombstones in the WAL are skipped on
+//! replay (the head does not store them yet).
 
 pub mod chunkenc;
 pub mod chunks_head;
@@ -55,7 +57,7 @@ pub enum TsdbError {
         path: PathBuf,
         /// Why locking failed.
         #[source]
-        source: std::fs::TryLockError,
+        source: nix::errno::Errno,
     },
     /// The write-ahead log failed.
     #[error("WAL: {0}")]
@@ -117,7 +119,7 @@ pub struct Db {
     dir: PathBuf,
     opts: Options,
     head: Head,
-    _lock: File,
+    _lock: nix::fcntl::Flock<File>,
 }
 
 impl Db {
@@ -146,10 +148,13 @@ impl Db {
                 path: lock_path.clone(),
                 source,
             })?;
-        lock.try_lock().map_err(|source| TsdbError::Locked {
-            path: lock_path.clone(),
-            source,
-        })?;
+        let lock =
+            nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, source)| {
+                TsdbError::Locked {
+                    path: lock_path.clone(),
+                    source,
+                }
+            })?;
         let head_opts = HeadOptions {
             chunk_range: opts.min_block_duration.as_millis().clamp(1, i64::MAX as u128) as i64,
             samples_per_chunk: opts.samples_per_chunk,
