@@ -40,7 +40,10 @@ fn promql_scripts() {
     let mut tally = Tally::new("promql");
     let mut per_category: BTreeMap<Category, (u64, u64)> = BTreeMap::new();
     for path in &files {
-        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let outcomes = match run_script(&text, parse, &engine) {
             Ok(o) => o,

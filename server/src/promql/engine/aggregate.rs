@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
+use super::QueryError;
 use super::eval::{Evaluator, NAME_LABELS, Val};
 use super::histogram::{HistogramMean, HistogramOps, HistogramSum};
 use super::kahan::{KahanMean, KahanSum};
 use super::value::{Sample, Vector, format_float};
-use super::QueryError;
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
 use crate::promql::ast::{AggregateExpr, AggregateOp};
@@ -215,7 +215,11 @@ fn aggregate_step(
             if !(-1.0..=1.0).contains(&r) {
                 let capped = r.clamp(-1.0, 1.0);
                 ev.warn(
-                    format!("ratio value should be between -1 and 1, got {}, capping to {}", fmt_g(r), fmt_g(capped)),
+                    format!(
+                        "ratio value should be between -1 and 1, got {}, capping to {}",
+                        fmt_g(r),
+                        fmt_g(capped)
+                    ),
                     a.param.as_ref().map_or(a.pos, |p| p.pos()),
                 );
                 r = capped;
@@ -348,7 +352,10 @@ fn aggregate_step(
                         ev.warn("conflicting counter resets during histogram aggregation", a.expr.pos());
                     }
                     if reconciled {
-                        ev.info("mismatched custom buckets were reconciled during aggregation", a.expr.pos());
+                        ev.info(
+                            "mismatched custom buckets were reconciled during aggregation",
+                            a.expr.pos(),
+                        );
                     }
                     let mut h = h;
                     h.compact();
@@ -382,7 +389,12 @@ fn aggregate_step(
                 if g.hist_count > 0 {
                     ev.info(format!("ignored histogram in {} aggregation", a.op), a.pos);
                 }
-                let mut vals: Vec<f64> = g.members.iter().filter(|&&i| v[i].h.is_none()).map(|&i| v[i].f).collect();
+                let mut vals: Vec<f64> = g
+                    .members
+                    .iter()
+                    .filter(|&&i| v[i].h.is_none())
+                    .map(|&i| v[i].f)
+                    .collect();
                 if vals.is_empty() {
                     continue;
                 }

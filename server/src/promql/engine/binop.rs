@@ -6,10 +6,10 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
+use super::QueryError;
 use super::eval::{Evaluator, Val};
 use super::histogram::HistogramOps;
 use super::value::{Sample, Vector};
-use super::QueryError;
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
 use crate::promql::ast::{BinaryExpr, BinaryOp, Cardinality, VectorMatching};
@@ -31,7 +31,9 @@ pub fn scalar_op(op: BinaryOp, a: f64, b: f64) -> (f64, bool) {
         BinaryOp::Lss => cmp(a < b),
         BinaryOp::Gte => cmp(a >= b),
         BinaryOp::Lte => cmp(a <= b),
-        BinaryOp::And | BinaryOp::Or | BinaryOp::Unless | BinaryOp::TrimUpper | BinaryOp::TrimLower => (f64::NAN, false),
+        BinaryOp::And | BinaryOp::Or | BinaryOp::Unless | BinaryOp::TrimUpper | BinaryOp::TrimLower => {
+            (f64::NAN, false)
+        }
     }
 }
 
@@ -122,12 +124,7 @@ enum Outcome {
 
 /// Applies `op` to two operands of any kind, raising upstream's annotations for unsupported combinations.
 /// `keep` reports whether a comparison held (filtering semantics).
-fn apply(
-    ev: &mut Evaluator<'_>,
-    b: &BinaryExpr,
-    l: Operand<'_>,
-    r: Operand<'_>,
-) -> Option<(Outcome, bool)> {
+fn apply(ev: &mut Evaluator<'_>, b: &BinaryExpr, l: Operand<'_>, r: Operand<'_>) -> Option<(Outcome, bool)> {
     let op = b.op;
     match (l, r) {
         (Operand::F(a), Operand::F(c)) => {
@@ -164,12 +161,19 @@ fn apply(
         (Operand::H(x), Operand::H(y)) => match op {
             BinaryOp::Add | BinaryOp::Sub => {
                 let mut out = x.clone();
-                let res = if op == BinaryOp::Add { out.add_hist(y) } else { out.sub_hist(y) };
+                let res = if op == BinaryOp::Add {
+                    out.add_hist(y)
+                } else {
+                    out.sub_hist(y)
+                };
                 match res {
                     Ok(reconciled) => {
                         if reconciled {
                             let what = if op == BinaryOp::Add { "addition" } else { "subtraction" };
-                            ev.info(format!("mismatched custom buckets were reconciled during {what}"), b.pos);
+                            ev.info(
+                                format!("mismatched custom buckets were reconciled during {what}"),
+                                b.pos,
+                            );
                         }
                         Some((Outcome::H(out), true))
                     }
@@ -181,11 +185,25 @@ fn apply(
             }
             BinaryOp::Eql => {
                 let eq = x.equals(y);
-                Some((if b.return_bool { Outcome::F(eq as u8 as f64) } else { Outcome::H(x.clone()) }, eq))
+                Some((
+                    if b.return_bool {
+                        Outcome::F(eq as u8 as f64)
+                    } else {
+                        Outcome::H(x.clone())
+                    },
+                    eq,
+                ))
             }
             BinaryOp::Neq => {
                 let ne = !x.equals(y);
-                Some((if b.return_bool { Outcome::F(ne as u8 as f64) } else { Outcome::H(x.clone()) }, ne))
+                Some((
+                    if b.return_bool {
+                        Outcome::F(ne as u8 as f64)
+                    } else {
+                        Outcome::H(x.clone())
+                    },
+                    ne,
+                ))
             }
             _ => {
                 incompatible(ev, b, "histogram", "histogram");
@@ -286,12 +304,16 @@ fn signature_labels(labels: &Labels, m: &VectorMatching) -> Labels {
 
 fn and(lhs: Vector, rhs: &Vector, m: &VectorMatching) -> Vector {
     let sigs: HashSet<u64> = rhs.iter().map(|s| signature(&s.metric, m)).collect();
-    lhs.into_iter().filter(|s| sigs.contains(&signature(&s.metric, m))).collect()
+    lhs.into_iter()
+        .filter(|s| sigs.contains(&signature(&s.metric, m)))
+        .collect()
 }
 
 fn unless(lhs: Vector, rhs: &Vector, m: &VectorMatching) -> Vector {
     let sigs: HashSet<u64> = rhs.iter().map(|s| signature(&s.metric, m)).collect();
-    lhs.into_iter().filter(|s| !sigs.contains(&signature(&s.metric, m))).collect()
+    lhs.into_iter()
+        .filter(|s| !sigs.contains(&signature(&s.metric, m)))
+        .collect()
 }
 
 fn or(mut lhs: Vector, rhs: Vector, m: &VectorMatching) -> Vector {
@@ -397,7 +419,11 @@ fn vector_vector(
         }
     }
     // fill(): pair unmatched series with the fill value.
-    let (fill_many, fill_one) = if swap { (m.fill_right, m.fill_left) } else { (m.fill_left, m.fill_right) };
+    let (fill_many, fill_one) = if swap {
+        (m.fill_right, m.fill_left)
+    } else {
+        (m.fill_left, m.fill_right)
+    };
     if let Some(fv) = fill_many {
         for (oi, os) in one.iter().enumerate() {
             if used_one[oi] {

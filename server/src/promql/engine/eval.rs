@@ -76,6 +76,12 @@ pub struct RangeArg {
     pub pos: PosRange,
     /// Whether the argument was a subquery (affects some annotations).
     pub is_subquery: bool,
+    /// `anchored`: windows start with the last sample at or before their start.
+    pub anchored: bool,
+    /// `smoothed`: window edges are interpolated from the samples around them.
+    pub smoothed: bool,
+    /// How far `anchored`/`smoothed` look beyond the window (the lookback delta).
+    pub lookback: i64,
 }
 
 impl RangeArg {
@@ -90,6 +96,64 @@ impl RangeArg {
         let h1 = rs.histograms.partition_point(|p| p.t <= end);
         (&rs.floats[f0..f1.max(f0)], &rs.histograms[h0..h1.max(h0)])
     }
+
+    /// For `anchored`/`smoothed` selectors: the float window of series `s` at step `i` with points added at the
+    /// window's start and end (the last earlier sample, or interpolations), or `None` when it has no samples.
+    pub fn extended_floats(&self, s: usize, i: usize, counter: bool) -> Option<Vec<FPoint>> {
+        let rs = &self.series[s];
+        let end = self.ends[i];
+        let start = end - self.range;
+        let pts = &rs.floats;
+        let f0 = pts.partition_point(|p| p.t <= start);
+        let f1 = pts.partition_point(|p| p.t <= end);
+        let inside = &pts[f0..f1.max(f0)];
+        let before = f0
+            .checked_sub(1)
+            .map(|j| pts[j])
+            .filter(|p| p.t > start - self.lookback);
+        let after = pts.get(f1).copied().filter(|p| p.t <= end + self.lookback);
+        let mut out = Vec::with_capacity(inside.len() + 2);
+        if self.anchored {
+            let first = inside.first()?;
+            out.push(FPoint {
+                t: start,
+                f: before.map_or(first.f, |b| b.f),
+            });
+            out.extend_from_slice(inside);
+            let last = inside[inside.len() - 1];
+            if last.t < end {
+                out.push(FPoint { t: end, f: last.f });
+            }
+            return Some(out);
+        }
+        // Smoothed.
+        let first = inside.first().copied().or(after)?;
+        let last = inside.last().copied().or(before)?;
+        if inside.is_empty() && (before.is_none() || after.is_none()) {
+            return None;
+        }
+        let start_v = match before {
+            Some(b) => interpolate(b, first, start, counter),
+            None => first.f,
+        };
+        let end_v = match after {
+            Some(a) => interpolate(last, a, end, counter),
+            None => last.f,
+        };
+        out.push(FPoint { t: start, f: start_v });
+        out.extend(inside.iter().copied().filter(|p| p.t > start && p.t < end));
+        out.push(FPoint { t: end, f: end_v });
+        Some(out)
+    }
+}
+
+/// The value at `t` on the line through `a` and `b`; for counters a reset between them interpolates from zero.
+pub fn interpolate(a: FPoint, b: FPoint, t: i64, counter: bool) -> f64 {
+    if b.t == a.t {
+        return b.f;
+    }
+    let from = if counter && b.f < a.f { 0.0 } else { a.f };
+    from + (b.f - from) * (t - a.t) as f64 / (b.t - a.t) as f64
 }
 
 /// Evaluation state for one query (and, with a narrower range and step, for its subqueries).
@@ -208,8 +272,7 @@ pub fn evaluate(
             }
             Val::Matrix(_) => {
                 return Err(QueryError::BadData(
-                    "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector"
-                        .into(),
+                    "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector".into(),
                 ));
             }
         }
@@ -309,7 +372,8 @@ pub fn vectors_to_matrix(vs: Vec<Vector>, start: i64, step: i64, finish: bool) -
                 }
             };
             let series = &mut out[idx];
-            let dup = series.floats.last().is_some_and(|p| p.t == t) || series.histograms.last().is_some_and(|p| p.t == t);
+            let dup =
+                series.floats.last().is_some_and(|p| p.t == t) || series.histograms.last().is_some_and(|p| p.t == t);
             if dup {
                 return Err(QueryError::Execution(
                     "vector cannot contain metrics with the same labelset".into(),
@@ -540,10 +604,40 @@ impl<'a> Evaluator<'a> {
         let (Some(&lo), Some(&hi)) = (refs.iter().min(), refs.iter().max()) else {
             return Ok(out);
         };
-        let series = self.select(vs, lo - self.lookback + 1, hi, 0)?;
+        let maxt = if vs.smoothed { hi + self.lookback } else { hi };
+        let series = self.select(vs, lo - self.lookback + 1, maxt, 0)?;
         for s in &series {
             self.check_deadline("expression evaluation")?;
-            let points = self.load_points(s)?;
+            let mut points = self.load_points(s)?;
+            if vs.anchored || vs.smoothed {
+                points.retain(|(_, p)| !matches!(p, Point::F(f) if is_stale_nan(*f)));
+            }
+            if vs.smoothed {
+                let metric = Arc::new(s.labels.clone());
+                for (i, &r) in refs.iter().enumerate() {
+                    let idx = points.partition_point(|(t, _)| *t <= r);
+                    let before = idx
+                        .checked_sub(1)
+                        .map(|j| &points[j])
+                        .filter(|(t, _)| *t > r - self.lookback);
+                    let after = points.get(idx).filter(|(t, _)| *t <= r + self.lookback);
+                    let v = match (before, after) {
+                        (Some((bt, Point::F(bf))), _) if *bt == r => Some(*bf),
+                        (Some((bt, Point::F(bf))), Some((at, Point::F(af)))) => Some(interpolate(
+                            FPoint { t: *bt, f: *bf },
+                            FPoint { t: *at, f: *af },
+                            r,
+                            false,
+                        )),
+                        (Some((_, Point::F(bf))), None) => Some(*bf),
+                        _ => None,
+                    };
+                    if let Some(v) = v {
+                        out[i].push(Sample::float(metric.clone(), self.ts(i), v));
+                    }
+                }
+                continue;
+            }
             if points.is_empty() {
                 continue;
             }
@@ -592,17 +686,29 @@ impl<'a> Evaluator<'a> {
             Expr::MatrixSelector(ms) => {
                 let range = self.duration(&ms.range);
                 let refs = self.ref_times(&ms.vs.offset, &ms.vs.at);
+                let extended = ms.vs.anchored || ms.vs.smoothed;
                 let mut arg = RangeArg {
                     series: Vec::new(),
                     range,
                     ends: refs.clone(),
                     pos: ms.vs.pos,
                     is_subquery: false,
+                    anchored: ms.vs.anchored,
+                    smoothed: ms.vs.smoothed,
+                    lookback: self.lookback,
                 };
                 let (Some(&lo), Some(&hi)) = (refs.iter().min(), refs.iter().max()) else {
                     return Ok(arg);
                 };
-                let series = self.select(&ms.vs, lo - range + 1, hi, range)?;
+                let (mint, maxt) = if extended {
+                    (
+                        lo - range - self.lookback + 1,
+                        if ms.vs.smoothed { hi + self.lookback } else { hi },
+                    )
+                } else {
+                    (lo - range + 1, hi)
+                };
+                let series = self.select(&ms.vs, mint, maxt, range)?;
                 let mut total = 0;
                 for s in &series {
                     self.check_deadline("expression evaluation")?;
@@ -646,6 +752,9 @@ impl<'a> Evaluator<'a> {
             ends: refs.clone(),
             pos: sq.pos,
             is_subquery: true,
+            anchored: false,
+            smoothed: false,
+            lookback: self.lookback,
         };
         let (Some(&lo), Some(&hi)) = (refs.iter().min(), refs.iter().max()) else {
             return Ok(arg);
@@ -674,9 +783,7 @@ impl<'a> Evaluator<'a> {
                 .map(|f| vec![Sample::float(Arc::new(Labels::new()), 0, f)])
                 .collect(),
             _ => {
-                return Err(QueryError::Execution(
-                    "subquery of a string or range vector".into(),
-                ));
+                return Err(QueryError::Execution("subquery of a string or range vector".into()));
             }
         };
         let m = vectors_to_matrix(vs, inner_start, step, false)?;

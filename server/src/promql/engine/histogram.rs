@@ -180,8 +180,12 @@ impl HistogramOps for FloatHistogram {
         if is_custom(self.schema) {
             if self.custom_values != prev.custom_values {
                 // Compare on the bounds both share.
-                let common: Vec<f64> =
-                    self.custom_values.iter().copied().filter(|v| prev.custom_values.contains(v)).collect();
+                let common: Vec<f64> = self
+                    .custom_values
+                    .iter()
+                    .copied()
+                    .filter(|v| prev.custom_values.contains(v))
+                    .collect();
                 let (cs, cb) = rebucket_custom(self, &common);
                 let (ps, pb) = rebucket_custom(prev, &common);
                 let cur: BTreeMap<i32, f64> = expand(&cs, &cb).into_iter().collect();
@@ -209,8 +213,17 @@ impl HistogramOps for FloatHistogram {
                 .into_iter()
                 .any(|(i, v)| v > 0.0 && c.get(&i).copied().unwrap_or(0.0) < v)
         };
-        bucket_drop(&cur.positive_spans, &cur.positive_buckets, &p.positive_spans, &p.positive_buckets)
-            || bucket_drop(&cur.negative_spans, &cur.negative_buckets, &p.negative_spans, &p.negative_buckets)
+        bucket_drop(
+            &cur.positive_spans,
+            &cur.positive_buckets,
+            &p.positive_spans,
+            &p.positive_buckets,
+        ) || bucket_drop(
+            &cur.negative_spans,
+            &cur.negative_buckets,
+            &p.negative_spans,
+            &p.negative_buckets,
+        )
     }
 
     fn reduce_resolution(&mut self, schema: i32) {
@@ -231,7 +244,8 @@ impl HistogramOps for FloatHistogram {
     }
 
     fn compact(&mut self) {
-        let nz = |spans: &[Span], counts: &[f64]| compress(expand(spans, counts).into_iter().filter(|(_, c)| *c != 0.0));
+        let nz =
+            |spans: &[Span], counts: &[f64]| compress(expand(spans, counts).into_iter().filter(|(_, c)| *c != 0.0));
         (self.positive_spans, self.positive_buckets) = nz(&self.positive_spans, &self.positive_buckets);
         (self.negative_spans, self.negative_buckets) = nz(&self.negative_spans, &self.negative_buckets);
     }
@@ -399,10 +413,18 @@ fn combine(a: &mut FloatHistogram, b: &FloatHistogram, sign: f64) -> Result<bool
                 }
                 compress(m)
             };
-            (a.positive_spans, a.positive_buckets) =
-                merge(&a.positive_spans, &a.positive_buckets, &b.positive_spans, &b.positive_buckets);
-            (a.negative_spans, a.negative_buckets) =
-                merge(&a.negative_spans, &a.negative_buckets, &b.negative_spans, &b.negative_buckets);
+            (a.positive_spans, a.positive_buckets) = merge(
+                &a.positive_spans,
+                &a.positive_buckets,
+                &b.positive_spans,
+                &b.positive_buckets,
+            );
+            (a.negative_spans, a.negative_buckets) = merge(
+                &a.negative_spans,
+                &a.negative_buckets,
+                &b.negative_spans,
+                &b.negative_buckets,
+            );
         }
         _ => return Err(HistogramError::MixedSchemas(String::new())),
     }
@@ -410,7 +432,6 @@ fn combine(a: &mut FloatHistogram, b: &FloatHistogram, sign: f64) -> Result<bool
     a.sum += sign * b.sum;
     Ok(reconciled)
 }
-
 
 /// A compensated value: the running sum and its Kahan compensation.
 type Comp = (f64, f64);
@@ -450,8 +471,14 @@ impl HistogramSum {
             count: (h.count, 0.0),
             sum: (h.sum, 0.0),
             zero: (h.zero_count, 0.0),
-            pos: expand(&h.positive_spans, &h.positive_buckets).into_iter().map(|(i, c)| (i, (c, 0.0))).collect(),
-            neg: expand(&h.negative_spans, &h.negative_buckets).into_iter().map(|(i, c)| (i, (c, 0.0))).collect(),
+            pos: expand(&h.positive_spans, &h.positive_buckets)
+                .into_iter()
+                .map(|(i, c)| (i, (c, 0.0)))
+                .collect(),
+            neg: expand(&h.negative_spans, &h.negative_buckets)
+                .into_iter()
+                .map(|(i, c)| (i, (c, 0.0)))
+                .collect(),
             reconciled: false,
             collision: false,
         }
@@ -488,8 +515,12 @@ impl HistogramSum {
         if is_custom(self.schema) {
             if self.custom_values != h.custom_values {
                 self.reconciled = true;
-                let common: Vec<f64> =
-                    self.custom_values.iter().copied().filter(|v| h.custom_values.contains(v)).collect();
+                let common: Vec<f64> = self
+                    .custom_values
+                    .iter()
+                    .copied()
+                    .filter(|v| h.custom_values.contains(v))
+                    .collect();
                 let mut cur = self.value();
                 (cur.positive_spans, cur.positive_buckets) = rebucket_custom(&cur, &common);
                 cur.custom_values = common.clone();
@@ -621,7 +652,13 @@ pub fn trim(h: &FloatHistogram, v: f64, keep_below: bool) -> FloatHistogram {
     // (lower, upper, count, spread, which: 0 negative / 1 zero / 2 positive, index)
     let mut parts: Vec<(f64, f64, f64, Spread, u8, i32)> = Vec::new();
     for b in h.buckets() {
-        let zero = !custom && b.lower <= 0.0 && b.upper >= 0.0 && b.lower != b.upper && b.index == 0 && b.lower_inclusive && b.upper_inclusive;
+        let zero = !custom
+            && b.lower <= 0.0
+            && b.upper >= 0.0
+            && b.lower != b.upper
+            && b.index == 0
+            && b.lower_inclusive
+            && b.upper_inclusive;
         let (mut lo, mut up) = (b.lower, b.upper);
         let which = if zero {
             if h.negative_buckets.is_empty() && !h.positive_buckets.is_empty() {
@@ -645,7 +682,11 @@ pub fn trim(h: &FloatHistogram, v: f64, keep_below: bool) -> FloatHistogram {
             }
             lo = 0.0;
         }
-        let spread = if custom || zero { Spread::Linear } else { Spread::Exponential };
+        let spread = if custom || zero {
+            Spread::Linear
+        } else {
+            Spread::Exponential
+        };
         parts.push((lo, up, b.count, spread, which, b.index));
     }
     let mut changed = false;
@@ -722,7 +763,11 @@ fn interp(lo: f64, up: f64, v: f64, spread: Spread) -> f64 {
         Spread::Linear => (v - lo) / (up - lo),
         Spread::Exponential => {
             let (ll, lu, lv) = (lo.abs().log2(), up.abs().log2(), v.abs().log2());
-            if up > 0.0 { (lv - ll) / (lu - ll) } else { 1.0 - (lv - lu) / (ll - lu) }
+            if up > 0.0 {
+                (lv - ll) / (lu - ll)
+            } else {
+                1.0 - (lv - lu) / (ll - lu)
+            }
         }
     }
 }

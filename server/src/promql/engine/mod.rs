@@ -268,7 +268,9 @@ impl Engine {
             ));
         }
         if end < start {
-            return Err(QueryError::BadData("end timestamp must not be before start time".into()));
+            return Err(QueryError::BadData(
+                "end timestamp must not be before start time".into(),
+            ));
         }
         self.run(queryable, query, expr, start, end, step)
     }

@@ -139,7 +139,11 @@ pub fn compare(eval: &Eval, value: &Value) -> Result<(), String> {
             if float_eq(*e, *v) {
                 Ok(())
             } else {
-                Err(format!("expected scalar {}, got {}", format_float(*e), format_float(*v)))
+                Err(format!(
+                    "expected scalar {}, got {}",
+                    format_float(*e),
+                    format_float(*v)
+                ))
             }
         }
         (Expected::String(e), Value::String { s, .. }) => {
@@ -149,19 +153,21 @@ pub fn compare(eval: &Eval, value: &Value) -> Result<(), String> {
                 Err(format!("expected string {e:?}, got {s:?}"))
             }
         }
-        (Expected::RangeVector { start, end, step, series }, Value::Matrix(m)) => {
-            let times: Vec<i64> = (0..)
-                .map(|i| start + i * step)
-                .take_while(|t| *t <= *end)
-                .collect();
+        (
+            Expected::RangeVector {
+                start,
+                end,
+                step,
+                series,
+            },
+            Value::Matrix(m),
+        ) => {
+            let times: Vec<i64> = (0..).map(|i| start + i * step).take_while(|t| *t <= *end).collect();
             compare_matrix(series, m, &times)
         }
         (Expected::Series(exp), Value::Matrix(m)) => match eval.time {
             EvalTime::Range { start, end, step } => {
-                let times: Vec<i64> = (0..)
-                    .map(|i| start + i * step)
-                    .take_while(|t| *t <= end)
-                    .collect();
+                let times: Vec<i64> = (0..).map(|i| start + i * step).take_while(|t| *t <= end).collect();
                 compare_matrix(exp, m, &times)
             }
             EvalTime::Instant(_) => Err("an instant query returned a range vector; expected an instant vector".into()),

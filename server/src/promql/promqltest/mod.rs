@@ -6,12 +6,12 @@
 pub mod compare;
 pub mod script;
 
-use std::collections::HashSet;
 use crate::model::labels::Labels;
 use crate::promql::ast::Expr;
 use crate::promql::engine::{Engine, QueryError};
 use crate::storage::mem::MemStorage;
 use crate::storage::{Appendable, Appender};
+use std::collections::HashSet;
 
 pub use script::{Command, Eval, EvalTime, Expected, MessageMatch, Point, ScriptError, SeriesDesc, parse_script};
 
@@ -130,8 +130,12 @@ fn classic_to_nhcb(series: &[SeriesDesc]) -> Vec<SeriesDesc> {
     let mut groups: Vec<(Labels, Vec<(f64, &SeriesDesc)>)> = Vec::new();
     for s in series {
         let Some(name) = s.labels.metric_name() else { continue };
-        let Some(base) = name.strip_suffix("_bucket") else { continue };
-        let Some(le) = s.labels.get("le").and_then(|v| script::parse_float(v.trim())) else { continue };
+        let Some(base) = name.strip_suffix("_bucket") else {
+            continue;
+        };
+        let Some(le) = s.labels.get("le").and_then(|v| script::parse_float(v.trim())) else {
+            continue;
+        };
         let mut key = s.labels.clone();
         key.remove("le");
         key.set("__name__", base);
@@ -212,7 +216,9 @@ fn storage_hints(values: &[Option<Point>]) -> Vec<Option<Point>> {
                     Some(p) if p.counter_reset_hint == H::Gauge => H::Unknown,
                     Some(p) => {
                         // A chunk cut at a counter reset reads back with an unknown hint (upstream issue 15346).
-                        if h.counter_reset_hint == H::CounterReset || (h.counter_reset_hint == H::Unknown && h.detect_reset(p)) {
+                        if h.counter_reset_hint == H::CounterReset
+                            || (h.counter_reset_hint == H::Unknown && h.detect_reset(p))
+                        {
                             H::Unknown
                         } else {
                             H::NotCounterReset
@@ -251,7 +257,9 @@ fn load_series(
                 if let Some(n) = s.labels.metric_name() {
                     hist_names.insert(n.to_string());
                 }
-                r = app.append_float_histogram(r, &s.labels, t, h).map_err(|e| e.to_string())?;
+                r = app
+                    .append_float_histogram(r, &s.labels, t, h)
+                    .map_err(|e| e.to_string())?;
             }
         }
     }
@@ -315,12 +323,7 @@ fn message_matches(m: &MessageMatch, text: &str) -> bool {
     }
 }
 
-fn run_eval(
-    eval: &Eval,
-    parsed: Result<Expr, String>,
-    storage: &MemStorage,
-    engine: &Engine,
-) -> Result<(), String> {
+fn run_eval(eval: &Eval, parsed: Result<Expr, String>, storage: &MemStorage, engine: &Engine) -> Result<(), String> {
     let result = parsed.map_err(QueryError::BadData).and_then(|expr| match eval.time {
         EvalTime::Instant(t) => engine.instant_query(storage, &eval.query, &expr, t),
         EvalTime::Range { start, end, step } => engine.range_query(storage, &eval.query, &expr, start, end, step),
@@ -361,4 +364,3 @@ fn check_annotations(kind: &str, expects: &[MessageMatch], none: bool, got: Vec<
     }
     Ok(())
 }
-

@@ -744,7 +744,9 @@ pub fn parse_histogram(s: &str) -> Result<FloatHistogram, String> {
     let (mut offset, mut n_offset) = (0i32, 0i32);
     let mut rest = s.trim();
     while !rest.is_empty() {
-        let colon = rest.find(':').ok_or_else(|| format!("expected `key:value` at {rest:?}"))?;
+        let colon = rest
+            .find(':')
+            .ok_or_else(|| format!("expected `key:value` at {rest:?}"))?;
         let key = rest[..colon].trim();
         let after = rest[colon + 1..].trim_start();
         let (val, r) = if after.starts_with('[') {
@@ -862,7 +864,10 @@ mod tests {
             panic!("not a histogram")
         };
         assert_eq!((h.count, h.sum), (6.0, 7.0));
-        assert_eq!(expand(&h.positive_spans, &h.positive_buckets), vec![(0, 2.0), (1, 3.0), (2, 2.0), (3, 1.0)]);
+        assert_eq!(
+            expand(&h.positive_spans, &h.positive_buckets),
+            vec![(0, 2.0), (1, 3.0), (2, 2.0), (3, 1.0)]
+        );
     }
 
     #[test]

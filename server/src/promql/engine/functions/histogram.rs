@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
+use super::super::QueryError;
 use super::super::aggregate::fmt_g;
 use super::super::eval::{Evaluator, Val};
 use super::super::histogram::HistogramOps;
 use super::super::kahan::sum_inc;
 use super::super::value::{Sample, Vector, format_float};
-use super::super::QueryError;
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
 use crate::promql::ast::{Call, PosRange};
@@ -137,8 +137,11 @@ fn native_quantile(q: f64, h: &FloatHistogram) -> (f64, NanObs) {
     }
     let mut count = 0.0;
     let mut chosen = None;
-    let iter: Box<dyn Iterator<Item = &super::super::histogram::Bucket>> =
-        if forward { Box::new(buckets.iter()) } else { Box::new(buckets.iter().rev()) };
+    let iter: Box<dyn Iterator<Item = &super::super::histogram::Bucket>> = if forward {
+        Box::new(buckets.iter())
+    } else {
+        Box::new(buckets.iter().rev())
+    };
     for b in iter {
         if b.count == 0.0 {
             continue;
@@ -238,7 +241,11 @@ fn fraction(lower: f64, upper: f64, h: &FloatHistogram) -> (f64, bool) {
             let ll = b.lower.abs().log2();
             let lu = b.upper.abs().log2();
             let lv = v.abs().log2();
-            let frac = if v > 0.0 { (lv - ll) / (lu - ll) } else { 1.0 - ((lv - lu) / (ll - lu)) };
+            let frac = if v > 0.0 {
+                (lv - ll) / (lu - ll)
+            } else {
+                1.0 - ((lv - lu) / (ll - lu))
+            };
             rank + b.count * frac
         };
         if !lower_set && b.lower >= lower {
@@ -253,11 +260,19 @@ fn fraction(lower: f64, upper: f64, h: &FloatHistogram) -> (f64, bool) {
             break;
         }
         if !lower_set && b.lower < lower && b.upper > lower {
-            lower_rank = if custom || zero { lin(lower, rank) } else { expo(lower, rank) };
+            lower_rank = if custom || zero {
+                lin(lower, rank)
+            } else {
+                expo(lower, rank)
+            };
             lower_set = true;
         }
         if !upper_set && b.lower < upper && b.upper > upper {
-            upper_rank = if custom || zero { lin(upper, rank) } else { expo(upper, rank) };
+            upper_rank = if custom || zero {
+                lin(upper, rank)
+            } else {
+                expo(upper, rank)
+            };
             upper_set = true;
         }
         if lower_set && upper_set {
@@ -432,14 +447,21 @@ fn split<'v>(ev: &mut Evaluator<'_>, v: &'v Vector, pos: PosRange) -> (Vec<&'v S
             out_natives.push(s);
         }
     }
-    let groups = groups.into_iter().filter(|g| !mixed.contains_key(&labels_hash(&g.labels))).collect();
+    let groups = groups
+        .into_iter()
+        .filter(|g| !mixed.contains_key(&labels_hash(&g.labels)))
+        .collect();
     (out_natives, groups)
 }
 
 /// A quantile as a label value: shortest form, with `.0` on whole numbers (`0.0`, `0.25`, `1.0`).
 fn quantile_label(q: f64) -> String {
     let s = format_float(q);
-    if q.is_finite() && q.fract() == 0.0 && !s.contains('e') { format!("{s}.0") } else { s }
+    if q.is_finite() && q.fract() == 0.0 && !s.contains('e') {
+        format!("{s}.0")
+    } else {
+        s
+    }
 }
 
 /// `histogram_quantile` for one step. With `label`, the quantile is added as that label's value.
@@ -447,7 +469,10 @@ fn quantile_step(ev: &mut Evaluator<'_>, call: &Call, q: f64, v: Vector, label: 
     let vec_pos = call.args[if label.is_some() { 0 } else { 1 }].pos();
     let q_pos = call.args[if label.is_some() { 2 } else { 0 }].pos();
     if q.is_nan() || !(0.0..=1.0).contains(&q) {
-        ev.warn(format!("quantile value should be between 0 and 1, got {}", fmt_g(q)), q_pos);
+        ev.warn(
+            format!("quantile value should be between 0 and 1, got {}", fmt_g(q)),
+            q_pos,
+        );
     }
     let with_label = |metric: &Labels| -> Arc<Labels> {
         let mut m = metric.clone();

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use regex::Regex;
 
+use super::super::QueryError;
 use super::super::eval::{Evaluator, Val};
 use super::super::value::{Sample, Vector};
-use super::super::QueryError;
 use crate::model::labels::Labels;
 use crate::model::matcher::{MatchOp, Matcher};
 use crate::promql::ast::{Call, Expr, VectorSelector};

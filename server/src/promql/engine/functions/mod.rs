@@ -9,9 +9,9 @@ pub mod range;
 
 use std::sync::Arc;
 
+use super::QueryError;
 use super::eval::{Evaluator, Val};
 use super::value::{Sample, Vector};
-use super::QueryError;
 use crate::model::labels::Labels;
 use crate::model::matcher::MatchOp;
 use crate::promql::ast::{Call, Expr};
@@ -247,7 +247,11 @@ fn eval_call_inner(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryErro
         "clamp" | "clamp_min" | "clamp_max" => {
             let vs = ev.eval_vectors(&call.args[0])?;
             let a = ev.eval_scalars(&call.args[1])?;
-            let b = if name == "clamp" { Some(ev.eval_scalars(&call.args[2])?) } else { None };
+            let b = if name == "clamp" {
+                Some(ev.eval_scalars(&call.args[2])?)
+            } else {
+                None
+            };
             let mut out = Vec::with_capacity(steps);
             for (i, v) in vs.into_iter().enumerate() {
                 let (lo, hi) = match name {
@@ -431,7 +435,12 @@ mod tests {
 
     #[test]
     fn civil_dates() {
-        let cases = [(0, (1970, 1, 1)), (19_723, (2024, 1, 1)), (-1, (1969, 12, 31)), (11_016, (2000, 2, 29))];
+        let cases = [
+            (0, (1970, 1, 1)),
+            (19_723, (2024, 1, 1)),
+            (-1, (1969, 12, 31)),
+            (11_016, (2000, 2, 29)),
+        ];
         for (days, want) in cases {
             assert_eq!(civil_from_days(days), want, "{days}");
         }

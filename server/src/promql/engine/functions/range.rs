@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
+use super::super::QueryError;
 use super::super::aggregate::quantile;
 use super::super::eval::{Evaluator, RangeArg, Val};
 use super::super::histogram::{HistogramMean, HistogramOps, HistogramSum};
 use super::super::kahan::{KahanMean, KahanSum, sum_inc};
 use super::super::value::{FPoint, HPoint, Sample, Vector};
-use super::super::QueryError;
 use crate::model::histogram::{CounterResetHint, FloatHistogram};
 use crate::promql::ast::{Call, Expr};
 
@@ -44,7 +44,10 @@ pub struct Ctx<'a, 'e> {
 
 impl std::fmt::Debug for Ctx<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ctx").field("start", &self.start).field("end", &self.end).finish_non_exhaustive()
+        f.debug_struct("Ctx")
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .finish_non_exhaustive()
     }
 }
 
@@ -60,7 +63,10 @@ impl Ctx<'_, '_> {
     }
 
     fn mixed(&mut self) {
-        let m = format!("encountered a mix of histograms and floats for metric name {:?}", self.name);
+        let m = format!(
+            "encountered a mix of histograms and floats for metric name {:?}",
+            self.name
+        );
         self.warn(m);
     }
 }
@@ -131,7 +137,10 @@ pub fn eval(ev: &mut Evaluator<'_>, call: &Call, kernel: Kernel, keep_name: bool
             });
             if any && !(0.0..=1.0).contains(&q) {
                 ev.warn(
-                    format!("quantile value should be between 0 and 1, got {}", super::super::aggregate::fmt_g(q)),
+                    format!(
+                        "quantile value should be between 0 and 1, got {}",
+                        super::super::aggregate::fmt_g(q)
+                    ),
                     call.args[0].pos(),
                 );
             }
@@ -166,11 +175,49 @@ fn run_kernel(
     out: &mut [Vector],
 ) -> Result<(), QueryError> {
     let steps = out.len();
-    let arg_pos = call.args.iter().find(|a| a.value_type() == crate::promql::ast::ValueType::Matrix).map_or(call.pos, |a| a.pos());
+    let arg_pos = call
+        .args
+        .iter()
+        .find(|a| a.value_type() == crate::promql::ast::ValueType::Matrix)
+        .map_or(call.pos, |a| a.pos());
+    let extended = arg.anchored || arg.smoothed;
+    let name_fn = call.func.name;
     for (si, rs) in arg.series.iter().enumerate() {
         ev.check_deadline("expression evaluation")?;
         let name = rs.metric.metric_name().unwrap_or("").to_string();
         for (i, out_i) in out.iter_mut().enumerate().take(steps) {
+            if extended {
+                let Some(ext) = arg.extended_floats(si, i, name_fn != "delta") else {
+                    continue;
+                };
+                let v = match name_fn {
+                    "rate" | "increase" | "delta" => {
+                        let mut d = ext[ext.len() - 1].f - ext[0].f;
+                        if name_fn != "delta" {
+                            for w in ext.windows(2) {
+                                if w[1].f < w[0].f {
+                                    d += w[0].f;
+                                }
+                            }
+                        }
+                        if name_fn == "rate" {
+                            d / (arg.range as f64 / 1000.0)
+                        } else {
+                            d
+                        }
+                    }
+                    "changes" => ext
+                        .windows(2)
+                        .filter(|w| w[0].f != w[1].f && !(w[0].f.is_nan() && w[1].f.is_nan()))
+                        .count() as f64,
+                    "resets" => ext.windows(2).filter(|w| w[1].f < w[0].f).count() as f64,
+                    _ => continue,
+                };
+                let mut s = Sample::float(rs.metric.clone(), ev.ts(i), v);
+                s.drop_name = !keep_name || rs.drop_name;
+                out_i.push(s);
+                continue;
+            }
             let (f, h) = arg.window(si, i);
             if f.is_empty() && h.is_empty() {
                 continue;
@@ -207,7 +254,9 @@ fn run_kernel(
 }
 
 fn has_counter_suffix(name: &str) -> bool {
-    ["_total", "_sum", "_count", "_bucket"].iter().any(|s| name.ends_with(s))
+    ["_total", "_sum", "_count", "_bucket"]
+        .iter()
+        .any(|s| name.ends_with(s))
 }
 
 /// 3.x `rate`/`increase`/`delta`: the change over the window extrapolated towards its edges.
@@ -353,7 +402,8 @@ fn histogram_change(c: &mut Ctx<'_, '_>, h: &[HPoint], is_counter: bool) -> Opti
             }
             p = &cur.h;
         }
-    } else if h[0].h.counter_reset_hint != CounterResetHint::Gauge || last.counter_reset_hint != CounterResetHint::Gauge {
+    } else if h[0].h.counter_reset_hint != CounterResetHint::Gauge || last.counter_reset_hint != CounterResetHint::Gauge
+    {
         let m = format!("this native histogram metric is not a gauge: {:?}", c.name);
         c.warn(m);
     }
