@@ -11,8 +11,14 @@ use server::promql::engine::{Engine, EngineOptions};
 use server::promql::promqltest::{Category, run_script};
 use server::promql::{Expr, ParseOptions, parse_with};
 
-/// Evals knowingly out of scope: (file, line, reason). They count as failures and are listed with the reason.
-const OUT_OF_SCOPE: &[(&str, usize, &str)] = &[];
+/// Evals knowingly out of scope: (file, line, reason); line 0 covers the whole file. They count as failures
+/// and are listed with the reason.
+const OUT_OF_SCOPE: &[(&str, usize, &str)] = &[(
+    "start_timestamps.test",
+    0,
+    "sample start timestamps (`metric@st` series, start_timestamp()) need a start timestamp per sample in the \
+     storage Appender/iterators, which the storage traits do not carry yet",
+)];
 
 fn parse(q: &str) -> Result<Expr, String> {
     parse_with(q, &ParseOptions::all()).map_err(|e| e.to_string())
@@ -48,7 +54,7 @@ fn promql_scripts() {
         let outcomes = match run_script(&text, parse, &engine) {
             Ok(o) => o,
             Err(e) => {
-                tally.fail(format!("{name}"), format!("script does not parse: {e}"));
+                tally.fail(name.clone(), format!("script does not parse: {e}"));
                 continue;
             }
         };
@@ -66,7 +72,7 @@ fn promql_scripts() {
                     entry.1 += 1;
                     let scope = OUT_OF_SCOPE
                         .iter()
-                        .find(|(fname, line, _)| *fname == name && *line == o.line)
+                        .find(|(fname, line, _)| *fname == name && (*line == o.line || *line == 0))
                         .map(|(_, _, r)| format!(" [out of scope: {r}]"))
                         .unwrap_or_default();
                     let case = format!("{name}:{}{scope}", o.line);

@@ -294,16 +294,8 @@ fn aggregate_step(
                 match a.op {
                     AggregateOp::Sum => g.sum.add(f),
                     AggregateOp::Avg => g.mean.add(f),
-                    AggregateOp::Min => {
-                        if g.value.is_nan() || f < g.value {
-                            g.value = f;
-                        }
-                    }
-                    AggregateOp::Max => {
-                        if g.value.is_nan() || f > g.value {
-                            g.value = f;
-                        }
-                    }
+                    AggregateOp::Min if g.value.is_nan() || f < g.value => g.value = f,
+                    AggregateOp::Max if g.value.is_nan() || f > g.value => g.value = f,
                     AggregateOp::Stddev | AggregateOp::Stdvar => {
                         let n = (g.members.len() - g.hist_count) as f64;
                         let delta = f - (g.w_mean + g.w_mean_c);

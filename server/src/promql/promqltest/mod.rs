@@ -114,7 +114,9 @@ pub fn run_script(text: &str, parse: ParseFn, engine: &Engine) -> Result<Vec<Out
 
 fn dedupe(series: Vec<SeriesDesc>) -> Vec<SeriesDesc> {
     let mut out: Vec<SeriesDesc> = Vec::with_capacity(series.len());
-    for s in series {
+    // Start timestamps cannot be stored through the Appender (it has no start-timestamp field): those lines are
+    // dropped and the runner's caller lists the affected evals as out of scope.
+    for s in series.into_iter().filter(|s| !s.start_timestamps) {
         match out.iter_mut().find(|o| o.labels == s.labels) {
             Some(o) => *o = s,
             None => out.push(s),
@@ -192,7 +194,11 @@ fn classic_to_nhcb(series: &[SeriesDesc]) -> Vec<SeriesDesc> {
                 ..FloatHistogram::default()
             }))));
         }
-        out.push(SeriesDesc { labels: key, values });
+        out.push(SeriesDesc {
+            labels: key,
+            start_timestamps: false,
+            values,
+        });
     }
     out
 }

@@ -50,6 +50,8 @@ pub enum Point {
 pub struct SeriesDesc {
     /// The labels (with `__name__`).
     pub labels: Labels,
+    /// `metric{...}@st values`: the values are the samples' start timestamps (offsets), not sample values.
+    pub start_timestamps: bool,
     /// Values in order; `None` is an omitted point (`_`).
     pub values: Vec<Option<Point>>,
 }
@@ -506,8 +508,20 @@ pub fn parse_series_desc(text: &str, line: usize) -> Result<SeriesDesc, ScriptEr
         reason,
     };
     let (labels, rest) = parse_labels(text).map_err(err)?;
-    let values = parse_values(rest.trim()).map_err(err)?;
-    Ok(SeriesDesc { labels, values })
+    let (start_timestamps, rest) = match rest.strip_prefix("@st") {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
+    let values = if start_timestamps {
+        parse_start_timestamps(rest.trim()).map_err(err)?
+    } else {
+        parse_values(rest.trim()).map_err(err)?
+    };
+    Ok(SeriesDesc {
+        labels,
+        start_timestamps,
+        values,
+    })
 }
 
 /// Parses a metric name and/or `{...}` label block; returns the labels and the rest of the text.
@@ -640,6 +654,38 @@ fn parse_values(s: &str) -> Result<Vec<Option<Point>>, String> {
             parse_histogram_token(tok, &mut out)?;
         } else {
             parse_float_token(tok, &mut out)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Start-timestamp offsets: durations (`-30s`), `_`, and `a+bxN`/`a-bxN`/`axN` expansions of durations, as
+/// milliseconds.
+fn parse_start_timestamps(s: &str) -> Result<Vec<Option<Point>>, String> {
+    let mut out = Vec::new();
+    for tok in s.split_whitespace() {
+        let bad = || format!("bad start timestamp {tok:?}");
+        if tok == "_" {
+            out.push(None);
+            continue;
+        }
+        let tok = tok.strip_prefix('+').unwrap_or(tok);
+        let (head, times) = match tok.rfind('x') {
+            Some(x) => (&tok[..x], tok[x + 1..].parse::<usize>().map_err(|_| bad())?),
+            None => (tok, 0),
+        };
+        let hb = head.as_bytes();
+        let split = (1..hb.len()).find(|&j| hb[j] == b'+' || hb[j] == b'-');
+        let (start, inc) = match split {
+            Some(j) => {
+                let a = parse_duration(&head[..j]).ok_or_else(bad)?;
+                let b = parse_duration(&head[j + 1..]).ok_or_else(bad)?;
+                (a, if hb[j] == b'-' { -b } else { b })
+            }
+            None => (parse_duration(head).ok_or_else(bad)?, 0),
+        };
+        for k in 0..=times as i64 {
+            out.push(Some(Point::Float((start + k * inc) as f64)));
         }
     }
     Ok(out)
@@ -866,7 +912,7 @@ mod tests {
         assert_eq!((h.count, h.sum), (6.0, 7.0));
         assert_eq!(
             expand(&h.positive_spans, &h.positive_buckets),
-            vec![(0, 2.0), (1, 3.0), (2, 2.0), (3, 1.0)]
+            vec![(0, 2.0), (1, 1.0), (2, 2.0), (3, 1.0)]
         );
     }
 

@@ -204,7 +204,7 @@ pub fn sort(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryError> {
     }
     if ev.is_range_query() {
         ev.warn(
-            format!("sort is ineffective for range queries since results are always ordered by labels"),
+            "sort is ineffective for range queries since results are always ordered by labels",
             call.pos,
         );
     }

@@ -147,8 +147,7 @@ pub fn eval(ev: &mut Evaluator<'_>, call: &Call, kernel: Kernel, keep_name: bool
         }
     }
     if name == "double_exponential_smoothing" {
-        for i in 0..steps {
-            let (sf, tf) = (params[0][i], params[1][i]);
+        for (&sf, &tf) in params[0].iter().zip(&params[1]) {
             if sf <= 0.0 || sf >= 1.0 || sf.is_nan() {
                 return Err(QueryError::Execution(format!(
                     "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf}"
