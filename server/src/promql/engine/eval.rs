@@ -599,6 +599,53 @@ impl<'a> Evaluator<'a> {
     /// sample found rather than the step's (for `timestamp()`).
     pub fn eval_vector_selector(&mut self, vs: &VectorSelector, sample_time: bool) -> Result<Vec<Vector>, QueryError> {
         let refs = self.ref_times(&vs.offset, &vs.at);
+        self.eval_vector_selector_at(vs, &refs, sample_time)
+    }
+
+    /// Per step, the time the data of `expr` is read at: the step time shifted by the `@` and `offset` modifiers
+    /// of the selector (and subqueries) it reads through. `info()` looks up info series at these times.
+    pub fn data_times(&self, expr: &Expr) -> Vec<i64> {
+        let mut times: Vec<i64> = (0..self.steps()).map(|i| self.ts(i)).collect();
+        let mut e = expr;
+        loop {
+            let (off, at) = match e.unparen() {
+                Expr::VectorSelector(vs) => (&vs.offset, &vs.at),
+                Expr::MatrixSelector(ms) => (&ms.vs.offset, &ms.vs.at),
+                Expr::Subquery(sq) => (&sq.offset, &sq.at),
+                other => {
+                    match other.children().into_iter().find(|c| {
+                        matches!(
+                            c.value_type(),
+                            crate::promql::ast::ValueType::Vector | crate::promql::ast::ValueType::Matrix
+                        )
+                    }) {
+                        Some(c) => {
+                            e = c;
+                            continue;
+                        }
+                        None => return times,
+                    }
+                }
+            };
+            let o = off.as_ref().map_or(0, |d| self.duration(d));
+            for t in times.iter_mut() {
+                *t = at.as_ref().map_or(*t, |a| self.at_time(a)) - o;
+            }
+            match e.unparen() {
+                Expr::Subquery(sq) => e = &sq.expr,
+                _ => return times,
+            }
+        }
+    }
+
+    /// An instant vector selector read at the given per-step times.
+    pub fn eval_vector_selector_at(
+        &mut self,
+        vs: &VectorSelector,
+        refs: &[i64],
+        sample_time: bool,
+    ) -> Result<Vec<Vector>, QueryError> {
+        let refs = refs.to_vec();
         let n = refs.len();
         let mut out: Vec<Vector> = (0..n).map(|_| Vector::new()).collect();
         let (Some(&lo), Some(&hi)) = (refs.iter().min(), refs.iter().max()) else {
