@@ -181,6 +181,8 @@ pub struct Evaluator<'a> {
     /// Inside `histogram_count`/`histogram_sum`/`histogram_avg`: histogram samples are read as upstream's
     /// statistics-only iterator reads them, detecting counter resets sample by sample.
     pub stats_mode: bool,
+    /// Evaluating the inner expression of a subquery.
+    in_subquery: bool,
 }
 
 impl std::fmt::Debug for Evaluator<'_> {
@@ -225,6 +227,7 @@ pub fn evaluate(
         peak_samples: 0,
         total_samples: 0,
         stats_mode: false,
+        in_subquery: false,
     };
     let val = ev.eval(expr)?;
     let value = if step == 0 {
@@ -704,8 +707,18 @@ impl<'a> Evaluator<'a> {
                     Point::F(f) if is_stale_nan(*f) => {}
                     Point::F(f) => out[i].push(Sample::float(metric.clone(), st, *f)),
                     Point::H(h) => {
-                        // A sample seen again at a later step must not report its counter reset again.
-                        let h = if *t == last_t && h.counter_reset_hint == CounterResetHint::CounterReset {
+                        // A sample seen again at a later step must not report its counter reset again; inside
+                        // subqueries, samples are not consecutive, so storage hints give way to detection.
+                        let hint = h.counter_reset_hint;
+                        let h = if *t == last_t && hint == CounterResetHint::CounterReset {
+                            let mut c = (**h).clone();
+                            c.counter_reset_hint = CounterResetHint::NotCounterReset;
+                            Arc::new(c)
+                        } else if self.in_subquery && *t != last_t && hint != CounterResetHint::Gauge {
+                            let mut c = (**h).clone();
+                            c.counter_reset_hint = CounterResetHint::Unknown;
+                            Arc::new(c)
+                        } else if self.in_subquery && *t == last_t && hint != CounterResetHint::Gauge {
                             let mut c = (**h).clone();
                             c.counter_reset_hint = CounterResetHint::NotCounterReset;
                             Arc::new(c)
@@ -816,13 +829,14 @@ impl<'a> Evaluator<'a> {
         if inner_end < inner_start {
             return Ok(arg);
         }
-        let saved = (self.start, self.end, self.interval, self.stats_mode);
+        let saved = (self.start, self.end, self.interval, self.stats_mode, self.in_subquery);
         self.start = inner_start;
         self.end = inner_end;
         self.interval = step;
         self.stats_mode = false;
+        self.in_subquery = true;
         let inner = self.eval(&sq.expr);
-        (self.start, self.end, self.interval, self.stats_mode) = saved;
+        (self.start, self.end, self.interval, self.stats_mode, self.in_subquery) = saved;
         let vs = match inner? {
             Val::Vectors(vs) => vs,
             Val::Scalars(s) => s

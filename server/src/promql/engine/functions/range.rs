@@ -475,25 +475,28 @@ fn instant_value(c: &mut Ctx<'_, '_>, f: &[FPoint], h: &[HPoint], is_rate: bool)
         }
         LastTwo::H(a, b) => {
             let dt = (b.t - a.t) as f64 / 1000.0;
-            if is_rate && b.h.counter_reset_hint == CounterResetHint::Gauge {
+            let gauge = |p: &HPoint| p.h.counter_reset_hint == CounterResetHint::Gauge;
+            if is_rate && (gauge(a) || gauge(b)) {
                 let m = format!("this native histogram metric is not a counter: {:?}", c.name);
                 c.warn(m);
             }
-            if !is_rate && b.h.counter_reset_hint != CounterResetHint::Gauge {
+            if !is_rate && (!gauge(a) || !gauge(b)) {
                 let m = format!("this native histogram metric is not a gauge: {:?}", c.name);
                 c.warn(m);
             }
-            if a.h.uses_custom_buckets() != b.h.uses_custom_buckets() {
-                let m = format!(
-                    "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}",
-                    c.name
-                );
-                c.warn(m);
-                return None;
-            }
             let mut res = (*b.h).clone();
-            if !(is_rate && b.h.detect_reset(&a.h)) && res.sub_hist(&a.h).ok()? {
-                c.info("mismatched custom buckets were reconciled during subtraction".into());
+            if !(is_rate && b.h.detect_reset(&a.h)) {
+                if a.h.uses_custom_buckets() != b.h.uses_custom_buckets() {
+                    let m = format!(
+                        "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}",
+                        c.name
+                    );
+                    c.warn(m);
+                    return None;
+                }
+                if res.sub_hist(&a.h).ok()? {
+                    c.info("mismatched custom buckets were reconciled during subtraction".into());
+                }
             }
             if is_rate {
                 if dt == 0.0 {
