@@ -419,11 +419,8 @@ fn vector_vector(
         }
     }
     // fill(): pair unmatched series with the fill value.
-    let (fill_many, fill_one) = if swap {
-        (m.fill_right, m.fill_left)
-    } else {
-        (m.fill_left, m.fill_right)
-    };
+    // With group_right the sides swap roles, and the fill values go with them (as upstream).
+    let (fill_many, fill_one) = (m.fill_left, m.fill_right);
     if let Some(fv) = fill_many {
         for (oi, os) in one.iter().enumerate() {
             if used_one[oi] {
