@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::extended::{XProblem, XValue, interpolate};
 use super::histogram::HistogramOps;
 use super::value::{FPoint, HPoint, Matrix, Sample, Series, Value, Vector};
 use super::{Annotation, Annotations, EngineOptions, QueryError, QueryResult, QueryStats, position_suffix};
@@ -97,63 +98,6 @@ impl RangeArg {
         (&rs.floats[f0..f1.max(f0)], &rs.histograms[h0..h1.max(h0)])
     }
 
-    /// For `anchored`/`smoothed` selectors: the float window of series `s` at step `i` with points added at the
-    /// window's start and end (the last earlier sample, or interpolations), or `None` when it has no samples.
-    pub fn extended_floats(&self, s: usize, i: usize, counter: bool) -> Option<Vec<FPoint>> {
-        let rs = &self.series[s];
-        let end = self.ends[i];
-        let start = end - self.range;
-        let pts = &rs.floats;
-        let f0 = pts.partition_point(|p| p.t <= start);
-        let f1 = pts.partition_point(|p| p.t <= end);
-        let inside = &pts[f0..f1.max(f0)];
-        let before = f0
-            .checked_sub(1)
-            .map(|j| pts[j])
-            .filter(|p| p.t > start - self.lookback);
-        let after = pts.get(f1).copied().filter(|p| p.t <= end + self.lookback);
-        let mut out = Vec::with_capacity(inside.len() + 2);
-        if self.anchored {
-            let first = inside.first()?;
-            out.push(FPoint {
-                t: start,
-                f: before.map_or(first.f, |b| b.f),
-            });
-            out.extend_from_slice(inside);
-            let last = inside[inside.len() - 1];
-            if last.t < end {
-                out.push(FPoint { t: end, f: last.f });
-            }
-            return Some(out);
-        }
-        // Smoothed.
-        let first = inside.first().copied().or(after)?;
-        let last = inside.last().copied().or(before)?;
-        if inside.is_empty() && (before.is_none() || after.is_none()) {
-            return None;
-        }
-        let start_v = match before {
-            Some(b) => interpolate(b, first, start, counter),
-            None => first.f,
-        };
-        let end_v = match after {
-            Some(a) => interpolate(last, a, end, counter),
-            None => last.f,
-        };
-        out.push(FPoint { t: start, f: start_v });
-        out.extend(inside.iter().copied().filter(|p| p.t > start && p.t < end));
-        out.push(FPoint { t: end, f: end_v });
-        Some(out)
-    }
-}
-
-/// The value at `t` on the line through `a` and `b`; for counters a reset between them interpolates from zero.
-pub fn interpolate(a: FPoint, b: FPoint, t: i64, counter: bool) -> f64 {
-    if b.t == a.t {
-        return b.f;
-    }
-    let from = if counter && b.f < a.f { 0.0 } else { a.f };
-    from + (b.f - from) * (t - a.t) as f64 / (b.t - a.t) as f64
 }
 
 /// Evaluation state for one query (and, with a narrower range and step, for its subqueries).
@@ -664,26 +608,43 @@ impl<'a> Evaluator<'a> {
             }
             if vs.smoothed {
                 let metric = Arc::new(s.labels.clone());
+                let name = s.labels.metric_name().unwrap_or("").to_string();
                 for (i, &r) in refs.iter().enumerate() {
                     let idx = points.partition_point(|(t, _)| *t <= r);
-                    let before = idx
-                        .checked_sub(1)
-                        .map(|j| &points[j])
-                        .filter(|(t, _)| *t > r - self.lookback);
+                    let before = idx.checked_sub(1).map(|j| &points[j]).filter(|(t, _)| *t > r - self.lookback);
                     let after = points.get(idx).filter(|(t, _)| *t <= r + self.lookback);
-                    let v = match (before, after) {
-                        (Some((bt, Point::F(bf))), _) if *bt == r => Some(*bf),
-                        (Some((bt, Point::F(bf))), Some((at, Point::F(af)))) => Some(interpolate(
-                            FPoint { t: *bt, f: *bf },
-                            FPoint { t: *at, f: *af },
-                            r,
-                            false,
-                        )),
-                        (Some((_, Point::F(bf))), None) => Some(*bf),
-                        _ => None,
+                    let xv = |p: &Point| match p {
+                        Point::F(f) => XValue::F(*f),
+                        Point::H(h) => XValue::H(h.clone()),
                     };
-                    if let Some(v) = v {
-                        out[i].push(Sample::float(metric.clone(), self.ts(i), v));
+                    let v = match (before, after) {
+                        (Some((bt, bp)), _) if *bt == r => Ok(xv(bp)),
+                        (Some((bt, bp)), Some((at, ap))) => {
+                            let counter = matches!(ap, Point::H(_));
+                            interpolate(*bt, &xv(bp), *at, &xv(ap), r, counter)
+                        }
+                        (Some((_, bp)), None) => Ok(xv(bp)),
+                        _ => continue,
+                    };
+                    match v {
+                        Ok(XValue::F(f)) => out[i].push(Sample::float(metric.clone(), self.ts(i), f)),
+                        Ok(XValue::H(h)) => out[i].push(Sample {
+                            metric: metric.clone(),
+                            t: self.ts(i),
+                            f: 0.0,
+                            h: Some(h),
+                            drop_name: false,
+                        }),
+                        Err(XProblem::MixedTypes) => self.warn(
+                            format!("encountered a mix of histograms and floats for metric name {name:?}"),
+                            vs.pos,
+                        ),
+                        Err(XProblem::MixedSchemas) => self.warn(
+                            format!(
+                                "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {name:?}"
+                            ),
+                            vs.pos,
+                        ),
                     }
                 }
                 continue;

@@ -11,6 +11,7 @@
 pub mod aggregate;
 pub mod binop;
 pub mod eval;
+pub mod extended;
 pub mod functions;
 pub mod histogram;
 pub mod kahan;

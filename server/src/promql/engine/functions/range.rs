@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::super::QueryError;
 use super::super::aggregate::quantile;
+use super::super::extended;
 use super::super::eval::{Evaluator, RangeArg, Val};
 use super::super::histogram::{HistogramMean, HistogramOps, HistogramSum};
 use super::super::kahan::{KahanMean, KahanSum, sum_inc};
@@ -186,35 +187,35 @@ fn run_kernel(
         let name = rs.metric.metric_name().unwrap_or("").to_string();
         for (i, out_i) in out.iter_mut().enumerate().take(steps) {
             if extended {
-                let Some(ext) = arg.extended_floats(si, i, name_fn != "delta") else {
-                    continue;
+                let counter = name_fn != "delta";
+                let ts = ev.ts(i);
+                let mut ctx = Ctx {
+                    ev,
+                    call,
+                    start: 0,
+                    end: 0,
+                    ts,
+                    params: [0.0; 2],
+                    name: &name,
+                    arg_pos,
                 };
-                let v = match name_fn {
-                    "rate" | "increase" | "delta" => {
-                        let mut d = ext[ext.len() - 1].f - ext[0].f;
-                        if name_fn != "delta" {
-                            for w in ext.windows(2) {
-                                if w[1].f < w[0].f {
-                                    d += w[0].f;
-                                }
-                            }
-                        }
-                        if name_fn == "rate" {
-                            d / (arg.range as f64 / 1000.0)
-                        } else {
-                            d
-                        }
+                let res = match extended::window(arg, si, i, counter) {
+                    Ok(Some(w)) => extended_value(&mut ctx, name_fn, &w, arg.range),
+                    Ok(None) => None,
+                    Err(p) => {
+                        extended_problem(&mut ctx, p);
+                        None
                     }
-                    "changes" => ext
-                        .windows(2)
-                        .filter(|w| w[0].f != w[1].f && !(w[0].f.is_nan() && w[1].f.is_nan()))
-                        .count() as f64,
-                    "resets" => ext.windows(2).filter(|w| w[1].f < w[0].f).count() as f64,
-                    _ => continue,
                 };
-                let mut s = Sample::float(rs.metric.clone(), ev.ts(i), v);
-                s.drop_name = !keep_name || rs.drop_name;
-                out_i.push(s);
+                if let Some(res) = res {
+                    let mut s = Sample::float(rs.metric.clone(), ts, 0.0);
+                    s.drop_name = !keep_name || rs.drop_name;
+                    match res {
+                        Out::F(v) => s.f = v,
+                        Out::H(hv) => s.h = Some(Arc::new(hv)),
+                    }
+                    out_i.push(s);
+                }
                 continue;
             }
             let (f, h) = arg.window(si, i);
@@ -250,6 +251,53 @@ fn run_kernel(
         }
     }
     Ok(())
+}
+
+fn extended_problem(c: &mut Ctx<'_, '_>, p: extended::XProblem) {
+    match p {
+        extended::XProblem::MixedTypes => c.mixed(),
+        extended::XProblem::MixedSchemas => {
+            let m = format!(
+                "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}",
+                c.name
+            );
+            c.warn(m);
+        }
+    }
+}
+
+/// `rate`, `increase`, `delta`, `changes`, `resets` over an anchored or smoothed window.
+fn extended_value(c: &mut Ctx<'_, '_>, func: &str, w: &[extended::XPoint], range: i64) -> Option<Out> {
+    match func {
+        "changes" => Some(Out::F(extended::changes(w))),
+        "resets" => Some(Out::F(extended::resets(w))),
+        "rate" | "increase" | "delta" => {
+            let counter = func != "delta";
+            if counter && extended::any_hint(w, true) {
+                let m = format!("this native histogram metric is not a counter: {:?}", c.name);
+                c.warn(m);
+            }
+            if !counter && extended::any_hint(w, false) {
+                let m = format!("this native histogram metric is not a gauge: {:?}", c.name);
+                c.warn(m);
+            }
+            let secs = range as f64 / 1000.0;
+            match extended::change(w, counter) {
+                Ok(extended::Change::F(d)) => Some(Out::F(if func == "rate" { d / secs } else { d })),
+                Ok(extended::Change::H(mut h)) => {
+                    if func == "rate" {
+                        h.scale(1.0 / secs);
+                    }
+                    Some(Out::H(h))
+                }
+                Err(p) => {
+                    extended_problem(c, p);
+                    None
+                }
+            }
+        }
+        _ => None,
+    }
 }
 
 fn has_counter_suffix(name: &str) -> bool {
