@@ -97,7 +97,6 @@ impl RangeArg {
         let h1 = rs.histograms.partition_point(|p| p.t <= end);
         (&rs.floats[f0..f1.max(f0)], &rs.histograms[h0..h1.max(h0)])
     }
-
 }
 
 /// Evaluation state for one query (and, with a narrower range and step, for its subqueries).
@@ -611,7 +610,10 @@ impl<'a> Evaluator<'a> {
                 let name = s.labels.metric_name().unwrap_or("").to_string();
                 for (i, &r) in refs.iter().enumerate() {
                     let idx = points.partition_point(|(t, _)| *t <= r);
-                    let before = idx.checked_sub(1).map(|j| &points[j]).filter(|(t, _)| *t > r - self.lookback);
+                    let before = idx
+                        .checked_sub(1)
+                        .map(|j| &points[j])
+                        .filter(|(t, _)| *t > r - self.lookback);
                     let after = points.get(idx).filter(|(t, _)| *t <= r + self.lookback);
                     let xv = |p: &Point| match p {
                         Point::F(f) => XValue::F(*f),

@@ -59,7 +59,11 @@ fn merged(f: &[FPoint], h: &[HPoint]) -> Vec<(i64, XValue)> {
 /// The value at `t` between `a` (at `ta`) and `b` (at `tb`); for counters a reset in between interpolates from
 /// zero.
 pub fn interpolate(ta: i64, a: &XValue, tb: i64, b: &XValue, t: i64, counter: bool) -> Result<XValue, XProblem> {
-    let frac = if tb == ta { 1.0 } else { (t - ta) as f64 / (tb - ta) as f64 };
+    let frac = if tb == ta {
+        1.0
+    } else {
+        (t - ta) as f64 / (tb - ta) as f64
+    };
     match (a, b) {
         (XValue::F(x), XValue::F(y)) => {
             let from = if counter && y < x { 0.0 } else { *x };
@@ -71,7 +75,9 @@ pub fn interpolate(ta: i64, a: &XValue, tb: i64, b: &XValue, t: i64, counter: bo
             }
             let counter = counter && y.counter_reset_hint != CounterResetHint::Gauge;
             if counter && y.detect_reset(x) {
-                return Ok(XValue::H(Arc::new(y.scaled(frac))));
+                let mut v = y.scaled(frac);
+                v.counter_reset_hint = CounterResetHint::Unknown;
+                return Ok(XValue::H(Arc::new(v)));
             }
             let mut d = (**y).clone();
             d.sub_hist(x).map_err(|_| XProblem::MixedSchemas)?;
@@ -94,7 +100,10 @@ pub fn window(arg: &RangeArg, s: usize, i: usize, counter: bool) -> Result<Optio
     let f0 = pts.partition_point(|p| p.0 <= start);
     let f1 = pts.partition_point(|p| p.0 <= end);
     let inside = &pts[f0..f1.max(f0)];
-    let before = f0.checked_sub(1).map(|j| &pts[j]).filter(|p| p.0 > start - arg.lookback);
+    let before = f0
+        .checked_sub(1)
+        .map(|j| &pts[j])
+        .filter(|p| p.0 > start - arg.lookback);
     let after = pts.get(f1).filter(|p| p.0 <= end + arg.lookback);
     let point = |t: i64, v: &XValue, copy: bool| XPoint { t, v: v.clone(), copy };
     let mut out = Vec::with_capacity(inside.len() + 2);
@@ -127,12 +136,23 @@ pub fn window(arg: &RangeArg, s: usize, i: usize, counter: bool) -> Result<Optio
         Some(a) => interpolate(last.0, &last.1, a.0, &a.1, end, counter)?,
         None => last.1.clone(),
     };
+    // A start interpolated across a counter reset already accounts for it: the step to the first sample is not
+    // a second reset.
+    let crossed = match (before, &first.1) {
+        (Some((_, XValue::H(b))), XValue::H(f)) => counter && f.detect_reset(b),
+        _ => false,
+    };
     out.push(XPoint {
         t: start,
         v: start_v,
-        copy: before.is_none(),
+        copy: before.is_none() || crossed,
     });
-    out.extend(inside.iter().filter(|p| p.0 > start && p.0 < end).map(|p| point(p.0, &p.1, false)));
+    out.extend(
+        inside
+            .iter()
+            .filter(|p| p.0 > start && p.0 < end)
+            .map(|p| point(p.0, &p.1, false)),
+    );
     out.push(XPoint {
         t: end,
         v: end_v,
@@ -205,7 +225,9 @@ pub fn change(w: &[XPoint], counter: bool) -> Result<Change, XProblem> {
         XValue::F(_) => Arc::new(FloatHistogram::default()),
     };
     let first = hist(&w[0]);
-    if w.iter().any(|p| hist(p).uses_custom_buckets() != first.uses_custom_buckets()) {
+    if w.iter()
+        .any(|p| hist(p).uses_custom_buckets() != first.uses_custom_buckets())
+    {
         return Err(XProblem::MixedSchemas);
     }
     let mut res = (*hist(&w[w.len() - 1])).clone();

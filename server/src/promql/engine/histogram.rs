@@ -458,6 +458,8 @@ pub struct HistogramSum {
     pub reconciled: bool,
     /// A counter reset and a "not a counter reset" hint met.
     pub collision: bool,
+    seen_reset: bool,
+    seen_not_reset: bool,
 }
 
 impl HistogramSum {
@@ -481,6 +483,8 @@ impl HistogramSum {
                 .collect(),
             reconciled: false,
             collision: false,
+            seen_reset: h.counter_reset_hint == CounterResetHint::CounterReset,
+            seen_not_reset: h.counter_reset_hint == CounterResetHint::NotCounterReset,
         }
     }
 
@@ -508,9 +512,11 @@ impl HistogramSum {
         if is_custom(self.schema) != is_custom(h.schema) {
             return Err(HistogramError::MixedSchemas(String::new()));
         }
-        let (hint, collision) = merge_hint(self.hint, h.counter_reset_hint);
+        let (hint, _) = merge_hint(self.hint, h.counter_reset_hint);
         self.hint = hint;
-        self.collision |= collision;
+        self.seen_reset |= h.counter_reset_hint == CounterResetHint::CounterReset;
+        self.seen_not_reset |= h.counter_reset_hint == CounterResetHint::NotCounterReset;
+        self.collision |= self.seen_reset && self.seen_not_reset;
         let mut h = std::borrow::Cow::Borrowed(h);
         if is_custom(self.schema) {
             if self.custom_values != h.custom_values {
@@ -564,11 +570,21 @@ impl HistogramSum {
     }
 
     fn reset_to(&mut self, h: &FloatHistogram) {
-        let (reconciled, collision, hint) = (self.reconciled, self.collision, self.hint);
+        let keep = (
+            self.reconciled,
+            self.collision,
+            self.hint,
+            self.seen_reset,
+            self.seen_not_reset,
+        );
         *self = HistogramSum::new(h);
-        self.reconciled = reconciled;
-        self.collision = collision;
-        self.hint = hint;
+        (
+            self.reconciled,
+            self.collision,
+            self.hint,
+            self.seen_reset,
+            self.seen_not_reset,
+        ) = keep;
     }
 }
 
@@ -602,9 +618,8 @@ impl HistogramMean {
             return Ok(());
         }
         // Overflow: continue as an incremental mean of what was summed so far.
-        let mut mean = HistogramSum::new(&sum.value().scaled(1.0 / (n - 1.0)));
-        mean.reconciled = sum.reconciled;
-        mean.collision = sum.collision;
+        let mut mean = sum.clone();
+        mean.reset_to(&sum.value().scaled(1.0 / (n - 1.0)));
         let delta = Self::delta(h, &mean.value(), n)?;
         mean.add(&delta, 1.0)?;
         self.mean = Some(mean);

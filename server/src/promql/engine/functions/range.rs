@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use super::super::QueryError;
 use super::super::aggregate::quantile;
-use super::super::extended;
 use super::super::eval::{Evaluator, RangeArg, Val};
+use super::super::extended;
 use super::super::histogram::{HistogramMean, HistogramOps, HistogramSum};
 use super::super::kahan::{KahanMean, KahanSum, sum_inc};
 use super::super::value::{FPoint, HPoint, Sample, Vector};
