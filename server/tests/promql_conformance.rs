@@ -9,7 +9,6 @@ use std::time::Duration;
 use exposition::conformance::{Tally, corpus_dir};
 use server::promql::engine::{Engine, EngineOptions};
 use server::promql::promqltest::{Category, run_script};
-use server::promql::{Expr, ParseOptions, parse_with};
 
 /// Evals knowingly out of scope: (file, line, reason); line 0 covers the whole file. They count as failures
 /// and are listed with the reason.
@@ -19,10 +18,6 @@ const OUT_OF_SCOPE: &[(&str, usize, &str)] = &[(
     "sample start timestamps (`metric@st` series, start_timestamp()) need a start timestamp per sample in the \
      storage Appender/iterators, which the storage traits do not carry yet",
 )];
-
-fn parse(q: &str) -> Result<Expr, String> {
-    parse_with(q, &ParseOptions::all()).map_err(|e| e.to_string())
-}
 
 #[test]
 fn promql_scripts() {
@@ -38,6 +33,9 @@ fn promql_scripts() {
     files.sort();
     let engine = Engine::new(EngineOptions {
         enable_experimental_functions: true,
+        enable_duration_expressions: true,
+        enable_extended_range_selectors: true,
+        enable_binop_fill_modifiers: true,
         lookback_delta: Duration::from_secs(300),
         timeout: Duration::from_secs(100),
         ..EngineOptions::default()
@@ -51,7 +49,7 @@ fn promql_scripts() {
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
         let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let outcomes = match run_script(&text, parse, &engine) {
+        let outcomes = match run_script(&text, &engine) {
             Ok(o) => o,
             Err(e) => {
                 tally.fail(name.clone(), format!("script does not parse: {e}"));

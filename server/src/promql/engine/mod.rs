@@ -17,6 +17,9 @@ pub mod histogram;
 pub mod kahan;
 pub mod value;
 
+#[cfg(test)]
+mod tests;
+
 use std::fmt;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -39,6 +42,12 @@ pub struct EngineOptions {
     pub max_concurrency: usize,
     /// Allow experimental functions and aggregations (`--enable-feature=promql-experimental-functions`).
     pub enable_experimental_functions: bool,
+    /// Allow duration expressions (`--enable-feature=promql-duration-expr`).
+    pub enable_duration_expressions: bool,
+    /// Allow the `anchored` and `smoothed` modifiers (`--enable-feature=promql-extended-range-selectors`).
+    pub enable_extended_range_selectors: bool,
+    /// Allow `fill()` on binary operators (`--enable-feature=promql-binop-fill-modifiers`).
+    pub enable_binop_fill_modifiers: bool,
     /// Resolution of subqueries without a step (the global evaluation interval, default 1m).
     pub default_subquery_step: Duration,
 }
@@ -51,6 +60,9 @@ impl Default for EngineOptions {
             timeout: Duration::from_secs(120),
             max_concurrency: 20,
             enable_experimental_functions: false,
+            enable_duration_expressions: false,
+            enable_extended_range_selectors: false,
+            enable_binop_fill_modifiers: false,
             default_subquery_step: Duration::from_secs(60),
         }
     }
@@ -221,9 +233,6 @@ pub struct Engine {
     gate: Arc<Gate>,
 }
 
-/// Parses query text into a tree (the PromQL parser's entry point).
-pub type ParseFn = fn(&str) -> Result<Expr, String>;
-
 impl Engine {
     /// An engine with these options.
     pub fn new(opts: EngineOptions) -> Engine {
@@ -240,6 +249,40 @@ impl Engine {
     /// The options.
     pub fn options(&self) -> &EngineOptions {
         &self.opts
+    }
+
+    /// The parser options these engine options imply.
+    pub fn parse_options(&self) -> crate::promql::ParseOptions {
+        crate::promql::ParseOptions {
+            experimental_functions: self.opts.enable_experimental_functions,
+            duration_expressions: self.opts.enable_duration_expressions,
+            extended_range_selectors: self.opts.enable_extended_range_selectors,
+            binop_fill_modifiers: self.opts.enable_binop_fill_modifiers,
+        }
+    }
+
+    /// Parses `query` with the syntax these options enable; errors are `bad_data`.
+    pub fn parse(&self, query: &str) -> Result<Expr, QueryError> {
+        crate::promql::parse_with(query, &self.parse_options()).map_err(|e| QueryError::BadData(e.to_string()))
+    }
+
+    /// Parses and evaluates `query` at time `t` (ms).
+    pub fn query_instant(&self, queryable: &dyn Queryable, query: &str, t: i64) -> Result<QueryResult, QueryError> {
+        let expr = self.parse(query)?;
+        self.instant_query(queryable, query, &expr, t)
+    }
+
+    /// Parses and evaluates `query` at every `step` (ms) from `start` to `end`.
+    pub fn query_range(
+        &self,
+        queryable: &dyn Queryable,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<QueryResult, QueryError> {
+        let expr = self.parse(query)?;
+        self.range_query(queryable, query, &expr, start, end, step)
     }
 
     /// Evaluates `expr` (parsed from `query`, used for annotation positions) at time `t` (ms).

@@ -15,9 +15,6 @@ use std::collections::HashSet;
 
 pub use script::{Command, Eval, EvalTime, Expected, MessageMatch, Point, ScriptError, SeriesDesc, parse_script};
 
-/// Parses a query; the error is the message upstream would give.
-pub type ParseFn = fn(&str) -> Result<Expr, String>;
-
 /// Which part of the corpus an eval exercises.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Category {
@@ -54,7 +51,9 @@ pub struct Outcome {
 }
 
 /// Runs every command of a script; returns one outcome per `eval`.
-pub fn run_script(text: &str, parse: ParseFn, engine: &Engine) -> Result<Vec<Outcome>, ScriptError> {
+/// Queries are parsed with the syntax the engine's options enable (upstream runs the scripts with every
+/// experimental feature on).
+pub fn run_script(text: &str, engine: &Engine) -> Result<Vec<Outcome>, ScriptError> {
     let commands = parse_script(text)?;
     let storage = MemStorage::new();
     let mut hist_names: HashSet<String> = HashSet::new();
@@ -97,7 +96,7 @@ pub fn run_script(text: &str, parse: ParseFn, engine: &Engine) -> Result<Vec<Out
                 }
             }
             Command::Eval(eval) => {
-                let parsed = parse(&eval.query);
+                let parsed = engine.parse(&eval.query);
                 let category = categorize(&eval, parsed.as_ref().ok(), &hist_names);
                 let result = run_eval(&eval, parsed, &storage, engine);
                 outcomes.push(Outcome {
@@ -329,8 +328,13 @@ fn message_matches(m: &MessageMatch, text: &str) -> bool {
     }
 }
 
-fn run_eval(eval: &Eval, parsed: Result<Expr, String>, storage: &MemStorage, engine: &Engine) -> Result<(), String> {
-    let result = parsed.map_err(QueryError::BadData).and_then(|expr| match eval.time {
+fn run_eval(
+    eval: &Eval,
+    parsed: Result<Expr, QueryError>,
+    storage: &MemStorage,
+    engine: &Engine,
+) -> Result<(), String> {
+    let result = parsed.and_then(|expr| match eval.time {
         EvalTime::Instant(t) => engine.instant_query(storage, &eval.query, &expr, t),
         EvalTime::Range { start, end, step } => engine.range_query(storage, &eval.query, &expr, start, end, step),
     });
