@@ -119,9 +119,10 @@ pub fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Result<Val, 
         return Ok(Val::Vectors(out));
     }
     let mut out = Vec::with_capacity(vectors.len());
+    let mut cache = GroupCache::default();
     for (i, v) in vectors.into_iter().enumerate() {
         let param = params.as_ref().map(|p| p[i]);
-        out.push(aggregate_step(ev, a, param, v)?);
+        out.push(aggregate_step(ev, a, param, v, &mut cache)?);
     }
     Ok(Val::Vectors(out))
 }
@@ -193,11 +194,30 @@ struct Group {
     drop_name: bool,
 }
 
+/// Group keys and labels per input label set, kept across the steps of one aggregation (series keep their
+/// `Arc` from step to step, so most lookups are by pointer). Holding the `Arc` keeps its address unique.
+#[derive(Default)]
+struct GroupCache {
+    by_ptr: HashMap<usize, (Arc<Labels>, u64, Arc<Labels>)>,
+}
+
+impl GroupCache {
+    fn get(&mut self, s: &Sample, a: &AggregateExpr) -> (u64, Arc<Labels>) {
+        let ptr = Arc::as_ptr(&s.metric) as usize;
+        let e = self
+            .by_ptr
+            .entry(ptr)
+            .or_insert_with(|| (s.metric.clone(), group_hash(s, a), Arc::new(group_labels(s, a))));
+        (e.1, e.2.clone())
+    }
+}
+
 fn aggregate_step(
     ev: &mut Evaluator<'_>,
     a: &AggregateExpr,
     param: Option<f64>,
     v: Vector,
+    cache: &mut GroupCache,
 ) -> Result<Vector, QueryError> {
     match a.op {
         AggregateOp::Topk | AggregateOp::Bottomk | AggregateOp::Limitk => {
@@ -240,13 +260,13 @@ fn aggregate_step(
     let mut index: HashMap<u64, usize> = HashMap::new();
     let mut groups: Vec<Group> = Vec::new();
     for (si, s) in v.iter().enumerate() {
-        let key = group_hash(s, a);
+        let (key, labels) = cache.get(s, a);
         let gi = match index.get(&key) {
             Some(&g) => g,
             None => {
                 index.insert(key, groups.len());
                 groups.push(Group {
-                    labels: Arc::new(group_labels(s, a)),
+                    labels,
                     first: si,
                     count: 0.0,
                     sum: KahanSum::default(),

@@ -91,12 +91,13 @@ pub fn eval_binary(ev: &mut Evaluator<'_>, b: &BinaryExpr) -> Result<Val, QueryE
             };
             let m = b.matching.as_ref().unwrap_or(&default);
             let mut out = Vec::with_capacity(l.len());
+            let mut sigs = SigCache::default();
             for (lv, rv) in l.into_iter().zip(r) {
                 let v = match b.op {
-                    BinaryOp::And => and(lv, &rv, m),
-                    BinaryOp::Or => or(lv, rv, m),
-                    BinaryOp::Unless => unless(lv, &rv, m),
-                    _ => vector_vector(ev, b, m, lv, rv)?,
+                    BinaryOp::And => and(lv, &rv, m, &mut sigs),
+                    BinaryOp::Or => or(lv, rv, m, &mut sigs),
+                    BinaryOp::Unless => unless(lv, &rv, m, &mut sigs),
+                    _ => vector_vector(ev, b, m, lv, rv, &mut sigs)?,
                 };
                 out.push(v);
             }
@@ -302,23 +303,39 @@ fn signature_labels(labels: &Labels, m: &VectorMatching) -> Labels {
         .collect()
 }
 
-fn and(lhs: Vector, rhs: &Vector, m: &VectorMatching) -> Vector {
-    let sigs: HashSet<u64> = rhs.iter().map(|s| signature(&s.metric, m)).collect();
+/// Matching signatures per label set, kept across the steps of one operation (series keep their `Arc` from
+/// step to step). Holding the `Arc` keeps its address unique.
+#[derive(Default)]
+struct SigCache {
+    by_ptr: HashMap<usize, (Arc<Labels>, u64)>,
+}
+
+impl SigCache {
+    fn sig(&mut self, l: &Arc<Labels>, m: &VectorMatching) -> u64 {
+        self.by_ptr
+            .entry(Arc::as_ptr(l) as usize)
+            .or_insert_with(|| (l.clone(), signature(l, m)))
+            .1
+    }
+}
+
+fn and(lhs: Vector, rhs: &Vector, m: &VectorMatching, c: &mut SigCache) -> Vector {
+    let sigs: HashSet<u64> = rhs.iter().map(|s| c.sig(&s.metric, m)).collect();
     lhs.into_iter()
-        .filter(|s| sigs.contains(&signature(&s.metric, m)))
+        .filter(|s| sigs.contains(&c.sig(&s.metric, m)))
         .collect()
 }
 
-fn unless(lhs: Vector, rhs: &Vector, m: &VectorMatching) -> Vector {
-    let sigs: HashSet<u64> = rhs.iter().map(|s| signature(&s.metric, m)).collect();
+fn unless(lhs: Vector, rhs: &Vector, m: &VectorMatching, c: &mut SigCache) -> Vector {
+    let sigs: HashSet<u64> = rhs.iter().map(|s| c.sig(&s.metric, m)).collect();
     lhs.into_iter()
-        .filter(|s| !sigs.contains(&signature(&s.metric, m)))
+        .filter(|s| !sigs.contains(&c.sig(&s.metric, m)))
         .collect()
 }
 
-fn or(mut lhs: Vector, rhs: Vector, m: &VectorMatching) -> Vector {
-    let sigs: HashSet<u64> = lhs.iter().map(|s| signature(&s.metric, m)).collect();
-    lhs.extend(rhs.into_iter().filter(|s| !sigs.contains(&signature(&s.metric, m))));
+fn or(mut lhs: Vector, rhs: Vector, m: &VectorMatching, c: &mut SigCache) -> Vector {
+    let sigs: HashSet<u64> = lhs.iter().map(|s| c.sig(&s.metric, m)).collect();
+    lhs.extend(rhs.into_iter().filter(|s| !sigs.contains(&c.sig(&s.metric, m))));
     lhs
 }
 
@@ -366,13 +383,14 @@ fn vector_vector(
     m: &VectorMatching,
     lhs: Vector,
     rhs: Vector,
+    sigs: &mut SigCache,
 ) -> Result<Vector, QueryError> {
     // The "one" side is indexed; group_right swaps the roles.
     let swap = m.card == Cardinality::OneToMany;
     let (many, one) = if swap { (rhs, lhs) } else { (lhs, rhs) };
     let mut index: HashMap<u64, usize> = HashMap::with_capacity(one.len());
     for (i, s) in one.iter().enumerate() {
-        match index.entry(signature(&s.metric, m)) {
+        match index.entry(sigs.sig(&s.metric, m)) {
             Entry::Occupied(e) => {
                 let side = if swap { "left" } else { "right" };
                 return Err(dup_error(side, &signature_labels(&s.metric, m), &one[*e.get()], s));
@@ -389,7 +407,7 @@ fn vector_vector(
     let mut out_sigs: HashSet<u64> = HashSet::new();
     let mut used_one = vec![false; one.len()];
     for (mi, ms) in many.iter().enumerate() {
-        let sig = signature(&ms.metric, m);
+        let sig = sigs.sig(&ms.metric, m);
         let Some(&oi) = index.get(&sig) else {
             continue;
         };
@@ -435,7 +453,7 @@ fn vector_vector(
     }
     if let Some(fv) = fill_one {
         for ms in &many {
-            let sig = signature(&ms.metric, m);
+            let sig = sigs.sig(&ms.metric, m);
             if index.contains_key(&sig) {
                 continue;
             }

@@ -295,10 +295,29 @@ pub fn without_name(labels: &Labels) -> Labels {
 /// removed and series that then share a label set at the same time are an error.
 pub fn vectors_to_matrix(vs: Vec<Vector>, start: i64, step: i64, finish: bool) -> Result<Matrix, QueryError> {
     let mut index: HashMap<Arc<Labels>, usize> = HashMap::new();
+    // Series keep their `Arc` from step to step: look up by pointer first (the held `Arc` keeps it unique).
+    let mut by_ptr: HashMap<(usize, bool), (Arc<Labels>, usize)> = HashMap::new();
     let mut out: Matrix = Vec::new();
     for (i, v) in vs.into_iter().enumerate() {
         let t = start + i as i64 * step;
         for s in v {
+            let ptr_key = (Arc::as_ptr(&s.metric) as usize, s.drop_name);
+            if let Some((_, idx)) = by_ptr.get(&ptr_key) {
+                let series = &mut out[*idx];
+                let dup = series.floats.last().is_some_and(|p| p.t == t)
+                    || series.histograms.last().is_some_and(|p| p.t == t);
+                if dup {
+                    return Err(QueryError::Execution(
+                        "vector cannot contain metrics with the same labelset".into(),
+                    ));
+                }
+                match s.h {
+                    Some(h) => series.histograms.push(HPoint { t, h }),
+                    None => series.floats.push(FPoint { t, f: s.f }),
+                }
+                continue;
+            }
+            let original = s.metric.clone();
             let (metric, drop_name) = if finish && s.drop_name {
                 (Arc::new(without_name(&s.metric)), false)
             } else {
@@ -317,6 +336,7 @@ pub fn vectors_to_matrix(vs: Vec<Vector>, start: i64, step: i64, finish: bool) -
                     out.len() - 1
                 }
             };
+            by_ptr.insert(ptr_key, (original, idx));
             let series = &mut out[idx];
             let dup =
                 series.floats.last().is_some_and(|p| p.t == t) || series.histograms.last().is_some_and(|p| p.t == t);
