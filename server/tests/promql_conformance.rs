@@ -12,12 +12,20 @@ use server::promql::promqltest::{Category, run_script};
 
 /// Evals knowingly out of scope: (file, line, reason); line 0 covers the whole file. They count as failures
 /// and are listed with the reason.
-const OUT_OF_SCOPE: &[(&str, usize, &str)] = &[(
-    "start_timestamps.test",
-    0,
-    "sample start timestamps (`metric@st` series, start_timestamp()) need a start timestamp per sample in the \
+const OUT_OF_SCOPE: &[(&str, usize, &str)] = &[
+    (
+        "aggregators.test",
+        481,
+        "count_values(\"a\\xc5z\", ...) expects the engine to reject an invalid UTF-8 label name, but query \
+         strings are UTF-8 here: the parser already rejects the literal (a parse error, not the engine's message)",
+    ),
+    (
+        "start_timestamps.test",
+        0,
+        "sample start timestamps (`metric@st` series, start_timestamp()) need a start timestamp per sample in the \
      storage Appender/iterators, which the storage traits do not carry yet",
-)];
+    ),
+];
 
 #[test]
 fn promql_scripts() {
