@@ -76,11 +76,14 @@ fn promql_scripts() {
                 Err(why) => {
                     f += 1;
                     entry.1 += 1;
-                    let scope = OUT_OF_SCOPE
+                    let scope = if OUT_OF_SCOPE
                         .iter()
-                        .find(|(fname, line, _)| *fname == name && (*line == o.line || *line == 0))
-                        .map(|(_, _, r)| format!(" [out of scope: {r}]"))
-                        .unwrap_or_default();
+                        .any(|(fname, line, _)| *fname == name && (*line == o.line || *line == 0))
+                    {
+                        " [out of scope]"
+                    } else {
+                        ""
+                    };
                     let case = format!("{name}:{}{scope}", o.line);
                     if verbose {
                         tally.fail(case, format!("{}: {why}", o.query));

@@ -8,7 +8,7 @@ pub mod script;
 
 use crate::model::labels::Labels;
 use crate::promql::ast::Expr;
-use crate::promql::engine::{Engine, QueryError};
+use crate::promql::engine::{Engine, QueryError, Sample, Value};
 use crate::storage::mem::MemStorage;
 use crate::storage::{Appendable, Appender};
 use std::collections::HashSet;
@@ -353,7 +353,43 @@ fn run_eval(
     };
     check_annotations("warn", &eval.warn, eval.no_warn, res.annotations.warnings().collect())?;
     check_annotations("info", &eval.info, eval.no_info, res.annotations.infos().collect())?;
-    compare::compare(eval, &res.value)
+    compare::compare(eval, &res.value)?;
+    // As upstream: an instant query must give the same result as the middle step of a range query around it
+    // (unless it depends on the query's own start, end, step or range).
+    let query_dependent = ["step()", "range()", "start()", "end()"]
+        .iter()
+        .any(|f| eval.query.contains(f));
+    if let (EvalTime::Instant(t), Value::Vector(_) | Value::Scalar { .. }) = (eval.time, &res.value)
+        && !eval.ordered
+        && !query_dependent
+        && let Ok(expr) = engine.parse(&eval.query)
+    {
+        let range = engine
+            .range_query(storage, &eval.query, &expr, t - 60_000, t + 60_000, 60_000)
+            .map_err(|e| format!("the same query as a range query failed: {e}"))?;
+        let Value::Matrix(m) = range.value else {
+            return Err("the same query as a range query gave no matrix".into());
+        };
+        let mut vec = Vec::new();
+        for s in m {
+            if let Some(p) = s.floats.iter().find(|p| p.t == t) {
+                vec.push(Sample::float(s.metric.clone(), t, p.f));
+            } else if let Some(p) = s.histograms.iter().find(|p| p.t == t) {
+                let mut smp = Sample::float(s.metric.clone(), t, 0.0);
+                smp.h = Some(p.h.clone());
+                vec.push(smp);
+            }
+        }
+        let value = match res.value {
+            Value::Scalar { .. } => Value::Scalar {
+                t,
+                v: vec.first().map_or(f64::NAN, |s| s.f),
+            },
+            _ => Value::Vector(vec),
+        };
+        compare::compare(eval, &value).map_err(|e| format!("as a range query: {e}"))?;
+    }
+    Ok(())
 }
 
 fn check_annotations(kind: &str, expects: &[MessageMatch], none: bool, got: Vec<&str>) -> Result<(), String> {
