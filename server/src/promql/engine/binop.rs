@@ -308,9 +308,20 @@ fn signature_labels(labels: &Labels, m: &VectorMatching) -> Labels {
 #[derive(Default)]
 struct SigCache {
     by_ptr: HashMap<usize, (Arc<Labels>, u64)>,
+    /// Result labels per (many-side, one-side) pair of label sets.
+    results: HashMap<(usize, usize), (Arc<Labels>, Arc<Labels>, Arc<Labels>)>,
 }
 
 impl SigCache {
+    fn result_metric(&mut self, ms: &Sample, os: &Sample, m: &VectorMatching) -> Arc<Labels> {
+        let key = (Arc::as_ptr(&ms.metric) as usize, Arc::as_ptr(&os.metric) as usize);
+        self.results
+            .entry(key)
+            .or_insert_with(|| (ms.metric.clone(), os.metric.clone(), result_metric(ms, os, m)))
+            .2
+            .clone()
+    }
+
     fn sig(&mut self, l: &Arc<Labels>, m: &VectorMatching) -> u64 {
         self.by_ptr
             .entry(Arc::as_ptr(l) as usize)
@@ -423,7 +434,7 @@ fn vector_vector(
             matched.insert(sig, mi);
         }
         let (l, r) = if swap { (os, ms) } else { (ms, os) };
-        if let Some(s) = combine(ev, b, m, l, r, ms, os, drop) {
+        if let Some(s) = combine(ev, b, m, l, r, ms, os, drop, sigs) {
             if m.card != Cardinality::OneToOne {
                 let mut h = DefaultHasher::new();
                 s.metric.hash(&mut h);
@@ -446,7 +457,7 @@ fn vector_vector(
             }
             let filler = Sample::float(Arc::new(signature_labels(&os.metric, m)), os.t, fv);
             let (l, r) = if swap { (os, &filler) } else { (&filler, os) };
-            if let Some(s) = combine(ev, b, m, l, r, &filler, os, drop) {
+            if let Some(s) = combine(ev, b, m, l, r, &filler, os, drop, sigs) {
                 out.push(s);
             }
         }
@@ -459,7 +470,7 @@ fn vector_vector(
             }
             let filler = Sample::float(Arc::new(signature_labels(&ms.metric, m)), ms.t, fv);
             let (l, r) = if swap { (&filler, ms) } else { (ms, &filler) };
-            if let Some(s) = combine(ev, b, m, l, r, ms, &filler, drop) {
+            if let Some(s) = combine(ev, b, m, l, r, ms, &filler, drop, sigs) {
                 out.push(s);
             }
         }
@@ -478,6 +489,7 @@ fn combine(
     ms: &Sample,
     os: &Sample,
     drop: bool,
+    cache: &mut SigCache,
 ) -> Option<Sample> {
     let lo = match &l.h {
         Some(h) => Operand::H(h),
@@ -497,7 +509,7 @@ fn combine(
         return None;
     }
     let (res, keep) = apply(ev, b, lo, ro)?;
-    let metric = result_metric(ms, os, m);
+    let metric = cache.result_metric(ms, os, m);
     let mut s = Sample {
         metric,
         t: ms.t,
