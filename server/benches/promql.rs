@@ -20,8 +20,12 @@ fn storage() -> MemStorage {
     let mut app = s.appender();
     for (name, n) in [("one", 1), ("ten", 10), ("hundred", 100)] {
         for i in 0..n {
-            let a: Labels = [("__name__", format!("a_{name}")), ("l", i.to_string())].into_iter().collect();
-            let b: Labels = [("__name__", format!("b_{name}")), ("l", i.to_string())].into_iter().collect();
+            let a: Labels = [("__name__", format!("a_{name}")), ("l", i.to_string())]
+                .into_iter()
+                .collect();
+            let b: Labels = [("__name__", format!("b_{name}")), ("l", i.to_string())]
+                .into_iter()
+                .collect();
             let (mut ra, mut rb) = (0, 0);
             for k in 0..INTERVALS {
                 ra = app.append(ra, &a, k * STEP, (k + i) as f64).expect("append");

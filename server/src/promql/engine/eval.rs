@@ -99,6 +99,15 @@ impl RangeArg {
     }
 }
 
+/// When a query must stop: its deadline, and an optional cancellation flag.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits<'a> {
+    /// The query times out after this.
+    pub deadline: Instant,
+    /// Set by the caller to cancel the query.
+    pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
+}
+
 /// Evaluation state for one query (and, with a narrower range and step, for its subqueries).
 pub struct Evaluator<'a> {
     /// Engine options.
@@ -115,7 +124,7 @@ pub struct Evaluator<'a> {
     /// The top-level query's start, end and step (for `@ start()`, `step()`, ...).
     pub ctx: DurationContext,
     lookback: i64,
-    deadline: Instant,
+    limits: Limits<'a>,
     /// Annotations raised so far.
     pub annotations: Annotations,
     current_samples: usize,
@@ -148,7 +157,7 @@ pub fn evaluate(
     start: i64,
     end: i64,
     step: i64,
-    deadline: Instant,
+    limits: Limits<'_>,
 ) -> Result<QueryResult, QueryError> {
     let mut ev = Evaluator {
         opts,
@@ -164,7 +173,7 @@ pub fn evaluate(
             end_ms: end,
         },
         lookback: opts.lookback_delta.as_millis() as i64,
-        deadline,
+        limits,
         annotations: Annotations::default(),
         current_samples: 0,
         peak_samples: 0,
@@ -385,7 +394,14 @@ impl<'a> Evaluator<'a> {
 
     /// Fails when the query ran past its deadline.
     pub fn check_deadline(&self, what: &'static str) -> Result<(), QueryError> {
-        if Instant::now() > self.deadline {
+        if self
+            .limits
+            .cancel
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            return Err(QueryError::Canceled(what));
+        }
+        if Instant::now() > self.limits.deadline {
             return Err(QueryError::Timeout(what));
         }
         Ok(())

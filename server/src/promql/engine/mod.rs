@@ -21,6 +21,7 @@ pub mod value;
 mod tests;
 
 use std::fmt;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -319,6 +320,36 @@ impl Engine {
         self.run(queryable, query, expr, start, end, step)
     }
 
+    /// As [`Engine::instant_query`], stopping with [`QueryError::Canceled`] once `cancel` is set.
+    pub fn instant_query_cancellable(
+        &self,
+        queryable: &dyn Queryable,
+        query: &str,
+        expr: &Expr,
+        t: i64,
+        cancel: &AtomicBool,
+    ) -> Result<QueryResult, QueryError> {
+        self.run_with(queryable, query, expr, (t, t, 0), Some(cancel))
+    }
+
+    /// As [`Engine::range_query`], stopping with [`QueryError::Canceled`] once `cancel` is set.
+    #[allow(clippy::too_many_arguments)]
+    pub fn range_query_cancellable(
+        &self,
+        queryable: &dyn Queryable,
+        query: &str,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+        cancel: &AtomicBool,
+    ) -> Result<QueryResult, QueryError> {
+        if step <= 0 || end < start {
+            return self.range_query(queryable, query, expr, start, end, step);
+        }
+        self.run_with(queryable, query, expr, (start, end, step), Some(cancel))
+    }
+
     fn run(
         &self,
         queryable: &dyn Queryable,
@@ -328,8 +359,20 @@ impl Engine {
         end: i64,
         step: i64,
     ) -> Result<QueryResult, QueryError> {
+        self.run_with(queryable, query, expr, (start, end, step), None)
+    }
+
+    fn run_with(
+        &self,
+        queryable: &dyn Queryable,
+        query: &str,
+        expr: &Expr,
+        (start, end, step): (i64, i64, i64),
+        cancel: Option<&AtomicBool>,
+    ) -> Result<QueryResult, QueryError> {
         let deadline = Instant::now() + self.opts.timeout;
         let _slot = self.gate.enter(deadline)?;
-        eval::evaluate(&self.opts, queryable, query, expr, start, end, step, deadline)
+        let limits = eval::Limits { deadline, cancel };
+        eval::evaluate(&self.opts, queryable, query, expr, start, end, step, limits)
     }
 }

@@ -146,6 +146,15 @@ fn limits() {
     });
     let e = none.query_instant(&s, "up", 0).unwrap_err();
     assert_eq!(e.error_type(), "timeout");
+    let cancel = std::sync::atomic::AtomicBool::new(true);
+    let expr = engine().parse("up").unwrap();
+    let e = engine()
+        .instant_query_cancellable(&s, "up", &expr, 0, &cancel)
+        .unwrap_err();
+    assert_eq!(
+        (e.error_type(), e.to_string().as_str()),
+        ("canceled", "query was canceled in expression evaluation")
+    );
     // One slot: queries run one after the other.
     let one = Engine::new(EngineOptions {
         max_concurrency: 1,
