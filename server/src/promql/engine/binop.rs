@@ -303,13 +303,16 @@ fn signature_labels(labels: &Labels, m: &VectorMatching) -> Labels {
         .collect()
 }
 
+/// A cached result label set with the two input label sets it was made from (held to keep their addresses).
+type ResultEntry = (Arc<Labels>, Arc<Labels>, Arc<Labels>);
+
 /// Matching signatures per label set, kept across the steps of one operation (series keep their `Arc` from
 /// step to step). Holding the `Arc` keeps its address unique.
 #[derive(Default)]
 struct SigCache {
     by_ptr: HashMap<usize, (Arc<Labels>, u64)>,
     /// Result labels per (many-side, one-side) pair of label sets.
-    results: HashMap<(usize, usize), (Arc<Labels>, Arc<Labels>, Arc<Labels>)>,
+    results: HashMap<(usize, usize), ResultEntry>,
 }
 
 impl SigCache {
