@@ -18,6 +18,11 @@ pub mod literals;
 pub mod parser;
 pub mod printer;
 pub mod promqltest;
+pub mod series;
 
 pub use ast::{Expr, ValueType};
 pub use parser::{ParseError, ParseOptions, parse, parse_metric_selector, parse_with};
+pub use series::parse_series_metric;
+
+#[cfg(test)]
+mod parser_tests;
