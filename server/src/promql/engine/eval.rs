@@ -828,6 +828,9 @@ impl<'a> Evaluator<'a> {
         if inner_end < inner_start {
             return Ok(arg);
         }
+        if ((inner_end - inner_start) / step).saturating_add(1) as u64 > self.opts.max_samples as u64 {
+            return Err(QueryError::TooManySamples("query execution"));
+        }
         let saved = (self.start, self.end, self.interval, self.stats_mode, self.in_subquery);
         self.start = inner_start;
         self.end = inner_end;

@@ -54,11 +54,15 @@ pub fn compress(pairs: impl IntoIterator<Item = (i32, f64)>) -> (Vec<Span>, Vec<
 
 /// The index a bucket of `from` schema falls into at the coarser `to` schema.
 fn target_idx(idx: i32, from: i32, to: i32) -> i32 {
-    ((idx - 1) >> (from - to)) + 1
+    ((idx - 1) >> (from - to).clamp(0, 31)) + 1
 }
 
 /// Upper bound of bucket `idx` in an exponential schema.
 pub fn upper_bound(idx: i32, schema: i32) -> f64 {
+    if !(-4..=8).contains(&schema) {
+        // Outside the schemas Prometheus defines: the plain formula, without exact powers of two.
+        return (idx as f64 * (-(schema as f64)).exp2()).exp2();
+    }
     if schema < 0 {
         let exp = (idx as i64) << (-schema);
         if exp > 1024 {

@@ -185,7 +185,7 @@ pub struct QueryResult {
 
 /// The `(line:column)` suffix upstream appends to annotations, for the byte offset `pos.start` in `query`.
 pub fn position_suffix(query: &str, pos: PosRange) -> String {
-    let before = &query[..pos.start.min(query.len())];
+    let before = query.get(..pos.start.min(query.len())).unwrap_or(query);
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     format!("({line}:{col})")
@@ -316,6 +316,10 @@ impl Engine {
             return Err(QueryError::BadData(
                 "end timestamp must not be before start time".into(),
             ));
+        }
+        // Every step holds at least one value; refuse ranges that could never fit the sample limit.
+        if ((end - start) / step).saturating_add(1) as u64 > self.opts.max_samples as u64 {
+            return Err(QueryError::TooManySamples("query execution"));
         }
         self.run(queryable, query, expr, start, end, step)
     }
