@@ -10,7 +10,7 @@ use super::QueryError;
 use super::eval::{Evaluator, NAME_LABELS, Val};
 use super::histogram::{HistogramMean, HistogramOps, HistogramSum};
 use super::kahan::{KahanMean, KahanSum};
-use super::value::{Sample, Vector, format_float};
+use super::value::{FastMap, Sample, Vector, format_float};
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
 use crate::promql::ast::{AggregateExpr, AggregateOp};
@@ -198,7 +198,7 @@ struct Group {
 /// `Arc` from step to step, so most lookups are by pointer). Holding the `Arc` keeps its address unique.
 #[derive(Default)]
 struct GroupCache {
-    by_ptr: HashMap<usize, (Arc<Labels>, u64, Arc<Labels>)>,
+    by_ptr: FastMap<usize, (Arc<Labels>, u64, Arc<Labels>)>,
 }
 
 impl GroupCache {
@@ -257,7 +257,7 @@ fn aggregate_step(
         }
         _ => {}
     }
-    let mut index: HashMap<u64, usize> = HashMap::new();
+    let mut index: FastMap<u64, usize> = FastMap::default();
     let mut groups: Vec<Group> = Vec::new();
     for (si, s) in v.iter().enumerate() {
         let (key, labels) = cache.get(s, a);
@@ -435,7 +435,7 @@ fn top_k(ev: &mut Evaluator<'_>, a: &AggregateExpr, k: f64, v: Vector) -> Vector
         return Vec::new();
     }
     let k = if k >= v.len() as f64 { v.len() } else { k as usize };
-    let mut groups: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut groups: FastMap<u64, Vec<usize>> = FastMap::default();
     let mut order: Vec<u64> = Vec::new();
     let mut ignored = false;
     for (i, s) in v.iter().enumerate() {

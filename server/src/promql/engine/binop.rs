@@ -2,14 +2,13 @@
 //! scalars and instant vectors, with vector matching (`on`/`ignoring`, `group_left`/`group_right`, `fill`).
 
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use super::QueryError;
 use super::eval::{Evaluator, Val};
 use super::histogram::HistogramOps;
-use super::value::{Sample, Vector};
+use super::value::{FastMap, FastSet, Sample, Vector};
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
 use crate::promql::ast::{BinaryExpr, BinaryOp, Cardinality, VectorMatching};
@@ -310,9 +309,9 @@ type ResultEntry = (Arc<Labels>, Arc<Labels>, Arc<Labels>);
 /// step to step). Holding the `Arc` keeps its address unique.
 #[derive(Default)]
 struct SigCache {
-    by_ptr: HashMap<usize, (Arc<Labels>, u64)>,
+    by_ptr: FastMap<usize, (Arc<Labels>, u64)>,
     /// Result labels per (many-side, one-side) pair of label sets.
-    results: HashMap<(usize, usize), ResultEntry>,
+    results: FastMap<(usize, usize), ResultEntry>,
 }
 
 impl SigCache {
@@ -334,21 +333,21 @@ impl SigCache {
 }
 
 fn and(lhs: Vector, rhs: &Vector, m: &VectorMatching, c: &mut SigCache) -> Vector {
-    let sigs: HashSet<u64> = rhs.iter().map(|s| c.sig(&s.metric, m)).collect();
+    let sigs: FastSet<u64> = rhs.iter().map(|s| c.sig(&s.metric, m)).collect();
     lhs.into_iter()
         .filter(|s| sigs.contains(&c.sig(&s.metric, m)))
         .collect()
 }
 
 fn unless(lhs: Vector, rhs: &Vector, m: &VectorMatching, c: &mut SigCache) -> Vector {
-    let sigs: HashSet<u64> = rhs.iter().map(|s| c.sig(&s.metric, m)).collect();
+    let sigs: FastSet<u64> = rhs.iter().map(|s| c.sig(&s.metric, m)).collect();
     lhs.into_iter()
         .filter(|s| !sigs.contains(&c.sig(&s.metric, m)))
         .collect()
 }
 
 fn or(mut lhs: Vector, rhs: Vector, m: &VectorMatching, c: &mut SigCache) -> Vector {
-    let sigs: HashSet<u64> = lhs.iter().map(|s| c.sig(&s.metric, m)).collect();
+    let sigs: FastSet<u64> = lhs.iter().map(|s| c.sig(&s.metric, m)).collect();
     lhs.extend(rhs.into_iter().filter(|s| !sigs.contains(&c.sig(&s.metric, m))));
     lhs
 }
@@ -402,7 +401,7 @@ fn vector_vector(
     // The "one" side is indexed; group_right swaps the roles.
     let swap = m.card == Cardinality::OneToMany;
     let (many, one) = if swap { (rhs, lhs) } else { (lhs, rhs) };
-    let mut index: HashMap<u64, usize> = HashMap::with_capacity(one.len());
+    let mut index: FastMap<u64, usize> = FastMap::with_capacity_and_hasher(one.len(), Default::default());
     for (i, s) in one.iter().enumerate() {
         match index.entry(sigs.sig(&s.metric, m)) {
             Entry::Occupied(e) => {
@@ -417,8 +416,8 @@ fn vector_vector(
     let drop = drops_name(b.op, b.return_bool);
     let mut out = Vec::with_capacity(many.len());
     // For one-to-one: which "one" samples were matched already (and by which left sample).
-    let mut matched: HashMap<u64, usize> = HashMap::new();
-    let mut out_sigs: HashSet<u64> = HashSet::new();
+    let mut matched: FastMap<u64, usize> = FastMap::default();
+    let mut out_sigs: FastSet<u64> = FastSet::default();
     let mut used_one = vec![false; one.len()];
     for (mi, ms) in many.iter().enumerate() {
         let sig = sigs.sig(&ms.metric, m);

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::extended::{XProblem, XValue, interpolate};
 use super::histogram::HistogramOps;
-use super::value::{FPoint, HPoint, Matrix, Sample, Series, Value, Vector};
+use super::value::{FPoint, FastMap, HPoint, Matrix, Sample, Series, Value, Vector};
 use super::{Annotation, Annotations, EngineOptions, QueryError, QueryResult, QueryStats, position_suffix};
 use crate::model::histogram::{CounterResetHint, FloatHistogram};
 use crate::model::labels::Labels;
@@ -305,7 +305,7 @@ pub fn without_name(labels: &Labels) -> Labels {
 pub fn vectors_to_matrix(vs: Vec<Vector>, start: i64, step: i64, finish: bool) -> Result<Matrix, QueryError> {
     let mut index: HashMap<Arc<Labels>, usize> = HashMap::new();
     // Series keep their `Arc` from step to step: look up by pointer first (the held `Arc` keeps it unique).
-    let mut by_ptr: HashMap<(usize, bool), (Arc<Labels>, usize)> = HashMap::new();
+    let mut by_ptr: FastMap<(usize, bool), (Arc<Labels>, usize)> = FastMap::default();
     let mut out: Matrix = Vec::new();
     for (i, v) in vs.into_iter().enumerate() {
         let t = start + i as i64 * step;
