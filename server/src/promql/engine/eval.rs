@@ -692,8 +692,15 @@ impl<'a> Evaluator<'a> {
             }
             let metric = Arc::new(s.labels.clone());
             let mut last_t = i64::MIN;
+            // Step times only grow (or stay, with `@`): walk a cursor instead of searching each time.
+            let mut idx = 0;
+            let mut prev_r = i64::MIN;
             for (i, &r) in refs.iter().enumerate() {
-                let idx = points.partition_point(|(t, _)| *t <= r);
+                if r < prev_r {
+                    idx = 0;
+                }
+                prev_r = r;
+                idx += points[idx..].iter().take_while(|(t, _)| *t <= r).count();
                 if idx == 0 {
                     continue;
                 }
