@@ -37,6 +37,7 @@ pub(crate) struct App {
     pub(crate) limit: Option<(Arc<Semaphore>, usize)>,
     pub(crate) landing: Option<Bytes>,
     pub(crate) access: AccessSource,
+    pub(crate) routes: Option<super::Routes>,
 }
 
 /// The parts of the web config applied per request: users, extra headers, rate limit.
@@ -172,7 +173,11 @@ pub(crate) fn text_error(status: StatusCode, message: &str) -> Response<Body> {
 
 impl App {
     /// Handles one request.
-    pub(crate) async fn handle<B>(self: Arc<Self>, req: Request<B>) -> Response<Body> {
+    pub(crate) async fn handle<B>(self: Arc<Self>, req: Request<B>) -> Response<Body>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
         let access = self.access.current();
         let mut resp = self.route(&access, req).await;
         for (name, value) in &access.headers {
@@ -181,7 +186,11 @@ impl App {
         resp
     }
 
-    async fn route<B>(self: Arc<Self>, access: &Access, req: Request<B>) -> Response<Body> {
+    async fn route<B>(self: Arc<Self>, access: &Access, req: Request<B>) -> Response<Body>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
         if let Some(bucket) = &access.rate_limit
             && !bucket.lock().unwrap_or_else(|p| p.into_inner()).allow(Instant::now())
         {
@@ -203,6 +212,22 @@ impl App {
         let path = req.uri().path();
         if path == self.telemetry_path {
             return self.metrics(req).await;
+        }
+        if let Some(routes) = &self.routes {
+            let (parts, body) = req.into_parts();
+            let limited = http_body_util::Limited::new(body, super::MAX_ROUTE_BODY);
+            let bytes = match http_body_util::BodyExt::collect(limited).await {
+                Ok(collected) => collected.to_bytes(),
+                Err(err) => {
+                    let too_large = err.downcast_ref::<http_body_util::LengthLimitError>().is_some();
+                    return if too_large {
+                        text_error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+                    } else {
+                        text_error(StatusCode::BAD_REQUEST, &format!("error reading request body: {err}"))
+                    };
+                }
+            };
+            return routes(Request::from_parts(parts, bytes)).await;
         }
         if path == "/"
             && let Some(page) = &self.landing

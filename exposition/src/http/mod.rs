@@ -143,7 +143,33 @@ pub struct Exporter {
     description: Option<String>,
     default_listen: Vec<String>,
     procfs: PathBuf,
+    routes: Option<RoutesField>,
 }
+
+/// [`Routes`] inside the `Debug` exporter.
+#[derive(Clone)]
+struct RoutesField(Routes);
+
+impl std::fmt::Debug for RoutesField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Routes")
+    }
+}
+
+/// A request with its body read into memory, as [`Routes`] receive it.
+pub type RouteRequest = hyper::Request<bytes::Bytes>;
+
+/// A response from [`Routes`].
+pub type RouteResponse = hyper::Response<http_body_util::Full<bytes::Bytes>>;
+
+/// Handles every request the runtime does not (everything but the telemetry path): programs with their own HTTP
+/// API (the server) plug it in to get the runtime's listeners, TLS, basic auth, headers and rate limits.
+pub type Routes = Arc<
+    dyn Fn(RouteRequest) -> std::pin::Pin<Box<dyn std::future::Future<Output = RouteResponse> + Send>> + Send + Sync,
+>;
+
+/// Largest request body [`Routes`] are given (larger requests get 413).
+pub const MAX_ROUTE_BODY: usize = 32 << 20;
 
 impl Exporter {
     /// A runtime for the exporter `name` (e.g. `node_exporter`, which also names `node_exporter_build_info`)
@@ -157,6 +183,7 @@ impl Exporter {
             description: None,
             default_listen: Vec::new(),
             procfs: PathBuf::from("/proc"),
+            routes: None,
         }
     }
 
@@ -193,6 +220,12 @@ impl Exporter {
     /// Sets the procfs mount the process collector reads (default `/proc`).
     pub fn procfs(mut self, path: impl Into<PathBuf>) -> Exporter {
         self.procfs = path.into();
+        self
+    }
+
+    /// Serves every path but the telemetry path with `routes` (which then also owns `/`: no landing page).
+    pub fn routes(mut self, routes: Routes) -> Exporter {
+        self.routes = Some(RoutesField(routes));
         self
     }
 

@@ -105,6 +105,7 @@ pub(crate) fn prepare(exporter: &Exporter, args: &super::WebArgs) -> Result<Prep
         limit: (args.max_requests > 0).then(|| (Arc::new(Semaphore::new(args.max_requests)), args.max_requests)),
         landing,
         access: AccessSource::new(args.config_file.clone().filter(|p| !p.as_os_str().is_empty()), &config),
+        routes: exporter.routes.as_ref().map(|r| r.0.clone()),
     };
     Ok(Prepared {
         app: Arc::new(app),

@@ -1,6 +1,7 @@
 //! PromQL: the syntax tree ([`ast`]), the function table ([`functions`]), the [`lexer`], the [`parser`]
-//! (with upstream's type checks and error messages) and the [`printer`] (`Display` for [`ast::Expr`], upstream's
-//! canonical form). The engine evaluates the trees the parser builds.
+//! (with upstream's type checks and error messages), the [`printer`] (`Display` for [`ast::Expr`], upstream's
+//! canonical form) and series-description metrics ([`series`]); the [`engine`] evaluates the trees the parser
+//! builds. Design notes: `PARSER.md` beside this file.
 //!
 //! ```
 //! use server::promql::{parse_with, ParseOptions};

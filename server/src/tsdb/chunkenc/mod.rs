@@ -5,7 +5,7 @@ mod bstream;
 mod xor;
 
 pub use bstream::{BitReader, BitWriter};
-pub use xor::{ChunkError, MAX_SAMPLES, XorAppender, XorChunk, XorIter};
+pub use xor::{ChunkError, MAX_SAMPLES, XorAppender, XorBuilder, XorChunk, XorIter};
 
 #[cfg(test)]
 mod tests;

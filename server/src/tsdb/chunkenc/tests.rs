@@ -180,3 +180,19 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn builder_matches_appender_bytes() {
+    let samples: Vec<(i64, f64)> = (0..300)
+        .map(|i| (1000 + i * 15_000 + (i % 7), (i as f64).sin()))
+        .collect();
+    let mut b = XorBuilder::with_capacity(64);
+    assert_eq!(b.last(), None);
+    for &(t, v) in &samples {
+        b.append(t, v).unwrap();
+    }
+    assert_eq!(b.last(), Some(*samples.last().unwrap()));
+    assert_eq!(b.num_samples(), 300);
+    assert_eq!(b.chunk(), &encode(&samples));
+    assert_eq!(decode(b.chunk()), bits(&samples));
+}

@@ -123,51 +123,123 @@ impl XorAppender<'_> {
     /// Appends a sample. Timestamps are expected to increase (the head checks order); any `f64` bit pattern,
     /// including the staleness NaN, is stored exactly.
     pub fn append(&mut self, t: i64, v: f64) -> Result<(), ChunkError> {
-        let num = self.chunk.num_samples();
-        if num == MAX_SAMPLES {
-            return Err(ChunkError::Full);
-        }
-        let w = &mut self.chunk.stream;
-        let s = &mut self.state;
-        let mut t_delta = s.t_delta;
-        match num {
-            0 => {
-                put_varint(w, t);
-                w.write_bits(v.to_bits(), 64);
-            }
-            1 => {
-                t_delta = t.wrapping_sub(s.t) as u64;
-                put_uvarint(w, t_delta);
-                write_xor(w, v, s.v, &mut s.leading, &mut s.trailing);
-            }
-            _ => {
-                t_delta = t.wrapping_sub(s.t) as u64;
-                let dod = t_delta.wrapping_sub(s.t_delta) as i64;
-                if dod == 0 {
-                    w.write_bit(false);
-                } else if fits(dod, 14) {
-                    w.write_bits(0b10, 2);
-                    w.write_bits(dod as u64, 14);
-                } else if fits(dod, 17) {
-                    w.write_bits(0b110, 3);
-                    w.write_bits(dod as u64, 17);
-                } else if fits(dod, 20) {
-                    w.write_bits(0b1110, 4);
-                    w.write_bits(dod as u64, 20);
-                } else {
-                    w.write_bits(0b1111, 4);
-                    w.write_bits(dod as u64, 64);
-                }
-                write_xor(w, v, s.v, &mut s.leading, &mut s.trailing);
-            }
-        }
-        s.t = t;
-        s.v = v;
-        s.t_delta = t_delta;
-        let count = (num + 1).to_be_bytes();
-        w.bytes_mut()[..2].copy_from_slice(&count);
-        Ok(())
+        append_sample(self.chunk, &mut self.state, t, v)
     }
+}
+
+/// An owned chunk together with its encoder state: appends never re-read the chunk. This is what the head keeps
+/// for each series' open chunk.
+#[derive(Debug, Clone)]
+pub struct XorBuilder {
+    chunk: XorChunk,
+    state: EncoderState,
+}
+
+impl Default for XorBuilder {
+    fn default() -> Self {
+        XorBuilder::new()
+    }
+}
+
+impl XorBuilder {
+    /// An empty chunk.
+    pub fn new() -> XorBuilder {
+        XorBuilder::with_capacity(2)
+    }
+
+    /// An empty chunk whose byte buffer starts with room for `bytes` bytes.
+    pub fn with_capacity(bytes: usize) -> XorBuilder {
+        let mut buf = Vec::with_capacity(bytes.max(2));
+        buf.extend_from_slice(&[0, 0]);
+        XorBuilder {
+            chunk: XorChunk {
+                stream: BitWriter::from_bytes(buf),
+            },
+            state: EncoderState {
+                t: 0,
+                v: 0.0,
+                t_delta: 0,
+                leading: NO_WINDOW,
+                trailing: 0,
+            },
+        }
+    }
+
+    /// Appends a sample (see [`XorAppender::append`]).
+    pub fn append(&mut self, t: i64, v: f64) -> Result<(), ChunkError> {
+        append_sample(&mut self.chunk, &mut self.state, t, v)
+    }
+
+    /// The chunk built so far.
+    pub fn chunk(&self) -> &XorChunk {
+        &self.chunk
+    }
+
+    /// The encoded bytes so far.
+    pub fn bytes(&self) -> &[u8] {
+        self.chunk.bytes()
+    }
+
+    /// The number of samples.
+    pub fn num_samples(&self) -> u16 {
+        self.chunk.num_samples()
+    }
+
+    /// The last appended sample, if any.
+    pub fn last(&self) -> Option<(i64, f64)> {
+        (self.chunk.num_samples() > 0).then_some((self.state.t, self.state.v))
+    }
+
+    /// The finished chunk.
+    pub fn into_chunk(self) -> XorChunk {
+        self.chunk
+    }
+}
+
+fn append_sample(chunk: &mut XorChunk, s: &mut EncoderState, t: i64, v: f64) -> Result<(), ChunkError> {
+    let num = chunk.num_samples();
+    if num == MAX_SAMPLES {
+        return Err(ChunkError::Full);
+    }
+    let w = &mut chunk.stream;
+    let mut t_delta = s.t_delta;
+    match num {
+        0 => {
+            put_varint(w, t);
+            w.write_bits(v.to_bits(), 64);
+        }
+        1 => {
+            t_delta = t.wrapping_sub(s.t) as u64;
+            put_uvarint(w, t_delta);
+            write_xor(w, v, s.v, &mut s.leading, &mut s.trailing);
+        }
+        _ => {
+            t_delta = t.wrapping_sub(s.t) as u64;
+            let dod = t_delta.wrapping_sub(s.t_delta) as i64;
+            if dod == 0 {
+                w.write_bit(false);
+            } else if fits(dod, 14) {
+                w.write_bits(0b10, 2);
+                w.write_bits(dod as u64, 14);
+            } else if fits(dod, 17) {
+                w.write_bits(0b110, 3);
+                w.write_bits(dod as u64, 17);
+            } else if fits(dod, 20) {
+                w.write_bits(0b1110, 4);
+                w.write_bits(dod as u64, 20);
+            } else {
+                w.write_bits(0b1111, 4);
+                w.write_bits(dod as u64, 64);
+            }
+            write_xor(w, v, s.v, &mut s.leading, &mut s.trailing);
+        }
+    }
+    s.t = t;
+    s.v = v;
+    s.t_delta = t_delta;
+    let count = (num + 1).to_be_bytes();
+    w.bytes_mut()[..2].copy_from_slice(&count);
+    Ok(())
 }
 
 /// Whether `x` fits the `n`-bit bucket as upstream defines it: `-(2^(n-1) - 1) ..= 2^(n-1)`.

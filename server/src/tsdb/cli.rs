@@ -1,0 +1,399 @@
+//! `server tsdb ...`: tools around the TSDB.
+//!
+//! - `ingest-test --path DIR`: appends deterministic series forever (or for `--steps`), one commit per step,
+//!   fsyncing the WAL every `--sync-every` steps and then recording the last durable step in `--durable-file`.
+//!   The crash test kills it with SIGKILL at random points and checks the data directory afterwards.
+//! - `bench-write`: like `promtool tsdb bench write`: ingests `--scrapes` scrapes of `--metrics` series
+//!   (node_exporter-shaped label sets read from a metrics file, or generated) and prints ns/sample and memory per
+//!   series.
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+
+use super::{Db, Options};
+use crate::model::labels::Labels;
+use crate::storage::{Appendable, Queryable};
+
+#[derive(Debug, Parser)]
+#[command(name = "server tsdb", about = "TSDB tools")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Ingest deterministic series continuously, recording how far the data is durable.
+    IngestTest {
+        /// Data directory.
+        #[arg(long)]
+        path: PathBuf,
+        /// Number of series.
+        #[arg(long, default_value_t = 50)]
+        series: usize,
+        /// Steps to ingest (0: until killed).
+        #[arg(long, default_value_t = 0)]
+        steps: u64,
+        /// Fsync the WAL every this many steps.
+        #[arg(long, default_value_t = 10)]
+        sync_every: u64,
+        /// File receiving the last step known durable (after an fsync).
+        #[arg(long)]
+        durable_file: PathBuf,
+        /// WAL segment size in bytes (small values exercise segment cuts).
+        #[arg(long, default_value_t = super::wal::DEFAULT_SEGMENT_SIZE)]
+        segment_size: usize,
+    },
+    /// Benchmark writes, like `promtool tsdb bench write`.
+    BenchWrite {
+        /// Data directory (a temporary one when omitted).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// File with one series per line (`name{label="value",...}`); node_exporter-shaped series are generated
+        /// when omitted.
+        #[arg(long)]
+        metrics_file: Option<PathBuf>,
+        /// Number of series.
+        #[arg(long, default_value_t = 20_000)]
+        metrics: usize,
+        /// Number of scrapes.
+        #[arg(long, default_value_t = 1000)]
+        scrapes: usize,
+    },
+}
+
+/// Runs `server tsdb <args>`.
+pub fn run(args: Vec<OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(std::iter::once(OsString::from("server tsdb")).chain(args)) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::IngestTest {
+            path,
+            series,
+            steps,
+            sync_every,
+            durable_file,
+            segment_size,
+        } => ingest_test(&path, series, steps, sync_every.max(1), &durable_file, segment_size),
+        Command::BenchWrite {
+            out,
+            metrics_file,
+            metrics,
+            scrapes,
+        } => bench_write(out, metrics_file.as_deref(), metrics, scrapes),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("server tsdb: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The labels of ingest-test series `i`.
+pub fn ingest_test_labels(i: usize) -> Labels {
+    [("__name__", "ingest_test"), ("series", &format!("{i:05}"))]
+        .into_iter()
+        .collect()
+}
+
+/// The value ingest-test writes for series `i` at step `step` (timestamp `step * 1000`).
+pub fn ingest_test_value(i: usize, step: u64) -> f64 {
+    step as f64 * 0.5 + i as f64
+}
+
+fn ingest_test(
+    path: &Path,
+    series: usize,
+    steps: u64,
+    sync_every: u64,
+    durable_file: &Path,
+    segment_size: usize,
+) -> Result<(), String> {
+    let opts = Options {
+        wal_segment_size: segment_size,
+        ..Options::default()
+    };
+    let db = Db::open(path, opts).map_err(|e| e.to_string())?;
+    // Resume after the newest step present.
+    let start = match db.head().max_time() {
+        i64::MIN => 0,
+        t => (t / 1000) as u64 + 1,
+    };
+    let labels: Vec<Labels> = (0..series).map(ingest_test_labels).collect();
+    let mut refs = vec![0u64; series];
+    let mut step = start;
+    while steps == 0 || step < start + steps {
+        let mut app = db.appender();
+        for (i, l) in labels.iter().enumerate() {
+            refs[i] = app
+                .append(refs[i], l, step as i64 * 1000, ingest_test_value(i, step))
+                .map_err(|e| format!("append step {step} series {i}: {e}"))?;
+        }
+        app.commit().map_err(|e| format!("commit step {step}: {e}"))?;
+        if (step + 1) % sync_every == 0 {
+            db.sync_wal().map_err(|e| e.to_string())?;
+            let tmp = durable_file.with_extension("tmp");
+            fs::write(&tmp, format!("{step}\n")).map_err(|e| format!("write {}: {e}", tmp.display()))?;
+            fs::rename(&tmp, durable_file).map_err(|e| format!("rename to {}: {e}", durable_file.display()))?;
+        }
+        step += 1;
+    }
+    db.close().map_err(|e| e.to_string())
+}
+
+/// Parses `name{a="b",c="d"}` (or a bare name) into labels.
+fn parse_series_line(line: &str) -> Option<Labels> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return None;
+    }
+    let (name, rest) = match line.find('{') {
+        Some(i) => (&line[..i], &line[i + 1..]),
+        None => (line, "}"),
+    };
+    let mut labels = Labels::new();
+    if !name.is_empty() {
+        labels.set("__name__", name);
+    }
+    let mut rest = rest.trim_end().strip_suffix('}')?;
+    while !rest.is_empty() {
+        let eq = rest.find('=')?;
+        let key = rest[..eq].trim().trim_start_matches(',').trim();
+        let after = rest[eq + 1..].trim_start().strip_prefix('"')?;
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let mut end = None;
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    if let Some((_, n)) = chars.next() {
+                        value.push(if n == 'n' { '\n' } else { n });
+                    }
+                }
+                '"' => {
+                    end = Some(i);
+                    break;
+                }
+                c => value.push(c),
+            }
+        }
+        labels.set(key, value);
+        rest = after[end? + 1..].trim_start().trim_start_matches(',').trim_start();
+    }
+    Some(labels)
+}
+
+/// node_exporter-shaped series: per instance about 100 series of typical names and label sets.
+fn generated_series(n: usize) -> Vec<Labels> {
+    let mut out = Vec::with_capacity(n);
+    let mut instance = 0;
+    while out.len() < n {
+        let inst = format!("host-{instance:04}.example.org:9100");
+        let base = |name: &str| -> Labels {
+            [("__name__", name), ("instance", inst.as_str()), ("job", "node")]
+                .into_iter()
+                .collect()
+        };
+        for cpu in 0..4 {
+            for mode in ["idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user"] {
+                let mut l = base("node_cpu_seconds_total");
+                l.set("cpu", cpu.to_string());
+                l.set("mode", mode);
+                out.push(l);
+            }
+        }
+        for dev in ["eth0", "eth1", "lo"] {
+            for m in [
+                "node_network_receive_bytes_total",
+                "node_network_transmit_bytes_total",
+                "node_network_receive_packets_total",
+                "node_network_transmit_packets_total",
+                "node_network_receive_errs_total",
+                "node_network_transmit_errs_total",
+            ] {
+                let mut l = base(m);
+                l.set("device", dev);
+                out.push(l);
+            }
+        }
+        for (dev, mp) in [("/dev/sda1", "/"), ("/dev/sda2", "/home"), ("tmpfs", "/run")] {
+            for m in [
+                "node_filesystem_avail_bytes",
+                "node_filesystem_size_bytes",
+                "node_filesystem_files_free",
+            ] {
+                let mut l = base(m);
+                l.set("device", dev);
+                l.set("fstype", if dev == "tmpfs" { "tmpfs" } else { "ext4" });
+                l.set("mountpoint", mp);
+                out.push(l);
+            }
+        }
+        for m in [
+            "node_memory_MemAvailable_bytes",
+            "node_memory_MemFree_bytes",
+            "node_memory_Cached_bytes",
+            "node_memory_Buffers_bytes",
+            "node_load1",
+            "node_load5",
+            "node_load15",
+            "node_boot_time_seconds",
+            "node_context_switches_total",
+            "node_forks_total",
+            "node_intr_total",
+            "node_procs_running",
+        ] {
+            out.push(base(m));
+        }
+        instance += 1;
+    }
+    out.truncate(n);
+    out
+}
+
+/// Resident memory of this process in bytes (from `/proc/self/status`).
+pub fn rss_bytes() -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn bench_write(out: Option<PathBuf>, metrics_file: Option<&Path>, n: usize, scrapes: usize) -> Result<(), String> {
+    let tmp;
+    let dir = match out {
+        Some(d) => d,
+        None => {
+            tmp = tempfile_dir()?;
+            tmp.clone()
+        }
+    };
+    let mut series = match metrics_file {
+        Some(p) => {
+            let text = fs::read_to_string(p).map_err(|e| format!("read {}: {e}", p.display()))?;
+            text.lines().filter_map(parse_series_line).take(n).collect()
+        }
+        None => generated_series(n),
+    };
+    series.sort();
+    series.dedup();
+    let n = series.len();
+    println!(
+        ">> starting ingestion of {n} series, {scrapes} scrapes into {}",
+        dir.display()
+    );
+    let rss_before = rss_bytes().unwrap_or(0);
+    let db = Db::open(&dir, Options::default()).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let threads = std::thread::available_parallelism().map_or(2, |p| p.get()).min(8);
+    let shard = n.div_ceil(threads).max(1);
+    let total: u64 = std::thread::scope(|scope| {
+        let handles: Vec<_> = series
+            .chunks(shard)
+            .enumerate()
+            .map(|(k, batch)| {
+                let db = &db;
+                scope.spawn(move || -> Result<u64, String> {
+                    let mut refs = vec![0u64; batch.len()];
+                    let mut count = 0;
+                    for s in 0..scrapes {
+                        let t = s as i64 * 15_000;
+                        let mut app = db.appender();
+                        for (i, l) in batch.iter().enumerate() {
+                            let v = ((s * 31 + i * 7 + k) % 1000) as f64;
+                            refs[i] = app.append(refs[i], l, t, v).map_err(|e| e.to_string())?;
+                            count += 1;
+                        }
+                        app.commit().map_err(|e| e.to_string())?;
+                    }
+                    Ok(count)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("ingest thread panicked".into())))
+            .sum::<Result<u64, String>>()
+    })?;
+    let elapsed = started.elapsed();
+    let rss_after = rss_bytes().unwrap_or(0);
+    let q = db.querier(i64::MIN, i64::MAX).map_err(|e| e.to_string())?;
+    let selected = q.select(true, None, &[]).map_err(|e| e.to_string())?.len();
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(
+        stdout,
+        ">> completed ingestion: {total} samples in {:.3}s, {:.1} ns/sample, {:.0} samples/s",
+        elapsed.as_secs_f64(),
+        elapsed.as_nanos() as f64 / total.max(1) as f64,
+        total as f64 / elapsed.as_secs_f64().max(1e-9)
+    );
+    let _ = writeln!(
+        stdout,
+        ">> series {n} (queried {selected}), head chunks {}, RSS {} MiB -> {} MiB, {:.0} bytes/series",
+        db.metrics().head.chunks.get(),
+        rss_before >> 20,
+        rss_after >> 20,
+        rss_after.saturating_sub(rss_before) as f64 / n.max(1) as f64
+    );
+    db.close().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn tempfile_dir() -> Result<PathBuf, String> {
+    let dir = std::env::temp_dir().join(format!("server-bench-write-{}", std::process::id()));
+    fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_lines_parse() {
+        let cases: &[(&str, Option<&[(&str, &str)]>)] = &[
+            ("up", Some(&[("__name__", "up")])),
+            (
+                r#"node_cpu_seconds_total{cpu="0",mode="idle"}"#,
+                Some(&[("__name__", "node_cpu_seconds_total"), ("cpu", "0"), ("mode", "idle")]),
+            ),
+            (
+                r#"x{a="q\"uote", b="2"}"#,
+                Some(&[("__name__", "x"), ("a", "q\"uote"), ("b", "2")]),
+            ),
+            ("# comment", None),
+            ("", None),
+            (r#"x{a="unterminated}"#, None),
+        ];
+        for (line, want) in cases {
+            let want: Option<Labels> = want.map(|w| w.iter().copied().collect());
+            assert_eq!(parse_series_line(line), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn generated_series_are_distinct() {
+        let mut s = generated_series(1000);
+        assert_eq!(s.len(), 1000);
+        s.sort();
+        s.dedup();
+        assert_eq!(s.len(), 1000);
+    }
+}

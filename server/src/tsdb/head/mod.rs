@@ -1,0 +1,525 @@
+//! The head block: the most recent samples, in memory, behind the storage traits.
+//!
+//! - Series live in striped maps (by reference and by label hash; one `RwLock` per stripe), so appends to
+//!   different series never share a lock; each series has its own mutex for its chunks.
+//! - Labels are interned ([`series::Interner`]): a series holds 8-byte references to shared strings.
+//! - The inverted index ([`postings::MemPostings`]) maps every label pair to the sorted references of its series;
+//!   matchers are answered by intersecting, merging and subtracting those lists.
+//! - Samples go into Gorilla XOR chunks of about 120 samples; a full chunk is written to `chunks_head/` and only
+//!   its reference and time range stay in memory ([`crate::tsdb::chunks_head`]).
+//! - Commits are logged to the WAL (series records for new series, then one samples record) before the samples
+//!   become visible; opening replays the chunks on disk first and then the WAL samples after them.
+//! - [`Head::truncate`] drops data before a time (after the compactor persisted it), garbage-collects series left
+//!   without samples, deletes unused chunk files and checkpoints the WAL.
+
+mod append;
+pub mod postings;
+mod read;
+mod replay;
+pub mod series;
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+pub use append::HeadAppender;
+pub use read::{ChunkData, HeadQuerier, SeriesChunks};
+pub use replay::ReplayStats;
+
+use self::postings::MemPostings;
+use self::series::{ChunkParams, Interner, MemSeries, Sym, labels_hash};
+use crate::model::labels::Labels;
+use crate::tsdb::TsdbError;
+use crate::tsdb::chunks_head::{ChunkDiskMapper, ref_seq};
+use crate::tsdb::metrics::TsdbMetrics;
+use crate::tsdb::wal::checkpoint::{create_checkpoint, delete_checkpoints};
+use crate::tsdb::wal::{SyncPolicy, Wal, list_segments};
+
+/// A hasher for keys that are already hashes or sequential numbers (Fx-style multiply).
+#[derive(Default, Clone, Copy, Debug)]
+pub struct U64Hasher(u64);
+
+impl Hasher for U64Hasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (n ^ (n >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type U64Map<V> = HashMap<u64, V, BuildHasherDefault<U64Hasher>>;
+
+/// How the head behaves.
+#[derive(Debug, Clone)]
+pub struct HeadOptions {
+    /// Width of the aligned ranges chunks never cross, in ms (the minimum block duration, 2h).
+    pub chunk_range: i64,
+    /// Target samples per chunk.
+    pub samples_per_chunk: u16,
+    /// Number of lock stripes (a power of two).
+    pub stripe_size: usize,
+    /// Whether to keep a WAL.
+    pub wal: bool,
+    /// WAL segment size.
+    pub wal_segment_size: usize,
+    /// Snappy-compress WAL records.
+    pub wal_compression: bool,
+    /// When the WAL is fsynced.
+    pub wal_sync: SyncPolicy,
+    /// Samples before this time are rejected and not replayed (the end of the newest persisted block).
+    pub min_valid_time: i64,
+}
+
+impl Default for HeadOptions {
+    fn default() -> Self {
+        HeadOptions {
+            chunk_range: 2 * 3600 * 1000,
+            samples_per_chunk: 120,
+            stripe_size: 4096,
+            wal: true,
+            wal_segment_size: crate::tsdb::wal::DEFAULT_SEGMENT_SIZE,
+            wal_compression: true,
+            wal_sync: SyncPolicy::SegmentEnd,
+            min_valid_time: i64::MIN,
+        }
+    }
+}
+
+pub(crate) struct HeadInner {
+    opts: HeadOptions,
+    dir: PathBuf,
+    params: ChunkParams,
+    mask: usize,
+    refs: Box<[RwLock<U64Map<Arc<MemSeries>>>]>,
+    hashes: Box<[RwLock<U64Map<Vec<Arc<MemSeries>>>>]>,
+    postings: RwLock<MemPostings>,
+    symbols: Interner,
+    next_ref: AtomicU64,
+    next_appender: AtomicU64,
+    min_time: AtomicI64,
+    max_time: AtomicI64,
+    min_valid_time: AtomicI64,
+    wal: Mutex<Option<Wal>>,
+    mapper: ChunkDiskMapper,
+    /// Series removed by garbage collection, with the WAL segment current at removal: their series records are
+    /// kept in checkpoints until that segment is checkpointed.
+    deleted: Mutex<U64Map<u32>>,
+    truncation: Mutex<()>,
+    metrics: TsdbMetrics,
+}
+
+impl std::fmt::Debug for HeadInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Head")
+            .field("dir", &self.dir)
+            .field("next_ref", &self.next_ref)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The head; clones share it.
+#[derive(Debug, Clone)]
+pub struct Head {
+    inner: Arc<HeadInner>,
+}
+
+/// What [`Head::truncate`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TruncateStats {
+    /// Series removed.
+    pub series_removed: usize,
+    /// Chunks dropped.
+    pub chunks_removed: usize,
+    /// Head chunk files deleted.
+    pub chunk_files_removed: usize,
+    /// The WAL checkpoint written, if any.
+    pub checkpoint: Option<PathBuf>,
+}
+
+impl Head {
+    /// Opens the head stored in `dir` (`dir/wal`, `dir/chunks_head`), replaying what is there.
+    pub fn open(dir: &Path, opts: HeadOptions, metrics: TsdbMetrics) -> Result<Head, TsdbError> {
+        let started = Instant::now();
+        let (mapper, recovered) = ChunkDiskMapper::open(&dir.join("chunks_head"), true)?;
+        if let Some(err) = &recovered.corruption {
+            metrics.head.mmap_chunk_corruptions.inc();
+            tracing::warn!(error = %err, "head chunks corrupted; rebuilding the head from the WAL");
+        }
+        if recovered.truncated_tail > 0 {
+            tracing::warn!(
+                bytes = recovered.truncated_tail,
+                "truncated a torn tail of the newest head chunk file"
+            );
+        }
+        let stripes = opts.stripe_size.max(1).next_power_of_two();
+        let params = ChunkParams {
+            chunk_range: opts.chunk_range.max(1),
+            samples_per_chunk: opts.samples_per_chunk.max(4),
+        };
+        let inner = HeadInner {
+            dir: dir.to_path_buf(),
+            params,
+            mask: stripes - 1,
+            refs: (0..stripes).map(|_| RwLock::default()).collect(),
+            hashes: (0..stripes).map(|_| RwLock::default()).collect(),
+            postings: RwLock::default(),
+            symbols: Interner::default(),
+            next_ref: AtomicU64::new(1),
+            next_appender: AtomicU64::new(1),
+            min_time: AtomicI64::new(i64::MAX),
+            max_time: AtomicI64::new(i64::MIN),
+            min_valid_time: AtomicI64::new(opts.min_valid_time),
+            wal: Mutex::new(None),
+            mapper,
+            deleted: Mutex::default(),
+            truncation: Mutex::new(()),
+            metrics,
+            opts,
+        };
+        let head = Head { inner: Arc::new(inner) };
+        let stats = replay::replay(&head.inner, recovered.chunks)?;
+        if stats.corruption.is_some() {
+            head.inner.metrics.wal.corruptions.inc();
+        }
+        if head.inner.opts.wal {
+            let wal = Wal::open(
+                &dir.join("wal"),
+                head.inner.opts.wal_segment_size,
+                head.inner.opts.wal_compression,
+                head.inner.opts.wal_sync,
+                head.inner.metrics.wal.clone(),
+            )?;
+            *head.inner.wal.lock().unwrap_or_else(|e| e.into_inner()) = Some(wal);
+        }
+        let m = &head.inner.metrics.head;
+        m.replay_duration.set(started.elapsed().as_secs_f64());
+        m.set_bounds(head.min_time(), head.max_time());
+        tracing::info!(
+            series = stats.series,
+            samples = stats.samples,
+            mmapped_chunks = stats.mmapped_chunks,
+            duration_ms = started.elapsed().as_millis() as u64,
+            "head replayed"
+        );
+        Ok(head)
+    }
+
+    /// What the last open replayed is not kept; this reports the current size.
+    pub fn num_series(&self) -> usize {
+        self.inner
+            .postings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .all()
+            .len()
+    }
+
+    /// The oldest timestamp in the head (`i64::MAX` when empty).
+    pub fn min_time(&self) -> i64 {
+        self.inner.min_time.load(Ordering::Acquire)
+    }
+
+    /// The newest timestamp in the head (`i64::MIN` when empty).
+    pub fn max_time(&self) -> i64 {
+        self.inner.max_time.load(Ordering::Acquire)
+    }
+
+    /// Samples older than this are rejected.
+    pub fn min_valid_time(&self) -> i64 {
+        self.inner.min_valid_time.load(Ordering::Acquire)
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &TsdbMetrics {
+        &self.inner.metrics
+    }
+
+    /// A new append batch.
+    pub fn appender(&self) -> HeadAppender {
+        HeadAppender::new(self.inner.clone())
+    }
+
+    /// A querier over `[mint, maxt]`.
+    pub fn querier(&self, mint: i64, maxt: i64) -> HeadQuerier {
+        HeadQuerier::new(self.inner.clone(), mint, maxt)
+    }
+
+    /// Writes the WAL's current page out and fsyncs it; everything committed before is durable afterwards.
+    pub fn sync_wal(&self) -> Result<(), TsdbError> {
+        let mut wal = self.inner.wal.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(w) = wal.as_mut() {
+            w.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Flushes buffered head chunks and the WAL, then closes the WAL.
+    pub fn close(&self) -> Result<(), TsdbError> {
+        self.inner.mapper.close()?;
+        let wal = self.inner.wal.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(w) = wal {
+            w.close()?;
+        }
+        Ok(())
+    }
+
+    /// Drops every chunk that ends before `mint`, garbage-collects series left empty, deletes chunk files no
+    /// series uses, and checkpoints the oldest two thirds of the WAL (keeping live series and samples at or after
+    /// `mint`). Samples before `mint` are rejected from now on. The compactor calls this after persisting a block.
+    pub fn truncate(&self, mint: i64) -> Result<TruncateStats, TsdbError> {
+        let _guard = self.inner.truncation.lock().unwrap_or_else(|e| e.into_inner());
+        let inner = &self.inner;
+        inner.metrics.head.truncations.inc();
+        inner.min_valid_time.fetch_max(mint, Ordering::AcqRel);
+        inner.mapper.cut_file()?;
+        let mut stats = self.gc(mint)?;
+        if inner.opts.wal {
+            match self.truncate_wal(mint) {
+                Ok(cp) => stats.checkpoint = cp,
+                Err(e) => {
+                    inner.metrics.wal.truncations_failed.inc();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Garbage collection: drops chunks ending before `mint` and series left without any sample.
+    pub fn gc(&self, mint: i64) -> Result<TruncateStats, TsdbError> {
+        let inner = &self.inner;
+        let started = Instant::now();
+        let mut stats = TruncateStats::default();
+        let mut victims: Vec<Arc<MemSeries>> = Vec::new();
+        let mut min_seq = u32::MAX;
+        let mut new_min = i64::MAX;
+        for stripe in inner.refs.iter() {
+            let all: Vec<Arc<MemSeries>> = stripe
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .values()
+                .cloned()
+                .collect();
+            for s in all {
+                let mut st = s.lock();
+                let before = st.num_chunks();
+                st.mmapped.retain(|c| c.maxt >= mint);
+                if let Some(sp) = st.spilled.as_mut() {
+                    sp.retain(|c| c.maxt >= mint);
+                }
+                if let Some(h) = &st.head
+                    && h.builder.last().is_none_or(|(t, _)| t < mint)
+                {
+                    st.head = None;
+                }
+                stats.chunks_removed += before - st.num_chunks();
+                if let Some(c) = st.mmapped.first() {
+                    min_seq = min_seq.min(ref_seq(c.chunk_ref));
+                }
+                if let Some((lo, _)) = st.time_range() {
+                    new_min = new_min.min(lo);
+                }
+                if st.is_empty() && st.pending.is_none() {
+                    st.deleted = true;
+                    drop(st);
+                    victims.push(s);
+                }
+            }
+        }
+        // Remove the victims from the maps and the index.
+        let segment = inner
+            .wal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map_or(0, Wal::current_segment);
+        let mut removed: Vec<(u64, Box<[Sym]>)> = Vec::with_capacity(victims.len());
+        {
+            let mut deleted = inner.deleted.lock().unwrap_or_else(|e| e.into_inner());
+            for s in &victims {
+                let hash = labels_hash(s.label_pairs());
+                {
+                    let mut hs = inner.hashes[hash as usize & inner.mask]
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner());
+                    if let Some(list) = hs.get_mut(&hash) {
+                        list.retain(|x| x.series_ref != s.series_ref);
+                        if list.is_empty() {
+                            hs.remove(&hash);
+                        }
+                    }
+                }
+                inner.refs[s.series_ref as usize & inner.mask]
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&s.series_ref);
+                deleted.insert(s.series_ref, segment);
+                removed.push((s.series_ref, s.labels.clone()));
+            }
+        }
+        inner
+            .postings
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .delete(&removed);
+        stats.series_removed = removed.len();
+        drop(removed);
+        drop(victims);
+        inner.symbols.gc();
+        if min_seq != u32::MAX || stats.chunks_removed > 0 {
+            stats.chunk_files_removed = inner.mapper.truncate_before(min_seq)?;
+        }
+        let m = &inner.metrics.head;
+        m.series_removed.inc_by_int(stats.series_removed as u64);
+        m.series.sub(stats.series_removed as f64);
+        m.chunks_removed.inc_by_int(stats.chunks_removed as u64);
+        m.chunks.sub(stats.chunks_removed as f64);
+        if new_min == i64::MAX {
+            inner.min_time.store(i64::MAX, Ordering::Release);
+            inner.max_time.store(i64::MIN, Ordering::Release);
+        } else {
+            inner.min_time.store(new_min.max(mint), Ordering::Release);
+        }
+        m.set_bounds(self.min_time(), self.max_time());
+        m.gc_duration.observe(started.elapsed().as_secs_f64());
+        Ok(stats)
+    }
+
+    fn truncate_wal(&self, mint: i64) -> Result<Option<PathBuf>, TsdbError> {
+        let inner = &self.inner;
+        let wal_dir = inner.dir.join("wal");
+        let segments = list_segments(&wal_dir)?;
+        let (Some(first), Some(last)) = (segments.first().map(|s| s.0), segments.last().map(|s| s.0)) else {
+            return Ok(None);
+        };
+        let last = first + (last - first) * 2 / 3;
+        if last <= first {
+            return Ok(None);
+        }
+        inner.metrics.wal.truncations.inc();
+        let keep = |r: u64| -> bool {
+            if inner.refs[r as usize & inner.mask]
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(&r)
+            {
+                return true;
+            }
+            inner
+                .deleted
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&r)
+                .is_some_and(|&seg| seg > last)
+        };
+        inner.metrics.wal.checkpoint_creations.inc();
+        let (path, cp) = match create_checkpoint(&wal_dir, first, last, &keep, mint, inner.opts.wal_compression) {
+            Ok(r) => r,
+            Err(e) => {
+                inner.metrics.wal.checkpoint_creations_failed.inc();
+                return Err(e.into());
+            }
+        };
+        tracing::info!(
+            checkpoint = %path.display(),
+            series = cp.series,
+            samples = cp.samples,
+            "WAL checkpoint created"
+        );
+        {
+            let mut wal = inner.wal.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(w) = wal.as_mut() {
+                w.truncate(last + 1)?;
+            }
+        }
+        let n = delete_checkpoints(&wal_dir, last)?;
+        inner.metrics.wal.checkpoint_deletions.inc_by_int(n as u64);
+        inner
+            .deleted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, seg| *seg > last);
+        Ok(Some(path))
+    }
+
+    /// Every series with its chunks overlapping `[mint, maxt]`, sorted by labels: what a block writer persists.
+    pub fn series_chunks(&self, mint: i64, maxt: i64) -> Result<Vec<SeriesChunks>, TsdbError> {
+        read::series_chunks(&self.inner, mint, maxt)
+    }
+}
+
+impl HeadInner {
+    pub(crate) fn series_by_ref(&self, r: u64) -> Option<Arc<MemSeries>> {
+        self.refs[r as usize & self.mask]
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&r)
+            .cloned()
+    }
+
+    pub(crate) fn series_by_labels(&self, labels: &Labels, hash: u64) -> Option<Arc<MemSeries>> {
+        let hs = self.hashes[hash as usize & self.mask]
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        hs.get(&hash)?.iter().find(|s| s.has_labels(labels)).cloned()
+    }
+
+    /// The series named `labels`, created (with reference `want_ref` when non-zero, else the next free one) if
+    /// missing. Returns whether it was created.
+    pub(crate) fn get_or_create(&self, labels: &Labels, want_ref: u64) -> (Arc<MemSeries>, bool) {
+        let hash = labels_hash(labels.iter());
+        if let Some(s) = self.series_by_labels(labels, hash) {
+            return (s, false);
+        }
+        let mut hs = self.hashes[hash as usize & self.mask]
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = hs.get(&hash).and_then(|l| l.iter().find(|s| s.has_labels(labels))) {
+            return (s.clone(), false);
+        }
+        let r = if want_ref != 0 {
+            self.next_ref.fetch_max(want_ref + 1, Ordering::AcqRel);
+            want_ref
+        } else {
+            self.next_ref.fetch_add(1, Ordering::AcqRel)
+        };
+        let syms: Box<[Sym]> = labels
+            .iter()
+            .flat_map(|(n, v)| [self.symbols.intern(n), self.symbols.intern(v)])
+            .collect();
+        let series = Arc::new(MemSeries::new(r, syms));
+        hs.entry(hash).or_default().push(series.clone());
+        self.refs[r as usize & self.mask]
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(r, series.clone());
+        drop(hs);
+        self.postings
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .add(r, &series.labels);
+        self.metrics.head.series.inc();
+        self.metrics.head.series_created.inc();
+        (series, true)
+    }
+
+    pub(crate) fn update_bounds(&self, min: i64, max: i64) {
+        let old_min = self.min_time.fetch_min(min, Ordering::AcqRel);
+        let old_max = self.max_time.fetch_max(max, Ordering::AcqRel);
+        if min < old_min || max > old_max {
+            self.metrics.head.set_bounds(old_min.min(min), old_max.max(max));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,233 @@
+//! Rebuilding the head on open, in Prometheus' order: the chunks in `chunks_head/` first (each series gets its
+//! full chunks back), then the newest WAL checkpoint and the segments after it, whose series records recreate the
+//! series with their original references and whose samples are appended only when newer than the series' last
+//! chunk on disk. A corrupt or torn WAL record ends the replay there: the segment is truncated at the last good
+//! record, later segments are deleted, and the corruption is reported (log and
+//! `prometheus_tsdb_wal_corruptions_total`), never refused.
+
+use std::collections::HashMap;
+use std::fs::{self, OpenOptions};
+use std::sync::Arc;
+
+use super::HeadInner;
+use super::series::{Appended, MmappedChunk, append_sample};
+use crate::tsdb::TsdbError;
+use crate::tsdb::chunks_head::{DiskChunk, ENCODING_XOR};
+use crate::tsdb::wal::checkpoint::{last_checkpoint, remove_temporary};
+use crate::tsdb::wal::record::{self, RefSample, RefSeries, RefTombstone, types};
+use crate::tsdb::wal::{Corruption, WalError, list_segments, read_segment_records};
+
+/// What a replay restored.
+#[derive(Debug, Default, Clone)]
+pub struct ReplayStats {
+    /// Series created.
+    pub series: usize,
+    /// Samples appended from the WAL.
+    pub samples: usize,
+    /// Chunks restored from `chunks_head/`.
+    pub mmapped_chunks: usize,
+    /// Samples referring to series the WAL never declared.
+    pub unknown_refs: usize,
+    /// Records of kinds the head does not interpret (histograms, exemplars, metadata, tombstones).
+    pub skipped_records: usize,
+    /// The corruption that ended the replay early, if any.
+    pub corruption: Option<Corruption>,
+}
+
+struct Replayer<'a> {
+    head: &'a HeadInner,
+    mmapped: HashMap<u64, Vec<MmappedChunk>>,
+    /// Duplicate series records: ref -> the ref of the series with the same labels.
+    aliases: HashMap<u64, u64>,
+    stats: ReplayStats,
+    series_buf: Vec<RefSeries>,
+    samples_buf: Vec<RefSample>,
+    stones_buf: Vec<RefTombstone>,
+}
+
+impl Replayer<'_> {
+    fn record(&mut self, rec: &[u8]) -> Result<(), String> {
+        let Some(&typ) = rec.first() else { return Ok(()) };
+        match typ {
+            types::SERIES => {
+                self.series_buf.clear();
+                record::decode_series(rec, &mut self.series_buf)?;
+                for s in std::mem::take(&mut self.series_buf) {
+                    self.series(s);
+                }
+            }
+            types::SAMPLES => {
+                self.samples_buf.clear();
+                record::decode_samples(rec, &mut self.samples_buf)?;
+                let samples = std::mem::take(&mut self.samples_buf);
+                self.samples(&samples);
+                self.samples_buf = samples;
+            }
+            types::TOMBSTONES => {
+                // Deletions are not supported by the head yet; decode to validate the record.
+                self.stones_buf.clear();
+                record::decode_tombstones(rec, &mut self.stones_buf)?;
+                self.stats.skipped_records += 1;
+            }
+            _ => self.stats.skipped_records += 1,
+        }
+        Ok(())
+    }
+
+    fn series(&mut self, s: RefSeries) {
+        if s.labels.is_empty() {
+            return;
+        }
+        let (series, created) = self.head.get_or_create(&s.labels, s.series_ref);
+        series.logged.store(true, std::sync::atomic::Ordering::Release);
+        if !created {
+            if series.series_ref != s.series_ref {
+                self.aliases.insert(s.series_ref, series.series_ref);
+            }
+            return;
+        }
+        self.stats.series += 1;
+        if let Some(chunks) = self.mmapped.remove(&s.series_ref) {
+            let mut st = series.lock();
+            let (lo, hi) = (chunks.first().map(|c| c.mint), chunks.last().map(|c| c.maxt));
+            self.stats.mmapped_chunks += chunks.len();
+            self.head.metrics.head.chunks.add(chunks.len() as f64);
+            st.mmapped = chunks;
+            drop(st);
+            if let (Some(lo), Some(hi)) = (lo, hi) {
+                self.head.update_bounds(lo, hi);
+            }
+        }
+    }
+
+    fn samples(&mut self, samples: &[RefSample]) {
+        let min_valid = self.head.min_valid_time.load(std::sync::atomic::Ordering::Acquire);
+        let mut min = i64::MAX;
+        let mut max = i64::MIN;
+        let mut chunks = 0u64;
+        for s in samples {
+            if s.t < min_valid {
+                continue;
+            }
+            let r = self.aliases.get(&s.series_ref).copied().unwrap_or(s.series_ref);
+            let Some(series) = self.head.series_by_ref(r) else {
+                self.stats.unknown_refs += 1;
+                continue;
+            };
+            let mut st = series.lock();
+            match append_sample(&mut st, r, s.t, s.v, self.head.params, &self.head.mapper) {
+                Appended::Ok => self.stats.samples += 1,
+                Appended::NewChunk => {
+                    self.stats.samples += 1;
+                    chunks += 1;
+                }
+                // Already in a chunk on disk (or a duplicate): skipped, as upstream does.
+                Appended::OutOfOrder => continue,
+            }
+            min = min.min(s.t);
+            max = max.max(s.t);
+        }
+        self.head.metrics.head.chunks.add(chunks as f64);
+        self.head.metrics.head.chunks_created.inc_by_int(chunks);
+        if min <= max {
+            self.head.update_bounds(min, max);
+        }
+    }
+}
+
+/// Replays `chunks` (from `chunks_head/`) and the WAL into `head`.
+pub(crate) fn replay(head: &Arc<HeadInner>, chunks: Vec<DiskChunk>) -> Result<ReplayStats, TsdbError> {
+    let min_valid = head.min_valid_time.load(std::sync::atomic::Ordering::Acquire);
+    let mut mmapped: HashMap<u64, Vec<MmappedChunk>> = HashMap::new();
+    for c in chunks {
+        if c.ooo || c.encoding != ENCODING_XOR || c.maxt < min_valid || c.num_samples == 0 {
+            continue;
+        }
+        mmapped.entry(c.series_ref).or_default().push(MmappedChunk {
+            chunk_ref: c.chunk_ref,
+            mint: c.mint,
+            maxt: c.maxt,
+        });
+    }
+    for list in mmapped.values_mut() {
+        list.sort_by_key(|c| c.mint);
+        // Overlapping chunks (from a crash between writing a chunk and the one before it) keep the earlier.
+        let mut kept: Vec<MmappedChunk> = Vec::with_capacity(list.len());
+        for c in list.drain(..) {
+            if kept.last().is_none_or(|k| c.mint > k.maxt) {
+                kept.push(c);
+            }
+        }
+        *list = kept;
+    }
+    let mut r = Replayer {
+        head,
+        mmapped,
+        aliases: HashMap::new(),
+        stats: ReplayStats::default(),
+        series_buf: Vec::new(),
+        samples_buf: Vec::new(),
+        stones_buf: Vec::new(),
+    };
+    let wal_dir = head.dir.join("wal");
+    if !head.opts.wal || !wal_dir.is_dir() {
+        return Ok(r.stats);
+    }
+    remove_temporary(&wal_dir)?;
+    let mut start = 0;
+    if let Some((idx, cp_dir)) = last_checkpoint(&wal_dir)? {
+        for (_, seg) in list_segments(&cp_dir)? {
+            if let Err(e) = read_segment_records(&seg, None, |rec| r.record(rec)) {
+                match e {
+                    WalError::Corrupt(c) => {
+                        // A checkpoint is written whole or not at all; a bad one is reported and read as far as
+                        // it goes.
+                        tracing::warn!(error = %c, "corrupt WAL checkpoint; continuing with the segments after it");
+                        head.metrics.wal.corruptions.inc();
+                        break;
+                    }
+                    other => return Err(other.into()),
+                }
+            }
+        }
+        start = idx + 1;
+    }
+    let segments: Vec<(u32, std::path::PathBuf)> = list_segments(&wal_dir)?
+        .into_iter()
+        .filter(|(i, _)| *i >= start)
+        .collect();
+    for (pos, (index, path)) in segments.iter().enumerate() {
+        match read_segment_records(path, Some(*index), |rec| r.record(rec)) {
+            Ok(()) => {}
+            Err(WalError::Corrupt(c)) => {
+                tracing::warn!(
+                    error = %c,
+                    "WAL corruption detected; truncating at the last good record and deleting later segments"
+                );
+                repair(&c, &segments[pos + 1..])?;
+                r.stats.corruption = Some(c);
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // Chunks of series the WAL does not declare any more are dropped, as upstream does.
+    r.stats.unknown_refs += r.mmapped.len();
+    Ok(r.stats)
+}
+
+/// Truncates the corrupt segment at the corruption's offset and deletes the later segments.
+fn repair(c: &Corruption, later: &[(u32, std::path::PathBuf)]) -> Result<(), TsdbError> {
+    for (_, path) in later {
+        fs::remove_file(path).map_err(|e| WalError::io("remove segment after corruption", path, e))?;
+    }
+    let f = OpenOptions::new()
+        .write(true)
+        .open(&c.path)
+        .map_err(|e| WalError::io("open corrupt segment", &c.path, e))?;
+    f.set_len(c.offset)
+        .map_err(|e| WalError::io("truncate corrupt segment", &c.path, e))?;
+    f.sync_all()
+        .map_err(|e| WalError::io("fsync repaired segment", &c.path, e))?;
+    Ok(())
+}

@@ -1,0 +1,395 @@
+use std::sync::atomic::AtomicBool;
+
+use super::*;
+use crate::model::matcher::{MatchOp, Matcher};
+use crate::storage::mem::MemStorage;
+use crate::storage::{AppendError, Appendable, Appender, Querier, Queryable, Storage, Value, collect_samples};
+
+pub(crate) fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs.iter().copied().collect()
+}
+
+fn open(dir: &Path) -> Head {
+    Head::open(dir, HeadOptions::default(), TsdbMetrics::new()).unwrap()
+}
+
+/// Every series and its samples (value bits), as a storage returns them.
+pub(crate) fn dump(q: &dyn crate::storage::Querier, matchers: &[Matcher]) -> Vec<(Labels, Vec<(i64, u64)>)> {
+    q.select(true, None, matchers)
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            let mut it = s.iter();
+            let samples = collect_samples(&mut *it)
+                .into_iter()
+                .map(|(t, v)| match v {
+                    Value::Float(f) => (t, f.to_bits()),
+                    other => panic!("unexpected {other:?}"),
+                })
+                .collect();
+            assert!(it.err().is_none());
+            drop(it);
+            (s.labels, samples)
+        })
+        .collect()
+}
+
+impl Appendable for Head {
+    fn appender(&self) -> Box<dyn Appender> {
+        Box::new(Head::appender(self))
+    }
+}
+
+impl Queryable for Head {
+    fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn crate::storage::Querier>, crate::storage::StorageError> {
+        Ok(Box::new(Head::querier(self, mint, maxt)))
+    }
+}
+
+impl Storage for Head {
+    fn start_time(&self) -> i64 {
+        self.min_time()
+    }
+}
+
+#[test]
+fn chunks_are_cut_at_120_samples_within_the_chunk_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = open(dir.path());
+    let l = labels(&[("__name__", "x")]);
+    let mut r = 0;
+    // 15s scrapes over 4h: 480 samples per 2h range.
+    for i in 0..960 {
+        let mut app = head.appender();
+        r = app.add(r, &l, i * 15_000, i as f64).unwrap();
+        app.commit_batch().unwrap();
+    }
+    let s = head.inner.series_by_ref(r).unwrap();
+    let st = s.lock();
+    let mut counts = Vec::new();
+    for c in &st.mmapped {
+        let (_, data) = head.inner.mapper.read_chunk(c.chunk_ref).unwrap();
+        let chunk = crate::tsdb::chunkenc::XorChunk::from_bytes(data).unwrap();
+        counts.push(chunk.num_samples());
+        // No chunk crosses a 2h boundary.
+        assert_eq!(c.mint / 7_200_000, c.maxt / 7_200_000, "{c:?}");
+    }
+    counts.push(st.head.as_ref().unwrap().builder.num_samples());
+    assert_eq!(counts, [120; 8]);
+    drop(st);
+    // Irregular rate: never more than twice the target in one chunk.
+    let l2 = labels(&[("__name__", "y")]);
+    let mut r2 = 0;
+    for i in 0..2000 {
+        let mut app = head.appender();
+        let t = if i < 40 {
+            i * 60_000
+        } else {
+            40 * 60_000 + (i - 40) * 100
+        };
+        r2 = app.add(r2, &l2, t, 1.0).unwrap();
+        app.commit_batch().unwrap();
+    }
+    let s = head.inner.series_by_ref(r2).unwrap();
+    let st = s.lock();
+    for c in &st.mmapped {
+        let (_, data) = head.inner.mapper.read_chunk(c.chunk_ref).unwrap();
+        assert!(crate::tsdb::chunkenc::XorChunk::from_bytes(data).unwrap().num_samples() <= 240);
+    }
+    assert_eq!(head.metrics().head.chunks.get() as usize, 8 + st.num_chunks());
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Append(&'static str, i64, f64),
+    Commit,
+    Rollback,
+}
+
+fn outcome(r: Result<u64, AppendError>) -> &'static str {
+    match r {
+        Ok(_) => "ok",
+        Err(AppendError::OutOfOrder) => "out of order",
+        Err(AppendError::DuplicateTimestamp) => "duplicate",
+        Err(AppendError::InvalidLabels { .. }) => "invalid labels",
+        Err(AppendError::OutOfBounds) => "out of bounds",
+        Err(_) => "other",
+    }
+}
+
+#[test]
+fn append_rules_match_mem_storage() {
+    use Op::*;
+    let scripts: &[(&str, &[Op])] = &[
+        ("in order", &[Append("a", 1, 1.0), Append("a", 2, 2.0), Commit]),
+        ("older in batch", &[Append("a", 10, 1.0), Append("a", 5, 2.0), Commit]),
+        (
+            "older than committed",
+            &[
+                Append("a", 10, 1.0),
+                Commit,
+                Append("a", 9, 1.0),
+                Append("a", 11, 1.0),
+                Commit,
+            ],
+        ),
+        (
+            "same timestamp, same value",
+            &[
+                Append("a", 10, 1.0),
+                Commit,
+                Append("a", 10, 1.0),
+                Append("a", 10, 1.0),
+                Commit,
+            ],
+        ),
+        (
+            "same timestamp, other value",
+            &[
+                Append("a", 10, 1.0),
+                Commit,
+                Append("a", 10, 2.0),
+                Append("a", 10, f64::NAN),
+                Commit,
+            ],
+        ),
+        (
+            "duplicate within batch",
+            &[Append("a", 10, 1.0), Append("a", 10, 2.0), Append("a", 10, 1.0), Commit],
+        ),
+        (
+            "rollback forgets the batch",
+            &[Append("a", 10, 1.0), Rollback, Append("a", 5, 1.0), Commit],
+        ),
+        ("empty labels", &[Append("", 10, 1.0), Commit]),
+        (
+            "independent series",
+            &[
+                Append("a", 10, 1.0),
+                Append("b", 5, 1.0),
+                Append("a", 11, 1.0),
+                Commit,
+                Append("b", 4, 0.0),
+            ],
+        ),
+        (
+            "stale marker",
+            &[
+                Append("a", 10, f64::from_bits(0x7ff0_0000_0000_0002)),
+                Append("a", 10, f64::NAN),
+                Commit,
+            ],
+        ),
+    ];
+    for (name, ops) in scripts {
+        let dir = tempfile::tempdir().unwrap();
+        let head = open(dir.path());
+        let mem = MemStorage::new();
+        let stores: [&dyn Storage; 2] = [&mem, &head];
+        let mut results: Vec<Vec<&str>> = Vec::new();
+        for store in stores {
+            let mut got = Vec::new();
+            let mut app = store.appender();
+            for op in *ops {
+                match *op {
+                    Append(metric, t, v) => {
+                        let l = if metric.is_empty() {
+                            Labels::new()
+                        } else {
+                            labels(&[("__name__", metric)])
+                        };
+                        got.push(outcome(app.append(0, &l, t, v)));
+                    }
+                    Commit => {
+                        app.commit().unwrap();
+                        app = store.appender();
+                    }
+                    Rollback => {
+                        app.rollback().unwrap();
+                        app = store.appender();
+                    }
+                }
+            }
+            app.commit().unwrap();
+            results.push(got);
+        }
+        assert_eq!(results[0], results[1], "{name}: MemStorage vs head");
+        let qm = mem.querier(i64::MIN, i64::MAX).unwrap();
+        let qh = Head::querier(&head, i64::MIN, i64::MAX);
+        assert_eq!(dump(&*qm, &[]), dump(&qh, &[]), "{name}: stored samples");
+    }
+}
+
+#[test]
+fn queries_match_mem_storage() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = open(dir.path());
+    let mem = MemStorage::new();
+    let series = [
+        labels(&[("__name__", "up"), ("job", "a"), ("instance", "1")]),
+        labels(&[("__name__", "up"), ("job", "b"), ("instance", "2")]),
+        labels(&[("__name__", "http_requests_total"), ("job", "a"), ("code", "200")]),
+        labels(&[("__name__", "http_requests_total"), ("job", "b"), ("code", "500")]),
+    ];
+    for store in [&mem as &dyn Storage, &head] {
+        for step in 0..300i64 {
+            let mut app = store.appender();
+            for (i, l) in series.iter().enumerate() {
+                // Series 3 only has old samples.
+                if i == 3 && step > 50 {
+                    continue;
+                }
+                app.append(0, l, step * 30_000 + i as i64, (step * i as i64) as f64)
+                    .unwrap();
+            }
+            app.commit().unwrap();
+        }
+    }
+    let m = |op, n: &str, v: &str| Matcher::new(op, n, v).unwrap();
+    let matcher_sets = vec![
+        vec![],
+        vec![m(MatchOp::Equal, "__name__", "up")],
+        vec![m(MatchOp::Regex, "job", "a|b"), m(MatchOp::NotEqual, "code", "200")],
+        vec![m(MatchOp::Equal, "code", "")],
+        vec![m(MatchOp::Regex, "__name__", ".+_total")],
+    ];
+    for (mint, maxt) in [
+        (i64::MIN, i64::MAX),
+        (0, 1_000_000),
+        (2_000_000, 5_000_000),
+        (4_000_000, 4_000_001),
+    ] {
+        let qm = mem.querier(mint, maxt).unwrap();
+        let qh = Head::querier(&head, mint, maxt);
+        for ms in &matcher_sets {
+            assert_eq!(dump(&*qm, ms), dump(&qh, ms), "select {ms:?} in [{mint}, {maxt}]");
+            assert_eq!(qm.label_names(ms).unwrap(), qh.label_names(ms).unwrap(), "names {ms:?}");
+            for name in ["job", "code", "__name__"] {
+                assert_eq!(
+                    qm.label_values(name, ms).unwrap(),
+                    qh.label_values(name, ms).unwrap(),
+                    "values of {name} {ms:?} in [{mint}, {maxt}]"
+                );
+            }
+        }
+    }
+    // Seek across chunk boundaries.
+    let q = Head::querier(&head, i64::MIN, i64::MAX);
+    let sel = q.select(true, None, &[m(MatchOp::Equal, "instance", "2")]).unwrap();
+    let mut it = sel[0].iter();
+    assert_eq!(it.seek(3_600_000), crate::storage::ValueType::Float);
+    assert_eq!(it.at(), (3_600_001, 120.0));
+    assert_eq!(it.seek(10), crate::storage::ValueType::Float);
+    assert_eq!(it.at_t(), 3_600_001);
+    assert_eq!(it.next(), crate::storage::ValueType::Float);
+    assert_eq!(it.at(), (3_630_001, 121.0));
+    assert_eq!(it.seek(8_970_001), crate::storage::ValueType::Float);
+    assert_eq!(it.seek(8_970_002), crate::storage::ValueType::None);
+    assert_eq!(it.next(), crate::storage::ValueType::None);
+    assert_eq!(head.start_time(), 0);
+}
+
+#[test]
+fn concurrent_appends_and_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = open(dir.path());
+    let stop = Arc::new(AtomicBool::new(false));
+    const WRITERS: usize = 4;
+    const STEPS: i64 = 400;
+    std::thread::scope(|scope| {
+        for w in 0..WRITERS {
+            let head = head.clone();
+            scope.spawn(move || {
+                let mut refs = vec![0u64; 50];
+                for step in 0..STEPS {
+                    let mut app = head.appender();
+                    for (i, r) in refs.iter_mut().enumerate() {
+                        // Half of the series are shared by all writers (their out-of-order appends fail).
+                        let l = if i < 25 {
+                            labels(&[("__name__", "shared"), ("i", &i.to_string())])
+                        } else {
+                            labels(&[("__name__", "own"), ("w", &w.to_string()), ("i", &i.to_string())])
+                        };
+                        if let Ok(nr) = app.add(*r, &l, step * 1000, step as f64) {
+                            *r = nr;
+                        }
+                    }
+                    app.commit_batch().unwrap();
+                }
+            });
+        }
+        let reader_head = head.clone();
+        let stop_reader = stop.clone();
+        let reader = scope.spawn(move || {
+            let mut last_total = 0usize;
+            let mut rounds = 0;
+            while !stop_reader.load(Ordering::Acquire) || rounds == 0 {
+                let q = Head::querier(&reader_head, i64::MIN, i64::MAX);
+                let all = dump(&q, &[Matcher::equal("__name__", "own")]);
+                let total: usize = all.iter().map(|(_, s)| s.len()).sum();
+                assert!(total >= last_total, "committed samples never disappear");
+                for (_, samples) in &all {
+                    assert!(samples.windows(2).all(|w| w[0].0 < w[1].0), "samples in order");
+                }
+                last_total = total;
+                rounds += 1;
+            }
+            rounds
+        });
+        while head.num_series() < 25 + 25 * WRITERS || head.max_time() < (STEPS - 1) * 1000 {
+            std::thread::yield_now();
+        }
+        stop.store(true, Ordering::Release);
+        assert!(reader.join().unwrap() > 0);
+    });
+    let q = Head::querier(&head, i64::MIN, i64::MAX);
+    let own = dump(&q, &[Matcher::equal("__name__", "own")]);
+    assert_eq!(own.len(), 25 * WRITERS);
+    assert!(own.iter().all(|(_, s)| s.len() == STEPS as usize));
+    let shared = dump(&q, &[Matcher::equal("__name__", "shared")]);
+    assert_eq!(shared.len(), 25);
+    for (_, s) in &shared {
+        assert!(s.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(s.last().unwrap().0, (STEPS - 1) * 1000);
+    }
+}
+
+#[test]
+fn truncate_drops_old_chunks_and_collects_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = open(dir.path());
+    let old = labels(&[("__name__", "old")]);
+    let live = labels(&[("__name__", "live")]);
+    for i in 0..2000i64 {
+        let mut app = head.appender();
+        if i < 500 {
+            app.add(0, &old, i * 15_000, 1.0).unwrap();
+        }
+        app.add(0, &live, i * 15_000, 2.0).unwrap();
+        app.commit_batch().unwrap();
+    }
+    assert_eq!(head.num_series(), 2);
+    let cut = 4 * 7_200_000;
+    let stats = head.truncate(cut).unwrap();
+    assert_eq!(stats.series_removed, 1);
+    assert!(stats.chunks_removed > 0);
+    assert_eq!(head.num_series(), 1);
+    assert!(head.min_time() >= cut);
+    let q = Head::querier(&head, i64::MIN, i64::MAX);
+    let all = dump(&q, &[]);
+    assert_eq!(all.len(), 1);
+    assert!(all[0].1.iter().all(|(t, _)| *t >= cut));
+    assert_eq!(
+        Head::querier(&head, 0, 10).label_values("__name__", &[]).unwrap(),
+        Vec::<String>::new()
+    );
+    // Too old now.
+    let mut app = head.appender();
+    assert!(matches!(app.add(0, &old, cut - 1, 1.0), Err(AppendError::OutOfBounds)));
+    // A collected series comes back as a new series.
+    let r = app.add(0, &old, cut + 10_000_000, 1.0).unwrap();
+    app.commit_batch().unwrap();
+    assert!(r > 2);
+    assert_eq!(head.metrics().head.series.get(), 2.0);
+    assert_eq!(head.metrics().head.series_removed.get(), 1.0);
+}
