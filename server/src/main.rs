@@ -191,6 +191,12 @@ fn serve(cli: Cli, matches: &clap::ArgMatches) -> ExitCode {
             max_samples: cli.query_max_samples,
             max_concurrency: cli.query_max_concurrency,
             enable_experimental_functions: cli.enable_feature.iter().any(|f| f == "promql-experimental-functions"),
+            enable_duration_expressions: cli.enable_feature.iter().any(|f| f == "promql-duration-expr"),
+            enable_extended_range_selectors: cli
+                .enable_feature
+                .iter()
+                .any(|f| f == "promql-extended-range-selectors"),
+            enable_binop_fill_modifiers: cli.enable_feature.iter().any(|f| f == "promql-binop-fill-modifiers"),
             ..EngineOptions::default()
         };
         Ok((tsdb, engine))
