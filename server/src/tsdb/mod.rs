@@ -24,6 +24,7 @@ pub mod chunkenc;
 pub mod chunks_head;
 pub mod cli;
 pub mod head;
+pub mod import;
 pub mod metrics;
 pub mod wal;
 
