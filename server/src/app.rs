@@ -201,6 +201,7 @@ impl App {
     pub fn start(self: &Arc<App>) -> Result<(), AppError> {
         let config = self.current_config();
         self.apply(&config)?;
+        crate::tsdb::blocks::spawn_compactor(self.db.clone(), Duration::from_secs(60), self.cancel.clone());
         let discovery = self.discovery.clone();
         let cancel = self.cancel.clone();
         tokio::spawn(async move { discovery.run(cancel).await });

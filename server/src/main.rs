@@ -185,6 +185,19 @@ fn serve(cli: Cli, matches: &clap::ArgMatches) -> ExitCode {
             tsdb.retention = duration("storage.tsdb.retention.time", &cli.storage_tsdb_retention_time)?;
         }
         tsdb.min_block_duration = duration("storage.tsdb.min-block-duration", &cli.storage_tsdb_min_block_duration)?;
+        tsdb.max_block_duration = if cli.storage_tsdb_max_block_duration.is_empty() {
+            server::tsdb::Options::default_max_block_duration(tsdb.retention)
+        } else {
+            duration("storage.tsdb.max-block-duration", &cli.storage_tsdb_max_block_duration)?
+        };
+        tsdb.retention_size = server::config::Size::parse(&cli.storage_tsdb_retention_size)
+            .map_err(|e| {
+                format!(
+                    "invalid value {:?} for --storage.tsdb.retention.size: {e}",
+                    cli.storage_tsdb_retention_size
+                )
+            })?
+            .bytes();
         let engine = EngineOptions {
             lookback_delta: duration("query.lookback-delta", &cli.query_lookback_delta)?,
             timeout: duration("query.timeout", &cli.query_timeout)?,

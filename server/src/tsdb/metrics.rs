@@ -256,6 +256,8 @@ pub struct TsdbMetrics {
     pub head: HeadMetrics,
     /// The WAL's metrics.
     pub wal: WalMetrics,
+    /// Blocks, compaction and retention.
+    pub blocks: crate::tsdb::db_metrics::BlockMetrics,
 }
 
 impl Default for TsdbMetrics {
@@ -270,6 +272,7 @@ impl TsdbMetrics {
         TsdbMetrics {
             head: HeadMetrics::new(),
             wal: WalMetrics::unregistered(),
+            blocks: crate::tsdb::db_metrics::BlockMetrics::new(),
         }
     }
 }
@@ -312,7 +315,7 @@ impl Collector for TsdbMetrics {
         for c in collectors {
             c.collect(out)?;
         }
-        Ok(())
+        self.blocks.collect(out)
     }
 }
 
