@@ -8,11 +8,13 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use exposition::encode::Format;
 use server::model::labels::Labels;
 use server::scrape::cache::{ScrapeOptions, TargetCache};
-use server::storage::{Appendable, Storage};
+use server::storage::Storage;
 use server::tsdb::{Db, Options};
 
 fn body() -> Vec<u8> {
-    let path = exposition::conformance::corpus_dir().join("node_exporter/e2e-output.txt");
+    let path = exposition::conformance::corpus_dir()
+        .expect("the conformance corpus (../shared/conformance or CONFORMANCE_DIR)")
+        .join("node_exporter/e2e-output.txt");
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

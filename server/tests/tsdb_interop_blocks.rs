@@ -118,7 +118,7 @@ fn ingest(db: &Db, from: i64, to: i64) {
         1e300,
         -3.25e-200,
     ];
-    let mut refs = vec![0u64; 20];
+    let mut refs = [0u64; 20];
     let mut t = from;
     let mut step = 0i64;
     while t < to {

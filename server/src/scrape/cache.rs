@@ -125,7 +125,7 @@ pub struct MetricMetadata {
 }
 
 /// Metric metadata by family name.
-pub type MetadataMap = std::collections::BTreeMap<String, MetricMetadata>;
+pub type MetadataMap = HashMap<String, MetricMetadata, foldhash::fast::RandomState>;
 
 #[derive(Debug)]
 struct CacheEntry {
@@ -143,7 +143,7 @@ struct CacheEntry {
 pub struct TargetCache {
     target_labels: Labels,
     opts: ScrapeOptions,
-    index: HashMap<Box<[u8]>, u32>,
+    index: HashMap<Box<[u8]>, u32, foldhash::fast::RandomState>,
     entries: Vec<CacheEntry>,
     /// Iteration number of the scrape being appended.
     iter: u64,
@@ -162,12 +162,12 @@ impl TargetCache {
         TargetCache {
             target_labels,
             opts,
-            index: HashMap::new(),
+            index: HashMap::default(),
             entries: Vec::new(),
             iter: 1,
             last_ok: 0,
             touched: Vec::new(),
-            metadata: MetadataMap::new(),
+            metadata: MetadataMap::default(),
             metadata_changed: false,
             no_labels: Labels::new(),
         }
@@ -205,7 +205,10 @@ impl TargetCache {
         while let Some(entry) = parser.next_entry() {
             let sample = match entry? {
                 Entry::Type { name, metric_type } => {
-                    self.set_metadata(&name, |m| m.kind = metric_type.as_openmetrics_str());
+                    let kind = metric_type.as_openmetrics_str();
+                    if self.metadata.get(name.as_ref()).is_none_or(|m| m.kind != kind) {
+                        self.set_metadata(&name, |m| m.kind = kind);
+                    }
                     family = Some((name.into_owned(), metric_type));
                     continue;
                 }

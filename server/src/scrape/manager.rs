@@ -343,7 +343,7 @@ impl ScrapeManager {
             last_duration: Duration::ZERO,
         }));
         let (stop_tx, stop_rx) = watch::channel(Stop::Running);
-        let metadata = Arc::new(Mutex::new(Arc::new(MetadataMap::new())));
+        let metadata = Arc::new(Mutex::new(Arc::new(MetadataMap::default())));
         let url = target.url(&settings.params);
         let ctx = LoopContext {
             target: target.clone(),

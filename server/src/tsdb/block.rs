@@ -351,9 +351,6 @@ impl Block {
     }
 }
 
-/// A selected series: labels, chunks overlapping the range, deleted intervals.
-type Selected = (Labels, Vec<ChunkMeta>, Vec<Interval>);
-
 /// Reads a block's series over a time range.
 #[derive(Debug)]
 pub struct BlockQuerier {
@@ -362,9 +359,12 @@ pub struct BlockQuerier {
     maxt: i64,
 }
 
+/// A matching series: labels, chunks overlapping the range, deleted intervals.
+type Matched = (Labels, Vec<ChunkMeta>, Vec<Interval>);
+
 impl BlockQuerier {
     /// The matching series with samples in range: (labels, chunks overlapping the range, deleted intervals).
-    fn matching(&self, matchers: &[Matcher]) -> Result<Vec<Selected>, StorageError> {
+    fn matching(&self, matchers: &[Matcher]) -> Result<Vec<Matched>, StorageError> {
         let b = &self.block;
         let ids = b.index.postings_for_matchers(matchers).map_err(BlockError::from)?;
         let stones = b.tombstones.read().unwrap_or_else(|e| e.into_inner()).clone();

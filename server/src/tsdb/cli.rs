@@ -7,6 +7,9 @@
 //! - `bench-write`: like `promtool tsdb bench write`: ingests `--scrapes` scrapes of `--metrics` series
 //!   (node_exporter-shaped label sets read from a metrics file, or generated) and prints ns/sample and memory per
 //!   series.
+//! - `import-openmetrics FILE --storage.tsdb.path DIR`: appends an OpenMetrics file with explicit timestamps into
+//!   the TSDB at DIR (the data a later `server --storage.tsdb.path DIR` serves), like promtool's
+//!   `tsdb create-blocks-from openmetrics`.
 
 use std::ffi::OsString;
 use std::fs;
@@ -68,6 +71,14 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         scrapes: usize,
     },
+    /// Load an OpenMetrics file with explicit timestamps into a data directory.
+    ImportOpenmetrics {
+        /// The OpenMetrics file.
+        file: PathBuf,
+        /// Data directory.
+        #[arg(long = "storage.tsdb.path", default_value = "data/")]
+        path: PathBuf,
+    },
 }
 
 /// Runs `server tsdb <args>`.
@@ -98,6 +109,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             metrics,
             scrapes,
         } => bench_write(out, metrics_file.as_deref(), metrics, scrapes),
+        Command::ImportOpenmetrics { file, path } => import_openmetrics(&file, &path),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -106,6 +118,26 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn import_openmetrics(file: &Path, path: &Path) -> Result<(), String> {
+    let input = fs::read(file).map_err(|e| format!("read {}: {e}", file.display()))?;
+    let db = Db::open(path, Options::default()).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let stats =
+        super::import::import_openmetrics(&input, &file.display().to_string(), &db).map_err(|e| e.to_string())?;
+    db.sync_wal().map_err(|e| e.to_string())?;
+    db.close().map_err(|e| e.to_string())?;
+    println!(
+        "imported {} samples of {} series ({}..{} ms) into {} in {:.1}s",
+        stats.samples,
+        stats.series,
+        stats.min_t,
+        stats.max_t,
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// The labels of ingest-test series `i`.

@@ -31,6 +31,7 @@ pub mod cli;
 pub mod compact;
 pub mod db_metrics;
 pub mod head;
+pub mod import;
 pub mod index;
 pub mod metrics;
 pub mod tombstones;

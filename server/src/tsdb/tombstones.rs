@@ -199,6 +199,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn intervals_merge() {
         type Case = (&'static [(i64, i64)], &'static [(i64, i64)]);
         let cases: &[Case] = &[

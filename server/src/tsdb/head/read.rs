@@ -359,11 +359,19 @@ impl Querier for HeadQuerier {
             return Ok(Vec::new());
         }
         if matchers.is_empty() {
-            let postings = self.head.postings.read().unwrap_or_else(|e| e.into_inner());
-            return Ok(postings
-                .values(name)
+            // Copy the candidates out first: checking series may read chunks from disk, which must not happen
+            // under the index lock that series creation needs.
+            let candidates: Vec<(String, Vec<u64>)> = {
+                let postings = self.head.postings.read().unwrap_or_else(|e| e.into_inner());
+                postings
+                    .values(name)
+                    .map(|(v, refs)| (v.to_string(), refs.to_vec()))
+                    .collect()
+            };
+            return Ok(candidates
+                .into_iter()
                 .filter(|(_, refs)| refs.iter().any(|&r| self.with_data(r)))
-                .map(|(v, _)| v.to_string())
+                .map(|(v, _)| v)
                 .collect());
         }
         let mut values = BTreeSet::new();

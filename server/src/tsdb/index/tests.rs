@@ -124,6 +124,7 @@ fn postings_for_matchers_agree_with_brute_force() {
 }
 
 #[test]
+#[allow(clippy::type_complexity)]
 fn postings_set_operations() {
     type Case<'a> = (&'a [u32], &'a [u32], &'a [u32], &'a [u32]);
     let cases: &[Case<'_>] = &[

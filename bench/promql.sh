@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: PromQL range queries on our server against Debian's prometheus (2.42), both serving the
+# same data and both measured the same way, over HTTP (/api/v1/query_range) from one Python client.
+#
+# Data and queries are upstream's `promql/bench_test.go` range-query benchmark: 1,443 series at 10s (a_X, b_X,
+# h_X for X in one/ten/hundred; see server/benches/promql_shape), written once as an OpenMetrics file with
+# timestamps, then loaded into Prometheus through `promtool tsdb create-blocks-from openmetrics` and into our
+# TSDB through `server tsdb import-openmetrics`. Prometheus is given time to compact the 2h blocks as it would
+# in production (until its block count holds for 30s); our server replays its WAL into the head at start.
+#
+# For every case (upstream's expressions and step counts, range ending at the newest sample, 10s step): one
+# warm-up request per server, then N timed requests per server, alternating; prints the medians and the ratio
+# (Prometheus / ours, so above 1 means we are faster), checking that both return the same number of series.
+#
+# Needs: prometheus and promtool (Debian package prometheus), python3, curl.
+# Usage: bench/promql.sh [N=3] [INTERVALS=18640] [FILTER=regex on the expression]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${1:-3}
+INTERVALS=${2:-18640}
+FILTER=${3:-}
+
+for bin in prometheus promtool python3 curl; do
+  command -v "$bin" >/dev/null 2>&1 || { echo "missing $bin (apt-get install prometheus python3 curl)" >&2; exit 1; }
+done
+
+cargo build --release -q -p server --bin server --example promql_bench_data
+OURS=$PWD/target/release/server
+GEN=$PWD/target/release/examples/promql_bench_data
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+source bench/lib.sh
+
+elapsed() { python3 -c "import time; print('%.1f' % (time.time() - $1))"; }
+
+t0=$(date +%s.%N)
+"$GEN" "$WORK/data.om.txt" "$INTERVALS"
+echo "data: $(du -h "$WORK/data.om.txt" | cut -f1) OpenMetrics, $INTERVALS samples x 1443 series, written in $(elapsed "$t0")s"
+
+t0=$(date +%s.%N)
+promtool tsdb create-blocks-from openmetrics -q "$WORK/data.om.txt" "$WORK/prom-data" >/dev/null
+echo "promtool create-blocks-from openmetrics: $(elapsed "$t0")s"
+
+t0=$(date +%s.%N)
+"$OURS" tsdb import-openmetrics "$WORK/data.om.txt" --storage.tsdb.path "$WORK/ours-data" >/dev/null
+echo "server tsdb import-openmetrics: $(elapsed "$t0")s"
+rm "$WORK/data.om.txt"
+
+printf 'global:\n  scrape_interval: 1m\nscrape_configs: []\n' > "$WORK/empty.yml"
+
+PROM_PORT=$(free_port)
+prometheus --config.file="$WORK/empty.yml" --storage.tsdb.path="$WORK/prom-data" \
+  --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn 2>"$WORK/prom.log" &
+PIDS+=($!)
+OURS_PORT=$(free_port)
+t0=$(date +%s.%N)
+"$OURS" --config.file="$WORK/empty.yml" --storage.tsdb.path="$WORK/ours-data" \
+  --web.listen-address="127.0.0.1:$OURS_PORT" --log.level=warn 2>"$WORK/ours.log" &
+OURS_PID=$!
+PIDS+=($OURS_PID)
+
+ready() {
+  for _ in $(seq 1 1200); do
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/-/ready")" = 200 ]; then return 0; fi
+    sleep 0.1
+  done
+  echo "port $1 not ready after 120s" >&2; exit 1
+}
+ready "$OURS_PORT"
+echo "our server ready (WAL replayed) after $(elapsed "$t0")s, RSS $(( $(awk '/VmRSS/ {print $2}' "/proc/$OURS_PID/status") / 1024 )) MiB"
+ready "$PROM_PORT"
+
+# Let Prometheus compact the imported 2h blocks (its compaction loop runs every minute) until the block count has
+# not changed for 30s, with at least 75s given.
+blocks() { find "$WORK/prom-data" -maxdepth 1 -name '01*' -type d | grep -vc tmp || true; }
+t0=$(date +%s)
+last=$(blocks); stable_since=$t0
+while :; do
+  sleep 5
+  now=$(date +%s); b=$(blocks)
+  if [ "$b" != "$last" ]; then last=$b; stable_since=$now; fi
+  if [ $((now - t0)) -ge 75 ] && [ $((now - stable_since)) -ge 30 ]; then break; fi
+done
+echo "prometheus: $last blocks after compaction"
+
+"$GEN" --cases > "$WORK/cases.tsv"
+python3 - "$PROM_PORT" "$OURS_PORT" "$N" "$INTERVALS" "$FILTER" "$WORK/cases.tsv" <<'PY'
+import http.client, json, math, re, statistics, sys, time, urllib.parse
+prom_port, ours_port, n, intervals, flt, cases_file = sys.argv[1:7]
+n, intervals = int(n), int(intervals)
+conns = {name: http.client.HTTPConnection("127.0.0.1", int(port), timeout=600)
+         for name, port in (("prometheus", prom_port), ("ours", ours_port))}
+def run(name, expr, steps):
+    end = intervals * 10
+    q = urllib.parse.urlencode({"query": expr, "start": end - steps * 10, "end": end, "step": 10})
+    t = time.perf_counter()
+    conns[name].request("GET", "/api/v1/query_range?" + q)
+    r = conns[name].getresponse()
+    body = r.read()
+    dt = time.perf_counter() - t
+    doc = json.loads(body)
+    if r.status != 200 or doc.get("status") != "success":
+        sys.exit("%s failed on %s (%d steps): %s" % (name, expr, steps, body[:300]))
+    return dt, len(doc["data"]["result"])
+rows = []
+for line in open(cases_file):
+    steps, expr = line.rstrip("\n").split("\t", 1)
+    steps = int(steps)
+    if flt and not re.search(flt, expr):
+        continue
+    times = {"prometheus": [], "ours": []}
+    series = {}
+    for name in times:
+        _, series[name] = run(name, expr, steps)
+    for _ in range(n):
+        for name in times:
+            dt, _ = run(name, expr, steps)
+            times[name].append(dt)
+    p, o = statistics.median(times["prometheus"]), statistics.median(times["ours"])
+    note = "" if series["prometheus"] == series["ours"] else "  SERIES DIFFER: %d vs %d" % (series["prometheus"], series["ours"])
+    rows.append((expr, steps, p, o, p / o))
+    print("%-70s %5d  prometheus %9.3f ms  ours %9.3f ms  ratio %6.2fx%s" % (expr, steps, p * 1e3, o * 1e3, p / o, note), flush=True)
+ratios = [r[4] for r in rows]
+print()
+print("cases %d, geometric mean ratio %.2fx, min %.2fx (%s, %d steps), max %.2fx; >=2x: %d, 1x-2x: %d, slower: %d" % (
+    len(rows), math.exp(sum(math.log(r) for r in ratios) / len(ratios)), min(ratios),
+    min(rows, key=lambda r: r[4])[0], min(rows, key=lambda r: r[4])[1], max(ratios),
+    sum(r >= 2 for r in ratios), sum(1 <= r < 2 for r in ratios), sum(r < 1 for r in ratios)))
+PY
