@@ -19,8 +19,8 @@
 //! Native histograms (integer and float, exponential and custom buckets) are stored in their own chunk encodings
 //! and WAL records. Differences from Prometheus, on purpose: full head chunks are read back with positioned reads
 //! instead of `mmap` (no `unsafe` in this workspace; same files, same memory effect); histogram chunks are cut
-//! instead of re-encoded when new buckets appear; exemplars, metadata and tombstones in the WAL are skipped on
-//! replay (the head does not store them yet).
+//! instead of re-encoded when new buckets appear; exemplars and metadata in the WAL are skipped on replay (the
+//! head does not store them yet).
 
 pub mod block;
 pub mod blocks;
@@ -218,6 +218,7 @@ impl Db {
             blocks,
             _lock: lock,
         };
+        db.restore_head_deletions();
         db.update_gauges();
         Ok(db)
     }
