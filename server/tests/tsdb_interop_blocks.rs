@@ -294,28 +294,34 @@ fn prometheus_serves_a_data_directory_we_wrote() {
     let end = now / 15_000 * 15_000 - 60_000;
     let start = end - 5 * 3_600_000;
     let db = Db::open(&data, Options::default()).unwrap();
-    ingest(&db, start, end);
-    // A native histogram series: its chunks go into the blocks too.
+    // Floats and a native histogram series, 15 minutes at a time (samples more than an hour older than the
+    // newest are out of bounds, as upstream); the histogram chunks go into the blocks too.
     let hl: Labels = [("__name__", "interop_latency_seconds")].into_iter().collect();
     let mut hist_want = Vec::new();
-    let mut t = start;
-    while t < end {
-        let n = ((t - start) / 15_000 % 300) as u64;
-        let h = Histogram {
-            schema: 1,
-            zero_threshold: 2f64.powi(-128),
-            zero_count: n,
-            count: 3 * n,
-            sum: n as f64 * 0.75,
-            positive_spans: vec![Span { offset: -1, length: 2 }],
-            positive_buckets: vec![n as i64, 0],
-            ..Histogram::default()
-        };
-        let mut app = db.appender();
-        app.append_histogram(0, &hl, t, &h).unwrap();
-        app.commit().unwrap();
-        hist_want.push((t, 3 * n, n as f64 * 0.75));
-        t += 15_000;
+    let mut from = start;
+    while from < end {
+        let to = (from + 900_000).min(end);
+        ingest(&db, from, to);
+        let mut t = from;
+        while t < to {
+            let n = ((t - start) / 15_000 % 300) as u64;
+            let h = Histogram {
+                schema: 1,
+                zero_threshold: 2f64.powi(-128),
+                zero_count: n,
+                count: 3 * n,
+                sum: n as f64 * 0.75,
+                positive_spans: vec![Span { offset: -1, length: 2 }],
+                positive_buckets: vec![n as i64, 0],
+                ..Histogram::default()
+            };
+            let mut app = db.appender();
+            app.append_histogram(0, &hl, t, &h).unwrap();
+            app.commit().unwrap();
+            hist_want.push((t, 3 * n, n as f64 * 0.75));
+            t += 15_000;
+        }
+        from = to;
     }
     let stats = db.compact().unwrap();
     assert!(!stats.head_blocks.is_empty());

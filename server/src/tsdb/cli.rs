@@ -122,18 +122,28 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
 
 fn import_openmetrics(file: &Path, path: &Path) -> Result<(), String> {
     let input = fs::read(file).map_err(|e| format!("read {}: {e}", file.display()))?;
-    let db = Db::open(path, Options::default()).map_err(|e| e.to_string())?;
     let started = Instant::now();
+    // As promtool's create-blocks-from: the samples become 2h blocks in the data directory (the head's
+    // out-of-bounds rules would refuse a file's older families after its newer ones).
+    let mem = crate::storage::mem::MemStorage::new();
     let stats =
-        super::import::import_openmetrics(&input, &file.display().to_string(), &db).map_err(|e| e.to_string())?;
-    db.sync_wal().map_err(|e| e.to_string())?;
-    db.close().map_err(|e| e.to_string())?;
+        super::import::import_openmetrics(&input, &file.display().to_string(), &mem).map_err(|e| e.to_string())?;
+    fs::create_dir_all(path).map_err(|e| format!("create {}: {e}", path.display()))?;
+    let querier = mem.querier(stats.min_t, stats.max_t).map_err(|e| e.to_string())?;
+    let block = Options::default().min_block_duration.as_millis() as i64;
+    let blocks = super::compact::write_blocks_from(&*querier, path, stats.min_t, stats.max_t, block)
+        .map_err(|e| e.to_string())?;
+    // Opening checks the blocks load and lays out the rest of a data directory (WAL) for Prometheus' tools.
+    Db::open(path, Options::default())
+        .and_then(Db::close)
+        .map_err(|e| e.to_string())?;
     println!(
-        "imported {} samples of {} series ({}..{} ms) into {} in {:.1}s",
+        "imported {} samples of {} series ({}..{} ms) into {} blocks in {} in {:.1}s",
         stats.samples,
         stats.series,
         stats.min_t,
         stats.max_t,
+        blocks.len(),
         path.display(),
         started.elapsed().as_secs_f64()
     );

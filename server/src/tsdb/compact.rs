@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::model::labels::Labels;
-use crate::storage::Value;
+use crate::storage::{Querier, StorageError, Value, ValueType};
 use crate::tsdb::TsdbError;
 use crate::tsdb::block::{
     Block, BlockCompaction, BlockError, BlockMeta, BlockStats, CHUNKS_DIR, INDEX_FILE, META_VERSION,
@@ -290,6 +290,60 @@ pub fn compact_blocks(dir: &Path, blocks: &[Arc<Block>]) -> Result<Option<BlockM
         w.add_series(labels, &chunks)?;
     }
     w.finish(compaction)
+}
+
+/// Writes the samples `querier` holds in `[mint, maxt]` as level-1 blocks under `dir`, one per aligned range of
+/// `block_duration` ms, as `promtool tsdb create-blocks-from` does (backfilling without the head's
+/// out-of-bounds rules). Returns the blocks written.
+pub fn write_blocks_from(
+    querier: &dyn Querier,
+    dir: &Path,
+    mint: i64,
+    maxt: i64,
+    block_duration: i64,
+) -> Result<Vec<BlockMeta>, TsdbError> {
+    let d = block_duration.max(1);
+    let mut out = Vec::new();
+    if mint > maxt {
+        return Ok(out);
+    }
+    let mut lo = mint.div_euclid(d) * d;
+    while lo <= maxt {
+        let hi = lo.saturating_add(d);
+        let series = querier.select(true, None, &[]).map_err(TsdbError::Query)?;
+        let mut w = BlockWriter::new(dir, lo, hi)?;
+        for s in series {
+            let mut it = s.iter();
+            let mut samples = Vec::new();
+            let mut kind = it.seek(lo);
+            while kind != ValueType::None && it.at_t() < hi {
+                let t = it.at_t();
+                samples.push(match kind {
+                    ValueType::Histogram => (t, Value::Histogram(Arc::new(it.at_histogram().1))),
+                    ValueType::FloatHistogram => (t, Value::FloatHistogram(Arc::new(it.at_float_histogram().1))),
+                    _ => (t, Value::Float(it.at().1)),
+                });
+                kind = it.next();
+            }
+            if let Some(e) = it.err() {
+                return Err(TsdbError::Query(StorageError::Corrupt(e.to_string())));
+            }
+            drop(it);
+            let chunks = encode_samples(&samples).map_err(|source| BlockError::Codec {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+            w.add_series(s.labels, &chunks)?;
+        }
+        if let Some(meta) = w.finish(BlockCompaction {
+            level: 1,
+            ..BlockCompaction::default()
+        })? {
+            out.push(meta);
+        }
+        lo = hi;
+    }
+    Ok(out)
 }
 
 /// The compaction ranges for a minimum block duration (ms): three times larger at each level, ten levels, leaving

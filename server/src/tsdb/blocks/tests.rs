@@ -147,6 +147,17 @@ fn head_is_cut_into_blocks_and_queries_stay_the_same() {
     // Samples before the newest block's end are refused.
     let mut app = db.appender();
     assert!(app.append(0, &labels(&[("__name__", "late")]), 5 * MIN, 1.0).is_err());
+    // So are samples more than half a block range older than the newest (the compactor may be persisting them),
+    // as upstream's appendable minimum time.
+    let newest = db.head().max_time();
+    assert!(
+        app.append(0, &labels(&[("__name__", "late")]), newest - 5 * MIN - 1, 1.0)
+            .is_err()
+    );
+    assert!(
+        app.append(0, &labels(&[("__name__", "late")]), newest - 5 * MIN, 1.0)
+            .is_ok()
+    );
 }
 
 #[test]
@@ -325,4 +336,41 @@ fn snapshot_holds_blocks_and_head() {
     assert_eq!(without_head.len(), 3);
     let arc = Arc::new(db);
     assert_eq!(arc.blocks().len(), 3);
+}
+
+#[test]
+fn backfilled_blocks_hold_what_the_source_holds() {
+    // A file's families come one after the other, each over the whole time range: the head would refuse the
+    // later ones; blocks written per 2h range take them all.
+    let mem = crate::storage::mem::MemStorage::new();
+    for name in ["b_second", "a_first"] {
+        let mut app = mem.appender();
+        for k in 0..(5 * 240) {
+            app.append(0, &labels(&[("__name__", name)]), k * 15_000, k as f64)
+                .unwrap();
+        }
+        app.append_histogram(0, &labels(&[("__name__", "h"), ("of", name)]), 0, &hist(3))
+            .unwrap();
+        app.commit().unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let q = mem.querier(i64::MIN, i64::MAX).unwrap();
+    let metas = crate::tsdb::compact::write_blocks_from(&*q, dir.path(), 0, 5 * H - 15_000, 2 * H).unwrap();
+    let ranges: Vec<(i64, i64)> = metas.iter().map(|m| (m.min_time, m.max_time)).collect();
+    assert_eq!(ranges, vec![(0, 2 * H), (2 * H, 4 * H), (4 * H, 6 * H)]);
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let want: Dump = q
+        .select(true, None, &[])
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            let samples = collect_samples(&mut *s.iter());
+            (
+                s.labels.to_string(),
+                samples.iter().map(|(t, v)| (*t, render(v))).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(want.len(), 4);
+    assert_eq!(dump(&db), want);
 }

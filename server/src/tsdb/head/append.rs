@@ -90,7 +90,15 @@ impl HeadAppender {
         v: PendingValue,
     ) -> Result<SeriesRef, AppendError> {
         let mut series = self.lookup(series_ref, labels)?;
-        if t < self.head.min_valid_time.load(Ordering::Acquire) {
+        // As upstream's appendableMinValidTime: nothing goes into the range the compactor may be persisting (older
+        // than half a chunk range before the newest sample), nor before the newest block's end.
+        let max = self.head.max_time.load(Ordering::Acquire);
+        let window = if max == i64::MIN {
+            i64::MIN
+        } else {
+            max.saturating_sub(self.head.params.chunk_range / 2)
+        };
+        if t < self.head.min_valid_time.load(Ordering::Acquire).max(window) {
             self.head.metrics.head.out_of_bound.inc();
             return Err(AppendError::OutOfBounds);
         }

@@ -78,16 +78,19 @@ fn chunks_are_cut_at_120_samples_within_the_chunk_range() {
     counts.push(st.head.as_ref().unwrap().num_samples());
     assert_eq!(counts, [120; 8]);
     drop(st);
-    // Irregular rate: never more than twice the target in one chunk.
+    // Irregular rate: never more than twice the target in one chunk. (Starting after x's samples: samples more
+    // than half a chunk range older than the head's newest are out of bounds.)
     let l2 = labels(&[("__name__", "y")]);
     let mut r2 = 0;
+    let base = 960 * 15_000;
     for i in 0..2000 {
         let mut app = head.appender();
-        let t = if i < 40 {
-            i * 60_000
-        } else {
-            40 * 60_000 + (i - 40) * 100
-        };
+        let t = base
+            + if i < 40 {
+                i * 60_000
+            } else {
+                40 * 60_000 + (i - 40) * 100
+            };
         r2 = app.add(r2, &l2, t, 1.0).unwrap();
         app.commit_batch().unwrap();
     }
