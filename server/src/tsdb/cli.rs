@@ -7,8 +7,8 @@
 //! - `bench-write`: like `promtool tsdb bench write`: ingests `--scrapes` scrapes of `--metrics` series
 //!   (node_exporter-shaped label sets read from a metrics file, or generated) and prints ns/sample and memory per
 //!   series.
-//! - `import-openmetrics FILE --storage.tsdb.path DIR`: appends an OpenMetrics file with explicit timestamps into
-//!   the TSDB at DIR (the data a later `server --storage.tsdb.path DIR` serves), like promtool's
+//! - `import-openmetrics FILE --storage.tsdb.path DIR`: writes an OpenMetrics file with explicit timestamps as 2h
+//!   blocks into the data directory DIR (the data a later `server --storage.tsdb.path DIR` serves), like promtool's
 //!   `tsdb create-blocks-from openmetrics`.
 
 use std::ffi::OsString;
