@@ -132,7 +132,8 @@ impl IndexReader {
         let bad = |e: String| self.malformed("symbol table", off, e);
         let n = be32(body, 0).ok_or_else(|| bad("missing symbol count".into()))?;
         let mut d = Decbuf::new(&body[4..]);
-        let mut out = Vec::with_capacity(n as usize);
+        // Each symbol takes at least one byte: the count cannot ask for more room than the section has.
+        let mut out = Vec::with_capacity((n as usize).min(body.len()));
         for _ in 0..n {
             out.push(Box::from(d.uvarint_str().map_err(bad)?));
         }
