@@ -139,7 +139,10 @@ impl App {
         let db = Arc::new(Db::open(&options.storage_path, options.tsdb.clone())?);
         registry.register(db.metrics().clone());
         let storage: Arc<dyn Storage> = db.clone();
-        let engine = Engine::new(options.engine.clone());
+        // Subqueries without a step use the global evaluation interval, as upstream.
+        let mut engine_options = options.engine.clone();
+        engine_options.default_subquery_step = Duration::from_millis(config.global.evaluation_interval.as_millis());
+        let engine = Engine::new(engine_options);
         let scrape = Arc::new(ScrapeManager::new(
             storage.clone(),
             &registry,
@@ -198,6 +201,7 @@ impl App {
     pub fn start(self: &Arc<App>) -> Result<(), AppError> {
         let config = self.current_config();
         self.apply(&config)?;
+        crate::tsdb::blocks::spawn_compactor(self.db.clone(), Duration::from_secs(60), self.cancel.clone());
         let discovery = self.discovery.clone();
         let cancel = self.cancel.clone();
         tokio::spawn(async move { discovery.run(cancel).await });

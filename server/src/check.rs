@@ -98,11 +98,25 @@ pub fn check_config_files(
                     " SUCCESS: {} is valid prometheus config file syntax",
                     file.display()
                 );
-                let _ = writeln!(
-                    out,
-                    "  {} rule file pattern(s) (rule file contents are not checked yet)",
-                    config.rule_files.len()
-                );
+                let mut rule_files = Vec::new();
+                for pattern in &config.rule_files {
+                    match glob::glob(pattern) {
+                        Ok(paths) => rule_files.extend(paths.flatten()),
+                        Err(e) => {
+                            all_ok = false;
+                            let _ = writeln!(err, "  FAILED: invalid rule file pattern {pattern:?}: {e}");
+                        }
+                    }
+                }
+                if rule_files.is_empty() {
+                    let _ = writeln!(out, "  0 rule files found");
+                } else {
+                    let _ = writeln!(out, "  {} rule files found", rule_files.len());
+                    let _ = writeln!(out);
+                    if !syntax_only && !check_rules_files(&rule_files, false, out, err) {
+                        all_ok = false;
+                    }
+                }
                 for scrape in config.scrape_configs() {
                     for (mechanism, _) in scrape.unsupported_discovery() {
                         let _ = writeln!(
@@ -116,6 +130,49 @@ pub fn check_config_files(
             Err(e) => {
                 all_ok = false;
                 let _ = writeln!(err, "  FAILED: {e}");
+            }
+        }
+        let _ = writeln!(out);
+    }
+    all_ok
+}
+
+/// Checks rule files like `promtool check rules`: one `Checking FILE` block each, `SUCCESS: N rules found` or the
+/// problems; duplicate recording rules are reported as a lint finding (fatal with `lint_fatal`). Returns whether all
+/// passed.
+pub fn check_rules_files(
+    files: &[impl AsRef<Path>],
+    lint_fatal: bool,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> bool {
+    let parse = crate::promql::ParseOptions::default();
+    let mut all_ok = true;
+    for file in files {
+        let file = file.as_ref();
+        let _ = writeln!(out, "Checking {}", file.display());
+        match crate::rules::file::load_file(file, &parse) {
+            Ok(loaded) => {
+                let n: usize = loaded.file.groups.iter().map(|g| g.rules.len()).sum();
+                let _ = writeln!(out, "  SUCCESS: {n} rules found");
+                if !loaded.duplicates.is_empty() {
+                    let _ = writeln!(err, "  FAILED:");
+                    let _ = writeln!(err, "lint error {} duplicate rule(s) found.", loaded.duplicates.len());
+                    for (name, labels) in &loaded.duplicates {
+                        let _ = writeln!(err, "Metric: {name}");
+                        let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+                        let _ = writeln!(err, "Label(s):\n\t{}", labels.join(", "));
+                    }
+                    let _ = writeln!(err, "Might cause inconsistency while recording expressions");
+                    if lint_fatal {
+                        all_ok = false;
+                    }
+                }
+            }
+            Err(e) => {
+                all_ok = false;
+                let _ = writeln!(err, "  FAILED:");
+                let _ = writeln!(err, "{e}");
             }
         }
         let _ = writeln!(out);

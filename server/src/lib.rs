@@ -8,6 +8,7 @@ pub mod discovery;
 pub mod httpclient;
 pub mod model;
 pub mod promql;
+pub mod rules;
 pub mod scrape;
 pub mod storage;
 pub mod tsdb;

@@ -93,6 +93,15 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum CheckCommand {
+    /// Check if the rule files are valid or not.
+    Rules {
+        /// Exit with status 3 when lint finds problems (duplicate rules).
+        #[arg(long = "lint-fatal")]
+        lint_fatal: bool,
+        /// The rule files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Check if the config files are valid or not.
     Config {
         /// Check the files as agent-mode configurations.
@@ -132,6 +141,13 @@ fn main() -> ExitCode {
             );
             if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
+        Some(Command::Check {
+            what: CheckCommand::Rules { lint_fatal, files },
+        }) => {
+            let ok =
+                server::check::check_rules_files(&files, lint_fatal, &mut std::io::stdout(), &mut std::io::stderr());
+            if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
         Some(Command::Tsdb { args }) => server::tsdb::cli::run(args),
         None => serve(cli, &matches),
     }
@@ -169,12 +185,31 @@ fn serve(cli: Cli, matches: &clap::ArgMatches) -> ExitCode {
             tsdb.retention = duration("storage.tsdb.retention.time", &cli.storage_tsdb_retention_time)?;
         }
         tsdb.min_block_duration = duration("storage.tsdb.min-block-duration", &cli.storage_tsdb_min_block_duration)?;
+        tsdb.max_block_duration = if cli.storage_tsdb_max_block_duration.is_empty() {
+            server::tsdb::Options::default_max_block_duration(tsdb.retention)
+        } else {
+            duration("storage.tsdb.max-block-duration", &cli.storage_tsdb_max_block_duration)?
+        };
+        tsdb.retention_size = server::config::Size::parse(&cli.storage_tsdb_retention_size)
+            .map_err(|e| {
+                format!(
+                    "invalid value {:?} for --storage.tsdb.retention.size: {e}",
+                    cli.storage_tsdb_retention_size
+                )
+            })?
+            .bytes();
         let engine = EngineOptions {
             lookback_delta: duration("query.lookback-delta", &cli.query_lookback_delta)?,
             timeout: duration("query.timeout", &cli.query_timeout)?,
             max_samples: cli.query_max_samples,
             max_concurrency: cli.query_max_concurrency,
             enable_experimental_functions: cli.enable_feature.iter().any(|f| f == "promql-experimental-functions"),
+            enable_duration_expressions: cli.enable_feature.iter().any(|f| f == "promql-duration-expr"),
+            enable_extended_range_selectors: cli
+                .enable_feature
+                .iter()
+                .any(|f| f == "promql-extended-range-selectors"),
+            enable_binop_fill_modifiers: cli.enable_feature.iter().any(|f| f == "promql-binop-fill-modifiers"),
             ..EngineOptions::default()
         };
         Ok((tsdb, engine))

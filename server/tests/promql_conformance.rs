@@ -9,14 +9,23 @@ use std::time::Duration;
 use exposition::conformance::{Tally, corpus_dir};
 use server::promql::engine::{Engine, EngineOptions};
 use server::promql::promqltest::{Category, run_script};
-use server::promql::{Expr, ParseOptions, parse_with};
 
-/// Evals knowingly out of scope: (file, line, reason). They count as failures and are listed with the reason.
-const OUT_OF_SCOPE: &[(&str, usize, &str)] = &[];
-
-fn parse(q: &str) -> Result<Expr, String> {
-    parse_with(q, &ParseOptions::all()).map_err(|e| e.to_string())
-}
+/// Evals knowingly out of scope: (file, line, reason); line 0 covers the whole file. They count as failures
+/// and are listed with the reason.
+const OUT_OF_SCOPE: &[(&str, usize, &str)] = &[
+    (
+        "aggregators.test",
+        481,
+        "count_values(\"a\\xc5z\", ...) expects the engine to reject an invalid UTF-8 label name, but query \
+         strings are UTF-8 here: the parser already rejects the literal (a parse error, not the engine's message)",
+    ),
+    (
+        "start_timestamps.test",
+        0,
+        "sample start timestamps (`metric@st` series, start_timestamp()) need a start timestamp per sample in the \
+     storage Appender/iterators, which the storage traits do not carry yet",
+    ),
+];
 
 #[test]
 fn promql_scripts() {
@@ -32,6 +41,9 @@ fn promql_scripts() {
     files.sort();
     let engine = Engine::new(EngineOptions {
         enable_experimental_functions: true,
+        enable_duration_expressions: true,
+        enable_extended_range_selectors: true,
+        enable_binop_fill_modifiers: true,
         lookback_delta: Duration::from_secs(300),
         timeout: Duration::from_secs(100),
         ..EngineOptions::default()
@@ -45,10 +57,10 @@ fn promql_scripts() {
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
         let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let outcomes = match run_script(&text, parse, &engine) {
+        let outcomes = match run_script(&text, &engine) {
             Ok(o) => o,
             Err(e) => {
-                tally.fail(format!("{name}"), format!("script does not parse: {e}"));
+                tally.fail(name.clone(), format!("script does not parse: {e}"));
                 continue;
             }
         };
@@ -64,11 +76,14 @@ fn promql_scripts() {
                 Err(why) => {
                     f += 1;
                     entry.1 += 1;
-                    let scope = OUT_OF_SCOPE
+                    let scope = if OUT_OF_SCOPE
                         .iter()
-                        .find(|(fname, line, _)| *fname == name && *line == o.line)
-                        .map(|(_, _, r)| format!(" [out of scope: {r}]"))
-                        .unwrap_or_default();
+                        .any(|(fname, line, _)| *fname == name && (*line == o.line || *line == 0))
+                    {
+                        " [out of scope]"
+                    } else {
+                        ""
+                    };
                     let case = format!("{name}:{}{scope}", o.line);
                     if verbose {
                         tally.fail(case, format!("{}: {why}", o.query));

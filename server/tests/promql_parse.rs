@@ -200,3 +200,152 @@ fn eval_lines_are_recognised() {
         assert_eq!(got.as_ref().map(|(f, q)| (*f, q.as_str())), *want, "{line}");
     }
 }
+
+mod properties {
+    use proptest::prelude::*;
+    use server::promql::{ParseOptions, parse_with};
+
+    /// Pieces of PromQL, so random sequences often come close to valid queries.
+    const PIECES: &[&str] = &[
+        "foo",
+        "bar:baz",
+        "sum",
+        "by",
+        "without",
+        "(",
+        ")",
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        "=",
+        "!=",
+        "=~",
+        "!~",
+        "\"a\"",
+        "'b'",
+        "`c`",
+        "\"a.b\"",
+        "1",
+        "-",
+        "+",
+        "*",
+        "/",
+        "%",
+        "^",
+        "==",
+        ">",
+        "<=",
+        "and",
+        "or",
+        "unless",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "bool",
+        "offset",
+        "@",
+        "start()",
+        "end()",
+        "5m",
+        "1h30m",
+        "0x1f",
+        "1e3",
+        "Inf",
+        "NaN",
+        "rate",
+        "topk",
+        "count_values",
+        "label_join",
+        "step()",
+        "range()",
+        "min_of",
+        "anchored",
+        "smoothed",
+        "fill",
+        "fill_left",
+        "fill_right",
+        "</",
+        ">/",
+        "atan2",
+        "#",
+        "\n",
+        "info",
+    ];
+
+    fn query() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(PIECES), 0..24).prop_map(|p| p.join(" "))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// Any input: no panic; whatever parses prints to a query that parses to the same tree.
+        #[test]
+        fn parse_never_panics_and_round_trips(q in prop_oneof![query(), "\\PC{0,40}"]) {
+            for opts in [ParseOptions::default(), ParseOptions::all()] {
+                if let Ok(expr) = parse_with(&q, &opts) {
+                    let printed = expr.to_string();
+                    let again = parse_with(&printed, &opts);
+                    prop_assert!(again.is_ok(), "{:?} printed as {:?}: {:?}", q, printed, again);
+                    let (mut a, mut b) = (expr.clone(), again.unwrap());
+                    a.canonicalize();
+                    b.canonicalize();
+                    prop_assert_eq!(a, b, "{:?} printed as {:?}", q, printed);
+                }
+            }
+        }
+    }
+}
+
+/// The metric of every series line in the scripts' `load` blocks parses, and what follows it is the values.
+#[test]
+fn load_block_metrics_parse() {
+    let Some(dir) = corpus_dir() else { return };
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir.join("promql"))
+        .expect("promql corpus")
+        .filter_map(Result::ok)
+    {
+        let path = entry.path();
+        if path.extension().is_none_or(|x| x != "test") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("readable script");
+        let mut in_load = false;
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                in_load = false;
+                continue;
+            }
+            if line.starts_with("load") {
+                in_load = true;
+                continue;
+            }
+            if !in_load {
+                continue;
+            }
+            let (labels, end) = server::promql::parse_series_metric(line)
+                .unwrap_or_else(|e| panic!("{}:{}: {line:?}: {e}", path.display(), i + 1));
+            assert!(
+                !labels.is_empty(),
+                "{}:{}: no labels in {line:?}",
+                path.display(),
+                i + 1
+            );
+            let rest = &line[end..];
+            assert!(
+                rest.is_empty() || rest.starts_with(char::is_whitespace) || rest.starts_with('@'),
+                "{}:{}: values do not follow the metric in {line:?}",
+                path.display(),
+                i + 1
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 1000, "only {checked} series lines found");
+}

@@ -118,3 +118,66 @@ async fn scrapes_marks_stale_and_reports() {
     wait_for(|| samples(&storage, "up")[0].1.last() == Some(&None), "stale up").await;
     assert!(manager.active_targets().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn target_limit_fails_every_scrape_of_the_pool() {
+    let registry = Arc::new(Registry::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = Exporter::new("demo", registry)
+        .with_listeners(&WebArgs::default(), vec![listener])
+        .unwrap();
+    let served = tokio::spawn(server.serve_until(std::future::pending()));
+
+    let yaml = "global:\n  scrape_interval: 1s\n  scrape_timeout: 500ms\nscrape_configs:\n- job_name: demo\n  \
+                target_limit: 1\n  keep_dropped_targets: 1\n  relabel_configs:\n  - source_labels: [drop]\n    \
+                regex: 'yes'\n    action: drop\n";
+    let config = Config::load_str(yaml, std::path::Path::new("test.yml"), Mode::Server).unwrap();
+    let storage = MemStorage::new();
+    let manager = ScrapeManager::new(Arc::new(storage.clone()), &Registry::new(), 1);
+    manager.apply_config(&config).unwrap();
+    let target = |sim: &str, drop: &str| -> (Labels, Labels) {
+        let t: Labels = [("__address__", addr.to_string())].into_iter().collect();
+        (t, [("sim", sim), ("drop", drop)].into_iter().collect())
+    };
+    manager.sync(
+        "demo",
+        vec![
+            target("a", "no"),
+            target("b", "no"),
+            target("c", "yes"),
+            target("d", "yes"),
+        ],
+    );
+    wait_for(
+        || manager.active_targets().iter().all(|t| t.status.health == Health::Down),
+        "both targets down",
+    )
+    .await;
+    let active = manager.active_targets();
+    assert_eq!(active.len(), 2);
+    assert_eq!(
+        active[0].status.last_error,
+        "target_limit exceeded (number of targets: 2, limit: 1)"
+    );
+    assert!(
+        samples(&storage, "up")
+            .iter()
+            .all(|(_, v)| v.iter().all(|x| *x == Some(0.0)))
+    );
+    // keep_dropped_targets bounds what the API keeps.
+    assert_eq!(manager.dropped_targets().len(), 1);
+    // Under the limit again: scrapes succeed.
+    manager.sync("demo", vec![target("a", "no")]);
+    wait_for(
+        || {
+            manager
+                .active_targets()
+                .first()
+                .is_some_and(|t| t.status.health == Health::Up)
+        },
+        "target up",
+    )
+    .await;
+    served.abort();
+}

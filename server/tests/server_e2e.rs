@@ -214,6 +214,19 @@ async fn server_scrapes_node_exporter_and_reloads() {
     .await;
     assert_eq!(formatted["data"], "sum by (job) (rate(x[5m]))");
 
+    let ex = get_json(
+        &client,
+        &format!("{base}/api/v1/query_exemplars?query=up&start=0&end=1"),
+    )
+    .await;
+    assert_eq!(ex["data"], serde_json::json!([]), "{ex}");
+    let ex = client
+        .get(format!("{base}/api/v1/query_exemplars?query=up("))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ex.status(), 400);
+
     // Metadata as the exporter exposes it.
     let md = get_json(&client, &format!("{base}/api/v1/metadata")).await;
     // Scraped as OpenMetrics, a counter's family name has no `_total` (as upstream keys it).
@@ -309,6 +322,7 @@ fn admin_and_lifecycle_are_off_by_default() {
         Command::new(env!("CARGO_BIN_EXE_server"))
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -330,4 +344,77 @@ fn admin_and_lifecycle_are_off_by_default() {
         assert_eq!(body["errorType"], "unavailable");
         assert_eq!(body["error"], "admin APIs disabled");
     });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_api_deletes_series_and_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("prometheus.yml");
+    write_config(&config, &[("prometheus", port)]);
+    let data = dir.path().join("data");
+    let _server = Proc(
+        Command::new(env!("CARGO_BIN_EXE_server"))
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .arg("--web.enable-admin-api")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let client = test_client();
+    wait_targets(&client, &base, "self target up", |t| {
+        health_of(t, "prometheus") == Some("up")
+    })
+    .await;
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    let count_up = |from: f64, to: f64| {
+        let client = client.clone();
+        let base = base.clone();
+        async move {
+            let url = format!("{base}/api/v1/query_range?query=up&start={from}&end={to}&step=0.2");
+            let v = get_json(&client, &url).await;
+            v["data"]["result"].as_array().map_or(0, |r| {
+                r.iter().map(|s| s["values"].as_array().unwrap().len()).sum::<usize>()
+            })
+        }
+    };
+    let start = now() - 60.0;
+    assert!(count_up(start, now()).await > 0);
+
+    let cut = now();
+    let resp = client
+        .post(format!("{base}/api/v1/admin/tsdb/delete_series"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("match%5B%5D=up&end={cut}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204, "{}", resp.text().await.unwrap());
+    // Nothing is left before the cut (later scrapes add new samples after it).
+    assert_eq!(count_up(start, cut - 0.5).await, 0);
+
+    let resp = client
+        .post(format!("{base}/api/v1/admin/tsdb/snapshot"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+    let name = body["data"]["name"].as_str().unwrap();
+    assert!(data.join("snapshots").join(name).is_dir(), "{body}");
+    let resp = client
+        .post(format!("{base}/api/v1/admin/tsdb/clean_tombstones"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
 }

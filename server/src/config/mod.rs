@@ -15,7 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 pub mod http;
 pub mod discovery;
 mod global;
-mod locate;
+pub(crate) mod locate;
 mod remote;
 mod scrape;
 mod sections;

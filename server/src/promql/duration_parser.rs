@@ -6,6 +6,7 @@ use super::lexer::{Token, TokenKind as K};
 use super::parser::{PResult, Parser, UNARY_OPERAND_PREC};
 
 impl Parser<'_> {
+    #[inline(never)]
     pub(super) fn starts_duration(&self, t: &Token) -> bool {
         match t.kind {
             K::Number | K::Duration | K::Add | K::Sub | K::LeftParen => true,
@@ -17,6 +18,7 @@ impl Parser<'_> {
     }
 
     /// A range or step: any duration expression; a literal must be positive.
+    #[inline(never)]
     pub(super) fn positive_duration(&mut self) -> PResult<Duration> {
         let e = self.dur_expr(0)?;
         if let DurationKind::Number { seconds, .. } = e.kind {
@@ -30,6 +32,7 @@ impl Parser<'_> {
     /// An offset: a signed literal, `step()`, `range()`, `min_of`/`max_of(...)` or a parenthesized expression;
     /// an unparenthesized operator after those belongs to the enclosing query (`foo offset 5m * 2`), except after
     /// a bare parenthesized expression, which upstream's grammar continues (`offset (1m) + 5` is 65 seconds).
+    #[inline(never)]
     pub(super) fn offset_duration(&mut self) -> PResult<Duration> {
         let t = self.peek();
         let e = match t.kind {
@@ -48,6 +51,7 @@ impl Parser<'_> {
         self.to_duration(e)
     }
 
+    #[inline(never)]
     fn to_duration(&self, e: DurationExpr) -> PResult<Duration> {
         match e.kind {
             DurationKind::Number { seconds, .. } => {
@@ -60,6 +64,7 @@ impl Parser<'_> {
         }
     }
 
+    #[inline(never)]
     fn require_duration_exprs(&self, pos: PosRange) -> PResult<()> {
         if self.opts.duration_expressions {
             Ok(())
@@ -133,6 +138,7 @@ impl Parser<'_> {
     }
 
     /// A sign applied to a duration expression: folded into a literal, `-` kept otherwise.
+    #[inline(never)]
     fn dur_negate(&self, neg: bool, inner: DurationExpr, pos: PosRange) -> DurationExpr {
         match inner.kind {
             DurationKind::Number { seconds, duration } => DurationExpr {

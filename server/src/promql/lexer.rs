@@ -259,6 +259,12 @@ impl Lexer<'_> {
                 b'=' => one(self, K::Assign),
                 b'!' if self.peek(1) == b'~' => two(self, K::NeqRegex),
                 b'!' if self.peek(1) == b'=' => two(self, K::Neq),
+                b'!' => {
+                    self.pos += 1;
+                    let c = self.input[self.pos..].chars().next().unwrap_or('\0');
+                    self.pos += c.len_utf8();
+                    self.err(start, "unexpected character after '!' inside braces:", Some(c))
+                }
                 b'"' | b'\'' | b'`' => self.string(start),
                 b'}' => {
                     self.brace_open = false;
@@ -301,7 +307,7 @@ impl Lexer<'_> {
             }
             b'}' => {
                 self.pos += 1;
-                self.err(start, "unexpected right brace", Some('}'))
+                self.err(start, "unexpected character:", Some('}'))
             }
             b'[' => {
                 if self.bracket_open {
@@ -327,10 +333,12 @@ impl Lexer<'_> {
             b'%' => one(self, K::Mod),
             b'^' => one(self, K::Pow),
             b'=' if self.peek(1) == b'=' => two(self, K::Eql),
-            b'=' if self.peek(1) == b'~' => two(self, K::EqlRegex),
+            b'=' if self.peek(1) == b'~' => {
+                self.pos += 2;
+                self.err(start, "unexpected character after '=':", Some('~'))
+            }
             b'=' => one(self, K::Assign),
             b'!' if self.peek(1) == b'=' => two(self, K::Neq),
-            b'!' if self.peek(1) == b'~' => two(self, K::NeqRegex),
             b'!' => {
                 self.pos += 1;
                 let c = self.input[self.pos..].chars().next().unwrap_or('\0');
@@ -377,7 +385,7 @@ impl Lexer<'_> {
                 if b == b'\\' {
                     self.pos += 1;
                     if self.pos >= self.bytes.len() {
-                        break;
+                        return self.err(start, "escape sequence not terminated", None);
                     }
                 }
             }
@@ -403,42 +411,60 @@ impl Lexer<'_> {
         self.pos - from
     }
 
-    fn number(&mut self, start: usize) -> Token {
-        let is_number = if self.peek(0) == b'0' && matches!(self.peek(1), b'x' | b'X') {
-            self.pos += 2;
-            self.digits(true) > 0
+    fn accept(&mut self, set: &[u8]) -> bool {
+        if set.contains(&self.peek(0)) && self.pos < self.bytes.len() {
+            self.pos += 1;
+            true
         } else {
-            let mut n = self.digits(false);
-            if self.peek(0) == b'.' {
+            false
+        }
+    }
+
+    /// Upstream's number-or-duration scan: a number (`0x1f`, `1.5e3`) unless a letter follows, then a duration
+    /// shape (`1h30m`, units checked later by the parser), else `bad number or duration syntax`.
+    fn number(&mut self, start: usize) -> Token {
+        let hex = self.peek(0) == b'0' && matches!(self.peek(1), b'x' | b'X');
+        if hex {
+            self.pos += 2;
+            self.accept(b"_");
+        }
+        self.digits(hex);
+        if self.accept(b".") {
+            self.digits(hex);
+        }
+        if !hex && self.accept(b"eE") {
+            self.accept(b"+-");
+            while self.peek(0).is_ascii_digit() || self.peek(0) == b'_' {
                 self.pos += 1;
-                n += self.digits(false);
             }
-            let ok = n > 0;
-            if ok && matches!(self.peek(0), b'e' | b'E') {
-                let save = self.pos;
-                self.pos += 1;
-                if matches!(self.peek(0), b'+' | b'-') {
-                    self.pos += 1;
-                }
-                if self.digits(false) == 0 {
-                    // Not an exponent: maybe a duration unit or bad syntax, decided below.
-                    self.pos = save;
-                }
-            }
-            ok
-        };
-        if is_number && !is_alnum(self.peek(0)) && self.peek(0) != b'.' {
+        }
+        if !is_alnum(self.peek(0)) {
             return self.tok(TokenKind::Number, start);
         }
-        // A duration (`1h30m`) or malformed: take the whole alphanumeric run.
-        self.pos = start;
-        while is_alnum(self.peek(0)) || self.peek(0) == b'.' {
-            self.pos += 1;
-        }
-        if is_duration(&self.input[start..self.pos]) {
+        if self.remaining_duration() {
             return self.tok(TokenKind::Duration, start);
         }
         self.err(start, "bad number or duration syntax:", None)
+    }
+
+    /// After the leading digits of a duration: units and more digits, then something that is not alphanumeric.
+    fn remaining_duration(&mut self) -> bool {
+        if !self.accept(b"smhdwy") {
+            return false;
+        }
+        self.accept(b"s");
+        while self.peek(0).is_ascii_digit() {
+            while self.accept(b"0123456789") {}
+            if !self.accept(b"smhdw") {
+                return false;
+            }
+            self.accept(b"s");
+        }
+        if is_alnum(self.peek(0)) {
+            self.pos += 1;
+            return false;
+        }
+        true
     }
 }
 
@@ -520,8 +546,12 @@ mod tests {
             ("5m", &[K::Duration, K::Eof]),
             ("1h30m", &[K::Duration, K::Eof]),
             ("1y2w3d4h5m6s7ms", &[K::Duration, K::Eof]),
-            ("1m1h", &[K::Error]),
-            ("1.5m", &[K::Error]),
+            ("1m1h", &[K::Duration, K::Eof]),
+            ("1.5m", &[K::Duration, K::Eof]),
+            ("5mm", &[K::Error]),
+            ("1h30", &[K::Error]),
+            ("2.5.", &[K::Number, K::Error]),
+            ("100..4", &[K::Number, K::Number, K::Eof]),
             ("1x", &[K::Error]),
             (
                 "a{b=~\"c\",d!~'e'}",
@@ -571,8 +601,11 @@ mod tests {
         let q = "foo ü";
         let t = *tokenize(q).last().unwrap();
         assert_eq!(t.error_message(q), "unexpected character: 'ü'");
-        let q = "1x";
+        let q = "0deadbeef";
         let t = *tokenize(q).last().unwrap();
-        assert_eq!(t.error_message(q), "bad number or duration syntax: \"1x\"");
+        assert_eq!(t.error_message(q), "bad number or duration syntax: \"0de\"");
+        let q = "1 =~ 1";
+        let t = *tokenize(q).last().unwrap();
+        assert_eq!(t.error_message(q), "unexpected character after '=': '~'");
     }
 }

@@ -1,6 +1,7 @@
 //! PromQL: the syntax tree ([`ast`]), the function table ([`functions`]), the [`lexer`], the [`parser`]
-//! (with upstream's type checks and error messages) and the [`printer`] (`Display` for [`ast::Expr`], upstream's
-//! canonical form). The engine evaluates the trees the parser builds.
+//! (with upstream's type checks and error messages), the [`printer`] (`Display` for [`ast::Expr`], upstream's
+//! canonical form) and series-description metrics ([`series`]); the [`engine`] evaluates the trees the parser
+//! builds. Design notes: `PARSER.md` beside this file.
 //!
 //! ```
 //! use server::promql::{parse_with, ParseOptions};
@@ -18,6 +19,11 @@ pub mod literals;
 pub mod parser;
 pub mod printer;
 pub mod promqltest;
+pub mod series;
 
 pub use ast::{Expr, ValueType};
 pub use parser::{ParseError, ParseOptions, parse, parse_metric_selector, parse_with};
+pub use series::parse_series_metric;
+
+#[cfg(test)]
+mod parser_tests;

@@ -130,9 +130,13 @@ pub fn parse_metric_selector(input: &str) -> Result<Vec<Matcher>, ParseError> {
     Ok(vs.matchers)
 }
 
-/// How deeply expressions may nest (parentheses, calls, operator chains) before the parser gives up, so that
-/// hostile input cannot exhaust the stack here or in the recursive passes over the tree.
-const MAX_DEPTH: usize = 200;
+/// How deep the tree may grow (nesting and operator chains) before the parser gives up, so that hostile input
+/// cannot exhaust the stack in the recursive passes over the tree (printing, dropping, evaluating).
+const MAX_DEPTH: usize = 500;
+
+/// How much stack the parser's own recursion may use (measured from where parsing started), so deeply nested
+/// input fails cleanly on any thread with a normal stack, in debug builds (large frames) as in release ones.
+const STACK_BUDGET: usize = 384 * 1024;
 
 /// The precedence of unary signs: like `*`, so only `^` binds tighter.
 pub(super) const UNARY_OPERAND_PREC: u8 = 6;
@@ -198,6 +202,17 @@ fn binary_op_of(t: &Token, input: &str) -> Option<BinaryOp> {
         }
         _ => return None,
     })
+}
+
+/// A float as Go's `%f` prints it (`+Inf`, `NaN`, six decimals).
+fn go_float_f(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else {
+        format!("{v:.6}")
+    }
 }
 
 /// Whether `name` is a label name in the legacy character set (printed without quotes).
@@ -272,12 +287,22 @@ pub(super) struct Parser<'a> {
     pub(super) opts: &'a ParseOptions,
     pub(super) depth: usize,
     pub(super) last_end: usize,
+    /// The address of a local variable where parsing started: the stack's high-water mark.
+    stack_base: usize,
+}
+
+/// The address of a local in the caller's frame (stacks grow down on every supported platform; the difference
+/// between two of these is the stack used in between).
+#[inline(always)]
+fn stack_position() -> usize {
+    let marker = 0u8;
+    std::ptr::addr_of!(marker) as usize
 }
 
 pub(super) type PResult<T> = Result<T, ParseError>;
 
 impl<'a> Parser<'a> {
-    fn new(input: &'a str, opts: &'a ParseOptions) -> Parser<'a> {
+    pub(super) fn new(input: &'a str, opts: &'a ParseOptions) -> Parser<'a> {
         Parser {
             input,
             toks: tokenize(input),
@@ -285,6 +310,7 @@ impl<'a> Parser<'a> {
             opts,
             depth: 0,
             last_end: 0,
+            stack_base: stack_position(),
         }
     }
 
@@ -313,11 +339,20 @@ impl<'a> Parser<'a> {
         t.is_word(self.input, w)
     }
 
+    #[inline(never)]
     pub(super) fn error_at(&self, pos: PosRange, message: String) -> ParseError {
         ParseError::new(self.input, pos, message)
     }
 
+    #[cold]
+    #[inline(never)]
+    pub(super) fn error_fmt(&self, pos: PosRange, message: std::fmt::Arguments<'_>) -> ParseError {
+        ParseError::new(self.input, pos, message.to_string())
+    }
+
     /// Upstream's `unexpected <token> [in <context>][, expected <what>]`; a lexer error is reported as itself.
+    #[cold]
+    #[inline(never)]
     pub(super) fn unexpected(&self, t: Token, context: Option<&str>, expected: Option<&str>) -> ParseError {
         if t.kind == K::Error {
             return self.error_at(t.pos, t.error_message(self.input));
@@ -334,6 +369,7 @@ impl<'a> Parser<'a> {
         self.error_at(t.pos, msg)
     }
 
+    #[inline(never)]
     pub(super) fn expect(&mut self, kind: K, context: Option<&str>, expected: Option<&str>) -> PResult<Token> {
         let t = self.peek();
         if t.kind == kind {
@@ -343,6 +379,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
     fn expect_eof(&mut self, context: Option<&str>) -> PResult<()> {
         let t = self.peek();
         if t.kind == K::Eof {
@@ -352,13 +389,11 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
     pub(super) fn enter(&mut self, pos: PosRange) -> PResult<()> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(self.error_at(
-                pos,
-                format!("expression nested too deeply (more than {MAX_DEPTH} levels)"),
-            ));
+        if self.depth > MAX_DEPTH || self.stack_base.abs_diff(stack_position()) > STACK_BUDGET {
+            return Err(self.error_at(pos, "expression nested too deeply".into()));
         }
         Ok(())
     }
@@ -387,6 +422,7 @@ impl<'a> Parser<'a> {
         Ok(lhs)
     }
 
+    #[inline(never)]
     fn unary(&mut self) -> PResult<Expr> {
         let t = self.peek();
         let op = match t.kind {
@@ -409,9 +445,9 @@ impl<'a> Parser<'a> {
         }
         let ty = operand.value_type();
         if ty != ValueType::Scalar && ty != ValueType::Vector {
-            return Err(self.error_at(
+            return Err(self.error_fmt(
                 pos,
-                format!(
+                format_args!(
                     "unary expression only allowed on expressions of type scalar or instant vector, got {}",
                     go_quote_str(ty.documented())
                 ),
@@ -424,6 +460,7 @@ impl<'a> Parser<'a> {
         }))
     }
 
+    #[inline(never)]
     fn primary(&mut self) -> PResult<Expr> {
         let t = self.peek();
         match t.kind {
@@ -465,6 +502,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
     fn identifier_expr(&mut self, t: Token) -> PResult<Expr> {
         let word = self.text(&t);
         let next = self.peek_at(1);
@@ -478,6 +516,9 @@ impl<'a> Parser<'a> {
                     duration: false,
                     pos: t.pos,
                 }));
+            }
+            if is_reserved_word(word) {
+                return Err(self.unexpected(t, None, None));
             }
             if let Some(op) = AggregateOp::from_keyword(word)
                 && (next.kind == K::LeftParen || self.is_word(&next, "by") || self.is_word(&next, "without"))
@@ -509,21 +550,25 @@ impl<'a> Parser<'a> {
                 }
                 return self.call(t);
             }
-            if is_reserved_word(word) {
-                return Err(self.unexpected(t, None, None));
-            }
         }
         self.bump();
         Ok(Expr::VectorSelector(self.vector_selector(Some(t), t.pos.start)?))
     }
 
+    #[inline(never)]
     fn call(&mut self, name: Token) -> PResult<Expr> {
         let fname = self.text(&name);
         let Some(func) = functions::lookup(fname) else {
-            return Err(self.error_at(name.pos, format!("unknown function with name {}", go_quote_str(fname))));
+            return Err(self.error_fmt(
+                name.pos,
+                format_args!("unknown function with name {}", go_quote_str(fname)),
+            ));
         };
         if func.experimental && !self.opts.experimental_functions {
-            return Err(self.error_at(name.pos, format!("function {} is not enabled", go_quote_str(fname))));
+            return Err(self.error_fmt(
+                name.pos,
+                format_args!("function {} is not enabled", go_quote_str(fname)),
+            ));
         }
         self.bump();
         let args = self.call_args()?;
@@ -534,6 +579,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `( [expr {, expr}] )`, the opening parenthesis next.
+    #[inline(never)]
     fn call_args(&mut self) -> PResult<Vec<Expr>> {
         self.expect(K::LeftParen, None, None)?;
         let mut args = Vec::new();
@@ -560,14 +606,15 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
     fn check_call(&self, call: &Call) -> PResult<()> {
         let f = call.func;
         let n = call.args.len();
         if f.variadic == 0 {
             if n != f.arg_types.len() {
-                return Err(self.error_at(
+                return Err(self.error_fmt(
                     call.pos,
-                    format!(
+                    format_args!(
                         "expected {} argument(s) in call to {}, got {n}",
                         f.arg_types.len(),
                         go_quote_str(f.name)
@@ -575,9 +622,9 @@ impl<'a> Parser<'a> {
                 ));
             }
         } else if n < f.min_args() {
-            return Err(self.error_at(
+            return Err(self.error_fmt(
                 call.pos,
-                format!(
+                format_args!(
                     "expected at least {} argument(s) in call to {}, got {n}",
                     f.min_args(),
                     go_quote_str(f.name)
@@ -586,9 +633,9 @@ impl<'a> Parser<'a> {
         } else if let Some(max) = f.max_args()
             && n > max
         {
-            return Err(self.error_at(
+            return Err(self.error_fmt(
                 call.pos,
-                format!(
+                format_args!(
                     "expected at most {max} argument(s) in call to {}, got {n}",
                     go_quote_str(f.name)
                 ),
@@ -603,9 +650,9 @@ impl<'a> Parser<'a> {
             if let Expr::MatrixSelector(m) = arg.unparen() {
                 let check = |flag: bool, word: &str, allowed: &[&str]| {
                     if flag && !allowed.contains(&f.name) {
-                        return Err(self.error_at(
+                        return Err(self.error_fmt(
                             call.pos,
-                            format!(
+                            format_args!(
                                 "{word} modifier can only be used with: {} - not with {}",
                                 allowed.join(", "),
                                 f.name
@@ -622,9 +669,9 @@ impl<'a> Parser<'a> {
             && let Some(arg) = call.args.get(1)
             && !matches!(arg.unparen(), Expr::VectorSelector(_))
         {
-            return Err(self.error_at(
+            return Err(self.error_fmt(
                 arg.pos(),
-                format!(
+                format_args!(
                     "expected label selectors as the second argument to \"info\" function, got {}",
                     arg.value_type().api_name()
                 ),
@@ -633,12 +680,13 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    #[inline(never)]
     fn expect_type(&self, e: &Expr, want: ValueType, context: &str) -> PResult<()> {
         let got = e.value_type();
         if got != want {
-            return Err(self.error_at(
+            return Err(self.error_fmt(
                 e.pos(),
-                format!(
+                format_args!(
                     "expected type {} in {context}, got {}",
                     want.documented(),
                     got.documented()
@@ -648,6 +696,7 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    #[inline(never)]
     fn aggregate(&mut self, kw: Token, op: AggregateOp) -> PResult<Expr> {
         self.bump();
         if op.is_experimental() && !self.opts.experimental_functions {
@@ -672,9 +721,9 @@ impl<'a> Parser<'a> {
         let pos = PosRange::new(kw.pos.start, self.last_end);
         let want = if op.has_param() { 2 } else { 1 };
         if args.len() != want {
-            return Err(self.error_at(
+            return Err(self.error_fmt(
                 pos,
-                format!(
+                format_args!(
                     "wrong number of arguments for aggregate expression provided, expected {want}, got {}",
                     args.len()
                 ),
@@ -698,6 +747,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `by (labels)` / `without (labels)`, if next.
+    #[inline(never)]
     fn aggregate_modifier(&mut self) -> PResult<Option<(Vec<String>, bool)>> {
         let t = self.peek();
         let without = if self.is_word(&t, "by") {
@@ -712,6 +762,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `( [label {, label} [,]] )`.
+    #[inline(never)]
     fn grouping_labels(&mut self) -> PResult<Vec<String>> {
         const CTX: Option<&str> = Some("grouping opts");
         self.expect(K::LeftParen, CTX, Some("\"(\""))?;
@@ -731,17 +782,17 @@ impl<'a> Parser<'a> {
                     self.bump();
                     let name = self.unquote(&t)?;
                     if name.is_empty() {
-                        return Err(self.error_at(
+                        return Err(self.error_fmt(
                             t.pos,
-                            format!("invalid label name for grouping: {}", go_quote_str(&name)),
+                            format_args!("invalid label name for grouping: {}", go_quote_str(&name)),
                         ));
                     }
                     labels.push(name);
                 }
                 K::MetricIdentifier => {
-                    return Err(self.error_at(
+                    return Err(self.error_fmt(
                         t.pos,
-                        format!("invalid label name for grouping: {}", go_quote_str(self.text(&t))),
+                        format_args!("invalid label name for grouping: {}", go_quote_str(self.text(&t))),
                     ));
                 }
                 _ => return Err(self.unexpected(t, CTX, Some("label"))),
@@ -759,6 +810,7 @@ impl<'a> Parser<'a> {
 
     // ---- binary operators ----
 
+    #[inline(never)]
     fn bin_modifiers(&mut self, op: BinaryOp) -> PResult<BinModifiers> {
         let mut m = BinModifiers::default();
         if self.is_word(&self.peek(), "bool") {
@@ -807,9 +859,9 @@ impl<'a> Parser<'a> {
                 ));
             }
             if op.is_set_operator() {
-                return Err(self.error_at(
+                return Err(self.error_fmt(
                     t.pos,
-                    format!(
+                    format_args!(
                         "fill modifiers not allowed for set operator {}",
                         go_quote_str(op.as_str())
                     ),
@@ -837,6 +889,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Upstream's `opRange`: from after the left operand to before the right one, spaces trimmed.
+    #[inline(never)]
     fn op_range(&self, lhs: &Expr, rhs: &Expr) -> PosRange {
         let b = self.input.as_bytes();
         let mut start = lhs.pos().end;
@@ -850,6 +903,7 @@ impl<'a> Parser<'a> {
         PosRange::new(start, end)
     }
 
+    #[inline(never)]
     fn binary(&self, op: BinaryOp, lhs: Expr, rhs: Expr, m: BinModifiers) -> PResult<Expr> {
         let pos = PosRange::new(lhs.pos().start, rhs.pos().end);
         let (lt, rt) = (lhs.value_type(), rhs.value_type());
@@ -870,9 +924,9 @@ impl<'a> Parser<'a> {
         if m.on {
             for l in &m.matching_labels {
                 if m.include.contains(l) {
-                    return Err(self.error_at(
+                    return Err(self.error_fmt(
                         op_range(),
-                        format!(
+                        format_args!(
                             "label {} must not occur in ON and GROUP clause at once",
                             go_quote_str(l)
                         ),
@@ -894,9 +948,9 @@ impl<'a> Parser<'a> {
         }
         if both_vectors && op.is_set_operator() {
             if matches!(card, Cardinality::OneToMany | Cardinality::ManyToOne) {
-                return Err(self.error_at(
+                return Err(self.error_fmt(
                     pos,
-                    format!("no grouping allowed for {} operation", go_quote_str(op.as_str())),
+                    format_args!("no grouping allowed for {} operation", go_quote_str(op.as_str())),
                 ));
             }
             if card != Cardinality::ManyToMany {
@@ -904,9 +958,9 @@ impl<'a> Parser<'a> {
             }
         }
         if (lt == ValueType::Scalar || rt == ValueType::Scalar) && op.is_set_operator() {
-            return Err(self.error_at(
+            return Err(self.error_fmt(
                 pos,
-                format!(
+                format_args!(
                     "set operator {} not allowed in binary scalar expression",
                     go_quote_str(op.as_str())
                 ),
@@ -933,6 +987,7 @@ impl<'a> Parser<'a> {
     // ---- selectors ----
 
     /// A vector selector: the name token (already consumed) if any, then `{matchers}` if next.
+    #[inline(never)]
     fn vector_selector(&mut self, name: Option<Token>, start: usize) -> PResult<VectorSelector> {
         let mut matchers = Vec::new();
         let mut end = name.map_or(start, |t| t.pos.end);
@@ -945,9 +1000,9 @@ impl<'a> Parser<'a> {
         let name = name.map(|t| self.text(&t).to_string());
         if let Some(n) = &name {
             if let Some(m) = matchers.iter().find(|m| m.name == "__name__") {
-                return Err(self.error_at(
+                return Err(self.error_fmt(
                     pos,
-                    format!(
+                    format_args!(
                         "metric name must not be set twice: {} or {}",
                         go_quote_str(n),
                         go_quote_str(&m.value)
@@ -968,6 +1023,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The matchers after `{`, through `}`.
+    #[inline(never)]
     fn label_matchers(&mut self) -> PResult<Vec<Matcher>> {
         const CTX: Option<&str> = Some("label matching");
         let mut out = Vec::new();
@@ -1029,6 +1085,7 @@ impl<'a> Parser<'a> {
 
     // ---- postfix modifiers ----
 
+    #[inline(never)]
     fn postfix(&mut self, mut e: Expr) -> PResult<Expr> {
         loop {
             let t = self.peek();
@@ -1044,6 +1101,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
     fn range_or_subquery(&mut self, e: Expr) -> PResult<Expr> {
         let open = self.bump();
         let t = self.peek();
@@ -1099,9 +1157,9 @@ impl<'a> Parser<'a> {
                 let pos = PosRange::new(e.pos().start, close.pos.end);
                 let ty = e.value_type();
                 if ty != ValueType::Vector {
-                    return Err(self.error_at(
+                    return Err(self.error_fmt(
                         pos,
-                        format!("subquery is only allowed on instant vector, got {}", ty.api_name()),
+                        format_args!("subquery is only allowed on instant vector, got {}", ty.api_name()),
                     ));
                 }
                 Ok(Expr::Subquery(SubqueryExpr {
@@ -1117,6 +1175,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
     fn offset_modifier(&mut self, mut e: Expr) -> PResult<Expr> {
         self.bump();
         let t = self.peek();
@@ -1159,6 +1218,7 @@ impl<'a> Parser<'a> {
         Ok(e)
     }
 
+    #[inline(never)]
     fn at_modifier(&mut self, mut e: Expr) -> PResult<Expr> {
         self.bump();
         let t = self.peek();
@@ -1174,7 +1234,10 @@ impl<'a> Parser<'a> {
         } else {
             let ts = self.signed_number(Some("@"), Some("timestamp"))?;
             if !ts.is_finite() || ts >= i64::MAX as f64 || ts <= i64::MIN as f64 {
-                return Err(self.error_at(e.pos(), format!("timestamp out of bounds for @ modifier: {ts:.6}")));
+                return Err(self.error_fmt(
+                    e.pos(),
+                    format_args!("timestamp out of bounds for @ modifier: {}", go_float_f(ts)),
+                ));
             }
             AtModifier::Timestamp(seconds_to_millis(ts))
         };
@@ -1209,12 +1272,13 @@ impl<'a> Parser<'a> {
         Ok(e)
     }
 
+    #[inline(never)]
     fn extended_modifier(&mut self, mut e: Expr, t: Token) -> PResult<Expr> {
         let word = self.text(&t).to_ascii_lowercase();
         if !self.opts.extended_range_selectors {
-            return Err(self.error_at(
+            return Err(self.error_fmt(
                 t.pos,
-                format!(
+                format_args!(
                     "the {word} modifier is experimental and must be enabled with \
                      --enable-feature=promql-extended-range-selectors"
                 ),
@@ -1232,9 +1296,11 @@ impl<'a> Parser<'a> {
                 &mut ms.vs
             }
             other => {
-                return Err(self.error_at(
+                return Err(self.error_fmt(
                     other.pos(),
-                    format!("{word} modifier must be preceded by an instant vector selector or range vector selector"),
+                    format_args!(
+                        "{word} modifier must be preceded by an instant vector selector or range vector selector"
+                    ),
                 ));
             }
         };
@@ -1252,6 +1318,7 @@ impl<'a> Parser<'a> {
     // ---- numbers, strings, durations ----
 
     /// `[+|-] number|duration|inf|nan`, as `@` and `fill()` take.
+    #[inline(never)]
     fn signed_number(&mut self, context: Option<&str>, expected: Option<&str>) -> PResult<f64> {
         let mut sign = 1.0;
         let t = self.peek();
@@ -1274,9 +1341,10 @@ impl<'a> Parser<'a> {
     }
 
     /// Upstream's `number()`: Go's `ParseInt(s, 0, 64)` (hex, leading-zero octal), else `ParseFloat`.
+    #[inline(never)]
     pub(super) fn number(&self, t: &Token) -> PResult<f64> {
         let s = self.text(t);
-        let bad = || self.error_at(t.pos, format!("error parsing number: {}", go_quote_str(s)));
+        let bad = || self.error_fmt(t.pos, format_args!("error parsing number: {}", go_quote_str(s)));
         if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
             let digits: String = hex.chars().filter(|&c| c != '_').collect();
             return i64::from_str_radix(&digits, 16).map(|v| v as f64).map_err(|_| bad());
@@ -1286,20 +1354,32 @@ impl<'a> Parser<'a> {
                 return Ok(v as f64);
             }
         }
-        s.parse::<f64>().map_err(|_| bad())
+        match s.parse::<f64>() {
+            Ok(v) if v.is_infinite() => Err(self.error_fmt(
+                t.pos,
+                format_args!(
+                    "error parsing number: strconv.ParseFloat: parsing {}: value out of range",
+                    go_quote_str(s)
+                ),
+            )),
+            Ok(v) => Ok(v),
+            Err(_) => Err(bad()),
+        }
     }
 
+    #[inline(never)]
     pub(super) fn duration_literal(&self, t: &Token) -> PResult<i64> {
         let s = self.text(t);
         match parse_duration_ms(s) {
             Some(Ok(ms)) => Ok(ms),
             Some(Err(())) => Err(self.error_at(t.pos, "duration out of range".into())),
-            None => Err(self.error_at(t.pos, format!("not a valid duration string: {}", go_quote_str(s)))),
+            None => Err(self.error_fmt(t.pos, format_args!("not a valid duration string: {}", go_quote_str(s)))),
         }
     }
 
     /// A string token's value (Go quoting rules; `'` strings like `"` ones; raw strings verbatim).
-    fn unquote(&self, t: &Token) -> PResult<String> {
+    #[inline(never)]
+    pub(super) fn unquote(&self, t: &Token) -> PResult<String> {
         unquote(self.text(t)).map_err(|msg| self.error_at(t.pos, msg))
     }
 }

@@ -138,17 +138,7 @@ fn modifiers(
     match offset {
         Some(Duration::Fixed(0)) | None => {}
         Some(d @ Duration::Fixed(_)) => write!(f, " offset {}", Dur(d))?,
-        // A bare parenthesized expression would swallow a following operator: print it wrapped once more
-        // unless it is a form that ends by itself.
-        Some(Duration::Expr(e)) => match &e.kind {
-            DurationKind::Step
-            | DurationKind::Range
-            | DurationKind::MinOf(..)
-            | DurationKind::MaxOf(..)
-            | DurationKind::Neg(_) => write!(f, " offset {e}")?,
-            _ if e.wrapped => write!(f, " offset ({e})")?,
-            _ => write!(f, " offset ({e})")?,
-        },
+        Some(Duration::Expr(e)) => write!(f, " offset {e}")?,
     }
     if anchored {
         f.write_str(" anchored")?;

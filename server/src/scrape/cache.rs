@@ -1,8 +1,9 @@
 //! The per-target side of a scrape: turning a scrape body into appended samples.
 //!
 //! Each target keeps a cache from the series bytes as the target writes them (`name{labels}`) to the storage's
-//! series reference and the final label set (after merging target labels and metric relabeling), so a scrape of
-//! known series parses, looks up and appends without allocating. The cache also remembers which series the last
+//! series reference, so a scrape of known series parses, looks up and appends by reference without building label
+//! sets or allocating. Final label sets (target labels merged, metric relabeling applied) are built only for new
+//! series and handed to the storage once. The cache also remembers which series the last
 //! successful scrape saw, so series that disappear get a staleness marker, and series dropped by relabeling are
 //! remembered as dropped.
 
@@ -124,13 +125,12 @@ pub struct MetricMetadata {
 }
 
 /// Metric metadata by family name.
-pub type MetadataMap = std::collections::BTreeMap<String, MetricMetadata>;
+pub type MetadataMap = HashMap<String, MetricMetadata, foldhash::fast::RandomState>;
 
 #[derive(Debug)]
 struct CacheEntry {
     series_ref: SeriesRef,
-    /// Final labels; empty when relabeling dropped the series.
-    labels: Labels,
+    /// Relabeling dropped the series (or its labels are invalid).
     dropped: bool,
     /// Iteration of the last successful scrape that exposed the series.
     seen: u64,
@@ -143,7 +143,7 @@ struct CacheEntry {
 pub struct TargetCache {
     target_labels: Labels,
     opts: ScrapeOptions,
-    index: HashMap<Box<[u8]>, u32>,
+    index: HashMap<Box<[u8]>, u32, foldhash::fast::RandomState>,
     entries: Vec<CacheEntry>,
     /// Iteration number of the scrape being appended.
     iter: u64,
@@ -152,6 +152,8 @@ pub struct TargetCache {
     touched: Vec<u32>,
     metadata: MetadataMap,
     metadata_changed: bool,
+    /// Passed with appends by reference.
+    no_labels: Labels,
 }
 
 impl TargetCache {
@@ -160,13 +162,14 @@ impl TargetCache {
         TargetCache {
             target_labels,
             opts,
-            index: HashMap::new(),
+            index: HashMap::default(),
             entries: Vec::new(),
             iter: 1,
             last_ok: 0,
             touched: Vec::new(),
-            metadata: MetadataMap::new(),
+            metadata: MetadataMap::default(),
             metadata_changed: false,
+            no_labels: Labels::new(),
         }
     }
 
@@ -202,7 +205,10 @@ impl TargetCache {
         while let Some(entry) = parser.next_entry() {
             let sample = match entry? {
                 Entry::Type { name, metric_type } => {
-                    self.set_metadata(&name, |m| m.kind = metric_type.as_openmetrics_str());
+                    let kind = metric_type.as_openmetrics_str();
+                    if self.metadata.get(name.as_ref()).is_none_or(|m| m.kind != kind) {
+                        self.set_metadata(&name, |m| m.kind = kind);
+                    }
                     family = Some((name.into_owned(), metric_type));
                     continue;
                 }
@@ -225,27 +231,17 @@ impl TargetCache {
                 continue;
             }
             stats.scraped += 1;
+            // Labels are built only for series the cache does not know (or the storage forgot); known series are
+            // appended by reference alone.
+            let mut fresh: Option<Labels> = None;
             let idx = match self.index.get(sample.series) {
                 Some(&i) => i,
                 None => {
-                    let labels = self.build_labels(&sample.name, sample.labels.iter().map(|l| (l.name, l.value)));
-                    let relabeled = if self.opts.metric_relabel.is_empty() {
-                        Some(labels)
-                    } else {
-                        relabel::process(&labels, &self.opts.metric_relabel)
-                    };
-                    let (labels, dropped) = match relabeled {
-                        Some(l) if !l.is_empty() => {
-                            self.check_limits(&l)?;
-                            (l, false)
-                        }
-                        _ => (Labels::new(), true),
-                    };
+                    fresh = self.final_labels(&sample.name, &sample.labels)?;
                     let i = self.entries.len() as u32;
                     self.entries.push(CacheEntry {
                         series_ref: 0,
-                        labels,
-                        dropped,
+                        dropped: fresh.is_none(),
                         seen: 0,
                         explicit_ts: false,
                     });
@@ -253,8 +249,8 @@ impl TargetCache {
                     i
                 }
             };
-            let entry = &mut self.entries[idx as usize];
-            if entry.dropped {
+            let i = idx as usize;
+            if self.entries[i].dropped {
                 // Remembered as seen so the cache keeps the verdict while the series keeps appearing.
                 self.touched.push(idx);
                 continue;
@@ -267,27 +263,34 @@ impl TargetCache {
                 Some(t) if self.opts.honor_timestamps => (t, true),
                 _ => (ts, false),
             };
-            let new_series = entry.series_ref == 0;
-            match app.append(entry.series_ref, &entry.labels, t, sample.value) {
+            if self.entries[i].series_ref == 0 && fresh.is_none() {
+                // Known but never stored (its first sample was rejected): build the labels again.
+                fresh = self.final_labels(&sample.name, &sample.labels)?;
+            }
+            let new_series = self.entries[i].series_ref == 0;
+            let mut result = app.append(
+                self.entries[i].series_ref,
+                fresh.as_ref().unwrap_or(&self.no_labels),
+                t,
+                sample.value,
+            );
+            if let Err(AppendError::UnknownRef(_)) = result {
+                // The storage forgot the series (garbage-collected): look it up by labels again.
+                let labels = self.final_labels(&sample.name, &sample.labels)?.unwrap_or_default();
+                result = app.append(0, &labels, t, sample.value);
+            }
+            let entry = &mut self.entries[i];
+            match result {
                 Ok(r) => {
                     entry.series_ref = r;
                     if new_series {
                         stats.series_added += 1;
                     }
                 }
-                Err(AppendError::OutOfOrder) => stats.out_of_order += 1,
+                Err(AppendError::OutOfOrder | AppendError::UnknownRef(_)) => stats.out_of_order += 1,
                 Err(AppendError::DuplicateTimestamp) => stats.duplicate += 1,
                 Err(AppendError::OutOfBounds | AppendError::TooOld) => stats.out_of_bounds += 1,
                 Err(AppendError::Storage(e)) => return Err(ScrapeError::Storage(e)),
-                Err(AppendError::UnknownRef(_)) => {
-                    // The storage forgot the series (garbage-collected): look it up by labels again.
-                    entry.series_ref = 0;
-                    match app.append(0, &entry.labels, t, sample.value) {
-                        Ok(r) => entry.series_ref = r,
-                        Err(AppendError::Storage(e)) => return Err(ScrapeError::Storage(e)),
-                        Err(_) => stats.out_of_order += 1,
-                    }
-                }
                 Err(AppendError::InvalidLabels { .. }) => {
                     entry.dropped = true;
                     stats.post_relabel -= 1;
@@ -358,10 +361,11 @@ impl TargetCache {
             if e.explicit_ts && !self.opts.track_timestamps_staleness {
                 continue;
             }
-            match app.append(e.series_ref, &e.labels, ts, stale_nan()) {
+            match app.append(e.series_ref, &self.no_labels, ts, stale_nan()) {
                 Ok(r) => e.series_ref = r,
                 Err(AppendError::Storage(err)) => return Err(err),
-                // Out of order or duplicate: the series already has a newer sample; nothing to mark.
+                // Out of order or duplicate: the series already has a newer sample. Unknown: the storage dropped
+                // the series, so there is nothing left to mark.
                 Err(_) => {}
             }
         }
@@ -393,6 +397,28 @@ impl TargetCache {
             *i = new;
             new != u32::MAX
         });
+    }
+
+    /// The labels a scraped series is stored under: target labels merged, metric relabeling applied, limits
+    /// checked; `None` when relabeling drops it.
+    fn final_labels(
+        &self,
+        name: &str,
+        labels: &exposition::parse::LabelSet<'_>,
+    ) -> Result<Option<Labels>, ScrapeError> {
+        let built = self.build_labels(name, labels.iter().map(|l| (l.name, l.value)));
+        let relabeled = if self.opts.metric_relabel.is_empty() {
+            Some(built)
+        } else {
+            relabel::process(&built, &self.opts.metric_relabel)
+        };
+        match relabeled {
+            Some(l) if !l.is_empty() => {
+                self.check_limits(&l)?;
+                Ok(Some(l))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// The sample's labels with the target's labels merged in (`honor_labels` semantics).

@@ -169,6 +169,12 @@ struct JobSettings {
     fallback: Option<ScrapeProtocol>,
     extra_metrics: bool,
     params: std::collections::BTreeMap<String, Vec<String>>,
+    /// Targets per pool (0: no limit).
+    target_limit: u64,
+    /// Dropped targets kept for the API (0: all).
+    keep_dropped: u64,
+    /// Set while the pool is over its target limit: every scrape fails with this error.
+    forced_error: Mutex<Option<String>>,
 }
 
 struct Pool {
@@ -295,6 +301,21 @@ impl ScrapeManager {
             }
         }
         pool.last_groups = discovered;
+        let keep_dropped = pool.settings.keep_dropped as usize;
+        if keep_dropped > 0 && pool.dropped.len() > keep_dropped {
+            pool.dropped.truncate(keep_dropped);
+        }
+        let limit = pool.settings.target_limit;
+        let forced = (limit > 0 && wanted.len() as u64 > limit).then(|| {
+            format!(
+                "target_limit exceeded (number of targets: {}, limit: {limit})",
+                wanted.len()
+            )
+        });
+        if let Some(e) = &forced {
+            tracing::error!(scrape_pool = job, err = %e, "Target limit exceeded");
+        }
+        *pool.settings.forced_error.lock().unwrap_or_else(|e| e.into_inner()) = forced;
         pool.loops.retain(|hash, h| {
             let keep = wanted.get(hash).is_some_and(|t| *t == *h.target);
             if !keep {
@@ -322,7 +343,7 @@ impl ScrapeManager {
             last_duration: Duration::ZERO,
         }));
         let (stop_tx, stop_rx) = watch::channel(Stop::Running);
-        let metadata = Arc::new(Mutex::new(Arc::new(MetadataMap::new())));
+        let metadata = Arc::new(Mutex::new(Arc::new(MetadataMap::default())));
         let url = target.url(&settings.params);
         let ctx = LoopContext {
             target: target.clone(),
@@ -432,6 +453,9 @@ fn job_settings(sc: &ScrapeConfig, global: &GlobalConfig) -> Result<JobSettings,
         fallback: sc.fallback_scrape_protocol,
         extra_metrics: sc.extra_scrape_metrics.unwrap_or(false),
         params: sc.params.clone(),
+        target_limit: or_global(sc.target_limit, global.target_limit),
+        keep_dropped: or_global(sc.keep_dropped_targets, global.keep_dropped_targets),
+        forced_error: Mutex::new(None),
     })
 }
 
@@ -484,9 +508,18 @@ async fn run_loop(ctx: LoopContext, mut stop: watch::Receiver<Stop>) {
         let started = Instant::now();
         let wall = SystemTime::now();
         let ts = now_ms();
-        let fetched = tokio::select! {
-            r = fetch(&ctx.settings.client, &req, std::mem::take(&mut buf)) => r,
-            _ = stop.changed() => break,
+        let forced = ctx
+            .settings
+            .forced_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let fetched = match forced {
+            Some(e) => Err(e),
+            None => tokio::select! {
+                r = fetch(&ctx.settings.client, &req, std::mem::take(&mut buf)) => r,
+                _ = stop.changed() => break,
+            },
         };
         let mut app = ctx.storage.appender();
         let mut values = Report {

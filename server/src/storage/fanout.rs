@@ -1,8 +1,10 @@
 //! A storage made of a primary (the local TSDB) and secondaries (remote write, later): appends go to all of them,
 //! queries read all of them and merge. The primary's series references are the ones handed back; secondaries are
-//! addressed by labels, so callers pass the label set with every append (as the scrape cache does).
+//! addressed by labels, so the fanout remembers the labels of every reference the primary handed out (callers may
+//! append known series by reference alone).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use super::merge::merge_series_sets;
 use super::{
@@ -17,6 +19,8 @@ use crate::model::matcher::Matcher;
 pub struct Fanout {
     primary: Arc<dyn Storage>,
     secondaries: Vec<Arc<dyn Storage>>,
+    /// Labels of the primary's references, for the secondaries (kept only when there are secondaries).
+    labels: Arc<RwLock<HashMap<SeriesRef, Labels>>>,
 }
 
 impl std::fmt::Debug for Fanout {
@@ -30,7 +34,11 @@ impl std::fmt::Debug for Fanout {
 impl Fanout {
     /// A fanout over `primary` and `secondaries`.
     pub fn new(primary: Arc<dyn Storage>, secondaries: Vec<Arc<dyn Storage>>) -> Fanout {
-        Fanout { primary, secondaries }
+        Fanout {
+            primary,
+            secondaries,
+            labels: Arc::default(),
+        }
     }
 }
 
@@ -39,6 +47,7 @@ impl Appendable for Fanout {
         Box::new(FanoutAppender {
             primary: self.primary.appender(),
             secondaries: self.secondaries.iter().map(|s| s.appender()).collect(),
+            labels: self.labels.clone(),
         })
     }
 }
@@ -65,17 +74,37 @@ impl Storage for Fanout {
 struct FanoutAppender {
     primary: Box<dyn Appender>,
     secondaries: Vec<Box<dyn Appender>>,
+    labels: Arc<RwLock<HashMap<SeriesRef, Labels>>>,
 }
 
 impl FanoutAppender {
     fn each(
         &mut self,
         series_ref: SeriesRef,
-        mut f: impl FnMut(&mut dyn Appender, SeriesRef) -> Result<SeriesRef, AppendError>,
+        labels: &Labels,
+        mut f: impl FnMut(&mut dyn Appender, SeriesRef, &Labels) -> Result<SeriesRef, AppendError>,
     ) -> Result<SeriesRef, AppendError> {
-        let r = f(&mut *self.primary, series_ref)?;
+        let r = f(&mut *self.primary, series_ref, labels)?;
+        if self.secondaries.is_empty() {
+            return Ok(r);
+        }
+        let resolved = if labels.is_empty() {
+            self.labels
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&r)
+                .cloned()
+                .unwrap_or_default()
+        } else {
+            self.labels
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(r)
+                .or_insert_with(|| labels.clone())
+                .clone()
+        };
         for s in &mut self.secondaries {
-            f(&mut **s, 0)?;
+            f(&mut **s, 0, &resolved)?;
         }
         Ok(r)
     }
@@ -83,7 +112,7 @@ impl FanoutAppender {
 
 impl Appender for FanoutAppender {
     fn append(&mut self, series_ref: SeriesRef, labels: &Labels, t: i64, v: f64) -> Result<SeriesRef, AppendError> {
-        self.each(series_ref, |a, r| a.append(r, labels, t, v))
+        self.each(series_ref, labels, |a, r, l| a.append(r, l, t, v))
     }
 
     fn append_histogram(
@@ -93,7 +122,7 @@ impl Appender for FanoutAppender {
         t: i64,
         h: &Histogram,
     ) -> Result<SeriesRef, AppendError> {
-        self.each(series_ref, |a, r| a.append_histogram(r, labels, t, h))
+        self.each(series_ref, labels, |a, r, l| a.append_histogram(r, l, t, h))
     }
 
     fn append_float_histogram(
@@ -103,7 +132,7 @@ impl Appender for FanoutAppender {
         t: i64,
         h: &FloatHistogram,
     ) -> Result<SeriesRef, AppendError> {
-        self.each(series_ref, |a, r| a.append_float_histogram(r, labels, t, h))
+        self.each(series_ref, labels, |a, r, l| a.append_float_histogram(r, l, t, h))
     }
 
     fn commit(self: Box<Self>) -> Result<(), StorageError> {
@@ -211,7 +240,8 @@ mod tests {
         let l: Labels = [("__name__", "m")].into_iter().collect();
         let mut app = fan.appender();
         let r = app.append(0, &l, 10, 1.0).unwrap();
-        app.append(r, &l, 20, 2.0).unwrap();
+        // By reference alone: the fanout supplies the labels to the secondary.
+        app.append(r, &Labels::new(), 20, 2.0).unwrap();
         app.commit().unwrap();
         assert_eq!((a.num_series(), b.num_series()), (1, 1));
 

@@ -95,7 +95,9 @@ pub trait Appendable: Send + Sync {
 /// A batch of appends, committed or rolled back as a whole.
 pub trait Appender: Send {
     /// Appends a float sample to the series `series_ref` (when non-zero and known) or else to the series named by
-    /// `labels`, creating it if needed. Returns the series' reference for later calls.
+    /// `labels`, creating it if needed. Returns the series' reference for later calls. With a reference this
+    /// storage handed out, `labels` may be empty (the scrape cache appends known series by reference alone); an
+    /// unknown reference is [`AppendError::UnknownRef`], and the caller retries with the labels.
     fn append(&mut self, series_ref: SeriesRef, labels: &Labels, t: i64, v: f64) -> Result<SeriesRef, AppendError>;
 
     /// Appends an integer native histogram sample; as [`Appender::append`] otherwise.

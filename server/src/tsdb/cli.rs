@@ -1,6 +1,7 @@
 //! `server tsdb ...`: tools around the TSDB.
 //!
-//! - `ingest-test --path DIR`: appends deterministic series forever (or for `--steps`), one commit per step,
+//! - `ingest-test --path DIR`: appends deterministic float series and one native histogram series forever (or for
+//!   `--steps`), one commit per step,
 //!   fsyncing the WAL every `--sync-every` steps and then recording the last durable step in `--durable-file`.
 //!   The crash test kills it with SIGKILL at random points and checks the data directory afterwards.
 //! - `bench-write`: like `promtool tsdb bench write`: ingests `--scrapes` scrapes of `--metrics` series
@@ -20,6 +21,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 
 use super::{Db, Options};
+use crate::model::histogram::{Histogram, Span};
 use crate::model::labels::Labels;
 use crate::storage::{Appendable, Queryable};
 
@@ -150,6 +152,26 @@ pub fn ingest_test_value(i: usize, step: u64) -> f64 {
     step as f64 * 0.5 + i as f64
 }
 
+/// The labels of ingest-test's native histogram series.
+pub fn ingest_test_histogram_labels() -> Labels {
+    [("__name__", "ingest_test_histogram")].into_iter().collect()
+}
+
+/// The native histogram ingest-test writes at `step`: a counter histogram whose buckets grow with the step.
+pub fn ingest_test_histogram(step: u64) -> Histogram {
+    let n = step as i64;
+    Histogram {
+        schema: 0,
+        zero_threshold: 2f64.powi(-128),
+        zero_count: step,
+        count: step + 3 * step,
+        sum: step as f64 * 2.5,
+        positive_spans: vec![Span { offset: 0, length: 2 }],
+        positive_buckets: vec![n, n],
+        ..Histogram::default()
+    }
+}
+
 fn ingest_test(
     path: &Path,
     series: usize,
@@ -169,6 +191,8 @@ fn ingest_test(
         t => (t / 1000) as u64 + 1,
     };
     let labels: Vec<Labels> = (0..series).map(ingest_test_labels).collect();
+    let histogram_labels = ingest_test_histogram_labels();
+    let mut histogram_ref = 0;
     let mut refs = vec![0u64; series];
     let mut step = start;
     while steps == 0 || step < start + steps {
@@ -178,6 +202,14 @@ fn ingest_test(
                 .append(refs[i], l, step as i64 * 1000, ingest_test_value(i, step))
                 .map_err(|e| format!("append step {step} series {i}: {e}"))?;
         }
+        histogram_ref = app
+            .append_histogram(
+                histogram_ref,
+                &histogram_labels,
+                step as i64 * 1000,
+                &ingest_test_histogram(step),
+            )
+            .map_err(|e| format!("append step {step} histogram: {e}"))?;
         app.commit().map_err(|e| format!("commit step {step}: {e}"))?;
         if (step + 1) % sync_every == 0 {
             db.sync_wal().map_err(|e| e.to_string())?;
@@ -334,26 +366,37 @@ fn bench_write(out: Option<PathBuf>, metrics_file: Option<&Path>, n: usize, scra
     let rss_before = rss_bytes().unwrap_or(0);
     let db = Db::open(&dir, Options::default()).map_err(|e| e.to_string())?;
     let started = Instant::now();
+    // As promtool: scrapes of 1000 series each (one commit per scrape), spread over the available cores; every
+    // series a counter growing by 1000 per scrape.
+    const BATCH: usize = 1000;
     let threads = std::thread::available_parallelism().map_or(2, |p| p.get()).min(8);
-    let shard = n.div_ceil(threads).max(1);
+    let batches: Vec<&[Labels]> = series.chunks(BATCH).collect();
     let total: u64 = std::thread::scope(|scope| {
-        let handles: Vec<_> = series
-            .chunks(shard)
-            .enumerate()
-            .map(|(k, batch)| {
+        let handles: Vec<_> = (0..threads)
+            .map(|k| {
                 let db = &db;
+                let mine: Vec<(usize, &[Labels])> =
+                    batches.iter().copied().enumerate().skip(k).step_by(threads).collect();
                 scope.spawn(move || -> Result<u64, String> {
-                    let mut refs = vec![0u64; batch.len()];
+                    let mut refs: Vec<Vec<u64>> = mine.iter().map(|(_, b)| vec![0u64; b.len()]).collect();
+                    let mut values: Vec<Vec<i64>> = mine
+                        .iter()
+                        .map(|(j, b)| (0..b.len()).map(|i| (j * BATCH + i) as i64 * 7919).collect())
+                        .collect();
                     let mut count = 0;
                     for s in 0..scrapes {
                         let t = s as i64 * 15_000;
-                        let mut app = db.appender();
-                        for (i, l) in batch.iter().enumerate() {
-                            let v = ((s * 31 + i * 7 + k) % 1000) as f64;
-                            refs[i] = app.append(refs[i], l, t, v).map_err(|e| e.to_string())?;
-                            count += 1;
+                        for (m, (_, batch)) in mine.iter().enumerate() {
+                            let mut app = db.appender();
+                            for (i, l) in batch.iter().enumerate() {
+                                values[m][i] += 1000;
+                                refs[m][i] = app
+                                    .append(refs[m][i], l, t, values[m][i] as f64)
+                                    .map_err(|e| e.to_string())?;
+                                count += 1;
+                            }
+                            app.commit().map_err(|e| e.to_string())?;
                         }
-                        app.commit().map_err(|e| e.to_string())?;
                     }
                     Ok(count)
                 })
@@ -400,7 +443,8 @@ mod tests {
 
     #[test]
     fn series_lines_parse() {
-        let cases: &[(&str, Option<&[(&str, &str)]>)] = &[
+        type Case<'a> = (&'a str, Option<&'a [(&'a str, &'a str)]>);
+        let cases: &[Case<'_>] = &[
             ("up", Some(&[("__name__", "up")])),
             (
                 r#"node_cpu_seconds_total{cpu="0",mode="idle"}"#,

@@ -126,6 +126,8 @@ pub struct HeadMetrics {
     samples_appended_vec: CounterVec,
     /// `prometheus_tsdb_head_samples_appended_total{type="float"}`.
     pub samples_appended: Counter,
+    /// `prometheus_tsdb_head_samples_appended_total{type="histogram"}`.
+    pub histograms_appended: Counter,
     out_of_order_vec: CounterVec,
     /// `prometheus_tsdb_out_of_order_samples_total{type="float"}`.
     pub out_of_order: Counter,
@@ -166,7 +168,11 @@ impl HeadMetrics {
             "prometheus_tsdb_out_of_bound_samples_total",
             "Total number of out of bound samples ingestion failed attempts with out of order support disabled.",
         );
+        let histograms_appended = samples_appended_vec
+            .with_label_values(&["histogram"])
+            .expect("one label value");
         HeadMetrics {
+            histograms_appended,
             series: gauge(
                 "prometheus_tsdb_head_series",
                 "Total number of series in the head block.",
@@ -250,6 +256,8 @@ pub struct TsdbMetrics {
     pub head: HeadMetrics,
     /// The WAL's metrics.
     pub wal: WalMetrics,
+    /// Blocks, compaction and retention.
+    pub blocks: crate::tsdb::db_metrics::BlockMetrics,
 }
 
 impl Default for TsdbMetrics {
@@ -264,6 +272,7 @@ impl TsdbMetrics {
         TsdbMetrics {
             head: HeadMetrics::new(),
             wal: WalMetrics::unregistered(),
+            blocks: crate::tsdb::db_metrics::BlockMetrics::new(),
         }
     }
 }
@@ -306,7 +315,7 @@ impl Collector for TsdbMetrics {
         for c in collectors {
             c.collect(out)?;
         }
-        Ok(())
+        self.blocks.collect(out)
     }
 }
 

@@ -14,16 +14,26 @@
 //! through [`crate::storage::merge::merge_series_sets`], the compactor reads the head with
 //! [`head::Head::series_chunks`] and then calls [`head::Head::truncate`].
 //!
-//! Differences from Prometheus, on purpose: full head chunks are read back with positioned reads instead of
-//! `mmap` (no `unsafe` in this workspace; same files, same memory effect); native histograms, exemplars and
-//! tombstones in the WAL are skipped on replay (the head does not store them yet).
+//! Native histograms (integer and float, exponential and custom buckets) are stored in their own chunk encodings
+//! and WAL records. Differences from Prometheus, on purpose: full head chunks are read back with positioned reads
+//! instead of `mmap` (no `unsafe` in this workspace; same files, same memory effect); histogram chunks are cut
+//! instead of re-encoded when new buckets appear; exemplars, metadata and tombstones in the WAL are skipped on
+//! replay (the head does not store them yet).
 
+pub mod block;
+pub mod blocks;
 pub mod chunkenc;
+pub mod chunks;
 pub mod chunks_head;
 pub mod cli;
+pub mod compact;
+pub mod db_metrics;
 pub mod head;
 pub mod import;
+pub mod index;
 pub mod metrics;
+pub mod tombstones;
+pub mod ulid;
 pub mod wal;
 
 use std::fs::{self, File};
@@ -56,7 +66,7 @@ pub enum TsdbError {
         path: PathBuf,
         /// Why locking failed.
         #[source]
-        source: std::fs::TryLockError,
+        source: nix::errno::Errno,
     },
     /// The write-ahead log failed.
     #[error("WAL: {0}")]
@@ -64,6 +74,18 @@ pub enum TsdbError {
     /// The head chunk files failed.
     #[error("head chunks: {0}")]
     Chunks(#[from] chunks_head::ChunkDiskError),
+    /// Reading, writing or compacting a block failed.
+    #[error("block: {0}")]
+    Block(Box<block::BlockError>),
+    /// Reading the head for a deletion failed.
+    #[error("head query: {0}")]
+    Query(StorageError),
+}
+
+impl From<block::BlockError> for TsdbError {
+    fn from(e: block::BlockError) -> TsdbError {
+        TsdbError::Block(Box::new(e))
+    }
 }
 
 impl From<TsdbError> for StorageError {
@@ -74,6 +96,8 @@ impl From<TsdbError> for StorageError {
             | TsdbError::Chunks(chunks_head::ChunkDiskError::Io { op, path, source }) => {
                 StorageError::io(format!("{op} {}", path.display()), source)
             }
+            TsdbError::Block(b) => (*b).into(),
+            TsdbError::Query(e) => e,
             other => StorageError::Corrupt(other.to_string()),
         }
     }
@@ -82,10 +106,16 @@ impl From<TsdbError> for StorageError {
 /// Options of [`Db::open`], with Prometheus' defaults.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// How long data is kept (`--storage.tsdb.retention.time`, 15d); applied by the compactor.
+    /// How long data is kept (`--storage.tsdb.retention.time`, 15d; zero disables); applied by the compactor.
     pub retention: Duration,
-    /// The head's chunk range and the smallest block (2h).
+    /// Most bytes of blocks kept, the head's WAL and chunks counted too (`--storage.tsdb.retention.size`; 0
+    /// disables).
+    pub retention_size: u64,
+    /// The head's chunk range and the smallest block (`--storage.tsdb.min-block-duration`, 2h).
     pub min_block_duration: Duration,
+    /// The largest block compaction makes (`--storage.tsdb.max-block-duration`; by default 10% of the retention
+    /// time, at most 31d: see [`Options::default_max_block_duration`]).
+    pub max_block_duration: Duration,
     /// Snappy-compress WAL records (`--storage.tsdb.wal-compression`, on).
     pub wal_compression: bool,
     /// WAL segment size (128 MiB).
@@ -102,7 +132,9 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             retention: Duration::from_secs(15 * 24 * 3600),
+            retention_size: 0,
             min_block_duration: Duration::from_secs(2 * 3600),
+            max_block_duration: Options::default_max_block_duration(Duration::from_secs(15 * 24 * 3600)),
             wal_compression: true,
             wal_segment_size: wal::DEFAULT_SEGMENT_SIZE,
             wal_sync: SyncPolicy::SegmentEnd,
@@ -112,13 +144,24 @@ impl Default for Options {
     }
 }
 
-/// The TSDB: for now its head, behind the storage traits.
+impl Options {
+    /// Prometheus' default maximum block duration for a retention time: 10% of it, at most 31 days (and never
+    /// below the minimum block duration of 2h).
+    pub fn default_max_block_duration(retention: Duration) -> Duration {
+        (retention / 10)
+            .min(Duration::from_secs(31 * 24 * 3600))
+            .max(Duration::from_secs(2 * 3600))
+    }
+}
+
+/// The TSDB: persisted blocks and the head, behind the storage traits.
 #[derive(Debug)]
 pub struct Db {
     dir: PathBuf,
     opts: Options,
     head: Head,
-    _lock: File,
+    blocks: blocks::BlockSet,
+    _lock: nix::fcntl::Flock<File>,
 }
 
 impl Db {
@@ -147,10 +190,14 @@ impl Db {
                 path: lock_path.clone(),
                 source,
             })?;
-        lock.try_lock().map_err(|source| TsdbError::Locked {
-            path: lock_path.clone(),
-            source,
-        })?;
+        let lock =
+            nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, source)| {
+                TsdbError::Locked {
+                    path: lock_path.clone(),
+                    source,
+                }
+            })?;
+        let blocks = blocks::BlockSet::open(&dir, metrics.blocks.clone())?;
         let head_opts = HeadOptions {
             chunk_range: opts.min_block_duration.as_millis().clamp(1, i64::MAX as u128) as i64,
             samples_per_chunk: opts.samples_per_chunk,
@@ -159,15 +206,18 @@ impl Db {
             wal_segment_size: opts.wal_segment_size,
             wal_compression: opts.wal_compression,
             wal_sync: opts.wal_sync,
-            min_valid_time: i64::MIN,
+            min_valid_time: blocks.max_time(),
         };
         let head = Head::open(&dir, head_opts, metrics)?;
-        Ok(Db {
+        let db = Db {
             dir,
             opts,
             head,
+            blocks,
             _lock: lock,
-        })
+        };
+        db.update_gauges();
+        Ok(db)
     }
 
     /// The data directory.
@@ -209,13 +259,13 @@ impl Appendable for Db {
 
 impl Queryable for Db {
     fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier>, StorageError> {
-        Ok(Box::new(self.head.querier(mint, maxt)))
+        Ok(Box::new(self.merged_querier(mint, maxt)))
     }
 }
 
 impl Storage for Db {
     fn start_time(&self) -> i64 {
-        self.head.min_time()
+        self.lowest_time()
     }
 }
 

@@ -1,6 +1,7 @@
 //! The server's HTTP surface besides `/metrics` (which the exposition runtime serves): health and lifecycle
 //! endpoints and the Prometheus-compatible `/api/v1`.
 
+mod admin;
 pub mod api;
 mod meta;
 pub mod query;
@@ -66,16 +67,24 @@ async fn api_v1(app: &Arc<App>, req: &RouteRequest, path: &str) -> RouteResponse
     if method == Method::OPTIONS {
         return api::text(StatusCode::NO_CONTENT, "");
     }
+    let params = api::Params::from_request(req);
     if let Some(admin) = path.strip_prefix("admin/") {
         if !app.options.enable_admin_api {
             return api::error(&ApiError::new(ErrorType::Unavailable, "admin APIs disabled"));
         }
-        return api::error(&ApiError::new(
-            ErrorType::NotFound,
-            format!("unknown admin endpoint {admin:?}"),
-        ));
+        if method != Method::POST && method != Method::PUT {
+            return api::text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n");
+        }
+        let app = app.clone();
+        let admin = admin.to_string();
+        let result = tokio::task::spawn_blocking(move || admin::handle(&app, &admin, &params)).await;
+        return match result {
+            Ok(Ok(None)) => api::text(StatusCode::NO_CONTENT, ""),
+            Ok(Ok(Some(data))) => api::success(data, &[], &[]),
+            Ok(Err(e)) => api::error(&e),
+            Err(e) => api::error(&ApiError::new(ErrorType::Internal, e.to_string())),
+        };
     }
-    let params = api::Params::from_request(req);
     if path == "query" || path == "query_range" {
         let out = if path == "query" {
             query::instant(app, &params).await
@@ -92,6 +101,7 @@ async fn api_v1(app: &Arc<App>, req: &RouteRequest, path: &str) -> RouteResponse
         "series" => meta::series(app, &params, &mut warnings),
         "labels" => meta::label_names(app, &params, &mut warnings),
         "format_query" => meta::format_query(&params),
+        "query_exemplars" => meta::query_exemplars(app, &params),
         p if p.starts_with("label/") && p.ends_with("/values") => {
             let name = &p["label/".len()..p.len() - "/values".len()];
             meta::label_values(app, name, &params, &mut warnings)

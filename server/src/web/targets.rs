@@ -80,7 +80,9 @@ pub(super) fn targets_metadata(app: &App, params: &Params) -> Result<Value, ApiE
         if !crate::storage::matches_all(&t.target.labels, &matchers) {
             continue;
         }
-        for (name, md) in t.metadata.iter() {
+        let mut sorted: Vec<_> = t.metadata.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(b.0));
+        for (name, md) in sorted {
             if !metric.is_empty() && name != metric {
                 continue;
             }

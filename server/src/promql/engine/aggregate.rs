@@ -10,7 +10,7 @@ use super::QueryError;
 use super::eval::{Evaluator, NAME_LABELS, Val};
 use super::histogram::{HistogramMean, HistogramOps, HistogramSum};
 use super::kahan::{KahanMean, KahanSum};
-use super::value::{Sample, Vector, format_float};
+use super::value::{FastMap, Sample, Vector, format_float};
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
 use crate::promql::ast::{AggregateExpr, AggregateOp};
@@ -119,9 +119,10 @@ pub fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Result<Val, 
         return Ok(Val::Vectors(out));
     }
     let mut out = Vec::with_capacity(vectors.len());
+    let mut cache = GroupCache::default();
     for (i, v) in vectors.into_iter().enumerate() {
         let param = params.as_ref().map(|p| p[i]);
-        out.push(aggregate_step(ev, a, param, v)?);
+        out.push(aggregate_step(ev, a, param, v, &mut cache)?);
     }
     Ok(Val::Vectors(out))
 }
@@ -193,11 +194,30 @@ struct Group {
     drop_name: bool,
 }
 
+/// Group keys and labels per input label set, kept across the steps of one aggregation (series keep their
+/// `Arc` from step to step, so most lookups are by pointer). Holding the `Arc` keeps its address unique.
+#[derive(Default)]
+struct GroupCache {
+    by_ptr: FastMap<usize, (Arc<Labels>, u64, Arc<Labels>)>,
+}
+
+impl GroupCache {
+    fn get(&mut self, s: &Sample, a: &AggregateExpr) -> (u64, Arc<Labels>) {
+        let ptr = Arc::as_ptr(&s.metric) as usize;
+        let e = self
+            .by_ptr
+            .entry(ptr)
+            .or_insert_with(|| (s.metric.clone(), group_hash(s, a), Arc::new(group_labels(s, a))));
+        (e.1, e.2.clone())
+    }
+}
+
 fn aggregate_step(
     ev: &mut Evaluator<'_>,
     a: &AggregateExpr,
     param: Option<f64>,
     v: Vector,
+    cache: &mut GroupCache,
 ) -> Result<Vector, QueryError> {
     match a.op {
         AggregateOp::Topk | AggregateOp::Bottomk | AggregateOp::Limitk => {
@@ -237,16 +257,16 @@ fn aggregate_step(
         }
         _ => {}
     }
-    let mut index: HashMap<u64, usize> = HashMap::new();
+    let mut index: FastMap<u64, usize> = FastMap::default();
     let mut groups: Vec<Group> = Vec::new();
     for (si, s) in v.iter().enumerate() {
-        let key = group_hash(s, a);
+        let (key, labels) = cache.get(s, a);
         let gi = match index.get(&key) {
             Some(&g) => g,
             None => {
                 index.insert(key, groups.len());
                 groups.push(Group {
-                    labels: Arc::new(group_labels(s, a)),
+                    labels,
                     first: si,
                     count: 0.0,
                     sum: KahanSum::default(),
@@ -294,16 +314,8 @@ fn aggregate_step(
                 match a.op {
                     AggregateOp::Sum => g.sum.add(f),
                     AggregateOp::Avg => g.mean.add(f),
-                    AggregateOp::Min => {
-                        if g.value.is_nan() || f < g.value {
-                            g.value = f;
-                        }
-                    }
-                    AggregateOp::Max => {
-                        if g.value.is_nan() || f > g.value {
-                            g.value = f;
-                        }
-                    }
+                    AggregateOp::Min if g.value.is_nan() || f < g.value => g.value = f,
+                    AggregateOp::Max if g.value.is_nan() || f > g.value => g.value = f,
                     AggregateOp::Stddev | AggregateOp::Stdvar => {
                         let n = (g.members.len() - g.hist_count) as f64;
                         let delta = f - (g.w_mean + g.w_mean_c);
@@ -423,7 +435,7 @@ fn top_k(ev: &mut Evaluator<'_>, a: &AggregateExpr, k: f64, v: Vector) -> Vector
         return Vec::new();
     }
     let k = if k >= v.len() as f64 { v.len() } else { k as usize };
-    let mut groups: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut groups: FastMap<u64, Vec<usize>> = FastMap::default();
     let mut order: Vec<u64> = Vec::new();
     let mut ignored = false;
     for (i, s) in v.iter().enumerate() {

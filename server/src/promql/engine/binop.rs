@@ -2,14 +2,13 @@
 //! scalars and instant vectors, with vector matching (`on`/`ignoring`, `group_left`/`group_right`, `fill`).
 
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use super::QueryError;
 use super::eval::{Evaluator, Val};
 use super::histogram::HistogramOps;
-use super::value::{Sample, Vector};
+use super::value::{FastMap, FastSet, Sample, Vector};
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
 use crate::promql::ast::{BinaryExpr, BinaryOp, Cardinality, VectorMatching};
@@ -91,12 +90,13 @@ pub fn eval_binary(ev: &mut Evaluator<'_>, b: &BinaryExpr) -> Result<Val, QueryE
             };
             let m = b.matching.as_ref().unwrap_or(&default);
             let mut out = Vec::with_capacity(l.len());
+            let mut sigs = SigCache::default();
             for (lv, rv) in l.into_iter().zip(r) {
                 let v = match b.op {
-                    BinaryOp::And => and(lv, &rv, m),
-                    BinaryOp::Or => or(lv, rv, m),
-                    BinaryOp::Unless => unless(lv, &rv, m),
-                    _ => vector_vector(ev, b, m, lv, rv)?,
+                    BinaryOp::And => and(lv, &rv, m, &mut sigs),
+                    BinaryOp::Or => or(lv, rv, m, &mut sigs),
+                    BinaryOp::Unless => unless(lv, &rv, m, &mut sigs),
+                    _ => vector_vector(ev, b, m, lv, rv, &mut sigs)?,
                 };
                 out.push(v);
             }
@@ -302,23 +302,53 @@ fn signature_labels(labels: &Labels, m: &VectorMatching) -> Labels {
         .collect()
 }
 
-fn and(lhs: Vector, rhs: &Vector, m: &VectorMatching) -> Vector {
-    let sigs: HashSet<u64> = rhs.iter().map(|s| signature(&s.metric, m)).collect();
+/// A cached result label set with the two input label sets it was made from (held to keep their addresses).
+type ResultEntry = (Arc<Labels>, Arc<Labels>, Arc<Labels>);
+
+/// Matching signatures per label set, kept across the steps of one operation (series keep their `Arc` from
+/// step to step). Holding the `Arc` keeps its address unique.
+#[derive(Default)]
+struct SigCache {
+    by_ptr: FastMap<usize, (Arc<Labels>, u64)>,
+    /// Result labels per (many-side, one-side) pair of label sets.
+    results: FastMap<(usize, usize), ResultEntry>,
+}
+
+impl SigCache {
+    fn result_metric(&mut self, ms: &Sample, os: &Sample, m: &VectorMatching) -> Arc<Labels> {
+        let key = (Arc::as_ptr(&ms.metric) as usize, Arc::as_ptr(&os.metric) as usize);
+        self.results
+            .entry(key)
+            .or_insert_with(|| (ms.metric.clone(), os.metric.clone(), result_metric(ms, os, m)))
+            .2
+            .clone()
+    }
+
+    fn sig(&mut self, l: &Arc<Labels>, m: &VectorMatching) -> u64 {
+        self.by_ptr
+            .entry(Arc::as_ptr(l) as usize)
+            .or_insert_with(|| (l.clone(), signature(l, m)))
+            .1
+    }
+}
+
+fn and(lhs: Vector, rhs: &Vector, m: &VectorMatching, c: &mut SigCache) -> Vector {
+    let sigs: FastSet<u64> = rhs.iter().map(|s| c.sig(&s.metric, m)).collect();
     lhs.into_iter()
-        .filter(|s| sigs.contains(&signature(&s.metric, m)))
+        .filter(|s| sigs.contains(&c.sig(&s.metric, m)))
         .collect()
 }
 
-fn unless(lhs: Vector, rhs: &Vector, m: &VectorMatching) -> Vector {
-    let sigs: HashSet<u64> = rhs.iter().map(|s| signature(&s.metric, m)).collect();
+fn unless(lhs: Vector, rhs: &Vector, m: &VectorMatching, c: &mut SigCache) -> Vector {
+    let sigs: FastSet<u64> = rhs.iter().map(|s| c.sig(&s.metric, m)).collect();
     lhs.into_iter()
-        .filter(|s| !sigs.contains(&signature(&s.metric, m)))
+        .filter(|s| !sigs.contains(&c.sig(&s.metric, m)))
         .collect()
 }
 
-fn or(mut lhs: Vector, rhs: Vector, m: &VectorMatching) -> Vector {
-    let sigs: HashSet<u64> = lhs.iter().map(|s| signature(&s.metric, m)).collect();
-    lhs.extend(rhs.into_iter().filter(|s| !sigs.contains(&signature(&s.metric, m))));
+fn or(mut lhs: Vector, rhs: Vector, m: &VectorMatching, c: &mut SigCache) -> Vector {
+    let sigs: FastSet<u64> = lhs.iter().map(|s| c.sig(&s.metric, m)).collect();
+    lhs.extend(rhs.into_iter().filter(|s| !sigs.contains(&c.sig(&s.metric, m))));
     lhs
 }
 
@@ -366,13 +396,14 @@ fn vector_vector(
     m: &VectorMatching,
     lhs: Vector,
     rhs: Vector,
+    sigs: &mut SigCache,
 ) -> Result<Vector, QueryError> {
     // The "one" side is indexed; group_right swaps the roles.
     let swap = m.card == Cardinality::OneToMany;
     let (many, one) = if swap { (rhs, lhs) } else { (lhs, rhs) };
-    let mut index: HashMap<u64, usize> = HashMap::with_capacity(one.len());
+    let mut index: FastMap<u64, usize> = FastMap::with_capacity_and_hasher(one.len(), Default::default());
     for (i, s) in one.iter().enumerate() {
-        match index.entry(signature(&s.metric, m)) {
+        match index.entry(sigs.sig(&s.metric, m)) {
             Entry::Occupied(e) => {
                 let side = if swap { "left" } else { "right" };
                 return Err(dup_error(side, &signature_labels(&s.metric, m), &one[*e.get()], s));
@@ -385,11 +416,11 @@ fn vector_vector(
     let drop = drops_name(b.op, b.return_bool);
     let mut out = Vec::with_capacity(many.len());
     // For one-to-one: which "one" samples were matched already (and by which left sample).
-    let mut matched: HashMap<u64, usize> = HashMap::new();
-    let mut out_sigs: HashSet<u64> = HashSet::new();
+    let mut matched: FastMap<u64, usize> = FastMap::default();
+    let mut out_sigs: FastSet<u64> = FastSet::default();
     let mut used_one = vec![false; one.len()];
     for (mi, ms) in many.iter().enumerate() {
-        let sig = signature(&ms.metric, m);
+        let sig = sigs.sig(&ms.metric, m);
         let Some(&oi) = index.get(&sig) else {
             continue;
         };
@@ -405,7 +436,7 @@ fn vector_vector(
             matched.insert(sig, mi);
         }
         let (l, r) = if swap { (os, ms) } else { (ms, os) };
-        if let Some(s) = combine(ev, b, m, l, r, ms, os, drop) {
+        if let Some(s) = combine(ev, b, m, l, r, ms, os, drop, sigs) {
             if m.card != Cardinality::OneToOne {
                 let mut h = DefaultHasher::new();
                 s.metric.hash(&mut h);
@@ -419,11 +450,8 @@ fn vector_vector(
         }
     }
     // fill(): pair unmatched series with the fill value.
-    let (fill_many, fill_one) = if swap {
-        (m.fill_right, m.fill_left)
-    } else {
-        (m.fill_left, m.fill_right)
-    };
+    // With group_right the sides swap roles, and the fill values go with them (as upstream).
+    let (fill_many, fill_one) = (m.fill_left, m.fill_right);
     if let Some(fv) = fill_many {
         for (oi, os) in one.iter().enumerate() {
             if used_one[oi] {
@@ -431,20 +459,20 @@ fn vector_vector(
             }
             let filler = Sample::float(Arc::new(signature_labels(&os.metric, m)), os.t, fv);
             let (l, r) = if swap { (os, &filler) } else { (&filler, os) };
-            if let Some(s) = combine(ev, b, m, l, r, &filler, os, drop) {
+            if let Some(s) = combine(ev, b, m, l, r, &filler, os, drop, sigs) {
                 out.push(s);
             }
         }
     }
     if let Some(fv) = fill_one {
         for ms in &many {
-            let sig = signature(&ms.metric, m);
+            let sig = sigs.sig(&ms.metric, m);
             if index.contains_key(&sig) {
                 continue;
             }
             let filler = Sample::float(Arc::new(signature_labels(&ms.metric, m)), ms.t, fv);
             let (l, r) = if swap { (&filler, ms) } else { (ms, &filler) };
-            if let Some(s) = combine(ev, b, m, l, r, ms, &filler, drop) {
+            if let Some(s) = combine(ev, b, m, l, r, ms, &filler, drop, sigs) {
                 out.push(s);
             }
         }
@@ -463,6 +491,7 @@ fn combine(
     ms: &Sample,
     os: &Sample,
     drop: bool,
+    cache: &mut SigCache,
 ) -> Option<Sample> {
     let lo = match &l.h {
         Some(h) => Operand::H(h),
@@ -482,7 +511,7 @@ fn combine(
         return None;
     }
     let (res, keep) = apply(ev, b, lo, ro)?;
-    let metric = result_metric(ms, os, m);
+    let metric = cache.result_metric(ms, os, m);
     let mut s = Sample {
         metric,
         t: ms.t,

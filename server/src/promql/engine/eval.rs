@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::extended::{XProblem, XValue, interpolate};
 use super::histogram::HistogramOps;
-use super::value::{FPoint, HPoint, Matrix, Sample, Series, Value, Vector};
+use super::value::{FPoint, FastMap, HPoint, Matrix, Sample, Series, Value, Vector};
 use super::{Annotation, Annotations, EngineOptions, QueryError, QueryResult, QueryStats, position_suffix};
 use crate::model::histogram::{CounterResetHint, FloatHistogram};
 use crate::model::labels::Labels;
@@ -76,6 +77,12 @@ pub struct RangeArg {
     pub pos: PosRange,
     /// Whether the argument was a subquery (affects some annotations).
     pub is_subquery: bool,
+    /// `anchored`: windows start with the last sample at or before their start.
+    pub anchored: bool,
+    /// `smoothed`: window edges are interpolated from the samples around them.
+    pub smoothed: bool,
+    /// How far `anchored`/`smoothed` look beyond the window (the lookback delta).
+    pub lookback: i64,
 }
 
 impl RangeArg {
@@ -90,6 +97,15 @@ impl RangeArg {
         let h1 = rs.histograms.partition_point(|p| p.t <= end);
         (&rs.floats[f0..f1.max(f0)], &rs.histograms[h0..h1.max(h0)])
     }
+}
+
+/// When a query must stop: its deadline, and an optional cancellation flag.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits<'a> {
+    /// The query times out after this.
+    pub deadline: Instant,
+    /// Set by the caller to cancel the query.
+    pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 /// Evaluation state for one query (and, with a narrower range and step, for its subqueries).
@@ -108,7 +124,7 @@ pub struct Evaluator<'a> {
     /// The top-level query's start, end and step (for `@ start()`, `step()`, ...).
     pub ctx: DurationContext,
     lookback: i64,
-    deadline: Instant,
+    limits: Limits<'a>,
     /// Annotations raised so far.
     pub annotations: Annotations,
     current_samples: usize,
@@ -117,6 +133,8 @@ pub struct Evaluator<'a> {
     /// Inside `histogram_count`/`histogram_sum`/`histogram_avg`: histogram samples are read as upstream's
     /// statistics-only iterator reads them, detecting counter resets sample by sample.
     pub stats_mode: bool,
+    /// Evaluating the inner expression of a subquery.
+    in_subquery: bool,
 }
 
 impl std::fmt::Debug for Evaluator<'_> {
@@ -139,7 +157,7 @@ pub fn evaluate(
     start: i64,
     end: i64,
     step: i64,
-    deadline: Instant,
+    limits: Limits<'_>,
 ) -> Result<QueryResult, QueryError> {
     let mut ev = Evaluator {
         opts,
@@ -155,12 +173,13 @@ pub fn evaluate(
             end_ms: end,
         },
         lookback: opts.lookback_delta.as_millis() as i64,
-        deadline,
+        limits,
         annotations: Annotations::default(),
         current_samples: 0,
         peak_samples: 0,
         total_samples: 0,
         stats_mode: false,
+        in_subquery: false,
     };
     let val = ev.eval(expr)?;
     let value = if step == 0 {
@@ -285,10 +304,29 @@ pub fn without_name(labels: &Labels) -> Labels {
 /// removed and series that then share a label set at the same time are an error.
 pub fn vectors_to_matrix(vs: Vec<Vector>, start: i64, step: i64, finish: bool) -> Result<Matrix, QueryError> {
     let mut index: HashMap<Arc<Labels>, usize> = HashMap::new();
+    // Series keep their `Arc` from step to step: look up by pointer first (the held `Arc` keeps it unique).
+    let mut by_ptr: FastMap<(usize, bool), (Arc<Labels>, usize)> = FastMap::default();
     let mut out: Matrix = Vec::new();
     for (i, v) in vs.into_iter().enumerate() {
         let t = start + i as i64 * step;
         for s in v {
+            let ptr_key = (Arc::as_ptr(&s.metric) as usize, s.drop_name);
+            if let Some((_, idx)) = by_ptr.get(&ptr_key) {
+                let series = &mut out[*idx];
+                let dup = series.floats.last().is_some_and(|p| p.t == t)
+                    || series.histograms.last().is_some_and(|p| p.t == t);
+                if dup {
+                    return Err(QueryError::Execution(
+                        "vector cannot contain metrics with the same labelset".into(),
+                    ));
+                }
+                match s.h {
+                    Some(h) => series.histograms.push(HPoint { t, h }),
+                    None => series.floats.push(FPoint { t, f: s.f }),
+                }
+                continue;
+            }
+            let original = s.metric.clone();
             let (metric, drop_name) = if finish && s.drop_name {
                 (Arc::new(without_name(&s.metric)), false)
             } else {
@@ -307,6 +345,7 @@ pub fn vectors_to_matrix(vs: Vec<Vector>, start: i64, step: i64, finish: bool) -
                     out.len() - 1
                 }
             };
+            by_ptr.insert(ptr_key, (original, idx));
             let series = &mut out[idx];
             let dup =
                 series.floats.last().is_some_and(|p| p.t == t) || series.histograms.last().is_some_and(|p| p.t == t);
@@ -355,7 +394,14 @@ impl<'a> Evaluator<'a> {
 
     /// Fails when the query ran past its deadline.
     pub fn check_deadline(&self, what: &'static str) -> Result<(), QueryError> {
-        if Instant::now() > self.deadline {
+        if self
+            .limits
+            .cancel
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            return Err(QueryError::Canceled(what));
+        }
+        if Instant::now() > self.limits.deadline {
             return Err(QueryError::Timeout(what));
         }
         Ok(())
@@ -535,22 +581,126 @@ impl<'a> Evaluator<'a> {
     /// sample found rather than the step's (for `timestamp()`).
     pub fn eval_vector_selector(&mut self, vs: &VectorSelector, sample_time: bool) -> Result<Vec<Vector>, QueryError> {
         let refs = self.ref_times(&vs.offset, &vs.at);
+        self.eval_vector_selector_at(vs, &refs, sample_time)
+    }
+
+    /// Per step, the time the data of `expr` is read at: the step time shifted by the `@` and `offset` modifiers
+    /// of the selector (and subqueries) it reads through. `info()` looks up info series at these times.
+    pub fn data_times(&self, expr: &Expr) -> Vec<i64> {
+        let mut times: Vec<i64> = (0..self.steps()).map(|i| self.ts(i)).collect();
+        let mut e = expr;
+        loop {
+            let (off, at) = match e.unparen() {
+                Expr::VectorSelector(vs) => (&vs.offset, &vs.at),
+                Expr::MatrixSelector(ms) => (&ms.vs.offset, &ms.vs.at),
+                Expr::Subquery(sq) => (&sq.offset, &sq.at),
+                other => {
+                    match other.children().into_iter().find(|c| {
+                        matches!(
+                            c.value_type(),
+                            crate::promql::ast::ValueType::Vector | crate::promql::ast::ValueType::Matrix
+                        )
+                    }) {
+                        Some(c) => {
+                            e = c;
+                            continue;
+                        }
+                        None => return times,
+                    }
+                }
+            };
+            let o = off.as_ref().map_or(0, |d| self.duration(d));
+            for t in times.iter_mut() {
+                *t = at.as_ref().map_or(*t, |a| self.at_time(a)) - o;
+            }
+            match e.unparen() {
+                Expr::Subquery(sq) => e = &sq.expr,
+                _ => return times,
+            }
+        }
+    }
+
+    /// An instant vector selector read at the given per-step times.
+    pub fn eval_vector_selector_at(
+        &mut self,
+        vs: &VectorSelector,
+        refs: &[i64],
+        sample_time: bool,
+    ) -> Result<Vec<Vector>, QueryError> {
+        let refs = refs.to_vec();
         let n = refs.len();
         let mut out: Vec<Vector> = (0..n).map(|_| Vector::new()).collect();
         let (Some(&lo), Some(&hi)) = (refs.iter().min(), refs.iter().max()) else {
             return Ok(out);
         };
-        let series = self.select(vs, lo - self.lookback + 1, hi, 0)?;
+        let maxt = if vs.smoothed { hi + self.lookback } else { hi };
+        let series = self.select(vs, lo - self.lookback + 1, maxt, 0)?;
         for s in &series {
             self.check_deadline("expression evaluation")?;
-            let points = self.load_points(s)?;
+            let mut points = self.load_points(s)?;
+            if vs.anchored || vs.smoothed {
+                points.retain(|(_, p)| !matches!(p, Point::F(f) if is_stale_nan(*f)));
+            }
+            if vs.smoothed {
+                let metric = Arc::new(s.labels.clone());
+                let name = s.labels.metric_name().unwrap_or("").to_string();
+                for (i, &r) in refs.iter().enumerate() {
+                    let idx = points.partition_point(|(t, _)| *t <= r);
+                    let before = idx
+                        .checked_sub(1)
+                        .map(|j| &points[j])
+                        .filter(|(t, _)| *t > r - self.lookback);
+                    let after = points.get(idx).filter(|(t, _)| *t <= r + self.lookback);
+                    let xv = |p: &Point| match p {
+                        Point::F(f) => XValue::F(*f),
+                        Point::H(h) => XValue::H(h.clone()),
+                    };
+                    let v = match (before, after) {
+                        (Some((bt, bp)), _) if *bt == r => Ok(xv(bp)),
+                        (Some((bt, bp)), Some((at, ap))) => {
+                            let counter = matches!(ap, Point::H(_));
+                            interpolate(*bt, &xv(bp), *at, &xv(ap), r, counter)
+                        }
+                        (Some((_, bp)), None) => Ok(xv(bp)),
+                        _ => continue,
+                    };
+                    match v {
+                        Ok(XValue::F(f)) => out[i].push(Sample::float(metric.clone(), self.ts(i), f)),
+                        Ok(XValue::H(h)) => out[i].push(Sample {
+                            metric: metric.clone(),
+                            t: self.ts(i),
+                            f: 0.0,
+                            h: Some(h),
+                            drop_name: false,
+                        }),
+                        Err(XProblem::MixedTypes) => self.warn(
+                            format!("encountered a mix of histograms and floats for metric name {name:?}"),
+                            vs.pos,
+                        ),
+                        Err(XProblem::MixedSchemas) => self.warn(
+                            format!(
+                                "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {name:?}"
+                            ),
+                            vs.pos,
+                        ),
+                    }
+                }
+                continue;
+            }
             if points.is_empty() {
                 continue;
             }
             let metric = Arc::new(s.labels.clone());
             let mut last_t = i64::MIN;
+            // Step times only grow (or stay, with `@`): walk a cursor instead of searching each time.
+            let mut idx = 0;
+            let mut prev_r = i64::MIN;
             for (i, &r) in refs.iter().enumerate() {
-                let idx = points.partition_point(|(t, _)| *t <= r);
+                if r < prev_r {
+                    idx = 0;
+                }
+                prev_r = r;
+                idx += points[idx..].iter().take_while(|(t, _)| *t <= r).count();
                 if idx == 0 {
                     continue;
                 }
@@ -563,8 +713,18 @@ impl<'a> Evaluator<'a> {
                     Point::F(f) if is_stale_nan(*f) => {}
                     Point::F(f) => out[i].push(Sample::float(metric.clone(), st, *f)),
                     Point::H(h) => {
-                        // A sample seen again at a later step must not report its counter reset again.
-                        let h = if *t == last_t && h.counter_reset_hint == CounterResetHint::CounterReset {
+                        // A sample seen again at a later step must not report its counter reset again; inside
+                        // subqueries, samples are not consecutive, so storage hints give way to detection.
+                        let hint = h.counter_reset_hint;
+                        let h = if *t == last_t && hint == CounterResetHint::CounterReset {
+                            let mut c = (**h).clone();
+                            c.counter_reset_hint = CounterResetHint::NotCounterReset;
+                            Arc::new(c)
+                        } else if self.in_subquery && *t != last_t && hint != CounterResetHint::Gauge {
+                            let mut c = (**h).clone();
+                            c.counter_reset_hint = CounterResetHint::Unknown;
+                            Arc::new(c)
+                        } else if self.in_subquery && *t == last_t && hint != CounterResetHint::Gauge {
                             let mut c = (**h).clone();
                             c.counter_reset_hint = CounterResetHint::NotCounterReset;
                             Arc::new(c)
@@ -592,17 +752,29 @@ impl<'a> Evaluator<'a> {
             Expr::MatrixSelector(ms) => {
                 let range = self.duration(&ms.range);
                 let refs = self.ref_times(&ms.vs.offset, &ms.vs.at);
+                let extended = ms.vs.anchored || ms.vs.smoothed;
                 let mut arg = RangeArg {
                     series: Vec::new(),
                     range,
                     ends: refs.clone(),
                     pos: ms.vs.pos,
                     is_subquery: false,
+                    anchored: ms.vs.anchored,
+                    smoothed: ms.vs.smoothed,
+                    lookback: self.lookback,
                 };
                 let (Some(&lo), Some(&hi)) = (refs.iter().min(), refs.iter().max()) else {
                     return Ok(arg);
                 };
-                let series = self.select(&ms.vs, lo - range + 1, hi, range)?;
+                let (mint, maxt) = if extended {
+                    (
+                        lo - range - self.lookback + 1,
+                        if ms.vs.smoothed { hi + self.lookback } else { hi },
+                    )
+                } else {
+                    (lo - range + 1, hi)
+                };
+                let series = self.select(&ms.vs, mint, maxt, range)?;
                 let mut total = 0;
                 for s in &series {
                     self.check_deadline("expression evaluation")?;
@@ -646,6 +818,9 @@ impl<'a> Evaluator<'a> {
             ends: refs.clone(),
             pos: sq.pos,
             is_subquery: true,
+            anchored: false,
+            smoothed: false,
+            lookback: self.lookback,
         };
         let (Some(&lo), Some(&hi)) = (refs.iter().min(), refs.iter().max()) else {
             return Ok(arg);
@@ -660,13 +835,17 @@ impl<'a> Evaluator<'a> {
         if inner_end < inner_start {
             return Ok(arg);
         }
-        let saved = (self.start, self.end, self.interval, self.stats_mode);
+        if ((inner_end - inner_start) / step).saturating_add(1) as u64 > self.opts.max_samples as u64 {
+            return Err(QueryError::TooManySamples("query execution"));
+        }
+        let saved = (self.start, self.end, self.interval, self.stats_mode, self.in_subquery);
         self.start = inner_start;
         self.end = inner_end;
         self.interval = step;
         self.stats_mode = false;
+        self.in_subquery = true;
         let inner = self.eval(&sq.expr);
-        (self.start, self.end, self.interval, self.stats_mode) = saved;
+        (self.start, self.end, self.interval, self.stats_mode, self.in_subquery) = saved;
         let vs = match inner? {
             Val::Vectors(vs) => vs,
             Val::Scalars(s) => s

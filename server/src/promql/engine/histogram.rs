@@ -54,11 +54,15 @@ pub fn compress(pairs: impl IntoIterator<Item = (i32, f64)>) -> (Vec<Span>, Vec<
 
 /// The index a bucket of `from` schema falls into at the coarser `to` schema.
 fn target_idx(idx: i32, from: i32, to: i32) -> i32 {
-    ((idx - 1) >> (from - to)) + 1
+    ((idx - 1) >> (from - to).clamp(0, 31)) + 1
 }
 
 /// Upper bound of bucket `idx` in an exponential schema.
 pub fn upper_bound(idx: i32, schema: i32) -> f64 {
+    if !(-4..=8).contains(&schema) {
+        // Outside the schemas Prometheus defines: the plain formula, without exact powers of two.
+        return (idx as f64 * (-(schema as f64)).exp2()).exp2();
+    }
     if schema < 0 {
         let exp = (idx as i64) << (-schema);
         if exp > 1024 {
@@ -458,6 +462,8 @@ pub struct HistogramSum {
     pub reconciled: bool,
     /// A counter reset and a "not a counter reset" hint met.
     pub collision: bool,
+    seen_reset: bool,
+    seen_not_reset: bool,
 }
 
 impl HistogramSum {
@@ -481,6 +487,8 @@ impl HistogramSum {
                 .collect(),
             reconciled: false,
             collision: false,
+            seen_reset: h.counter_reset_hint == CounterResetHint::CounterReset,
+            seen_not_reset: h.counter_reset_hint == CounterResetHint::NotCounterReset,
         }
     }
 
@@ -508,9 +516,11 @@ impl HistogramSum {
         if is_custom(self.schema) != is_custom(h.schema) {
             return Err(HistogramError::MixedSchemas(String::new()));
         }
-        let (hint, collision) = merge_hint(self.hint, h.counter_reset_hint);
+        let (hint, _) = merge_hint(self.hint, h.counter_reset_hint);
         self.hint = hint;
-        self.collision |= collision;
+        self.seen_reset |= h.counter_reset_hint == CounterResetHint::CounterReset;
+        self.seen_not_reset |= h.counter_reset_hint == CounterResetHint::NotCounterReset;
+        self.collision |= self.seen_reset && self.seen_not_reset;
         let mut h = std::borrow::Cow::Borrowed(h);
         if is_custom(self.schema) {
             if self.custom_values != h.custom_values {
@@ -563,16 +573,38 @@ impl HistogramSum {
         Ok(())
     }
 
+    /// Multiplies every field and its compensation by `f`.
+    pub fn scale_all(&mut self, f: f64) {
+        for v in [&mut self.count, &mut self.sum, &mut self.zero] {
+            *v = (v.0 * f, v.1 * f);
+        }
+        for v in self.pos.values_mut().chain(self.neg.values_mut()) {
+            *v = (v.0 * f, v.1 * f);
+        }
+    }
+
     fn reset_to(&mut self, h: &FloatHistogram) {
-        let (reconciled, collision, hint) = (self.reconciled, self.collision, self.hint);
+        let keep = (
+            self.reconciled,
+            self.collision,
+            self.hint,
+            self.seen_reset,
+            self.seen_not_reset,
+        );
         *self = HistogramSum::new(h);
-        self.reconciled = reconciled;
-        self.collision = collision;
-        self.hint = hint;
+        (
+            self.reconciled,
+            self.collision,
+            self.hint,
+            self.seen_reset,
+            self.seen_not_reset,
+        ) = keep;
     }
 }
 
-/// A running mean of histograms: a compensated sum while it stays finite, an incremental mean after.
+/// A running mean of histograms. It keeps a compensated sum and, alongside, an incremental mean; each field of
+/// the result comes from the sum divided by the count unless that overflowed, in which case the incremental mean
+/// provides it (so fields that never overflow keep the precision of compensated summation).
 #[derive(Clone, Debug, Default)]
 pub struct HistogramMean {
     sum: Option<HistogramSum>,
@@ -585,53 +617,57 @@ impl HistogramMean {
     pub fn add(&mut self, h: &FloatHistogram) -> Result<(), HistogramError> {
         self.n += 1.0;
         let n = self.n;
-        if let Some(mean) = &mut self.mean {
-            let delta = Self::delta(h, &mean.value(), n)?;
-            mean.add(&delta, 1.0)?;
-            return Ok(());
+        match (&mut self.sum, &mut self.mean) {
+            (Some(sum), Some(mean)) => {
+                sum.add(h, 1.0)?;
+                mean.scale_all((n - 1.0) / n);
+                mean.add(h, 1.0 / n)?;
+            }
+            _ => {
+                self.sum = Some(HistogramSum::new(h));
+                self.mean = Some(HistogramSum::new(h));
+            }
         }
-        let Some(sum) = &mut self.sum else {
-            self.sum = Some(HistogramSum::new(h));
-            return Ok(());
-        };
-        let mut trial = sum.clone();
-        trial.add(h, 1.0)?;
-        let v = trial.value();
-        if v.count.is_finite() && v.sum.is_finite() {
-            *sum = trial;
-            return Ok(());
-        }
-        // Overflow: continue as an incremental mean of what was summed so far.
-        let mut mean = HistogramSum::new(&sum.value().scaled(1.0 / (n - 1.0)));
-        mean.reconciled = sum.reconciled;
-        mean.collision = sum.collision;
-        let delta = Self::delta(h, &mean.value(), n)?;
-        mean.add(&delta, 1.0)?;
-        self.mean = Some(mean);
         Ok(())
-    }
-
-    /// `h/n - mean/n`, computed before adding so that nothing overflows.
-    fn delta(h: &FloatHistogram, mean: &FloatHistogram, n: f64) -> Result<FloatHistogram, HistogramError> {
-        let mut d = h.scaled(1.0 / n);
-        let hint = d.counter_reset_hint;
-        d.sub_hist(&mean.scaled(1.0 / n))?;
-        d.counter_reset_hint = hint;
-        Ok(d)
     }
 
     /// The mean so far.
     pub fn value(&self) -> Option<FloatHistogram> {
-        if let Some(m) = &self.mean {
-            return Some(m.value());
-        }
-        self.sum.as_ref().map(|s| s.value().scaled(1.0 / self.n))
+        let (sum, mean) = (self.sum.as_ref()?, self.mean.as_ref()?);
+        let mut out = sum.value().scaled(1.0 / self.n);
+        let m = mean.value();
+        let pick = |a: f64, b: f64| if a.is_finite() || !b.is_finite() { a } else { b };
+        out.count = pick(out.count, m.count);
+        out.sum = pick(out.sum, m.sum);
+        out.zero_count = pick(out.zero_count, m.zero_count);
+        let pick_buckets = |spans: &[Span], counts: &[f64], ms: &[Span], mc: &[f64]| {
+            let alt: BTreeMap<i32, f64> = expand(ms, mc).into_iter().collect();
+            compress(
+                expand(spans, counts)
+                    .into_iter()
+                    .map(|(i, c)| (i, pick(c, alt.get(&i).copied().unwrap_or(c)))),
+            )
+        };
+        (out.positive_spans, out.positive_buckets) = pick_buckets(
+            &out.positive_spans,
+            &out.positive_buckets,
+            &m.positive_spans,
+            &m.positive_buckets,
+        );
+        (out.negative_spans, out.negative_buckets) = pick_buckets(
+            &out.negative_spans,
+            &out.negative_buckets,
+            &m.negative_spans,
+            &m.negative_buckets,
+        );
+        Some(out)
     }
 
     /// Whether custom buckets were reconciled, and whether counter-reset hints collided.
     pub fn flags(&self) -> (bool, bool) {
-        let s = self.mean.as_ref().or(self.sum.as_ref());
-        s.map_or((false, false), |s| (s.reconciled, s.collision))
+        self.sum
+            .as_ref()
+            .map_or((false, false), |s| (s.reconciled, s.collision))
     }
 }
 

@@ -11,12 +11,17 @@
 pub mod aggregate;
 pub mod binop;
 pub mod eval;
+pub mod extended;
 pub mod functions;
 pub mod histogram;
 pub mod kahan;
 pub mod value;
 
+#[cfg(test)]
+mod tests;
+
 use std::fmt;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,6 +43,12 @@ pub struct EngineOptions {
     pub max_concurrency: usize,
     /// Allow experimental functions and aggregations (`--enable-feature=promql-experimental-functions`).
     pub enable_experimental_functions: bool,
+    /// Allow duration expressions (`--enable-feature=promql-duration-expr`).
+    pub enable_duration_expressions: bool,
+    /// Allow the `anchored` and `smoothed` modifiers (`--enable-feature=promql-extended-range-selectors`).
+    pub enable_extended_range_selectors: bool,
+    /// Allow `fill()` on binary operators (`--enable-feature=promql-binop-fill-modifiers`).
+    pub enable_binop_fill_modifiers: bool,
     /// Resolution of subqueries without a step (the global evaluation interval, default 1m).
     pub default_subquery_step: Duration,
 }
@@ -50,6 +61,9 @@ impl Default for EngineOptions {
             timeout: Duration::from_secs(120),
             max_concurrency: 20,
             enable_experimental_functions: false,
+            enable_duration_expressions: false,
+            enable_extended_range_selectors: false,
+            enable_binop_fill_modifiers: false,
             default_subquery_step: Duration::from_secs(60),
         }
     }
@@ -171,7 +185,7 @@ pub struct QueryResult {
 
 /// The `(line:column)` suffix upstream appends to annotations, for the byte offset `pos.start` in `query`.
 pub fn position_suffix(query: &str, pos: PosRange) -> String {
-    let before = &query[..pos.start.min(query.len())];
+    let before = query.get(..pos.start.min(query.len())).unwrap_or(query);
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     format!("({line}:{col})")
@@ -220,9 +234,6 @@ pub struct Engine {
     gate: Arc<Gate>,
 }
 
-/// Parses query text into a tree (the PromQL parser's entry point).
-pub type ParseFn = fn(&str) -> Result<Expr, String>;
-
 impl Engine {
     /// An engine with these options.
     pub fn new(opts: EngineOptions) -> Engine {
@@ -239,6 +250,40 @@ impl Engine {
     /// The options.
     pub fn options(&self) -> &EngineOptions {
         &self.opts
+    }
+
+    /// The parser options these engine options imply.
+    pub fn parse_options(&self) -> crate::promql::ParseOptions {
+        crate::promql::ParseOptions {
+            experimental_functions: self.opts.enable_experimental_functions,
+            duration_expressions: self.opts.enable_duration_expressions,
+            extended_range_selectors: self.opts.enable_extended_range_selectors,
+            binop_fill_modifiers: self.opts.enable_binop_fill_modifiers,
+        }
+    }
+
+    /// Parses `query` with the syntax these options enable; errors are `bad_data`.
+    pub fn parse(&self, query: &str) -> Result<Expr, QueryError> {
+        crate::promql::parse_with(query, &self.parse_options()).map_err(|e| QueryError::BadData(e.to_string()))
+    }
+
+    /// Parses and evaluates `query` at time `t` (ms).
+    pub fn query_instant(&self, queryable: &dyn Queryable, query: &str, t: i64) -> Result<QueryResult, QueryError> {
+        let expr = self.parse(query)?;
+        self.instant_query(queryable, query, &expr, t)
+    }
+
+    /// Parses and evaluates `query` at every `step` (ms) from `start` to `end`.
+    pub fn query_range(
+        &self,
+        queryable: &dyn Queryable,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<QueryResult, QueryError> {
+        let expr = self.parse(query)?;
+        self.range_query(queryable, query, &expr, start, end, step)
     }
 
     /// Evaluates `expr` (parsed from `query`, used for annotation positions) at time `t` (ms).
@@ -272,7 +317,41 @@ impl Engine {
                 "end timestamp must not be before start time".into(),
             ));
         }
+        // Every step holds at least one value; refuse ranges that could never fit the sample limit.
+        if ((end - start) / step).saturating_add(1) as u64 > self.opts.max_samples as u64 {
+            return Err(QueryError::TooManySamples("query execution"));
+        }
         self.run(queryable, query, expr, start, end, step)
+    }
+
+    /// As [`Engine::instant_query`], stopping with [`QueryError::Canceled`] once `cancel` is set.
+    pub fn instant_query_cancellable(
+        &self,
+        queryable: &dyn Queryable,
+        query: &str,
+        expr: &Expr,
+        t: i64,
+        cancel: &AtomicBool,
+    ) -> Result<QueryResult, QueryError> {
+        self.run_with(queryable, query, expr, (t, t, 0), Some(cancel))
+    }
+
+    /// As [`Engine::range_query`], stopping with [`QueryError::Canceled`] once `cancel` is set.
+    #[allow(clippy::too_many_arguments)]
+    pub fn range_query_cancellable(
+        &self,
+        queryable: &dyn Queryable,
+        query: &str,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+        cancel: &AtomicBool,
+    ) -> Result<QueryResult, QueryError> {
+        if step <= 0 || end < start {
+            return self.range_query(queryable, query, expr, start, end, step);
+        }
+        self.run_with(queryable, query, expr, (start, end, step), Some(cancel))
     }
 
     fn run(
@@ -284,8 +363,20 @@ impl Engine {
         end: i64,
         step: i64,
     ) -> Result<QueryResult, QueryError> {
+        self.run_with(queryable, query, expr, (start, end, step), None)
+    }
+
+    fn run_with(
+        &self,
+        queryable: &dyn Queryable,
+        query: &str,
+        expr: &Expr,
+        (start, end, step): (i64, i64, i64),
+        cancel: Option<&AtomicBool>,
+    ) -> Result<QueryResult, QueryError> {
         let deadline = Instant::now() + self.opts.timeout;
         let _slot = self.gate.enter(deadline)?;
-        eval::evaluate(&self.opts, queryable, query, expr, start, end, step, deadline)
+        let limits = eval::Limits { deadline, cancel };
+        eval::evaluate(&self.opts, queryable, query, expr, start, end, step, limits)
     }
 }

@@ -2,7 +2,9 @@
 //! of points per [`Series`]). Label sets are shared (`Arc`) so that carrying a series through many steps does not
 //! copy its labels.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::model::histogram::FloatHistogram;
@@ -134,3 +136,43 @@ impl fmt::Display for Sample {
         }
     }
 }
+
+/// A fast hasher for keys that are already well distributed or are addresses: `u64` signatures, `usize`
+/// pointers and small tuples of them (not for attacker-chosen strings).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    #[inline]
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        // Fold the well-mixed high bits into the low ones the table indexes with.
+        self.0 ^ (self.0 >> 29)
+    }
+}
+
+/// A map keyed by signatures or addresses.
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// A set of signatures or addresses.
+pub type FastSet<K> = HashSet<K, BuildHasherDefault<FastHasher>>;

@@ -10,6 +10,8 @@ use crate::model::value::stale_nan;
 use crate::promql::engine::histogram::HistogramOps;
 #[cfg(test)]
 use crate::promql::engine::histogram::expand;
+use crate::promql::literals::unquote;
+use crate::promql::series::parse_series_metric;
 
 /// A script line could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,8 @@ pub enum Point {
 pub struct SeriesDesc {
     /// The labels (with `__name__`).
     pub labels: Labels,
+    /// `metric{...}@st values`: the values are the samples' start timestamps (offsets), not sample values.
+    pub start_timestamps: bool,
     /// Values in order; `None` is an omitted point (`_`).
     pub values: Vec<Option<Point>>,
 }
@@ -342,7 +346,7 @@ fn parse_expect(eval: &mut Eval, rest: &str, range_vector: &mut Option<(i64, i64
         "ordered" => eval.ordered = true,
         "string" => {
             let s = rest.trim();
-            let v = unquote_string(s).ok_or_else(|| format!("bad string literal {s:?}"))?;
+            let v = unquote(s).map_err(|e| format!("bad string literal {s:?}: {e}"))?;
             eval.expected = Expected::String(v);
         }
         "range" => {
@@ -366,56 +370,6 @@ fn parse_expect(eval: &mut Eval, rest: &str, range_vector: &mut Option<(i64, i64
         _ => return Err(format!("unknown expectation {kind:?}")),
     }
     Ok(())
-}
-
-/// Unquotes a PromQL string literal (`"..."`, `'...'` or `` `...` ``).
-pub fn unquote_string(s: &str) -> Option<String> {
-    let mut chars = s.chars();
-    let q = chars.next()?;
-    if !matches!(q, '"' | '\'' | '`') || s.len() < 2 || !s.ends_with(q) {
-        return None;
-    }
-    let inner = &s[1..s.len() - 1];
-    if q == '`' {
-        return Some(inner.to_string());
-    }
-    let mut out = String::new();
-    let mut it = inner.chars();
-    while let Some(c) = it.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match it.next()? {
-            'n' => out.push('\n'),
-            't' => out.push('\t'),
-            'r' => out.push('\r'),
-            '\\' => out.push('\\'),
-            '"' => out.push('"'),
-            '\'' => out.push('\''),
-            'a' => out.push('\x07'),
-            'b' => out.push('\x08'),
-            'f' => out.push('\x0c'),
-            'v' => out.push('\x0b'),
-            c @ ('x' | 'u' | 'U') => {
-                let n = match c {
-                    'x' => 2,
-                    'u' => 4,
-                    _ => 8,
-                };
-                let hex: String = it.by_ref().take(n).collect();
-                let code = u32::from_str_radix(&hex, 16).ok()?;
-                out.push(char::from_u32(code)?);
-            }
-            d if d.is_digit(8) => {
-                let rest: String = it.by_ref().take(2).collect();
-                let code = u32::from_str_radix(&format!("{d}{rest}"), 8).ok()?;
-                out.push(char::from_u32(code)?);
-            }
-            _ => return None,
-        }
-    }
-    Some(out)
 }
 
 /// A time in a script: a duration from 0 (`5m`, `1h30m`, `0`) or a number of seconds.
@@ -505,94 +459,22 @@ pub fn parse_series_desc(text: &str, line: usize) -> Result<SeriesDesc, ScriptEr
         text: text.to_string(),
         reason,
     };
-    let (labels, rest) = parse_labels(text).map_err(err)?;
-    let values = parse_values(rest.trim()).map_err(err)?;
-    Ok(SeriesDesc { labels, values })
-}
-
-/// Parses a metric name and/or `{...}` label block; returns the labels and the rest of the text.
-pub fn parse_labels(text: &str) -> Result<(Labels, &str), String> {
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() && is_name_char(bytes[i] as char, i == 0) {
-        i += 1;
-    }
-    if i > 0 {
-        pairs.push(("__name__".into(), text[..i].to_string()));
-    }
-    let mut rest = &text[i..];
-    if rest.starts_with('{') {
-        rest = &rest[1..];
-        loop {
-            rest = rest.trim_start();
-            if let Some(r) = rest.strip_prefix('}') {
-                rest = r;
-                break;
-            }
-            // A label name, bare or quoted.
-            let (name, r) = if rest.starts_with('"') || rest.starts_with('\'') {
-                let (s, r) = take_quoted(rest)?;
-                (s, r)
-            } else {
-                let n = rest
-                    .char_indices()
-                    .find(|(j, c)| !is_name_char(*c, *j == 0))
-                    .map_or(rest.len(), |(j, _)| j);
-                if n == 0 {
-                    return Err(format!("expected label name at {rest:?}"));
-                }
-                (rest[..n].to_string(), &rest[n..])
-            };
-            let r = r.trim_start();
-            if let Some(r2) = r.strip_prefix('=') {
-                let (v, r3) = take_quoted(r2.trim_start())?;
-                pairs.push((name, v));
-                rest = r3.trim_start();
-            } else {
-                // A quoted metric name alone inside the braces.
-                pairs.push(("__name__".into(), name));
-                rest = r;
-            }
-            rest = rest.trim_start();
-            if let Some(r) = rest.strip_prefix(',') {
-                rest = r;
-            } else if !rest.starts_with('}') {
-                return Err(format!("expected `,` or `}}` at {rest:?}"));
-            }
-        }
-    } else if i == 0 {
-        return Err("expected a metric name or `{`".into());
-    }
-    Ok((pairs.into_iter().collect(), rest))
-}
-
-fn is_name_char(c: char, first: bool) -> bool {
-    c.is_ascii_alphabetic() || c == '_' || c == ':' || (!first && c.is_ascii_digit())
-}
-
-fn take_quoted(s: &str) -> Result<(String, &str), String> {
-    let q = s.chars().next().ok_or("expected a quoted string")?;
-    if q != '"' && q != '\'' && q != '`' {
-        return Err(format!("expected a quoted string at {s:?}"));
-    }
-    let mut escaped = false;
-    for (j, c) in s.char_indices().skip(1) {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        if c == '\\' && q != '`' {
-            escaped = true;
-            continue;
-        }
-        if c == q {
-            let lit = &s[..j + 1];
-            let v = unquote_string(lit).ok_or_else(|| format!("bad string {lit:?}"))?;
-            return Ok((v, &s[j + 1..]));
-        }
-    }
-    Err("unterminated string".into())
+    let (labels, end) = parse_series_metric(text).map_err(|e| err(e.to_string()))?;
+    let rest = &text[end..];
+    let (start_timestamps, rest) = match rest.strip_prefix("@st") {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
+    let values = if start_timestamps {
+        parse_start_timestamps(rest.trim()).map_err(err)?
+    } else {
+        parse_values(rest.trim()).map_err(err)?
+    };
+    Ok(SeriesDesc {
+        labels,
+        start_timestamps,
+        values,
+    })
 }
 
 /// Splits the values part into tokens: `{{...}}` blocks (with any `+{{..}}xN` suffix) stay whole.
@@ -640,6 +522,38 @@ fn parse_values(s: &str) -> Result<Vec<Option<Point>>, String> {
             parse_histogram_token(tok, &mut out)?;
         } else {
             parse_float_token(tok, &mut out)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Start-timestamp offsets: durations (`-30s`), `_`, and `a+bxN`/`a-bxN`/`axN` expansions of durations, as
+/// milliseconds.
+fn parse_start_timestamps(s: &str) -> Result<Vec<Option<Point>>, String> {
+    let mut out = Vec::new();
+    for tok in s.split_whitespace() {
+        let bad = || format!("bad start timestamp {tok:?}");
+        if tok == "_" {
+            out.push(None);
+            continue;
+        }
+        let tok = tok.strip_prefix('+').unwrap_or(tok);
+        let (head, times) = match tok.rfind('x') {
+            Some(x) => (&tok[..x], tok[x + 1..].parse::<usize>().map_err(|_| bad())?),
+            None => (tok, 0),
+        };
+        let hb = head.as_bytes();
+        let split = (1..hb.len()).find(|&j| hb[j] == b'+' || hb[j] == b'-');
+        let (start, inc) = match split {
+            Some(j) => {
+                let a = parse_duration(&head[..j]).ok_or_else(bad)?;
+                let b = parse_duration(&head[j + 1..]).ok_or_else(bad)?;
+                (a, if hb[j] == b'-' { -b } else { b })
+            }
+            None => (parse_duration(head).ok_or_else(bad)?, 0),
+        };
+        for k in 0..=times as i64 {
+            out.push(Some(Point::Float((start + k * inc) as f64)));
         }
     }
     Ok(out)
@@ -850,6 +764,7 @@ mod tests {
             assert_eq!(d.labels.to_string(), want, "{text}");
         }
         assert!(parse_series_desc("m{a=1} 1", 1).is_err());
+        assert!(parse_series_desc("m{a=\"1\"}@st -1m", 1).unwrap().start_timestamps);
     }
 
     #[test]
@@ -866,7 +781,7 @@ mod tests {
         assert_eq!((h.count, h.sum), (6.0, 7.0));
         assert_eq!(
             expand(&h.positive_spans, &h.positive_buckets),
-            vec![(0, 2.0), (1, 3.0), (2, 2.0), (3, 1.0)]
+            vec![(0, 2.0), (1, 1.0), (2, 2.0), (3, 1.0)]
         );
     }
 

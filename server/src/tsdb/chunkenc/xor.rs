@@ -25,6 +25,9 @@ pub enum ChunkError {
         /// The count from the header.
         count: u16,
     },
+    /// A histogram's buckets do not match its spans or the chunk's layout.
+    #[error("histogram buckets do not match the layout")]
+    Layout,
     /// The chunk is shorter than its 2-byte header.
     #[error("chunk shorter than its header ({len} bytes)")]
     NoHeader {
@@ -101,7 +104,7 @@ impl XorChunk {
 }
 
 /// "No leading/trailing window yet", as upstream marks it.
-const NO_WINDOW: u8 = 0xff;
+pub(super) const NO_WINDOW: u8 = 0xff;
 
 #[derive(Debug, Clone, Copy)]
 struct EncoderState {
@@ -248,7 +251,7 @@ fn fits(x: i64, n: u32) -> bool {
     -(half - 1) <= x && x <= half
 }
 
-fn write_xor(w: &mut BitWriter, new: f64, prev: f64, leading: &mut u8, trailing: &mut u8) {
+pub(super) fn write_xor(w: &mut BitWriter, new: f64, prev: f64, leading: &mut u8, trailing: &mut u8) {
     let delta = new.to_bits() ^ prev.to_bits();
     if delta == 0 {
         w.write_bit(false);

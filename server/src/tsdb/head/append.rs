@@ -1,30 +1,63 @@
 //! Append batches: samples are checked at append time (the same rules as [`crate::storage::mem::MemStorage`]:
-//! older than the series' newest sample is out of order, the same timestamp with different value bits is a
+//! older than the series' newest sample is out of order, the same timestamp with a different value is a
 //! duplicate, the same sample again is accepted and ignored), held until commit, logged to the WAL on commit
-//! (series records for series the WAL has not seen, then one samples record) and only then added to the series.
+//! (series records for series the WAL has not seen, then the samples and histogram records) and only then added
+//! to the series.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::HeadInner;
-use super::series::{Appended, MemSeries, Pending, append_sample};
-use crate::model::histogram::{FloatHistogram, Histogram};
+use super::series::{Appended, MemSeries, Pending, SampleRef, ValueKey, append_sample};
+use crate::model::histogram::{FloatHistogram, Histogram, Span};
 use crate::model::labels::Labels;
 use crate::storage::{AppendError, Appender, SeriesRef, StorageError, validate_labels};
-use crate::tsdb::wal::record::{RefSample, encode_samples, encode_series};
+use crate::tsdb::wal::histogram_record::{RefFloatHistogram, RefHistogram, encode_float_histograms, encode_histograms};
+use crate::tsdb::wal::record::{self, RefSample, encode_samples};
+
+/// A pending sample's value.
+#[derive(Debug, Clone)]
+enum PendingValue {
+    Float(f64),
+    Histogram(Box<Histogram>),
+    FloatHistogram(Box<FloatHistogram>),
+}
+
+impl PendingValue {
+    fn as_ref(&self) -> SampleRef<'_> {
+        match self {
+            PendingValue::Float(v) => SampleRef::Float(*v),
+            PendingValue::Histogram(h) => SampleRef::Histogram(h),
+            PendingValue::FloatHistogram(h) => SampleRef::FloatHistogram(h),
+        }
+    }
+}
 
 /// An append batch on the head.
 #[derive(Debug)]
 pub struct HeadAppender {
     head: Arc<HeadInner>,
-    id: u64,
-    samples: Vec<(Arc<MemSeries>, i64, f64)>,
+    id: std::num::NonZeroU32,
+    samples: Vec<(Arc<MemSeries>, i64, PendingValue)>,
     done: bool,
+}
+
+fn spans_fit(spans: &[Span], buckets: usize) -> bool {
+    spans.iter().map(|s| s.length as usize).sum::<usize>() == buckets
+}
+
+fn invalid_histogram(labels: &Labels, what: &str) -> AppendError {
+    AppendError::Storage(StorageError::Corrupt(format!("invalid histogram for {labels}: {what}")))
 }
 
 impl HeadAppender {
     pub(crate) fn new(head: Arc<HeadInner>) -> HeadAppender {
-        let id = head.next_appender.fetch_add(1, Ordering::Relaxed);
+        // Ids wrap after 2^32 appenders; only appenders alive at the same time need distinct ids.
+        let id = loop {
+            if let Some(id) = std::num::NonZeroU32::new(head.next_appender.fetch_add(1, Ordering::Relaxed)) {
+                break id;
+            }
+        };
         head.metrics.head.active_appenders.inc();
         HeadAppender {
             head,
@@ -46,11 +79,22 @@ impl HeadAppender {
 
     /// Appends a float sample (see [`Appender::append`]).
     pub fn add(&mut self, series_ref: SeriesRef, labels: &Labels, t: i64, v: f64) -> Result<SeriesRef, AppendError> {
+        self.add_value(series_ref, labels, t, PendingValue::Float(v))
+    }
+
+    fn add_value(
+        &mut self,
+        series_ref: SeriesRef,
+        labels: &Labels,
+        t: i64,
+        v: PendingValue,
+    ) -> Result<SeriesRef, AppendError> {
         let mut series = self.lookup(series_ref, labels)?;
         if t < self.head.min_valid_time.load(Ordering::Acquire) {
             self.head.metrics.head.out_of_bound.inc();
             return Err(AppendError::OutOfBounds);
         }
+        let key = v.as_ref().key();
         for _ in 0..2 {
             let mut st = series.lock();
             if st.deleted {
@@ -60,28 +104,29 @@ impl HeadAppender {
                 series = self.head.get_or_create(&labels, 0).0;
                 continue;
             }
-            let last = match st.pending {
-                Some(p) if p.appender == self.id => Some((p.t, p.v)),
-                _ => match st.last {
-                    Some(l) => Some(l),
-                    None => match st.mmapped.last() {
-                        Some(c) => {
-                            let maxt = c.maxt;
-                            let r = c.chunk_ref;
-                            // Only after a restart without newer WAL samples: read the last value from disk.
-                            Some((maxt, last_value_on_disk(&self.head, r).unwrap_or(f64::NAN).to_bits()))
-                        }
-                        None => None,
-                    },
+            let last: Option<(i64, ValueKey)> = match st.pending {
+                Some(p) if p.appender == self.id => Some((p.t, p.key())),
+                _ => match st.head.as_ref().and_then(|h| h.last()) {
+                    Some(last) => Some(last),
+                    // Only after a restart or truncation left no open chunk: the last value is on disk.
+                    None => st.max_time().map(|maxt| {
+                        let key = st
+                            .mmapped
+                            .last()
+                            .filter(|c| c.maxt == maxt)
+                            .and_then(|c| last_float_on_disk(&self.head, c.chunk_ref))
+                            .map_or((u8::MAX, 0), |v| SampleRef::Float(v).key());
+                        (maxt, key)
+                    }),
                 },
             };
-            if let Some((lt, lv)) = last {
+            if let Some((lt, lkey)) = last {
                 if t < lt {
                     self.head.metrics.head.out_of_order.inc();
                     return Err(AppendError::OutOfOrder);
                 }
                 if t == lt {
-                    if lv != v.to_bits() {
+                    if lkey != key {
                         return Err(AppendError::DuplicateTimestamp);
                     }
                     return Ok(series.series_ref);
@@ -89,8 +134,9 @@ impl HeadAppender {
             }
             st.pending = Some(Pending {
                 appender: self.id,
+                kind: key.0,
                 t,
-                v: v.to_bits(),
+                v: key.1,
             });
             drop(st);
             let r = series.series_ref;
@@ -117,6 +163,38 @@ impl HeadAppender {
         }
     }
 
+    /// The WAL records of the batch's samples (floats, then histograms), encoded outside the WAL lock.
+    fn encode_samples(&self) -> Vec<Vec<u8>> {
+        let mut floats = Vec::new();
+        let mut hists = Vec::new();
+        let mut float_hists = Vec::new();
+        for (s, t, v) in &self.samples {
+            let (series_ref, t) = (s.series_ref, *t);
+            match v {
+                PendingValue::Float(v) => floats.push(RefSample { series_ref, t, v: *v }),
+                PendingValue::Histogram(h) => hists.push(RefHistogram {
+                    series_ref,
+                    t,
+                    h: (**h).clone(),
+                }),
+                PendingValue::FloatHistogram(h) => float_hists.push(RefFloatHistogram {
+                    series_ref,
+                    t,
+                    h: (**h).clone(),
+                }),
+            }
+        }
+        let mut recs = Vec::new();
+        if !floats.is_empty() {
+            let mut rec = Vec::with_capacity(floats.len() * 12 + 17);
+            encode_samples(&floats, &mut rec);
+            recs.push(rec);
+        }
+        recs.extend(encode_histograms(&hists));
+        recs.extend(encode_float_histograms(&float_hists));
+        recs
+    }
+
     /// Logs and applies the batch.
     pub fn commit_batch(&mut self) -> Result<(), StorageError> {
         if self.samples.is_empty() {
@@ -124,6 +202,13 @@ impl HeadAppender {
             return Ok(());
         }
         let head = self.head.clone();
+        // Sample records are encoded before taking the WAL lock; series records are decided under it, so a series
+        // record always precedes the first samples record that refers to the series.
+        let sample_recs = if head.opts.wal {
+            self.encode_samples()
+        } else {
+            Vec::new()
+        };
         {
             let mut wal = head.wal.lock().unwrap_or_else(|e| e.into_inner());
             if wal.is_none() && head.opts.wal {
@@ -131,37 +216,27 @@ impl HeadAppender {
                 return Err(StorageError::Closed);
             }
             if let Some(w) = wal.as_mut() {
+                // Series records for series the WAL has not seen yet, encoded straight from the interned labels.
                 let mut series_rec = Vec::new();
-                let mut new_series: Vec<(u64, Labels)> = Vec::new();
+                let mut new_series: Vec<&Arc<MemSeries>> = Vec::new();
                 for (s, _, _) in &self.samples {
                     if s.take_unlogged() {
-                        new_series.push((s.series_ref, s.to_labels()));
+                        if series_rec.is_empty() {
+                            series_rec.push(record::types::SERIES);
+                        }
+                        series_rec.extend_from_slice(&s.series_ref.to_be_bytes());
+                        record::encode_labels(s.label_pairs(), s.labels.len() / 2, &mut series_rec);
+                        new_series.push(s);
                     }
                 }
-                if !new_series.is_empty() {
-                    encode_series(new_series.iter().map(|(r, l)| (*r, l)), &mut series_rec);
+                let mut recs: Vec<&[u8]> = Vec::with_capacity(sample_recs.len() + 1);
+                if !series_rec.is_empty() {
+                    recs.push(&series_rec);
                 }
-                let refs: Vec<RefSample> = self
-                    .samples
-                    .iter()
-                    .map(|(s, t, v)| RefSample {
-                        series_ref: s.series_ref,
-                        t: *t,
-                        v: *v,
-                    })
-                    .collect();
-                let mut samples_rec = Vec::with_capacity(refs.len() * 12 + 17);
-                encode_samples(&refs, &mut samples_rec);
-                let res = if series_rec.is_empty() {
-                    w.log(&[&samples_rec])
-                } else {
-                    w.log(&[&series_rec, &samples_rec])
-                };
-                if let Err(e) = res {
-                    for (s, _, _) in &self.samples {
-                        if new_series.iter().any(|(r, _)| *r == s.series_ref) {
-                            s.logged.store(false, Ordering::Release);
-                        }
+                recs.extend(sample_recs.iter().map(Vec::as_slice));
+                if let Err(e) = w.log(&recs) {
+                    for s in &new_series {
+                        s.logged.store(false, Ordering::Release);
                     }
                     self.finish();
                     return Err(crate::tsdb::TsdbError::from(e).into());
@@ -170,40 +245,48 @@ impl HeadAppender {
         }
         let mut min = i64::MAX;
         let mut max = i64::MIN;
-        let mut appended = 0u64;
-        let mut ooo = 0u64;
-        let mut chunks = 0u64;
+        let (mut floats, mut hists, mut ooo, mut chunks) = (0u64, 0u64, 0u64, 0u64);
         for (s, t, v) in &self.samples {
             let mut st = s.lock();
-            match append_sample(&mut st, s.series_ref, *t, *v, head.params, &head.mapper) {
-                Appended::Ok => appended += 1,
-                Appended::NewChunk => {
-                    appended += 1;
-                    chunks += 1;
+            let appended = append_sample(&mut st, s.series_ref, *t, v.as_ref(), head.params, &head.mapper);
+            if matches!(appended, Appended::Ok | Appended::NewChunk) {
+                match v {
+                    PendingValue::Float(_) => floats += 1,
+                    _ => hists += 1,
                 }
+                min = min.min(*t);
+                max = max.max(*t);
+            }
+            match appended {
+                Appended::NewChunk => chunks += 1,
                 Appended::OutOfOrder => ooo += 1,
+                Appended::Ok | Appended::Invalid => {}
             }
             if st.pending.is_some_and(|p| p.appender == self.id && p.t <= *t) {
                 st.pending = None;
             }
-            min = min.min(*t);
-            max = max.max(*t);
         }
         let m = &head.metrics.head;
-        m.samples_appended.inc_by_int(appended);
+        m.samples_appended.inc_by_int(floats);
+        m.histograms_appended.inc_by_int(hists);
         m.out_of_order.inc_by_int(ooo);
         m.chunks_created.inc_by_int(chunks);
         m.chunks.add(chunks as f64);
-        head.update_bounds(min, max);
+        if min <= max {
+            head.update_bounds(min, max);
+        }
         self.samples.clear();
         self.finish();
         Ok(())
     }
 }
 
-/// The last sample value of a chunk on disk.
-fn last_value_on_disk(head: &HeadInner, chunk_ref: u64) -> Option<f64> {
-    let (_, data) = head.mapper.read_chunk(chunk_ref).ok()?;
+/// The last sample value of a float chunk on disk (`None` for other encodings or on error).
+fn last_float_on_disk(head: &HeadInner, chunk_ref: u64) -> Option<f64> {
+    let (encoding, data) = head.mapper.read_chunk(chunk_ref).ok()?;
+    if encoding != crate::tsdb::chunks_head::ENCODING_XOR {
+        return None;
+    }
     let chunk = crate::tsdb::chunkenc::XorChunk::from_bytes(data).ok()?;
     chunk.iter().filter_map(Result::ok).last().map(|(_, v)| v)
 }
@@ -221,28 +304,32 @@ impl Appender for HeadAppender {
 
     fn append_histogram(
         &mut self,
-        _series_ref: SeriesRef,
+        series_ref: SeriesRef,
         labels: &Labels,
-        _t: i64,
-        _h: &Histogram,
+        t: i64,
+        h: &Histogram,
     ) -> Result<SeriesRef, AppendError> {
-        Err(AppendError::InvalidLabels {
-            labels: labels.to_string(),
-            reason: "native histograms are not stored by the TSDB head yet",
-        })
+        if !spans_fit(&h.positive_spans, h.positive_buckets.len())
+            || !spans_fit(&h.negative_spans, h.negative_buckets.len())
+        {
+            return Err(invalid_histogram(labels, "spans and buckets mismatch"));
+        }
+        self.add_value(series_ref, labels, t, PendingValue::Histogram(Box::new(h.clone())))
     }
 
     fn append_float_histogram(
         &mut self,
-        _series_ref: SeriesRef,
+        series_ref: SeriesRef,
         labels: &Labels,
-        _t: i64,
-        _h: &FloatHistogram,
+        t: i64,
+        h: &FloatHistogram,
     ) -> Result<SeriesRef, AppendError> {
-        Err(AppendError::InvalidLabels {
-            labels: labels.to_string(),
-            reason: "native histograms are not stored by the TSDB head yet",
-        })
+        if !spans_fit(&h.positive_spans, h.positive_buckets.len())
+            || !spans_fit(&h.negative_spans, h.negative_buckets.len())
+        {
+            return Err(invalid_histogram(labels, "spans and buckets mismatch"));
+        }
+        self.add_value(series_ref, labels, t, PendingValue::FloatHistogram(Box::new(h.clone())))
     }
 
     fn commit(mut self: Box<Self>) -> Result<(), StorageError> {

@@ -57,6 +57,51 @@ impl Hasher for U64Hasher {
 }
 
 type U64Map<V> = HashMap<u64, V, BuildHasherDefault<U64Hasher>>;
+/// One stripe of the label-hash map: one series per hash, and the rare collisions aside (as upstream does).
+#[derive(Debug, Default)]
+struct HashStripe {
+    unique: U64Map<Arc<MemSeries>>,
+    conflicts: U64Map<Vec<Arc<MemSeries>>>,
+}
+
+impl HashStripe {
+    fn get(&self, hash: u64, labels: &Labels) -> Option<&Arc<MemSeries>> {
+        match self.unique.get(&hash) {
+            Some(s) if s.has_labels(labels) => Some(s),
+            Some(_) => self.conflicts.get(&hash)?.iter().find(|s| s.has_labels(labels)),
+            None => None,
+        }
+    }
+
+    fn insert(&mut self, hash: u64, series: Arc<MemSeries>) {
+        match self.unique.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(series);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => self.conflicts.entry(hash).or_default().push(series),
+        }
+    }
+
+    fn remove(&mut self, hash: u64, series_ref: u64) {
+        if self.unique.get(&hash).is_some_and(|s| s.series_ref == series_ref) {
+            self.unique.remove(&hash);
+            // Promote a colliding series, if any.
+            if let Some(list) = self.conflicts.get_mut(&hash) {
+                if let Some(s) = list.pop() {
+                    self.unique.insert(hash, s);
+                }
+                if list.is_empty() {
+                    self.conflicts.remove(&hash);
+                }
+            }
+        } else if let Some(list) = self.conflicts.get_mut(&hash) {
+            list.retain(|s| s.series_ref != series_ref);
+            if list.is_empty() {
+                self.conflicts.remove(&hash);
+            }
+        }
+    }
+}
 
 /// How the head behaves.
 #[derive(Debug, Clone)]
@@ -100,11 +145,11 @@ pub(crate) struct HeadInner {
     params: ChunkParams,
     mask: usize,
     refs: Box<[RwLock<U64Map<Arc<MemSeries>>>]>,
-    hashes: Box<[RwLock<U64Map<Vec<Arc<MemSeries>>>>]>,
+    hashes: Box<[RwLock<HashStripe>]>,
     postings: RwLock<MemPostings>,
     symbols: Interner,
     next_ref: AtomicU64,
-    next_appender: AtomicU64,
+    next_appender: std::sync::atomic::AtomicU32,
     min_time: AtomicI64,
     max_time: AtomicI64,
     min_valid_time: AtomicI64,
@@ -123,6 +168,20 @@ impl std::fmt::Debug for HeadInner {
             .field("dir", &self.dir)
             .field("next_ref", &self.next_ref)
             .finish_non_exhaustive()
+    }
+}
+
+impl Drop for HeadInner {
+    /// Dropped without [`Head::close`]: still write out buffered chunks and the WAL's last page (no fsync).
+    fn drop(&mut self) {
+        if let Err(e) = self.mapper.flush() {
+            tracing::warn!(error = %e, "flushing head chunks on drop failed");
+        }
+        if let Some(w) = self.wal.get_mut().unwrap_or_else(|e| e.into_inner()).as_mut()
+            && let Err(e) = w.flush()
+        {
+            tracing::warn!(error = %e, "flushing the WAL on drop failed");
+        }
     }
 }
 
@@ -174,7 +233,7 @@ impl Head {
             postings: RwLock::default(),
             symbols: Interner::default(),
             next_ref: AtomicU64::new(1),
-            next_appender: AtomicU64::new(1),
+            next_appender: std::sync::atomic::AtomicU32::new(1),
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
             min_valid_time: AtomicI64::new(opts.min_valid_time),
@@ -312,12 +371,15 @@ impl Head {
             for s in all {
                 let mut st = s.lock();
                 let before = st.num_chunks();
-                st.mmapped.retain(|c| c.maxt >= mint);
+                if st.mmapped.iter().any(|c| c.maxt < mint) {
+                    let kept: Vec<_> = st.mmapped.iter().copied().filter(|c| c.maxt >= mint).collect();
+                    st.mmapped = kept.into_boxed_slice();
+                }
                 if let Some(sp) = st.spilled.as_mut() {
                     sp.retain(|c| c.maxt >= mint);
                 }
                 if let Some(h) = &st.head
-                    && h.builder.last().is_none_or(|(t, _)| t < mint)
+                    && h.maxt().is_none_or(|t| t < mint)
                 {
                     st.head = None;
                 }
@@ -347,17 +409,10 @@ impl Head {
             let mut deleted = inner.deleted.lock().unwrap_or_else(|e| e.into_inner());
             for s in &victims {
                 let hash = labels_hash(s.label_pairs());
-                {
-                    let mut hs = inner.hashes[hash as usize & inner.mask]
-                        .write()
-                        .unwrap_or_else(|e| e.into_inner());
-                    if let Some(list) = hs.get_mut(&hash) {
-                        list.retain(|x| x.series_ref != s.series_ref);
-                        if list.is_empty() {
-                            hs.remove(&hash);
-                        }
-                    }
-                }
+                inner.hashes[hash as usize & inner.mask]
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(hash, s.series_ref);
                 inner.refs[s.series_ref as usize & inner.mask]
                     .write()
                     .unwrap_or_else(|e| e.into_inner())
@@ -470,7 +525,7 @@ impl HeadInner {
         let hs = self.hashes[hash as usize & self.mask]
             .read()
             .unwrap_or_else(|e| e.into_inner());
-        hs.get(&hash)?.iter().find(|s| s.has_labels(labels)).cloned()
+        hs.get(hash, labels).cloned()
     }
 
     /// The series named `labels`, created (with reference `want_ref` when non-zero, else the next free one) if
@@ -483,7 +538,7 @@ impl HeadInner {
         let mut hs = self.hashes[hash as usize & self.mask]
             .write()
             .unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = hs.get(&hash).and_then(|l| l.iter().find(|s| s.has_labels(labels))) {
+        if let Some(s) = hs.get(hash, labels) {
             return (s.clone(), false);
         }
         let r = if want_ref != 0 {
@@ -497,7 +552,7 @@ impl HeadInner {
             .flat_map(|(n, v)| [self.symbols.intern(n), self.symbols.intern(v)])
             .collect();
         let series = Arc::new(MemSeries::new(r, syms));
-        hs.entry(hash).or_default().push(series.clone());
+        hs.insert(hash, series.clone());
         self.refs[r as usize & self.mask]
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -522,4 +577,4 @@ impl HeadInner {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

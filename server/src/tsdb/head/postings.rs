@@ -241,8 +241,9 @@ mod tests {
 
     #[test]
     fn set_operations() {
-        let cases: &[(&[u64], &[u64], &[u64], &[u64], &[u64])] = &[
-            // a, b, a∩b, a∪b, a∖b
+        // a, b, a∩b, a∪b, a∖b
+        type Case<'a> = (&'a [u64], &'a [u64], &'a [u64], &'a [u64], &'a [u64]);
+        let cases: &[Case<'_>] = &[
             (&[], &[], &[], &[], &[]),
             (&[1, 2, 3], &[], &[], &[1, 2, 3], &[1, 2, 3]),
             (

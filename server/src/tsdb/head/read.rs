@@ -10,9 +10,11 @@ use super::series::SeriesState;
 use crate::model::histogram::{FloatHistogram, Histogram};
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
-use crate::storage::{Querier, SampleIterator, SelectHints, Series, SeriesData, StorageError, ValueType};
+use crate::storage::{Querier, SampleIterator, SelectHints, Series, SeriesData, StorageError, Value, ValueType};
 use crate::tsdb::TsdbError;
-use crate::tsdb::chunkenc::XorChunk;
+use crate::tsdb::chunkenc::{
+    ENCODING_FLOAT_HISTOGRAM, ENCODING_HISTOGRAM, FloatHistogramIter, HistogramIter, XorChunk,
+};
 use crate::tsdb::chunks_head::ENCODING_XOR;
 
 /// Where a selected chunk's bytes are.
@@ -21,7 +23,12 @@ enum ChunkSrc {
     /// In `chunks_head/`.
     Disk { chunk_ref: u64, mint: i64, maxt: i64 },
     /// Copied from memory.
-    Mem { bytes: Arc<[u8]>, mint: i64, maxt: i64 },
+    Mem {
+        encoding: u8,
+        bytes: Arc<[u8]>,
+        mint: i64,
+        maxt: i64,
+    },
 }
 
 impl ChunkSrc {
@@ -48,6 +55,7 @@ fn snapshot(st: &SeriesState, mint: i64, maxt: i64) -> Vec<ChunkSrc> {
     if let Some(sp) = &st.spilled {
         for c in sp.iter().filter(|c| overlaps(c.mint, c.maxt)) {
             out.push(ChunkSrc::Mem {
+                encoding: c.encoding,
                 bytes: c.bytes.clone().into(),
                 mint: c.mint,
                 maxt: c.maxt,
@@ -56,11 +64,12 @@ fn snapshot(st: &SeriesState, mint: i64, maxt: i64) -> Vec<ChunkSrc> {
         out.sort_by_key(|c| c.bounds().0);
     }
     if let Some(h) = &st.head
-        && let Some((last, _)) = h.builder.last()
+        && let Some(last) = h.maxt()
         && overlaps(h.mint, last)
     {
         out.push(ChunkSrc::Mem {
-            bytes: h.builder.bytes().into(),
+            encoding: h.encoding(),
+            bytes: h.bytes().into(),
             mint: h.mint,
             maxt: last,
         });
@@ -77,23 +86,65 @@ fn chunks_have_samples(head: &HeadInner, chunks: &[ChunkSrc], mint: i64, maxt: i
     }) {
         return true;
     }
-    chunks.iter().any(|c| {
-        let bytes = match c {
-            ChunkSrc::Disk { chunk_ref, .. } => match head.mapper.read_chunk(*chunk_ref) {
-                Ok((_, data)) => data,
-                // Unreadable: let the iterator report it.
-                Err(_) => return true,
-            },
-            ChunkSrc::Mem { bytes, .. } => bytes.to_vec(),
-        };
-        XorChunk::from_bytes(bytes)
-            .map(|chunk| {
-                chunk
-                    .iter()
-                    .any(|s| s.is_err() || s.is_ok_and(|(t, _)| t >= mint && t <= maxt))
-            })
-            .unwrap_or(true)
+    chunks.iter().any(|c| match load(head, c) {
+        Ok((encoding, bytes)) => match decode(encoding, &bytes, mint, maxt) {
+            Ok(samples) => !samples.is_empty(),
+            // Unreadable: let the iterator report it.
+            Err(_) => true,
+        },
+        Err(_) => true,
     })
+}
+
+/// The encoding and bytes of a selected chunk.
+fn load(head: &HeadInner, src: &ChunkSrc) -> Result<(u8, Vec<u8>), StorageError> {
+    match src {
+        ChunkSrc::Disk { chunk_ref, .. } => head
+            .mapper
+            .read_chunk(*chunk_ref)
+            .map_err(|e| StorageError::Corrupt(e.to_string())),
+        ChunkSrc::Mem { encoding, bytes, .. } => Ok((*encoding, bytes.to_vec())),
+    }
+}
+
+/// Decodes a chunk's samples within `[mint, maxt]`.
+fn decode(encoding: u8, bytes: &[u8], mint: i64, maxt: i64) -> Result<Vec<(i64, Value)>, StorageError> {
+    let in_range = |t: i64| t >= mint && t <= maxt;
+    let corrupt = |e: crate::tsdb::chunkenc::ChunkError| StorageError::Corrupt(format!("head chunk: {e}"));
+    let mut out = Vec::new();
+    match encoding {
+        ENCODING_XOR => {
+            let chunk = XorChunk::from_bytes(bytes.to_vec()).map_err(corrupt)?;
+            for s in chunk.iter() {
+                let (t, v) = s.map_err(corrupt)?;
+                if in_range(t) {
+                    out.push((t, Value::Float(v)));
+                }
+            }
+        }
+        ENCODING_HISTOGRAM => {
+            for s in HistogramIter::new(bytes).map_err(corrupt)? {
+                let (t, h) = s.map_err(corrupt)?;
+                if in_range(t) {
+                    out.push((t, Value::Histogram(Arc::new(h))));
+                }
+            }
+        }
+        ENCODING_FLOAT_HISTOGRAM => {
+            for s in FloatHistogramIter::new(bytes).map_err(corrupt)? {
+                let (t, h) = s.map_err(corrupt)?;
+                if in_range(t) {
+                    out.push((t, Value::FloatHistogram(Arc::new(h))));
+                }
+            }
+        }
+        other => {
+            return Err(StorageError::Corrupt(format!(
+                "head chunk has unsupported encoding {other}"
+            )));
+        }
+    }
+    Ok(out)
 }
 
 /// A querier over the head.
@@ -155,10 +206,11 @@ impl SeriesData for HeadSeriesData {
 struct HeadIter<'a> {
     data: &'a HeadSeriesData,
     next_chunk: usize,
-    buf: Vec<(i64, f64)>,
+    buf: Vec<(i64, Value)>,
     /// Index of the next sample in `buf`.
     i: usize,
-    cur: Option<(i64, f64)>,
+    /// Index of the current sample in `buf`, if any.
+    cur: Option<usize>,
     err: Option<StorageError>,
 }
 
@@ -168,103 +220,102 @@ impl HeadIter<'_> {
         while self.err.is_none() && self.next_chunk < self.data.chunks.len() {
             let src = &self.data.chunks[self.next_chunk];
             self.next_chunk += 1;
-            let bytes: Vec<u8> = match src {
-                ChunkSrc::Disk { chunk_ref, .. } => match self.data.head.mapper.read_chunk(*chunk_ref) {
-                    Ok((ENCODING_XOR, data)) => data,
-                    Ok((enc, _)) => {
-                        self.err = Some(StorageError::Corrupt(format!(
-                            "head chunk {chunk_ref:#x} has unsupported encoding {enc}"
-                        )));
-                        return false;
+            let decoded = load(&self.data.head, src)
+                .and_then(|(encoding, bytes)| decode(encoding, &bytes, self.data.mint, self.data.maxt));
+            match decoded {
+                Ok(samples) => {
+                    self.buf = samples;
+                    self.i = 0;
+                    if !self.buf.is_empty() {
+                        return true;
                     }
-                    Err(e) => {
-                        self.err = Some(StorageError::Corrupt(e.to_string()));
-                        return false;
-                    }
-                },
-                ChunkSrc::Mem { bytes, .. } => bytes.to_vec(),
-            };
-            let chunk = match XorChunk::from_bytes(bytes) {
-                Ok(c) => c,
+                }
                 Err(e) => {
-                    self.err = Some(StorageError::Corrupt(format!("head chunk: {e}")));
+                    self.err = Some(e);
                     return false;
                 }
-            };
-            self.buf.clear();
-            self.i = 0;
-            for s in chunk.iter() {
-                match s {
-                    Ok((t, v)) if t >= self.data.mint && t <= self.data.maxt => self.buf.push((t, v)),
-                    Ok(_) => {}
-                    Err(e) => {
-                        self.err = Some(StorageError::Corrupt(format!("head chunk: {e}")));
-                        return false;
-                    }
-                }
-            }
-            if !self.buf.is_empty() {
-                return true;
             }
         }
         false
+    }
+
+    fn exhausted(&mut self) -> ValueType {
+        self.cur = None;
+        self.buf.clear();
+        self.i = 0;
+        ValueType::None
+    }
+
+    fn current(&self) -> Option<&(i64, Value)> {
+        self.cur.and_then(|i| self.buf.get(i))
+    }
+
+    fn kind(&self) -> ValueType {
+        self.current().map_or(ValueType::None, |(_, v)| v.value_type())
     }
 }
 
 impl SampleIterator for HeadIter<'_> {
     fn next(&mut self) -> ValueType {
         if self.i >= self.buf.len() && !self.load_next() {
-            self.cur = None;
-            self.buf.clear();
-            self.i = 0;
-            return ValueType::None;
+            return self.exhausted();
         }
-        self.cur = Some(self.buf[self.i]);
+        self.cur = Some(self.i);
         self.i += 1;
-        ValueType::Float
+        self.kind()
     }
 
     fn seek(&mut self, t: i64) -> ValueType {
-        if let Some((ct, _)) = self.cur
-            && ct >= t
+        if let Some((ct, _)) = self.current()
+            && *ct >= t
         {
-            return ValueType::Float;
+            return self.kind();
         }
         loop {
             if self.i < self.buf.len() {
                 self.i += self.buf[self.i..].partition_point(|(st, _)| *st < t);
                 if self.i < self.buf.len() {
-                    self.cur = Some(self.buf[self.i]);
+                    self.cur = Some(self.i);
                     self.i += 1;
-                    return ValueType::Float;
+                    return self.kind();
                 }
             }
             while self.next_chunk < self.data.chunks.len() && self.data.chunks[self.next_chunk].bounds().1 < t {
                 self.next_chunk += 1;
             }
             if !self.load_next() {
-                self.cur = None;
-                self.buf.clear();
-                self.i = 0;
-                return ValueType::None;
+                return self.exhausted();
             }
         }
     }
 
     fn at(&self) -> (i64, f64) {
-        self.cur.unwrap_or((i64::MIN, f64::NAN))
+        match self.current() {
+            Some((t, Value::Float(v))) => (*t, *v),
+            Some((t, _)) => (*t, f64::NAN),
+            None => (i64::MIN, f64::NAN),
+        }
     }
 
     fn at_histogram(&self) -> (i64, Histogram) {
-        (self.at_t(), Histogram::default())
+        match self.current() {
+            Some((t, Value::Histogram(h))) => (*t, (**h).clone()),
+            Some((t, _)) => (*t, Histogram::default()),
+            None => (i64::MIN, Histogram::default()),
+        }
     }
 
     fn at_float_histogram(&self) -> (i64, FloatHistogram) {
-        (self.at_t(), FloatHistogram::default())
+        match self.current() {
+            Some((t, Value::Histogram(h))) => (*t, h.to_float()),
+            Some((t, Value::FloatHistogram(h))) => (*t, (**h).clone()),
+            Some((t, _)) => (*t, FloatHistogram::default()),
+            None => (i64::MIN, FloatHistogram::default()),
+        }
     }
 
     fn at_t(&self) -> i64 {
-        self.cur.map_or(i64::MIN, |(t, _)| t)
+        self.current().map_or(i64::MIN, |(t, _)| *t)
     }
 
     fn err(&self) -> Option<&StorageError> {
@@ -308,11 +359,19 @@ impl Querier for HeadQuerier {
             return Ok(Vec::new());
         }
         if matchers.is_empty() {
-            let postings = self.head.postings.read().unwrap_or_else(|e| e.into_inner());
-            return Ok(postings
-                .values(name)
+            // Copy the candidates out first: checking series may read chunks from disk, which must not happen
+            // under the index lock that series creation needs.
+            let candidates: Vec<(String, Vec<u64>)> = {
+                let postings = self.head.postings.read().unwrap_or_else(|e| e.into_inner());
+                postings
+                    .values(name)
+                    .map(|(v, refs)| (v.to_string(), refs.to_vec()))
+                    .collect()
+            };
+            return Ok(candidates
+                .into_iter()
                 .filter(|(_, refs)| refs.iter().any(|&r| self.with_data(r)))
-                .map(|(v, _)| v.to_string())
+                .map(|(v, _)| v)
                 .collect());
         }
         let mut values = BTreeSet::new();
@@ -353,7 +412,7 @@ pub struct ChunkData {
     pub mint: i64,
     /// Last timestamp.
     pub maxt: i64,
-    /// Encoding byte (1 = XOR).
+    /// Encoding byte (1 XOR, 2 histogram, 3 float histogram).
     pub encoding: u8,
     /// The chunk bytes.
     pub data: Vec<u8>,
@@ -384,7 +443,7 @@ pub(crate) fn series_chunks(head: &Arc<HeadInner>, mint: i64, maxt: i64) -> Resu
             let (lo, hi) = src.bounds();
             let (encoding, data) = match src {
                 ChunkSrc::Disk { chunk_ref, .. } => head.mapper.read_chunk(chunk_ref)?,
-                ChunkSrc::Mem { bytes, .. } => (ENCODING_XOR, bytes.to_vec()),
+                ChunkSrc::Mem { encoding, bytes, .. } => (encoding, bytes.to_vec()),
             };
             chunks.push(ChunkData {
                 mint: lo,

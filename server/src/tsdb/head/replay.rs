@@ -10,10 +10,12 @@ use std::fs::{self, OpenOptions};
 use std::sync::Arc;
 
 use super::HeadInner;
-use super::series::{Appended, MmappedChunk, append_sample};
+use super::series::{Appended, MmappedChunk, SampleRef, append_sample};
 use crate::tsdb::TsdbError;
+use crate::tsdb::chunkenc::{ENCODING_FLOAT_HISTOGRAM, ENCODING_HISTOGRAM};
 use crate::tsdb::chunks_head::{DiskChunk, ENCODING_XOR};
 use crate::tsdb::wal::checkpoint::{last_checkpoint, remove_temporary};
+use crate::tsdb::wal::histogram_record::{RefFloatHistogram, RefHistogram, decode_float_histograms, decode_histograms};
 use crate::tsdb::wal::record::{self, RefSample, RefSeries, RefTombstone, types};
 use crate::tsdb::wal::{Corruption, WalError, list_segments, read_segment_records};
 
@@ -28,7 +30,7 @@ pub struct ReplayStats {
     pub mmapped_chunks: usize,
     /// Samples referring to series the WAL never declared.
     pub unknown_refs: usize,
-    /// Records of kinds the head does not interpret (histograms, exemplars, metadata, tombstones).
+    /// Records of kinds the head does not interpret (exemplars, metadata, tombstones).
     pub skipped_records: usize,
     /// The corruption that ended the replay early, if any.
     pub corruption: Option<Corruption>,
@@ -43,6 +45,8 @@ struct Replayer<'a> {
     series_buf: Vec<RefSeries>,
     samples_buf: Vec<RefSample>,
     stones_buf: Vec<RefTombstone>,
+    hist_buf: Vec<RefHistogram>,
+    float_hist_buf: Vec<RefFloatHistogram>,
 }
 
 impl Replayer<'_> {
@@ -62,6 +66,24 @@ impl Replayer<'_> {
                 let samples = std::mem::take(&mut self.samples_buf);
                 self.samples(&samples);
                 self.samples_buf = samples;
+            }
+            types::HISTOGRAM_SAMPLES | types::CUSTOM_BUCKETS_HISTOGRAM_SAMPLES => {
+                let mut buf = std::mem::take(&mut self.hist_buf);
+                buf.clear();
+                decode_histograms(rec, &mut buf)?;
+                for s in &buf {
+                    self.sample(s.series_ref, s.t, SampleRef::Histogram(&s.h));
+                }
+                self.hist_buf = buf;
+            }
+            types::FLOAT_HISTOGRAM_SAMPLES | types::CUSTOM_BUCKETS_FLOAT_HISTOGRAM_SAMPLES => {
+                let mut buf = std::mem::take(&mut self.float_hist_buf);
+                buf.clear();
+                decode_float_histograms(rec, &mut buf)?;
+                for s in &buf {
+                    self.sample(s.series_ref, s.t, SampleRef::FloatHistogram(&s.h));
+                }
+                self.float_hist_buf = buf;
             }
             types::TOMBSTONES => {
                 // Deletions are not supported by the head yet; decode to validate the record.
@@ -92,7 +114,7 @@ impl Replayer<'_> {
             let (lo, hi) = (chunks.first().map(|c| c.mint), chunks.last().map(|c| c.maxt));
             self.stats.mmapped_chunks += chunks.len();
             self.head.metrics.head.chunks.add(chunks.len() as f64);
-            st.mmapped = chunks;
+            st.mmapped = chunks.into_boxed_slice();
             drop(st);
             if let (Some(lo), Some(hi)) = (lo, hi) {
                 self.head.update_bounds(lo, hi);
@@ -101,37 +123,34 @@ impl Replayer<'_> {
     }
 
     fn samples(&mut self, samples: &[RefSample]) {
-        let min_valid = self.head.min_valid_time.load(std::sync::atomic::Ordering::Acquire);
-        let mut min = i64::MAX;
-        let mut max = i64::MIN;
-        let mut chunks = 0u64;
         for s in samples {
-            if s.t < min_valid {
-                continue;
-            }
-            let r = self.aliases.get(&s.series_ref).copied().unwrap_or(s.series_ref);
-            let Some(series) = self.head.series_by_ref(r) else {
-                self.stats.unknown_refs += 1;
-                continue;
-            };
-            let mut st = series.lock();
-            match append_sample(&mut st, r, s.t, s.v, self.head.params, &self.head.mapper) {
-                Appended::Ok => self.stats.samples += 1,
-                Appended::NewChunk => {
-                    self.stats.samples += 1;
-                    chunks += 1;
-                }
-                // Already in a chunk on disk (or a duplicate): skipped, as upstream does.
-                Appended::OutOfOrder => continue,
-            }
-            min = min.min(s.t);
-            max = max.max(s.t);
+            self.sample(s.series_ref, s.t, SampleRef::Float(s.v));
         }
-        self.head.metrics.head.chunks.add(chunks as f64);
-        self.head.metrics.head.chunks_created.inc_by_int(chunks);
-        if min <= max {
-            self.head.update_bounds(min, max);
+    }
+
+    fn sample(&mut self, series_ref: u64, t: i64, v: SampleRef<'_>) {
+        if t < self.head.min_valid_time.load(std::sync::atomic::Ordering::Acquire) {
+            return;
         }
+        let r = self.aliases.get(&series_ref).copied().unwrap_or(series_ref);
+        let Some(series) = self.head.series_by_ref(r) else {
+            self.stats.unknown_refs += 1;
+            return;
+        };
+        let mut st = series.lock();
+        let appended = append_sample(&mut st, r, t, v, self.head.params, &self.head.mapper);
+        drop(st);
+        match appended {
+            Appended::Ok => {}
+            Appended::NewChunk => {
+                self.head.metrics.head.chunks.inc();
+                self.head.metrics.head.chunks_created.inc();
+            }
+            // Already in a chunk on disk (or a duplicate), or unusable: skipped, as upstream does.
+            Appended::OutOfOrder | Appended::Invalid => return,
+        }
+        self.stats.samples += 1;
+        self.head.update_bounds(t, t);
     }
 }
 
@@ -140,7 +159,8 @@ pub(crate) fn replay(head: &Arc<HeadInner>, chunks: Vec<DiskChunk>) -> Result<Re
     let min_valid = head.min_valid_time.load(std::sync::atomic::Ordering::Acquire);
     let mut mmapped: HashMap<u64, Vec<MmappedChunk>> = HashMap::new();
     for c in chunks {
-        if c.ooo || c.encoding != ENCODING_XOR || c.maxt < min_valid || c.num_samples == 0 {
+        let known = [ENCODING_XOR, ENCODING_HISTOGRAM, ENCODING_FLOAT_HISTOGRAM].contains(&c.encoding);
+        if c.ooo || !known || c.maxt < min_valid || c.num_samples == 0 {
             continue;
         }
         mmapped.entry(c.series_ref).or_default().push(MmappedChunk {
@@ -168,6 +188,8 @@ pub(crate) fn replay(head: &Arc<HeadInner>, chunks: Vec<DiskChunk>) -> Result<Re
         series_buf: Vec::new(),
         samples_buf: Vec::new(),
         stones_buf: Vec::new(),
+        hist_buf: Vec::new(),
+        float_hist_buf: Vec::new(),
     };
     let wal_dir = head.dir.join("wal");
     if !head.opts.wal || !wal_dir.is_dir() {

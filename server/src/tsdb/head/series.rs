@@ -7,8 +7,12 @@ use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::model::histogram::{CounterResetHint, FloatHistogram, Histogram};
 use crate::model::labels::Labels;
-use crate::tsdb::chunkenc::XorBuilder;
+use crate::tsdb::chunkenc::{
+    Appendability, CounterResetHeader, ENCODING_FLOAT_HISTOGRAM, ENCODING_HISTOGRAM, FloatHistogramBuilder,
+    HistogramBuilder, XorBuilder,
+};
 use crate::tsdb::chunks_head::{ChunkDiskMapper, ENCODING_XOR};
 
 /// An interned string: one allocation shared by every series using it, 8 bytes per reference.
@@ -122,43 +126,179 @@ pub struct SpilledChunk {
     pub mint: i64,
     /// Last timestamp.
     pub maxt: i64,
-    /// Encoded XOR chunk.
+    /// Encoding byte.
+    pub encoding: u8,
+    /// The chunk bytes.
     pub bytes: Box<[u8]>,
+}
+
+/// The encoder of the open chunk, by sample kind.
+#[derive(Debug)]
+pub enum OpenChunk {
+    /// Float samples (XOR).
+    Xor(XorBuilder),
+    /// Integer native histograms.
+    Histogram(Box<HistogramBuilder>),
+    /// Float native histograms.
+    FloatHistogram(Box<FloatHistogramBuilder>),
 }
 
 /// The chunk being appended to.
 #[derive(Debug)]
 pub struct HeadChunk {
     /// The chunk and its encoder.
-    pub builder: XorBuilder,
+    pub chunk: OpenChunk,
     /// First timestamp.
     pub mint: i64,
+}
+
+impl HeadChunk {
+    /// The encoded bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match &self.chunk {
+            OpenChunk::Xor(b) => b.bytes(),
+            OpenChunk::Histogram(b) => b.bytes(),
+            OpenChunk::FloatHistogram(b) => b.bytes(),
+        }
+    }
+
+    /// Number of samples.
+    pub fn num_samples(&self) -> u16 {
+        match &self.chunk {
+            OpenChunk::Xor(b) => b.num_samples(),
+            OpenChunk::Histogram(b) => b.num_samples(),
+            OpenChunk::FloatHistogram(b) => b.num_samples(),
+        }
+    }
+
+    /// The chunk encoding byte.
+    pub fn encoding(&self) -> u8 {
+        match &self.chunk {
+            OpenChunk::Xor(_) => ENCODING_XOR,
+            OpenChunk::Histogram(_) => ENCODING_HISTOGRAM,
+            OpenChunk::FloatHistogram(_) => ENCODING_FLOAT_HISTOGRAM,
+        }
+    }
+
+    /// The last sample's timestamp and value key (see [`SampleRef::key`]).
+    pub fn last(&self) -> Option<(i64, ValueKey)> {
+        match &self.chunk {
+            OpenChunk::Xor(b) => b.last().map(|(t, v)| (t, SampleRef::Float(v).key())),
+            OpenChunk::Histogram(b) => b.last().map(|(t, h)| (t, SampleRef::Histogram(h).key())),
+            OpenChunk::FloatHistogram(b) => b.last().map(|(t, h)| (t, SampleRef::FloatHistogram(h).key())),
+        }
+    }
+
+    /// The last sample's timestamp.
+    pub fn maxt(&self) -> Option<i64> {
+        self.last().map(|(t, _)| t)
+    }
+}
+
+/// A sample value to append.
+#[derive(Debug, Clone, Copy)]
+pub enum SampleRef<'a> {
+    /// A float.
+    Float(f64),
+    /// An integer histogram.
+    Histogram(&'a Histogram),
+    /// A float histogram.
+    FloatHistogram(&'a FloatHistogram),
+}
+
+/// Identifies a sample value for duplicate checks: the kind and the float's bits or the histogram's hash.
+pub type ValueKey = (u8, u64);
+
+impl SampleRef<'_> {
+    /// The value's kind and identity.
+    pub fn key(self) -> ValueKey {
+        match self {
+            SampleRef::Float(v) => (0, v.to_bits()),
+            SampleRef::Histogram(h) => (1, hash_histogram(h)),
+            SampleRef::FloatHistogram(h) => (2, hash_float_histogram(h)),
+        }
+    }
+}
+
+fn hash_spans(hs: &mut impl Hasher, spans: &[crate::model::histogram::Span]) {
+    hs.write_usize(spans.len());
+    for s in spans {
+        hs.write_i32(s.offset);
+        hs.write_u32(s.length);
+    }
+}
+
+fn hash_histogram(h: &Histogram) -> u64 {
+    let mut hs = std::hash::DefaultHasher::new();
+    hs.write_u8(h.counter_reset_hint as u8);
+    hs.write_i32(h.schema);
+    hs.write_u64(h.zero_threshold.to_bits());
+    hs.write_u64(h.zero_count);
+    hs.write_u64(h.count);
+    hs.write_u64(h.sum.to_bits());
+    hash_spans(&mut hs, &h.positive_spans);
+    hash_spans(&mut hs, &h.negative_spans);
+    for b in h.positive_buckets.iter().chain([&i64::MIN]).chain(&h.negative_buckets) {
+        hs.write_i64(*b);
+    }
+    for v in &h.custom_values {
+        hs.write_u64(v.to_bits());
+    }
+    hs.finish()
+}
+
+fn hash_float_histogram(h: &FloatHistogram) -> u64 {
+    let mut hs = std::hash::DefaultHasher::new();
+    hs.write_u8(h.counter_reset_hint as u8);
+    hs.write_i32(h.schema);
+    for v in [h.zero_threshold, h.zero_count, h.count, h.sum] {
+        hs.write_u64(v.to_bits());
+    }
+    hash_spans(&mut hs, &h.positive_spans);
+    hash_spans(&mut hs, &h.negative_spans);
+    for b in h
+        .positive_buckets
+        .iter()
+        .chain([&f64::NAN])
+        .chain(&h.negative_buckets)
+        .chain(&h.custom_values)
+    {
+        hs.write_u64(b.to_bits());
+    }
+    hs.finish()
 }
 
 /// An uncommitted sample of one appender, for in-batch order checks.
 #[derive(Debug, Clone, Copy)]
 pub struct Pending {
     /// The appender's id.
-    pub appender: u64,
+    pub appender: std::num::NonZeroU32,
+    /// The value's kind.
+    pub kind: u8,
     /// Its last sample for this series.
     pub t: i64,
-    /// Value bits.
+    /// The value's identity (float bits or histogram hash).
     pub v: u64,
+}
+
+impl Pending {
+    /// The value key.
+    pub fn key(&self) -> ValueKey {
+        (self.kind, self.v)
+    }
 }
 
 /// The mutable part of a series.
 #[derive(Debug, Default)]
 pub struct SeriesState {
-    /// Full chunks on disk, oldest first.
-    pub mmapped: Vec<MmappedChunk>,
+    /// Full chunks on disk, oldest first (a boxed slice: exact size, 16 bytes when empty).
+    pub mmapped: Box<[MmappedChunk]>,
     /// Full chunks that could not be written to disk.
     pub spilled: Option<Box<Vec<SpilledChunk>>>,
     /// The open chunk.
     pub head: Option<HeadChunk>,
     /// When the open chunk is due to be cut.
     pub next_at: i64,
-    /// The newest committed sample (timestamp and value bits).
-    pub last: Option<(i64, u64)>,
     /// The newest uncommitted sample of the appender that last touched the series.
     pub pending: Option<Pending>,
     /// Set when garbage collection removed the series from the index.
@@ -186,12 +326,22 @@ impl SeriesState {
             max = max.max(c.maxt);
         }
         if let Some(h) = &self.head
-            && let Some((t, _)) = h.builder.last()
+            && let Some(t) = h.maxt()
         {
             min = min.min(h.mint);
             max = max.max(t);
         }
         (min <= max).then_some((min, max))
+    }
+
+    /// The newest committed timestamp.
+    pub fn max_time(&self) -> Option<i64> {
+        if let Some(t) = self.head.as_ref().and_then(HeadChunk::maxt) {
+            return Some(t);
+        }
+        let disk = self.mmapped.last().map(|c| c.maxt);
+        let mem = self.spilled.iter().flat_map(|s| s.iter()).map(|c| c.maxt).max();
+        disk.max(mem)
     }
 
     /// Number of chunks.
@@ -221,6 +371,8 @@ pub enum Appended {
     NewChunk,
     /// Not newer than the last sample: dropped.
     OutOfOrder,
+    /// The histogram does not fit its own spans: dropped.
+    Invalid,
 }
 
 /// Parameters of chunk cutting.
@@ -290,94 +442,146 @@ impl MemSeries {
 
     /// Whether marked logged in the WAL; marks it.
     pub fn take_unlogged(&self) -> bool {
-        !self.logged.swap(true, Ordering::AcqRel)
+        // Check before writing: the flag is almost always set, and a load keeps the cache line shared.
+        !self.logged.load(Ordering::Acquire) && !self.logged.swap(true, Ordering::AcqRel)
     }
 }
 
-/// Appends a committed sample to `st` (the state of `series_ref`), cutting chunks as Prometheus does: a chunk ends
-/// at the end of its aligned range, when it exceeds 1 KiB, or at a predicted time that spreads the range's
-/// samples evenly (recomputed once the chunk holds a quarter of the target count, so chunks get about 120
-/// samples), or at twice the target when samples come faster than predicted. A cut chunk is written to
-/// `chunks_head/`.
+/// Appends a committed sample to `st` (the state of `series_ref`), cutting chunks as Prometheus does. Float
+/// chunks end at the end of their aligned range, when they exceed 1 KiB, or at a predicted time that spreads the
+/// range's samples evenly (recomputed once the chunk holds a quarter of the target count, so chunks get about 120
+/// samples), or at twice the target when samples come faster than predicted. Histogram chunks end at the range
+/// end, at 1 KiB once they hold 10 samples, at twice the target count, and whenever the histogram does not fit
+/// the chunk (counter reset, new layout). A change of sample kind starts a chunk of the new kind. A cut chunk is
+/// written to `chunks_head/`.
 pub fn append_sample(
     st: &mut SeriesState,
     series_ref: u64,
     t: i64,
-    v: f64,
+    v: SampleRef<'_>,
     params: ChunkParams,
     mapper: &ChunkDiskMapper,
 ) -> Appended {
-    if let Some((lt, _)) = st.last
-        && t <= lt
-    {
+    if st.max_time().is_some_and(|lt| t <= lt) {
         return Appended::OutOfOrder;
-    }
-    if st.head.is_none()
-        && let Some(c) = st.mmapped.last()
-        && c.maxt >= t
-    {
-        return Appended::OutOfOrder;
-    }
-    let mut created = false;
-    if st.head.is_none() {
-        cut(st, series_ref, t, params, mapper);
-        created = true;
     }
     let spc = params.samples_per_chunk;
-    if let Some(h) = &st.head
-        && !created
-    {
-        let num = h.builder.num_samples();
-        if h.builder.bytes().len() > MAX_BYTES_PER_XOR_CHUNK {
-            cut(st, series_ref, t, params, mapper);
-            created = true;
-        } else {
-            if num == spc / 4
-                && let Some((maxt, _)) = h.builder.last()
-            {
-                st.next_at = compute_chunk_end_time(h.mint, maxt, st.next_at, 4.0);
+    let gauge_header = match v {
+        SampleRef::Histogram(h) if h.counter_reset_hint == CounterResetHint::Gauge => CounterResetHeader::Gauge,
+        SampleRef::FloatHistogram(h) if h.counter_reset_hint == CounterResetHint::Gauge => CounterResetHeader::Gauge,
+        _ => CounterResetHeader::NotCounterReset,
+    };
+    // None: append to the open chunk; Some(header): cut first.
+    let cut_with: Option<CounterResetHeader> = match (st.head.as_mut(), v) {
+        (None, _) => Some(CounterResetHeader::Unknown),
+        (Some(h), SampleRef::Float(_)) => match &h.chunk {
+            OpenChunk::Xor(b) => {
+                let num = b.num_samples();
+                if b.bytes().len() > MAX_BYTES_PER_XOR_CHUNK {
+                    Some(CounterResetHeader::Unknown)
+                } else {
+                    if num == spc / 4
+                        && let Some((maxt, _)) = b.last()
+                    {
+                        st.next_at = compute_chunk_end_time(h.mint, maxt, st.next_at, 4.0);
+                    }
+                    (t >= st.next_at || num >= spc.saturating_mul(2)).then_some(CounterResetHeader::Unknown)
+                }
             }
-            if t >= st.next_at || num >= spc.saturating_mul(2) {
-                cut(st, series_ref, t, params, mapper);
-                created = true;
-            }
+            _ => Some(CounterResetHeader::Unknown),
+        },
+        (Some(h), SampleRef::Histogram(hist)) => match &h.chunk {
+            OpenChunk::Histogram(b) => match b.appendability(hist) {
+                Appendability::NewChunk(header) => Some(header),
+                Appendability::Append => {
+                    let full = (b.num_samples() >= 10 && b.bytes().len() >= MAX_BYTES_PER_XOR_CHUNK)
+                        || b.num_samples() >= spc.saturating_mul(2);
+                    (t >= st.next_at || full).then_some(gauge_header)
+                }
+            },
+            _ => Some(CounterResetHeader::Unknown),
+        },
+        (Some(h), SampleRef::FloatHistogram(hist)) => match &h.chunk {
+            OpenChunk::FloatHistogram(b) => match b.appendability(hist) {
+                Appendability::NewChunk(header) => Some(header),
+                Appendability::Append => {
+                    let full = (b.num_samples() >= 10 && b.bytes().len() >= MAX_BYTES_PER_XOR_CHUNK)
+                        || b.num_samples() >= spc.saturating_mul(2);
+                    (t >= st.next_at || full).then_some(gauge_header)
+                }
+            },
+            _ => Some(CounterResetHeader::Unknown),
+        },
+    };
+    let created = cut_with.is_some();
+    if let Some(header) = cut_with {
+        cut(st, series_ref, t, v, header, params, mapper);
+    }
+    let ok = match (st.head.as_mut().map(|h| &mut h.chunk), v) {
+        // An open chunk below the sample cap always accepts a float.
+        (Some(OpenChunk::Xor(b)), SampleRef::Float(f)) => b.append(t, f).is_ok(),
+        (Some(OpenChunk::Histogram(b)), SampleRef::Histogram(h)) => b.append(t, h).is_ok(),
+        (Some(OpenChunk::FloatHistogram(b)), SampleRef::FloatHistogram(h)) => b.append(t, h).is_ok(),
+        _ => false,
+    };
+    if !ok {
+        if st.head.as_ref().is_some_and(|h| h.num_samples() == 0) {
+            st.head = None;
         }
+        return Appended::Invalid;
     }
-    if let Some(h) = st.head.as_mut() {
-        // An open chunk below the sample cap always accepts a sample.
-        let _ = h.builder.append(t, v);
-    }
-    st.last = Some((t, v.to_bits()));
     if created { Appended::NewChunk } else { Appended::Ok }
 }
 
-/// Closes the open chunk (writing it to disk) and opens a new one starting at `t`.
-fn cut(st: &mut SeriesState, series_ref: u64, t: i64, params: ChunkParams, mapper: &ChunkDiskMapper) {
+/// Closes the open chunk (writing it to disk) and opens a new one for `v`'s kind starting at `t`.
+fn cut(
+    st: &mut SeriesState,
+    series_ref: u64,
+    t: i64,
+    v: SampleRef<'_>,
+    header: CounterResetHeader,
+    params: ChunkParams,
+    mapper: &ChunkDiskMapper,
+) {
+    // Series are self-similar: size the new chunk's buffer like the last one, so little capacity is wasted.
+    let mut capacity = 128;
     if let Some(old) = st.head.take() {
+        let len = old.bytes().len();
+        capacity = (len + len / 8).clamp(32, MAX_BYTES_PER_XOR_CHUNK + 64);
         map_chunk(st, series_ref, old, mapper);
     }
-    st.head = Some(HeadChunk {
-        builder: XorBuilder::with_capacity(160),
-        mint: t,
-    });
+    let chunk = match v {
+        SampleRef::Float(_) => OpenChunk::Xor(XorBuilder::with_capacity(capacity)),
+        SampleRef::Histogram(_) => OpenChunk::Histogram(Box::new(HistogramBuilder::new(header))),
+        SampleRef::FloatHistogram(_) => OpenChunk::FloatHistogram(Box::new(FloatHistogramBuilder::new(header))),
+    };
+    st.head = Some(HeadChunk { chunk, mint: t });
     st.next_at = range_for_timestamp(t, params.chunk_range);
 }
 
 /// Writes a finished chunk to disk (or keeps it in memory if that fails).
 pub fn map_chunk(st: &mut SeriesState, series_ref: u64, chunk: HeadChunk, mapper: &ChunkDiskMapper) {
-    let Some((maxt, _)) = chunk.builder.last() else { return };
-    let bytes = chunk.builder.bytes();
-    match mapper.write_chunk(series_ref, chunk.mint, maxt, ENCODING_XOR, bytes) {
-        Ok(chunk_ref) => st.mmapped.push(MmappedChunk {
-            chunk_ref,
-            mint: chunk.mint,
-            maxt,
-        }),
+    let Some(maxt) = chunk.maxt() else { return };
+    let bytes = chunk.bytes();
+    let encoding = chunk.encoding();
+    match mapper.write_chunk(series_ref, chunk.mint, maxt, encoding, bytes) {
+        Ok(chunk_ref) => {
+            // Grow by one: a series holds few chunks and they stay for hours, so no spare capacity.
+            let mut list = std::mem::take(&mut st.mmapped).into_vec();
+            list.reserve_exact(1);
+            list.push(MmappedChunk {
+                chunk_ref,
+                mint: chunk.mint,
+                maxt,
+            });
+            st.mmapped = list.into_boxed_slice();
+        }
         Err(e) => {
             tracing::error!(series_ref, error = %e, "writing head chunk to disk failed; keeping it in memory");
             st.spilled.get_or_insert_with(Default::default).push(SpilledChunk {
                 mint: chunk.mint,
                 maxt,
+                encoding,
                 bytes: bytes.into(),
             });
         }

@@ -1,6 +1,7 @@
 use std::sync::atomic::AtomicBool;
 
 use super::*;
+use crate::model::histogram::{CounterResetHint, FloatHistogram, Histogram, Span};
 use crate::model::matcher::{MatchOp, Matcher};
 use crate::storage::mem::MemStorage;
 use crate::storage::{AppendError, Appendable, Appender, Querier, Queryable, Storage, Value, collect_samples};
@@ -74,7 +75,7 @@ fn chunks_are_cut_at_120_samples_within_the_chunk_range() {
         // No chunk crosses a 2h boundary.
         assert_eq!(c.mint / 7_200_000, c.maxt / 7_200_000, "{c:?}");
     }
-    counts.push(st.head.as_ref().unwrap().builder.num_samples());
+    counts.push(st.head.as_ref().unwrap().num_samples());
     assert_eq!(counts, [120; 8]);
     drop(st);
     // Irregular rate: never more than twice the target in one chunk.
@@ -392,4 +393,221 @@ fn truncate_drops_old_chunks_and_collects_series() {
     assert!(r > 2);
     assert_eq!(head.metrics().head.series.get(), 2.0);
     assert_eq!(head.metrics().head.series_removed.get(), 1.0);
+}
+
+#[test]
+fn hash_collisions_keep_series_apart() {
+    let syms = series::Interner::default();
+    let mk = |r: u64, name: &str| {
+        let l = labels(&[("__name__", name)]);
+        let s: Box<[Sym]> = l.iter().flat_map(|(n, v)| [syms.intern(n), syms.intern(v)]).collect();
+        (Arc::new(MemSeries::new(r, s)), l)
+    };
+    let (a, la) = mk(1, "a");
+    let (b, lb) = mk(2, "b");
+    let (c, lc) = mk(3, "c");
+    let mut stripe = HashStripe::default();
+    for s in [&a, &b, &c] {
+        stripe.insert(42, s.clone());
+    }
+    assert_eq!(stripe.get(42, &lb).map(|s| s.series_ref), Some(2));
+    assert_eq!(stripe.get(42, &lc).map(|s| s.series_ref), Some(3));
+    assert!(stripe.get(7, &la).is_none());
+    stripe.remove(42, 1);
+    assert!(stripe.get(42, &la).is_none());
+    assert_eq!(stripe.get(42, &lb).map(|s| s.series_ref), Some(2));
+    assert_eq!(stripe.get(42, &lc).map(|s| s.series_ref), Some(3));
+    stripe.remove(42, 3);
+    stripe.remove(42, 2);
+    assert!(stripe.unique.is_empty() && stripe.conflicts.is_empty());
+}
+
+/// Every series and its samples with histogram counter reset hints cleared (storage derives them from chunk
+/// boundaries), rendered for comparison (NaN-safe).
+pub(crate) fn dump_values(q: &dyn crate::storage::Querier) -> Vec<(Labels, Vec<String>)> {
+    q.select(true, None, &[])
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            let mut it = s.iter();
+            let samples = collect_samples(&mut *it)
+                .into_iter()
+                .map(|(t, v)| {
+                    let v = match v {
+                        Value::Histogram(h) if h.counter_reset_hint != CounterResetHint::Gauge => {
+                            Value::Histogram(Arc::new(Histogram {
+                                counter_reset_hint: CounterResetHint::Unknown,
+                                ..(*h).clone()
+                            }))
+                        }
+                        Value::FloatHistogram(h) if h.counter_reset_hint != CounterResetHint::Gauge => {
+                            Value::FloatHistogram(Arc::new(FloatHistogram {
+                                counter_reset_hint: CounterResetHint::Unknown,
+                                ..(*h).clone()
+                            }))
+                        }
+                        other => other,
+                    };
+                    format!("{t} {v:?}")
+                })
+                .collect();
+            assert!(it.err().is_none(), "{:?}", it.err());
+            drop(it);
+            (s.labels, samples)
+        })
+        .collect()
+}
+
+pub(crate) fn test_histogram(count: u64, buckets: &[i64]) -> Histogram {
+    Histogram {
+        schema: 1,
+        zero_threshold: 2f64.powi(-128),
+        zero_count: 1,
+        count,
+        sum: count as f64 * 1.5,
+        positive_spans: vec![Span {
+            offset: 0,
+            length: buckets.len() as u32,
+        }],
+        positive_buckets: buckets.to_vec(),
+        ..Histogram::default()
+    }
+}
+
+#[derive(Debug, Clone)]
+enum HOp {
+    Float(i64, f64),
+    Hist(i64, Histogram),
+    FloatHist(i64, FloatHistogram),
+    Commit,
+}
+
+#[test]
+fn histogram_append_rules_match_mem_storage() {
+    use HOp::*;
+    let h1 = test_histogram(10, &[2, 1]);
+    let h2 = test_histogram(12, &[3, 1]);
+    let reset = test_histogram(1, &[1, 0]);
+    let grown = test_histogram(20, &[3, 1, 2]);
+    let stale = Histogram {
+        sum: f64::from_bits(0x7ff0_0000_0000_0002),
+        ..Histogram::default()
+    };
+    let scripts: Vec<(&str, Vec<HOp>)> = vec![
+        ("in order", vec![Hist(10, h1.clone()), Hist(20, h2.clone()), Commit]),
+        (
+            "same histogram again is fine, another one is a duplicate",
+            vec![
+                Hist(10, h1.clone()),
+                Commit,
+                Hist(10, h1.clone()),
+                Hist(10, h2.clone()),
+                Float(10, 1.0),
+            ],
+        ),
+        (
+            "older is out of order",
+            vec![Hist(10, h1.clone()), Commit, Hist(5, h2.clone()), Float(5, 1.0)],
+        ),
+        (
+            "kind changes, counter resets, new buckets and stale markers",
+            vec![
+                Float(5, 1.0),
+                Hist(10, h1.clone()),
+                Hist(20, h2.clone()),
+                Commit,
+                Hist(30, reset.clone()),
+                Hist(40, grown.clone()),
+                FloatHist(50, grown.to_float()),
+                Hist(60, stale.clone()),
+                Hist(70, stale.clone()),
+                Hist(80, h1.clone()),
+                Float(90, 2.0),
+            ],
+        ),
+    ];
+    for (name, ops) in scripts {
+        let dir = tempfile::tempdir().unwrap();
+        let head = open(dir.path());
+        let mem = MemStorage::new();
+        let mut results = Vec::new();
+        for store in [&mem as &dyn Storage, &head] {
+            let mut got = Vec::new();
+            let mut app = store.appender();
+            let l = labels(&[("__name__", "h")]);
+            for op in &ops {
+                let r = match op {
+                    Float(t, v) => app.append(0, &l, *t, *v),
+                    Hist(t, h) => app.append_histogram(0, &l, *t, h),
+                    FloatHist(t, h) => app.append_float_histogram(0, &l, *t, h),
+                    Commit => {
+                        app.commit().unwrap();
+                        app = store.appender();
+                        continue;
+                    }
+                };
+                got.push(outcome(r));
+            }
+            app.commit().unwrap();
+            results.push(got);
+        }
+        assert_eq!(results[0], results[1], "{name}");
+        let qm = mem.querier(i64::MIN, i64::MAX).unwrap();
+        let qh = Head::querier(&head, i64::MIN, i64::MAX);
+        assert_eq!(dump_values(&*qm), dump_values(&qh), "{name}: stored samples");
+    }
+}
+
+#[test]
+fn histogram_chunks_are_cut_on_resets_and_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = open(dir.path());
+    let l = labels(&[("__name__", "h")]);
+    let mut r = 0;
+    for i in 0..300u64 {
+        // A counter reset at 150.
+        let n = if i < 150 { i } else { i - 150 };
+        let h = test_histogram(10 * n + 3, &[1 + n as i64, 2, (n % 3) as i64]);
+        let mut app = head.appender();
+        r = app.append_histogram(r, &l, i as i64 * 15_000, &h).unwrap();
+        app.commit_batch().unwrap();
+    }
+    let s = head.inner.series_by_ref(r).unwrap();
+    let st = s.lock();
+    let mut headers = Vec::new();
+    for c in &st.mmapped {
+        let (enc, data) = head.inner.mapper.read_chunk(c.chunk_ref).unwrap();
+        assert_eq!(enc, crate::tsdb::chunkenc::ENCODING_HISTOGRAM);
+        let it = crate::tsdb::chunkenc::HistogramIter::new(&data).unwrap();
+        headers.push(it.header());
+    }
+    drop(st);
+    assert!(headers.len() >= 2, "{headers:?}");
+    assert!(headers.contains(&crate::tsdb::chunkenc::CounterResetHeader::CounterReset));
+    let q = Head::querier(&head, i64::MIN, i64::MAX);
+    let all = q.select(true, None, &[]).unwrap();
+    let samples = collect_samples(&mut *all[0].iter());
+    assert_eq!(samples.len(), 300);
+    match &samples[150].1 {
+        Value::Histogram(h) => {
+            assert_eq!(h.count, 3);
+            assert_eq!(h.counter_reset_hint, CounterResetHint::CounterReset);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(head.metrics().head.histograms_appended.get(), 300.0);
+}
+
+#[test]
+fn per_series_structures_stay_small() {
+    // The memory budget per series (well under 1 KiB with a 120-sample chunk) depends on these.
+    use std::mem::size_of;
+    assert!(
+        size_of::<MemSeries>() <= 176,
+        "MemSeries is {} bytes",
+        size_of::<MemSeries>()
+    );
+    assert!(size_of::<Option<series::Pending>>() <= 24);
+    assert!(size_of::<series::MmappedChunk>() <= 24);
+    assert_eq!(size_of::<series::Sym>(), 8, "interned strings are thin pointers");
 }

@@ -4,12 +4,16 @@
 //! checkpoint and then the segments after N.
 //!
 //! The checkpoint is written to `checkpoint.N.tmp` and renamed when complete, so a crash never leaves a partial
-//! checkpoint in place (leftover `.tmp` directories are removed on open). Records kinds the head does not
-//! interpret (exemplars, metadata, native histograms) are not carried into checkpoints.
+//! checkpoint in place (leftover `.tmp` directories are removed on open). Record kinds the head does not
+//! interpret (exemplars, metadata) are not carried into checkpoints.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::histogram_record::{
+    RefFloatHistogram, RefHistogram, decode_float_histograms, decode_histograms, encode_float_histograms,
+    encode_histograms,
+};
 use super::record::{self, RefSample, RefSeries, RefTombstone, types};
 use super::{SyncPolicy, Wal, WalError, list_segments, read_segment_records, sync_dir};
 use crate::tsdb::metrics::WalMetrics;
@@ -92,6 +96,8 @@ struct Batcher {
     series: Vec<(u64, crate::model::labels::Labels)>,
     samples: Vec<RefSample>,
     stones: Vec<RefTombstone>,
+    hists: Vec<RefHistogram>,
+    float_hists: Vec<RefFloatHistogram>,
     buf: Vec<u8>,
 }
 
@@ -131,11 +137,50 @@ impl Batcher {
         Ok(())
     }
 
+    fn flush_histograms(&mut self) -> Result<(), WalError> {
+        let mut recs = encode_histograms(&self.hists);
+        recs.extend(encode_float_histograms(&self.float_hists));
+        for rec in &recs {
+            self.wal.log(&[rec])?;
+        }
+        self.hists.clear();
+        self.float_hists.clear();
+        Ok(())
+    }
+
     fn flush(&mut self) -> Result<(), WalError> {
         // Series first: a samples record must never precede the series it refers to.
         self.flush_series()?;
         self.flush_samples()?;
+        self.flush_histograms()?;
         self.flush_stones()
+    }
+
+    fn size(&self) -> usize {
+        let hist_size = |n: usize, spans: usize| n * 8 + spans * 4 + 64;
+        self.series.len() * 64
+            + self.samples.len() * 16
+            + self.stones.len() * 24
+            + self
+                .hists
+                .iter()
+                .map(|h| {
+                    hist_size(
+                        h.h.positive_buckets.len() + h.h.negative_buckets.len(),
+                        h.h.positive_spans.len(),
+                    )
+                })
+                .sum::<usize>()
+            + self
+                .float_hists
+                .iter()
+                .map(|h| {
+                    hist_size(
+                        h.h.positive_buckets.len() + h.h.negative_buckets.len(),
+                        h.h.positive_spans.len(),
+                    )
+                })
+                .sum::<usize>()
     }
 }
 
@@ -181,16 +226,35 @@ pub fn create_checkpoint(
         series: Vec::new(),
         samples: Vec::new(),
         stones: Vec::new(),
+        hists: Vec::new(),
+        float_hists: Vec::new(),
         buf: Vec::new(),
     };
     let mut stats = CheckpointStats::default();
     let mut series: Vec<RefSeries> = Vec::new();
     let mut samples: Vec<RefSample> = Vec::new();
     let mut stones: Vec<RefTombstone> = Vec::new();
+    let mut batched_kind = 0u8;
     for (path, segment) in &sources {
         let mut failure: Option<WalError> = None;
         let res = read_segment_records(path, *segment, |rec| {
             let Some(&typ) = rec.first() else { return Ok(()) };
+            // Keep the order of samples of different kinds: flush the batch when the kind changes.
+            let kind = match typ {
+                types::SAMPLES => 1,
+                types::HISTOGRAM_SAMPLES | types::CUSTOM_BUCKETS_HISTOGRAM_SAMPLES => 2,
+                types::FLOAT_HISTOGRAM_SAMPLES | types::CUSTOM_BUCKETS_FLOAT_HISTOGRAM_SAMPLES => 3,
+                _ => 0,
+            };
+            if kind != 0 && batched_kind != 0 && kind != batched_kind {
+                if let Err(e) = b.flush() {
+                    failure = Some(e);
+                    return Err("checkpoint write failed".to_string());
+                }
+            }
+            if kind != 0 {
+                batched_kind = kind;
+            }
             match typ {
                 types::SERIES => {
                     series.clear();
@@ -214,6 +278,30 @@ pub fn create_checkpoint(
                         }
                     }
                 }
+                types::HISTOGRAM_SAMPLES | types::CUSTOM_BUCKETS_HISTOGRAM_SAMPLES => {
+                    let mut hs = Vec::new();
+                    decode_histograms(rec, &mut hs)?;
+                    for h in hs {
+                        if h.t >= mint && keep(h.series_ref) {
+                            stats.samples += 1;
+                            b.hists.push(h);
+                        } else {
+                            stats.dropped_samples += 1;
+                        }
+                    }
+                }
+                types::FLOAT_HISTOGRAM_SAMPLES | types::CUSTOM_BUCKETS_FLOAT_HISTOGRAM_SAMPLES => {
+                    let mut hs = Vec::new();
+                    decode_float_histograms(rec, &mut hs)?;
+                    for h in hs {
+                        if h.t >= mint && keep(h.series_ref) {
+                            stats.samples += 1;
+                            b.float_hists.push(h);
+                        } else {
+                            stats.dropped_samples += 1;
+                        }
+                    }
+                }
                 types::TOMBSTONES => {
                     stones.clear();
                     record::decode_tombstones(rec, &mut stones)?;
@@ -226,7 +314,7 @@ pub fn create_checkpoint(
                 }
                 _ => {}
             }
-            if b.series.len() * 64 + b.samples.len() * 16 + b.stones.len() * 24 > Batcher::MAX
+            if b.size() > Batcher::MAX
                 && let Err(e) = b.flush()
             {
                 failure = Some(e);

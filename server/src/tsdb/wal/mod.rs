@@ -14,6 +14,7 @@
 //! logged, and against a crash of the machine everything up to the last sync (see [`SyncPolicy`]).
 
 pub mod checkpoint;
+pub mod histogram_record;
 mod reader;
 pub mod record;
 
@@ -322,6 +323,14 @@ impl Wal {
             }
         }
         if last_of_batch && self.alloc > 0 {
+            self.flush_page(false)?;
+        }
+        Ok(())
+    }
+
+    /// Writes out the current page (no fsync). Every [`Wal::log`] already does this.
+    pub fn flush(&mut self) -> Result<(), WalError> {
+        if self.alloc > self.flushed {
             self.flush_page(false)?;
         }
         Ok(())

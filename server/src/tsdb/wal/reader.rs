@@ -107,13 +107,11 @@ impl SegmentReader {
         let mut compressed;
         let mut index = 0;
         loop {
-            if !self.loaded || self.pos >= PAGE_SIZE {
-                if !self.load_page()? {
-                    return match record_start {
-                        Some(start) => Err(self.corruption(start, "segment ends inside a record")),
-                        None => Ok(None),
-                    };
-                }
+            if (!self.loaded || self.pos >= PAGE_SIZE) && !self.load_page()? {
+                return match record_start {
+                    Some(start) => Err(self.corruption(start, "segment ends inside a record")),
+                    None => Ok(None),
+                };
             }
             let at = self.pos;
             let offset = self.page_start + at as u64;

@@ -298,7 +298,7 @@ struct ClassicBucket {
 }
 
 /// The `q`-quantile over classic buckets; also whether monotonicity had to be forced.
-fn classic_quantile(q: f64, buckets: &mut Vec<ClassicBucket>) -> (f64, bool) {
+fn classic_quantile(q: f64, buckets: &mut [ClassicBucket]) -> (f64, bool) {
     if q.is_nan() {
         return (f64::NAN, false);
     }

@@ -204,7 +204,7 @@ pub fn sort(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryError> {
     }
     if ev.is_range_query() {
         ev.warn(
-            format!("sort is ineffective for range queries since results are always ordered by labels"),
+            "sort is ineffective for range queries since results are always ordered by labels",
             call.pos,
         );
     }
@@ -247,98 +247,112 @@ pub fn sort(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryError> {
 /// The labels that identify which info series belongs to a series.
 const IDENTIFYING: [&str; 2] = ["instance", "job"];
 
-/// `info(v [, data-label-selector])`: adds the data labels of matching info series (default `target_info`).
+fn identity(l: &Labels) -> [String; 2] {
+    [
+        l.get_or_empty(IDENTIFYING[0]).to_string(),
+        l.get_or_empty(IDENTIFYING[1]).to_string(),
+    ]
+}
+
+/// `info(v [, selector])`: adds the data labels of the info series (default `target_info`) that share a series'
+/// identifying labels (`instance`, `job`), looked up at the time the series' sample was read. The selector's
+/// `__name__` matchers choose the info metrics, its other matchers the data labels (and the info series that
+/// carry them); a series without a matching info series is kept only if those matchers accept an empty value.
 pub fn info(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryError> {
     let vs = ev.eval_vectors(&call.args[0])?;
-    // The info series selector: the second argument's matchers, `__name__="target_info"` unless it names one.
-    let mut matchers: Vec<Matcher> = Vec::new();
+    let mut name_matchers: Vec<Matcher> = Vec::new();
     let mut data_matchers: Vec<Matcher> = Vec::new();
     if let Some(Expr::VectorSelector(sel)) = call.args.get(1).map(Expr::unparen) {
         for m in &sel.matchers {
             if m.name == "__name__" {
-                matchers.push(m.clone());
+                name_matchers.push(m.clone());
             } else {
                 data_matchers.push(m.clone());
             }
         }
     }
-    if matchers.is_empty() {
-        matchers.push(Matcher::equal("__name__", "target_info"));
+    if name_matchers.is_empty() {
+        name_matchers.push(Matcher::equal("__name__", "target_info"));
     }
+    let has_positive = name_matchers
+        .iter()
+        .any(|m| matches!(m.op, MatchOp::Equal | MatchOp::Regex));
+    let is_info_name =
+        |name: &str| name_matchers.iter().all(|m| m.matches(name)) && (has_positive || name.ends_with("_info"));
+    let mut select_matchers = name_matchers.clone();
+    select_matchers.extend(data_matchers.iter().cloned());
     let info_sel = VectorSelector {
         name: None,
-        matchers: matchers.clone(),
+        matchers: select_matchers,
         offset: None,
         at: None,
         anchored: false,
         smoothed: false,
         pos: call.pos,
     };
-    let infos = ev.eval_vector_selector(&info_sel, false)?;
-    let steps = vs.len();
-    let mut out: Vec<Vector> = Vec::with_capacity(steps);
+    let times = ev.data_times(&call.args[0]);
+    let infos = ev.eval_vector_selector_at(&info_sel, &times, true)?;
+    let data_ok_empty = data_matchers.iter().all(|m| m.matches(""));
+    let mut out: Vec<Vector> = Vec::with_capacity(vs.len());
     for (i, v) in vs.into_iter().enumerate() {
-        let mut step_out = Vector::new();
-        // Index the info series of this step by their identifying labels.
-        let mut by_id: HashMap<Vec<(&str, &str)>, Vec<&Sample>> = HashMap::new();
+        // The newest info series per (identity, metric name).
+        let mut by_id: HashMap<[String; 2], Vec<&Sample>> = HashMap::new();
         for s in &infos[i] {
-            let id: Vec<(&str, &str)> = IDENTIFYING
-                .iter()
-                .filter_map(|n| s.metric.get(n).map(|val| (*n, val)))
-                .collect();
-            by_id.entry(id).or_default().push(s);
-        }
-        for mut s in v {
-            // Info series themselves pass through unchanged.
-            if matchers.iter().all(|m| m.matches(s.metric.get_or_empty(&m.name))) {
-                step_out.push(s);
+            let name = s.metric.metric_name().unwrap_or("");
+            if !is_info_name(name) {
                 continue;
             }
-            let id: Vec<(&str, &str)> = IDENTIFYING
-                .iter()
-                .filter_map(|n| s.metric.get(n).map(|val| (*n, val)))
-                .collect();
-            let mut labels = (*s.metric).clone();
-            let mut added = false;
-            let mut conflict = false;
-            if let Some(cands) = by_id.get(&id) {
-                for inf in cands {
-                    for (n, val) in inf.metric.iter() {
-                        if n == "__name__" || IDENTIFYING.contains(&n) {
-                            continue;
-                        }
-                        if !data_matchers.is_empty() && !data_matchers.iter().any(|m| m.name == n) {
-                            continue;
-                        }
-                        if s.metric.get(n).is_some() {
-                            continue;
-                        }
-                        match labels.get(n) {
-                            Some(existing) if existing != val => conflict = true,
-                            _ => {
-                                labels.set(n, val);
-                                added = true;
-                            }
-                        }
-                    }
-                }
-            }
-            if conflict {
+            if s.h.is_some() {
                 return Err(QueryError::Execution(format!(
-                    "found duplicate series for the match group {}: conflicting label values",
+                    "info(): the info series {} is a native histogram; info metrics must be floats",
                     s.metric
                 )));
             }
-            // Data matchers that must match: a series without a matching info series is dropped.
-            if !data_matchers.is_empty() {
-                let ok = data_matchers.iter().all(|m| {
-                    if m.op == MatchOp::Equal && m.value.is_empty() {
-                        return true;
+            let entry = by_id.entry(identity(&s.metric)).or_default();
+            match entry
+                .iter_mut()
+                .find(|o| o.metric.metric_name() == s.metric.metric_name())
+            {
+                Some(o) if o.t < s.t => *o = s,
+                Some(_) => {}
+                None => entry.push(s),
+            }
+        }
+        let mut step_out = Vector::new();
+        for mut s in v {
+            let base_name = s.metric.metric_name().unwrap_or("");
+            if has_positive && name_matchers.iter().all(|m| m.matches(base_name)) {
+                step_out.push(s);
+                continue;
+            }
+            let Some(cands) = by_id.get(&identity(&s.metric)) else {
+                if data_ok_empty {
+                    step_out.push(s);
+                }
+                continue;
+            };
+            let mut labels = (*s.metric).clone();
+            let mut added = false;
+            for inf in cands {
+                for (n, val) in inf.metric.iter() {
+                    if n == "__name__" || IDENTIFYING.contains(&n) || s.metric.get(n).is_some() {
+                        continue;
                     }
-                    m.matches(labels.get_or_empty(&m.name))
-                });
-                if !ok {
-                    continue;
+                    if !data_matchers.is_empty() && !data_matchers.iter().any(|m| m.name == n) {
+                        continue;
+                    }
+                    match labels.get(n) {
+                        Some(existing) if existing != val => {
+                            return Err(QueryError::Execution(format!(
+                                "info(): conflicting label {n} values from the info series of {}",
+                                s.metric
+                            )));
+                        }
+                        _ => {
+                            labels.set(n, val);
+                            added = true;
+                        }
+                    }
                 }
             }
             if added {

@@ -99,6 +99,7 @@ pub static IMPLEMENTATIONS: &[(&str, Kind)] = &[
     ("sort_by_label_desc", Kind::Special),
     ("sort_desc", Kind::Special),
     ("sqrt", Kind::Math),
+    ("start_timestamp", Kind::Special),
     ("stddev_over_time", Kind::Range),
     ("stdvar_over_time", Kind::Range),
     ("sum_over_time", Kind::Range),
@@ -303,6 +304,9 @@ fn eval_call_inner(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryErro
             let out = vs.into_iter().map(|v| map_one(ev, call, v, f)).collect();
             Ok(Val::Vectors(out))
         }
+        "start_timestamp" => Err(QueryError::Execution(
+            "start_timestamp(): sample start timestamps are not recorded by the storage".into(),
+        )),
         "label_replace" => labels::label_replace(ev, call),
         "label_join" => labels::label_join(ev, call),
         "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" => labels::sort(ev, call),

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use super::super::QueryError;
 use super::super::aggregate::quantile;
 use super::super::eval::{Evaluator, RangeArg, Val};
+use super::super::extended;
 use super::super::histogram::{HistogramMean, HistogramOps, HistogramSum};
 use super::super::kahan::{KahanMean, KahanSum, sum_inc};
-use super::super::value::{FPoint, HPoint, Sample, Vector};
+use super::super::value::{FPoint, FastSet, HPoint, Sample, Vector};
 use crate::model::histogram::{CounterResetHint, FloatHistogram};
 use crate::promql::ast::{Call, Expr};
 
@@ -40,6 +41,8 @@ pub struct Ctx<'a, 'e> {
     pub name: &'a str,
     /// The range argument's position.
     pub arg_pos: crate::promql::ast::PosRange,
+    /// Annotation call sites already reported for this series.
+    emitted: &'a mut FastSet<(u32, u32)>,
 }
 
 impl std::fmt::Debug for Ctx<'_, '_> {
@@ -52,22 +55,31 @@ impl std::fmt::Debug for Ctx<'_, '_> {
 }
 
 impl Ctx<'_, '_> {
-    fn warn(&mut self, msg: String) {
-        let pos = self.arg_pos;
-        self.ev.warn(msg, pos);
+    /// Raises a warning once per series and call site; the message is only built the first time.
+    #[track_caller]
+    fn warn(&mut self, msg: impl FnOnce(&str) -> String) {
+        let site = std::panic::Location::caller();
+        if self.emitted.insert((site.line(), site.column())) {
+            let m = msg(self.name);
+            let pos = self.arg_pos;
+            self.ev.warn(m, pos);
+        }
     }
 
-    fn info(&mut self, msg: String) {
-        let pos = self.arg_pos;
-        self.ev.info(msg, pos);
+    /// Raises an info once per series and call site; the message is only built the first time.
+    #[track_caller]
+    fn info(&mut self, msg: impl FnOnce(&str) -> String) {
+        let site = std::panic::Location::caller();
+        if self.emitted.insert((site.line(), site.column())) {
+            let m = msg(self.name);
+            let pos = self.arg_pos;
+            self.ev.info(m, pos);
+        }
     }
 
+    #[track_caller]
     fn mixed(&mut self) {
-        let m = format!(
-            "encountered a mix of histograms and floats for metric name {:?}",
-            self.name
-        );
-        self.warn(m);
+        self.warn(|name| format!("encountered a mix of histograms and floats for metric name {name:?}"));
     }
 }
 
@@ -147,8 +159,7 @@ pub fn eval(ev: &mut Evaluator<'_>, call: &Call, kernel: Kernel, keep_name: bool
         }
     }
     if name == "double_exponential_smoothing" {
-        for i in 0..steps {
-            let (sf, tf) = (params[0][i], params[1][i]);
+        for (&sf, &tf) in params[0].iter().zip(&params[1]) {
             if sf <= 0.0 || sf >= 1.0 || sf.is_nan() {
                 return Err(QueryError::Execution(format!(
                     "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf}"
@@ -180,10 +191,47 @@ fn run_kernel(
         .iter()
         .find(|a| a.value_type() == crate::promql::ast::ValueType::Matrix)
         .map_or(call.pos, |a| a.pos());
+    let extended = arg.anchored || arg.smoothed;
+    let name_fn = call.func.name;
+    let mut emitted: FastSet<(u32, u32)> = FastSet::default();
     for (si, rs) in arg.series.iter().enumerate() {
         ev.check_deadline("expression evaluation")?;
         let name = rs.metric.metric_name().unwrap_or("").to_string();
+        emitted.clear();
         for (i, out_i) in out.iter_mut().enumerate().take(steps) {
+            if extended {
+                let counter = name_fn != "delta";
+                let ts = ev.ts(i);
+                let mut ctx = Ctx {
+                    ev,
+                    call,
+                    start: 0,
+                    end: 0,
+                    ts,
+                    params: [0.0; 2],
+                    name: &name,
+                    arg_pos,
+                    emitted: &mut emitted,
+                };
+                let res = match extended::window(arg, si, i, counter) {
+                    Ok(Some(w)) => extended_value(&mut ctx, name_fn, &w, arg.range),
+                    Ok(None) => None,
+                    Err(p) => {
+                        extended_problem(&mut ctx, p);
+                        None
+                    }
+                };
+                if let Some(res) = res {
+                    let mut s = Sample::float(rs.metric.clone(), ts, 0.0);
+                    s.drop_name = !keep_name || rs.drop_name;
+                    match res {
+                        Out::F(v) => s.f = v,
+                        Out::H(hv) => s.h = Some(Arc::new(hv)),
+                    }
+                    out_i.push(s);
+                }
+                continue;
+            }
             let (f, h) = arg.window(si, i);
             if f.is_empty() && h.is_empty() {
                 continue;
@@ -203,6 +251,7 @@ fn run_kernel(
                 params: p,
                 name: &name,
                 arg_pos,
+                emitted: &mut emitted,
             };
             let Some(res) = kernel(&mut ctx, f, h) else {
                 continue;
@@ -217,6 +266,50 @@ fn run_kernel(
         }
     }
     Ok(())
+}
+
+fn extended_problem(c: &mut Ctx<'_, '_>, p: extended::XProblem) {
+    match p {
+        extended::XProblem::MixedTypes => c.mixed(),
+        extended::XProblem::MixedSchemas => {
+            c.warn(|name| format!(
+                "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}",
+                name
+            ));
+        }
+    }
+}
+
+/// `rate`, `increase`, `delta`, `changes`, `resets` over an anchored or smoothed window.
+fn extended_value(c: &mut Ctx<'_, '_>, func: &str, w: &[extended::XPoint], range: i64) -> Option<Out> {
+    match func {
+        "changes" => Some(Out::F(extended::changes(w))),
+        "resets" => Some(Out::F(extended::resets(w))),
+        "rate" | "increase" | "delta" => {
+            let counter = func != "delta";
+            if counter && extended::any_hint(w, true) {
+                c.warn(|name| format!("this native histogram metric is not a counter: {:?}", name));
+            }
+            if !counter && extended::any_hint(w, false) {
+                c.warn(|name| format!("this native histogram metric is not a gauge: {:?}", name));
+            }
+            let secs = range as f64 / 1000.0;
+            match extended::change(w, counter) {
+                Ok(extended::Change::F(d)) => Some(Out::F(if func == "rate" { d / secs } else { d })),
+                Ok(extended::Change::H(mut h)) => {
+                    if func == "rate" {
+                        h.scale(1.0 / secs);
+                    }
+                    Some(Out::H(h))
+                }
+                Err(p) => {
+                    extended_problem(c, p);
+                    None
+                }
+            }
+        }
+        _ => None,
+    }
 }
 
 fn has_counter_suffix(name: &str) -> bool {
@@ -246,11 +339,12 @@ fn extrapolated(c: &mut Ctx<'_, '_>, f: &[FPoint], h: &[HPoint], is_counter: boo
         hist_result = Some(histogram_change(c, h, is_counter)?);
     } else {
         if is_counter && !has_counter_suffix(c.name) {
-            let m = format!(
-                "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {:?}",
-                c.name
-            );
-            c.info(m);
+            c.info(|name| {
+                format!(
+                    "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {:?}",
+                    name
+                )
+            });
         }
         float_result = f[f.len() - 1].f - f[0].f;
         if is_counter {
@@ -312,8 +406,7 @@ fn histogram_change(c: &mut Ctx<'_, '_>, h: &[HPoint], is_counter: bool) -> Opti
     if is_counter
         && (prev.counter_reset_hint == CounterResetHint::Gauge || last.counter_reset_hint == CounterResetHint::Gauge)
     {
-        let m = format!("this native histogram metric is not a counter: {:?}", c.name);
-        c.warn(m);
+        c.warn(|name| format!("this native histogram metric is not a counter: {:?}", name));
     }
     if is_counter && h.len() > 1 && h[1].h.detect_reset(&prev) {
         prev = FloatHistogram {
@@ -323,13 +416,13 @@ fn histogram_change(c: &mut Ctx<'_, '_>, h: &[HPoint], is_counter: bool) -> Opti
         };
     }
     let custom = prev.uses_custom_buckets();
-    let mixed = |c: &mut Ctx<'_, '_>| {
-        let m = format!(
+    let mixed =
+        |c: &mut Ctx<'_, '_>| {
+            c.warn(|name| format!(
             "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}",
-            c.name
-        );
-        c.warn(m);
-    };
+            name
+        ));
+        };
     if last.uses_custom_buckets() != custom {
         mixed(c);
         return None;
@@ -340,8 +433,7 @@ fn histogram_change(c: &mut Ctx<'_, '_>, h: &[HPoint], is_counter: bool) -> Opti
             continue;
         }
         if p.h.counter_reset_hint == CounterResetHint::Gauge {
-            let m = format!("this native histogram metric is not a counter: {:?}", c.name);
-            c.warn(m);
+            c.warn(|name| format!("this native histogram metric is not a counter: {:?}", name));
         }
         min_schema = min_schema.min(p.h.schema);
         if p.h.uses_custom_buckets() != custom {
@@ -370,11 +462,10 @@ fn histogram_change(c: &mut Ctx<'_, '_>, h: &[HPoint], is_counter: bool) -> Opti
         }
     } else if h[0].h.counter_reset_hint != CounterResetHint::Gauge || last.counter_reset_hint != CounterResetHint::Gauge
     {
-        let m = format!("this native histogram metric is not a gauge: {:?}", c.name);
-        c.warn(m);
+        c.warn(|name| format!("this native histogram metric is not a gauge: {:?}", name));
     }
     if reconciled {
-        c.info("mismatched custom buckets were reconciled during subtraction".into());
+        c.info(|_| "mismatched custom buckets were reconciled during subtraction".into());
     }
     res.counter_reset_hint = CounterResetHint::Gauge;
     res.compact();
@@ -442,25 +533,25 @@ fn instant_value(c: &mut Ctx<'_, '_>, f: &[FPoint], h: &[HPoint], is_rate: bool)
         }
         LastTwo::H(a, b) => {
             let dt = (b.t - a.t) as f64 / 1000.0;
-            if is_rate && b.h.counter_reset_hint == CounterResetHint::Gauge {
-                let m = format!("this native histogram metric is not a counter: {:?}", c.name);
-                c.warn(m);
+            let gauge = |p: &HPoint| p.h.counter_reset_hint == CounterResetHint::Gauge;
+            if is_rate && (gauge(a) || gauge(b)) {
+                c.warn(|name| format!("this native histogram metric is not a counter: {:?}", name));
             }
-            if !is_rate && b.h.counter_reset_hint != CounterResetHint::Gauge {
-                let m = format!("this native histogram metric is not a gauge: {:?}", c.name);
-                c.warn(m);
-            }
-            if a.h.uses_custom_buckets() != b.h.uses_custom_buckets() {
-                let m = format!(
-                    "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}",
-                    c.name
-                );
-                c.warn(m);
-                return None;
+            if !is_rate && (!gauge(a) || !gauge(b)) {
+                c.warn(|name| format!("this native histogram metric is not a gauge: {:?}", name));
             }
             let mut res = (*b.h).clone();
-            if !(is_rate && b.h.detect_reset(&a.h)) && res.sub_hist(&a.h).ok()? {
-                c.info("mismatched custom buckets were reconciled during subtraction".into());
+            if !(is_rate && b.h.detect_reset(&a.h)) {
+                if a.h.uses_custom_buckets() != b.h.uses_custom_buckets() {
+                    c.warn(|name| format!(
+                        "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}",
+                        name
+                    ));
+                    return None;
+                }
+                if res.sub_hist(&a.h).ok()? {
+                    c.info(|_| "mismatched custom buckets were reconciled during subtraction".into());
+                }
             }
             if is_rate {
                 if dt == 0.0 {
@@ -576,11 +667,12 @@ pub fn linear_regression(f: &[FPoint], intercept_t: i64) -> (f64, f64) {
 fn floats_only(c: &mut Ctx<'_, '_>, f: &[FPoint], h: &[HPoint]) -> bool {
     if !h.is_empty() {
         if !f.is_empty() {
-            let m = format!(
-                "ignored histograms in a range containing both floats and histograms for metric name {:?}",
-                c.name
-            );
-            c.info(m);
+            c.info(|name| {
+                format!(
+                    "ignored histograms in a range containing both floats and histograms for metric name {:?}",
+                    name
+                )
+            });
         }
         return !f.is_empty();
     }
@@ -623,19 +715,20 @@ fn double_exponential_smoothing(c: &mut Ctx<'_, '_>, f: &[FPoint], h: &[HPoint])
 }
 
 fn mixed_schemas(c: &mut Ctx<'_, '_>) {
-    let m = format!(
-        "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}",
-        c.name
-    );
-    c.warn(m);
+    c.warn(|name| {
+        format!(
+            "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}",
+            name
+        )
+    });
 }
 
 fn hist_flags(c: &mut Ctx<'_, '_>, reconciled: bool, collision: bool) {
     if collision {
-        c.warn("conflicting counter resets during histogram aggregation".into());
+        c.warn(|_| "conflicting counter resets during histogram aggregation".into());
     }
     if reconciled {
-        c.info("mismatched custom buckets were reconciled during aggregation".into());
+        c.info(|_| "mismatched custom buckets were reconciled during aggregation".into());
     }
 }
 
@@ -734,19 +827,19 @@ fn ts_of_first_over_time(_c: &mut Ctx<'_, '_>, f: &[FPoint], h: &[HPoint]) -> Op
 fn extreme(c: &mut Ctx<'_, '_>, f: &[FPoint], h: &[HPoint], max: bool) -> Option<FPoint> {
     if f.is_empty() {
         if !h.is_empty() {
-            c.info(format!(
-                "ignored histograms in a range containing both floats and histograms for metric name {:?}",
-                c.name
-            ));
+            c.info(|name| {
+                format!("ignored histograms in a range containing both floats and histograms for metric name {name:?}")
+            });
         }
         return None;
     }
     if !h.is_empty() {
-        let m = format!(
-            "ignored histograms in a range containing both floats and histograms for metric name {:?}",
-            c.name
-        );
-        c.info(m);
+        c.info(|name| {
+            format!(
+                "ignored histograms in a range containing both floats and histograms for metric name {:?}",
+                name
+            )
+        });
     }
     let mut best = f[0];
     for p in &f[1..] {
@@ -766,11 +859,12 @@ fn max_over_time(c: &mut Ctx<'_, '_>, f: &[FPoint], h: &[HPoint]) -> Option<Out>
         return None;
     }
     if !h.is_empty() {
-        let m = format!(
-            "ignored histograms in a range containing both floats and histograms for metric name {:?}",
-            c.name
-        );
-        c.info(m);
+        c.info(|name| {
+            format!(
+                "ignored histograms in a range containing both floats and histograms for metric name {:?}",
+                name
+            )
+        });
     }
     let mut v = f[0].f;
     for p in &f[1..] {
@@ -786,11 +880,12 @@ fn min_over_time(c: &mut Ctx<'_, '_>, f: &[FPoint], h: &[HPoint]) -> Option<Out>
         return None;
     }
     if !h.is_empty() {
-        let m = format!(
-            "ignored histograms in a range containing both floats and histograms for metric name {:?}",
-            c.name
-        );
-        c.info(m);
+        c.info(|name| {
+            format!(
+                "ignored histograms in a range containing both floats and histograms for metric name {:?}",
+                name
+            )
+        });
     }
     let mut v = f[0].f;
     for p in &f[1..] {
@@ -825,11 +920,12 @@ fn float_window<'f>(c: &mut Ctx<'_, '_>, f: &'f [FPoint], h: &[HPoint]) -> Optio
         return None;
     }
     if !h.is_empty() {
-        let m = format!(
-            "ignored histograms in a range containing both floats and histograms for metric name {:?}",
-            c.name
-        );
-        c.info(m);
+        c.info(|name| {
+            format!(
+                "ignored histograms in a range containing both floats and histograms for metric name {:?}",
+                name
+            )
+        });
     }
     Some(f)
 }

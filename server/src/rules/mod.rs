@@ -1,0 +1,3 @@
+//! Recording and alerting rules: rule files as Prometheus reads and validates them (evaluation joins later).
+
+pub mod file;
