@@ -5,7 +5,7 @@
 //!   samples (with and without the head);
 //! - blocks `promtool tsdb create-blocks-from openmetrics` writes are read here to the samples of the input file;
 //! - a Prometheus server started on a data directory we wrote answers `/api/v1/query` and `/api/v1/query_range`
-//!   with our samples.
+//!   with our samples, native histograms included (read from our blocks' histogram chunks).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use server::model::histogram::{Histogram, Span};
 use server::model::labels::Labels;
 use server::storage::{Appendable, Queryable, Value, collect_samples};
 use server::tsdb::{Db, Options};
@@ -294,6 +295,28 @@ fn prometheus_serves_a_data_directory_we_wrote() {
     let start = end - 5 * 3_600_000;
     let db = Db::open(&data, Options::default()).unwrap();
     ingest(&db, start, end);
+    // A native histogram series: its chunks go into the blocks too.
+    let hl: Labels = [("__name__", "interop_latency_seconds")].into_iter().collect();
+    let mut hist_want = Vec::new();
+    let mut t = start;
+    while t < end {
+        let n = ((t - start) / 15_000 % 300) as u64;
+        let h = Histogram {
+            schema: 1,
+            zero_threshold: 2f64.powi(-128),
+            zero_count: n,
+            count: 3 * n,
+            sum: n as f64 * 0.75,
+            positive_spans: vec![Span { offset: -1, length: 2 }],
+            positive_buckets: vec![n as i64, 0],
+            ..Histogram::default()
+        };
+        let mut app = db.appender();
+        app.append_histogram(0, &hl, t, &h).unwrap();
+        app.commit().unwrap();
+        hist_want.push((t, 3 * n, n as f64 * 0.75));
+        t += 15_000;
+    }
     let stats = db.compact().unwrap();
     assert!(!stats.head_blocks.is_empty());
     let ours = our_dump(&db, i64::MIN, i64::MAX);
@@ -310,6 +333,7 @@ fn prometheus_serves_a_data_directory_we_wrote() {
         .arg(format!("--config.file={}", config.display()))
         .arg(format!("--storage.tsdb.path={}", data.display()))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--enable-feature=native-histograms")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -331,7 +355,7 @@ fn prometheus_serves_a_data_directory_we_wrote() {
     let at = (end as f64 + 1.0) / 1000.0;
     let v = query(format!(
         "/api/v1/query?query={}&time={at}",
-        encode("{__name__=~\"interop_.*\"}[6h]")
+        encode("{__name__=~\"interop_(requests_total|temperature)\"}[6h]")
     ));
     let mut theirs = Samples::new();
     for r in v["data"]["result"].as_array().unwrap() {
@@ -352,6 +376,21 @@ fn prometheus_serves_a_data_directory_we_wrote() {
         (end - 15_000) / 1000
     ));
     let ranged = points(&v["data"]["result"][0]["values"]);
+    let v = query(format!(
+        "/api/v1/query?query={}&time={at}",
+        encode("interop_latency_seconds[6h]")
+    ));
+    let hist_theirs: Vec<(i64, u64, f64)> = v["data"]["result"][0]["histograms"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no histograms in {v}"))
+        .iter()
+        .map(|p| {
+            let t = (p[0].as_f64().unwrap() * 1000.0).round() as i64;
+            let count = p[1]["count"].as_str().unwrap().parse::<f64>().unwrap() as u64;
+            let sum = p[1]["sum"].as_str().unwrap().parse::<f64>().unwrap();
+            (t, count, sum)
+        })
+        .collect();
     let _ = child.kill();
     let _ = child.wait();
     // PromQL leaves stale markers out of range vectors.
@@ -374,4 +413,6 @@ fn prometheus_serves_a_data_directory_we_wrote() {
     let want: Vec<(i64, u64)> = ours[key].clone();
     assert_eq!(ranged.len(), want.len());
     assert_eq!(ranged.first(), want.first());
+    assert_eq!(hist_theirs.len(), hist_want.len());
+    assert_eq!(hist_theirs, hist_want);
 }

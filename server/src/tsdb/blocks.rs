@@ -2,8 +2,8 @@
 //! retention by time and size, deletions (tombstones), tombstone cleanup and snapshots, and the querier that merges
 //! blocks with the head.
 //!
-//! Head deletions are kept in memory (applied to queries and left out when the head is cut into a block); they
-//! are not written to the WAL yet, so a restart before the head range is persisted brings those samples back.
+//! Head deletions are logged to the WAL as tombstone records (replayed at open, kept by checkpoints) and held in
+//! memory by series labels: applied to queries and left out when the head is cut into a block.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -21,6 +21,7 @@ use crate::tsdb::compact::{
 use crate::tsdb::db_metrics::BlockMetrics;
 use crate::tsdb::tombstones::{Interval, add_interval, is_deleted};
 use crate::tsdb::ulid::Ulid;
+use crate::tsdb::wal::record::RefTombstone;
 use crate::tsdb::{Db, TsdbError};
 
 /// The blocks of a data directory and the state the compactor shares.
@@ -350,6 +351,12 @@ impl Db {
         }
         let q = self.head.querier(mint, maxt);
         let series = q.select(false, None, matchers).map_err(TsdbError::Query)?;
+        let stones: Vec<RefTombstone> = series
+            .iter()
+            .filter_map(|s| self.head.series_ref(&s.labels))
+            .map(|series_ref| RefTombstone { series_ref, mint, maxt })
+            .collect();
+        self.head.log_tombstones(&stones)?;
         let mut deleted = self.blocks.head_deleted.write().unwrap_or_else(|e| e.into_inner());
         for s in series {
             add_interval(deleted.entry(s.labels).or_default(), Interval { mint, maxt });
@@ -450,6 +457,23 @@ impl Db {
             queriers,
             head: blocks,
             head_deleted,
+        }
+    }
+
+    /// Applies the deletions the head's WAL replay found (after a restart).
+    pub(crate) fn restore_head_deletions(&self) {
+        let stones = self.head.take_replayed_tombstones();
+        let mut deleted = self.blocks.head_deleted.write().unwrap_or_else(|e| e.into_inner());
+        for s in stones {
+            if let Some(labels) = self.head.series_labels(s.series_ref) {
+                add_interval(
+                    deleted.entry(labels).or_default(),
+                    Interval {
+                        mint: s.mint,
+                        maxt: s.maxt,
+                    },
+                );
+            }
         }
     }
 

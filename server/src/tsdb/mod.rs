@@ -4,21 +4,23 @@
 //!
 //! ```text
 //! <data>/lock               held (flock) while a Db is open
+//! <data>/<ulid>/            a persisted block: meta.json, index, chunks/000001..., tombstones  (block, compact)
 //! <data>/wal/00000000 ...   write-ahead log segments            (wal)
 //! <data>/wal/checkpoint.N/  condensed WAL up to segment N       (wal::checkpoint)
 //! <data>/chunks_head/000001 full head chunks                    (chunks_head)
 //! ```
 //!
-//! [`Db`] is the entry point: it opens the [`head::Head`] (replaying `chunks_head/` and the WAL) and implements
-//! the [`crate::storage`] traits. Persisted blocks and compaction come later: a block querier joins the head's
-//! through [`crate::storage::merge::merge_series_sets`], the compactor reads the head with
-//! [`head::Head::series_chunks`] and then calls [`head::Head::truncate`].
+//! [`Db`] is the entry point: it loads the blocks, opens the [`head::Head`] (replaying `chunks_head/` and the WAL
+//! after the newest block's end) and implements the [`crate::storage`] traits; queries merge the blocks
+//! overlapping the range with the head ([`crate::storage::merge::merge_series_sets`]). [`Db::compact`] cuts the
+//! head into blocks, merges blocks and applies retention ([`blocks`], [`compact`]); [`Db::delete`],
+//! [`Db::clean_tombstones`] and [`Db::snapshot`] back the admin API.
 //!
 //! Native histograms (integer and float, exponential and custom buckets) are stored in their own chunk encodings
 //! and WAL records. Differences from Prometheus, on purpose: full head chunks are read back with positioned reads
 //! instead of `mmap` (no `unsafe` in this workspace; same files, same memory effect); histogram chunks are cut
-//! instead of re-encoded when new buckets appear; exemplars, metadata and tombstones in the WAL are skipped on
-//! replay (the head does not store them yet).
+//! instead of re-encoded when new buckets appear; exemplars and metadata in the WAL are skipped on replay (the
+//! head does not store them yet).
 
 pub mod block;
 pub mod blocks;
@@ -216,6 +218,7 @@ impl Db {
             blocks,
             _lock: lock,
         };
+        db.restore_head_deletions();
         db.update_gauges();
         Ok(db)
     }

@@ -201,7 +201,8 @@ mod tests {
     #[test]
     #[allow(clippy::type_complexity)]
     fn intervals_merge() {
-        let cases: &[(&[(i64, i64)], &[(i64, i64)])] = &[
+        type Case = (&'static [(i64, i64)], &'static [(i64, i64)]);
+        let cases: &[Case] = &[
             (&[(1, 5), (3, 8)], &[(1, 8)]),
             (&[(1, 5), (6, 8)], &[(1, 8)]),
             (&[(1, 5), (7, 8)], &[(1, 5), (7, 8)]),

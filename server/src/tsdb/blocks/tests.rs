@@ -283,11 +283,12 @@ fn deletions_hide_samples_in_blocks_and_head_and_cleanup_rewrites() {
             assert_eq!(&after[k], v, "{k} untouched");
         }
     }
-    // Tombstones are on disk: they survive a restart.
+    // Tombstones are on disk and in the WAL: they survive a restart, in the blocks and in the head.
     let with_stones = db.blocks().iter().filter(|b| !b.tombstones().is_empty()).count();
     assert_eq!(with_stones, 3);
     db.close().unwrap();
     let db = Db::open(dir.path(), opts(Duration::from_secs(600))).unwrap();
+    assert_eq!(dump(&db), after);
     let blocks_only = dump_range(&db, 0, 30 * MIN - 1);
     assert!(blocks_only[key].iter().all(|(t, _)| *t < 5 * MIN));
     // Cleaning rewrites the blocks without the deleted samples.

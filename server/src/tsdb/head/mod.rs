@@ -36,6 +36,7 @@ use crate::tsdb::TsdbError;
 use crate::tsdb::chunks_head::{ChunkDiskMapper, ref_seq};
 use crate::tsdb::metrics::TsdbMetrics;
 use crate::tsdb::wal::checkpoint::{create_checkpoint, delete_checkpoints};
+use crate::tsdb::wal::record::RefTombstone;
 use crate::tsdb::wal::{SyncPolicy, Wal, list_segments};
 
 /// A hasher for keys that are already hashes or sequential numbers (Fx-style multiply).
@@ -160,6 +161,8 @@ pub(crate) struct HeadInner {
     deleted: Mutex<U64Map<u32>>,
     truncation: Mutex<()>,
     metrics: TsdbMetrics,
+    /// Tombstones found by the replay, until [`Head::take_replayed_tombstones`].
+    replayed_tombstones: Mutex<Vec<RefTombstone>>,
 }
 
 impl std::fmt::Debug for HeadInner {
@@ -242,10 +245,13 @@ impl Head {
             deleted: Mutex::default(),
             truncation: Mutex::new(()),
             metrics,
+            replayed_tombstones: Mutex::default(),
             opts,
         };
         let head = Head { inner: Arc::new(inner) };
-        let stats = replay::replay(&head.inner, recovered.chunks)?;
+        let mut stats = replay::replay(&head.inner, recovered.chunks)?;
+        *head.inner.replayed_tombstones.lock().unwrap_or_else(|e| e.into_inner()) =
+            std::mem::take(&mut stats.tombstones);
         if stats.corruption.is_some() {
             head.inner.metrics.wal.corruptions.inc();
         }
@@ -504,6 +510,38 @@ impl Head {
             .unwrap_or_else(|e| e.into_inner())
             .retain(|_, seg| *seg > last);
         Ok(Some(path))
+    }
+
+    /// The reference of the series named `labels`, if the head has it.
+    pub fn series_ref(&self, labels: &Labels) -> Option<u64> {
+        self.inner
+            .series_by_labels(labels, labels_hash(labels.iter()))
+            .map(|s| s.series_ref)
+    }
+
+    /// The labels of series `r`, if the head has it.
+    pub fn series_labels(&self, r: u64) -> Option<Labels> {
+        self.inner.series_by_ref(r).map(|s| s.to_labels())
+    }
+
+    /// Writes a tombstones record (deletions of head samples) to the WAL; replay hands them back through
+    /// [`Head::take_replayed_tombstones`], and checkpoints keep those at or after the truncation time.
+    pub fn log_tombstones(&self, stones: &[RefTombstone]) -> Result<(), TsdbError> {
+        if stones.is_empty() {
+            return Ok(());
+        }
+        let mut buf = Vec::new();
+        crate::tsdb::wal::record::encode_tombstones(stones, &mut buf);
+        let mut wal = self.inner.wal.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(w) = wal.as_mut() {
+            w.log(&[&buf])?;
+        }
+        Ok(())
+    }
+
+    /// The tombstones the WAL replay found (once; later calls return nothing).
+    pub fn take_replayed_tombstones(&self) -> Vec<RefTombstone> {
+        std::mem::take(&mut *self.inner.replayed_tombstones.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Every series with its chunks overlapping `[mint, maxt]`, sorted by labels: what a block writer persists.

@@ -30,8 +30,11 @@ pub struct ReplayStats {
     pub mmapped_chunks: usize,
     /// Samples referring to series the WAL never declared.
     pub unknown_refs: usize,
-    /// Records of kinds the head does not interpret (exemplars, metadata, tombstones).
+    /// Records of kinds the head does not interpret (exemplars, metadata).
     pub skipped_records: usize,
+    /// Deletions logged for head series (references resolved to the surviving series), for the [`crate::tsdb::Db`]
+    /// to apply.
+    pub tombstones: Vec<RefTombstone>,
     /// The corruption that ended the replay early, if any.
     pub corruption: Option<Corruption>,
 }
@@ -86,10 +89,13 @@ impl Replayer<'_> {
                 self.float_hist_buf = buf;
             }
             types::TOMBSTONES => {
-                // Deletions are not supported by the head yet; decode to validate the record.
+                // Kept for the Db, which applies deletions at query time.
                 self.stones_buf.clear();
                 record::decode_tombstones(rec, &mut self.stones_buf)?;
-                self.stats.skipped_records += 1;
+                for s in &self.stones_buf {
+                    let series_ref = self.aliases.get(&s.series_ref).copied().unwrap_or(s.series_ref);
+                    self.stats.tombstones.push(RefTombstone { series_ref, ..*s });
+                }
             }
             _ => self.stats.skipped_records += 1,
         }

@@ -16,6 +16,9 @@ struct Toc {
     postings_table: u64,
 }
 
+/// Label name -> sorted (value, postings offset).
+type PostingsTable = BTreeMap<Box<str>, Vec<(Box<str>, u64)>>;
+
 /// An index file, loaded into memory.
 #[derive(Debug)]
 pub struct IndexReader {
@@ -23,7 +26,7 @@ pub struct IndexReader {
     b: Vec<u8>,
     symbols: Vec<Box<str>>,
     /// Label name -> sorted (value, postings offset); the name `""` holds the all-series list.
-    postings: BTreeMap<Box<str>, Vec<(Box<str>, u64)>>,
+    postings: PostingsTable,
 }
 
 fn be32(b: &[u8], at: usize) -> Option<u32> {
@@ -136,13 +139,12 @@ impl IndexReader {
         Ok(out)
     }
 
-    #[allow(clippy::type_complexity)]
-    fn read_postings_table(&self, off: u64) -> Result<BTreeMap<Box<str>, Vec<(Box<str>, u64)>>, IndexError> {
+    fn read_postings_table(&self, off: u64) -> Result<PostingsTable, IndexError> {
         let body = self.section("postings offset table", off)?;
         let bad = |e: String| self.malformed("postings offset table", off, e);
         let n = be32(body, 0).ok_or_else(|| bad("missing entry count".into()))?;
         let mut d = Decbuf::new(&body[4..]);
-        let mut out: BTreeMap<Box<str>, Vec<(Box<str>, u64)>> = BTreeMap::new();
+        let mut out = PostingsTable::new();
         for _ in 0..n {
             let k = d.uvarint().map_err(bad)?;
             if k != 2 {

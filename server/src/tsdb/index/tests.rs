@@ -126,7 +126,8 @@ fn postings_for_matchers_agree_with_brute_force() {
 #[test]
 #[allow(clippy::type_complexity)]
 fn postings_set_operations() {
-    let cases: &[(&[u32], &[u32], &[u32], &[u32])] = &[
+    type Case<'a> = (&'a [u32], &'a [u32], &'a [u32], &'a [u32]);
+    let cases: &[Case<'_>] = &[
         (&[1, 3, 5, 7], &[3, 4, 7, 9], &[3, 7], &[1, 5]),
         (&[], &[1, 2], &[], &[]),
         (&[1, 2, 3], &[], &[], &[1, 2, 3]),
