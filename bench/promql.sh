@@ -79,37 +79,47 @@ ready "$OURS_PORT"
 echo "our server ready (WAL replayed) after $(elapsed "$t0")s, RSS $(( $(awk '/VmRSS/ {print $2}' "/proc/$OURS_PID/status") / 1024 )) MiB"
 ready "$PROM_PORT"
 
-# Let Prometheus compact the imported 2h blocks (its compaction loop runs every minute) until the block count has
-# not changed for 30s, with at least 75s given.
-blocks() { find "$WORK/prom-data" -maxdepth 1 -name '01*' -type d | grep -vc tmp || true; }
+# Let Prometheus compact the imported 2h blocks (its compaction loop first runs a minute after start) until no
+# block is being written and the block count has not changed for 30s, with at least 90s given.
+blocks() { find "$WORK/prom-data" -mindepth 1 -maxdepth 1 -type d -name '01*' ! -name '*.tmp*' | wc -l; }
+writing() { find "$WORK/prom-data" -mindepth 1 -maxdepth 1 -name '*.tmp*' | wc -l; }
 t0=$(date +%s)
-last=$(blocks); stable_since=$t0
+first=$(blocks); last=$first; stable_since=$t0
 while :; do
   sleep 5
   now=$(date +%s); b=$(blocks)
-  if [ "$b" != "$last" ]; then last=$b; stable_since=$now; fi
-  if [ $((now - t0)) -ge 75 ] && [ $((now - stable_since)) -ge 30 ]; then break; fi
+  if [ "$b" != "$last" ] || [ "$(writing)" != 0 ]; then last=$b; stable_since=$now; fi
+  if [ $((now - t0)) -ge 90 ] && [ $((now - stable_since)) -ge 30 ]; then break; fi
 done
-echo "prometheus: $last blocks after compaction"
+echo "prometheus: $first blocks compacted to $last in $(( $(date +%s) - t0 - 30 ))s"
 
 "$GEN" --cases > "$WORK/cases.tsv"
 python3 - "$PROM_PORT" "$OURS_PORT" "$N" "$INTERVALS" "$FILTER" "$WORK/cases.tsv" <<'PY'
 import http.client, json, math, re, statistics, sys, time, urllib.parse
 prom_port, ours_port, n, intervals, flt, cases_file = sys.argv[1:7]
 n, intervals = int(n), int(intervals)
-conns = {name: http.client.HTTPConnection("127.0.0.1", int(port), timeout=600)
-         for name, port in (("prometheus", prom_port), ("ours", ours_port))}
+ports = {"prometheus": int(prom_port), "ours": int(ours_port)}
+conns = {name: http.client.HTTPConnection("127.0.0.1", port, timeout=600) for name, port in ports.items()}
+def request(name, path):
+    # Either server may close a keep-alive connection that sat idle while the other one worked: reconnect once.
+    for attempt in (0, 1):
+        try:
+            t = time.perf_counter()
+            conns[name].request("GET", path)
+            r = conns[name].getresponse()
+            return r, r.read(), time.perf_counter() - t
+        except (http.client.RemoteDisconnected, ConnectionError):
+            conns[name].close()
+            conns[name] = http.client.HTTPConnection("127.0.0.1", ports[name], timeout=600)
+            if attempt:
+                raise
 def run(name, expr, steps):
     end = intervals * 10
     q = urllib.parse.urlencode({"query": expr, "start": end - steps * 10, "end": end, "step": 10})
-    t = time.perf_counter()
-    conns[name].request("GET", "/api/v1/query_range?" + q)
-    r = conns[name].getresponse()
-    body = r.read()
-    dt = time.perf_counter() - t
+    r, body, dt = request(name, "/api/v1/query_range?" + q)
     doc = json.loads(body)
     if r.status != 200 or doc.get("status") != "success":
-        sys.exit("%s failed on %s (%d steps): %s" % (name, expr, steps, body[:300]))
+        raise RuntimeError("%s failed: %s" % (name, body[:300]))
     return dt, len(doc["data"]["result"])
 rows = []
 for line in open(cases_file):
@@ -119,12 +129,16 @@ for line in open(cases_file):
         continue
     times = {"prometheus": [], "ours": []}
     series = {}
-    for name in times:
-        _, series[name] = run(name, expr, steps)
-    for _ in range(n):
+    try:
         for name in times:
-            dt, _ = run(name, expr, steps)
-            times[name].append(dt)
+            _, series[name] = run(name, expr, steps)
+        for _ in range(n):
+            for name in times:
+                dt, _ = run(name, expr, steps)
+                times[name].append(dt)
+    except RuntimeError as e:
+        print("%-70s %5d  FAILED: %s" % (expr, steps, e), flush=True)
+        continue
     p, o = statistics.median(times["prometheus"]), statistics.median(times["ours"])
     note = "" if series["prometheus"] == series["ours"] else "  SERIES DIFFER: %d vs %d" % (series["prometheus"], series["ours"])
     rows.append((expr, steps, p, o, p / o))
