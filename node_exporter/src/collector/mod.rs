@@ -13,76 +13,149 @@ use exposition::{Collector, Labels, Metric, MetricFamily, MetricType, Value};
 
 use crate::paths::Paths;
 
+#[cfg(target_os = "linux")]
 mod arp;
+#[cfg(target_os = "linux")]
 mod bcache;
+#[cfg(target_os = "linux")]
 mod bcachefs;
+#[cfg(target_os = "linux")]
 mod bonding;
+#[cfg(target_os = "linux")]
 mod btrfs;
+#[cfg(target_os = "linux")]
 mod buddyinfo;
+#[cfg(target_os = "linux")]
 mod cgroups;
+#[cfg(target_os = "linux")]
 mod conntrack;
+#[cfg(target_os = "linux")]
 mod cpu;
+#[cfg(target_os = "linux")]
 mod cpu_vulnerabilities;
+#[cfg(target_os = "linux")]
 mod cpufreq;
+#[cfg(target_os = "linux")]
 mod diskstats;
+#[cfg(target_os = "linux")]
 mod dmi;
+#[cfg(target_os = "linux")]
 mod dmmultipath;
+#[cfg(target_os = "linux")]
 mod drbd;
+#[cfg(target_os = "linux")]
 mod edac;
+#[cfg(target_os = "linux")]
 mod entropy;
+#[cfg(target_os = "linux")]
 mod fibrechannel;
+#[cfg(target_os = "linux")]
 mod filefd;
+#[cfg(target_os = "linux")]
 mod filesystem;
+#[cfg(target_os = "linux")]
 mod hwmon;
+#[cfg(target_os = "linux")]
 mod infiniband;
+#[cfg(target_os = "linux")]
 mod interrupts;
+#[cfg(target_os = "linux")]
 mod ipvs;
+#[cfg(target_os = "linux")]
 mod kernel_hung;
+#[cfg(target_os = "linux")]
 mod ksmd;
+#[cfg(target_os = "linux")]
 mod lnstat;
+#[cfg(target_os = "linux")]
 mod loadavg;
+#[cfg(target_os = "linux")]
 mod mdadm;
+#[cfg(target_os = "linux")]
 mod meminfo;
+#[cfg(target_os = "linux")]
 mod meminfo_numa;
+#[cfg(target_os = "linux")]
 mod mountstats;
+#[cfg(target_os = "linux")]
 mod netclass;
+#[cfg(target_os = "linux")]
 mod netdev;
+#[cfg(target_os = "linux")]
 mod netlink;
+#[cfg(target_os = "linux")]
 mod netstat;
+#[cfg(target_os = "linux")]
 mod nfs;
+#[cfg(target_os = "linux")]
 mod nfsd;
+#[cfg(target_os = "linux")]
 mod nvme;
+#[cfg(target_os = "linux")]
 mod os;
+#[cfg(target_os = "linux")]
 mod pcidevice;
+#[cfg(target_os = "linux")]
 mod powersupplyclass;
+#[cfg(target_os = "linux")]
 mod pressure;
+#[cfg(target_os = "linux")]
 mod processes;
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 mod procutil;
+#[cfg(target_os = "linux")]
 mod qdisc;
+#[cfg(target_os = "linux")]
 mod rapl;
+#[cfg(target_os = "linux")]
 mod schedstat;
+#[cfg(target_os = "linux")]
 mod selinux;
+#[cfg(target_os = "linux")]
 mod slabinfo;
+#[cfg(target_os = "linux")]
 mod sockstat;
+#[cfg(target_os = "linux")]
 mod softirqs;
+#[cfg(target_os = "linux")]
 mod softnet;
+#[cfg(target_os = "linux")]
 mod stat;
+#[cfg(target_os = "linux")]
 mod sysctl;
+#[cfg(target_os = "linux")]
 mod sysfs;
+#[cfg(target_os = "linux")]
 mod tapestats;
+#[cfg(target_os = "linux")]
 mod textfile;
+#[cfg(target_os = "linux")]
 mod thermal_zone;
+#[cfg(target_os = "linux")]
 mod time;
+#[cfg(target_os = "linux")]
 mod timex;
+#[cfg(target_os = "linux")]
 mod udp_queues;
+#[cfg(target_os = "linux")]
 mod uname;
+#[cfg(target_os = "linux")]
 mod vmstat;
+#[cfg(target_os = "linux")]
 mod watchdog;
+#[cfg(target_os = "linux")]
 mod wifi;
+#[cfg(target_os = "linux")]
 mod xfrm;
+#[cfg(target_os = "linux")]
 mod xfs;
+#[cfg(target_os = "linux")]
 mod zfs;
+#[cfg(target_os = "linux")]
 mod zoneinfo;
+
+#[cfg(any(not(target_os = "linux"), feature = "portable"))]
+pub mod portable;
 
 /// Everything a collector constructor may read: the filesystem roots and the parsed command line.
 #[derive(Debug, Clone, Copy)]
@@ -107,6 +180,7 @@ pub struct Spec {
 }
 
 /// Every collector this build has, in name order.
+#[cfg(target_os = "linux")]
 pub static COLLECTORS: &[Spec] = &[
     arp::SPEC,
     bcache::SPEC,
@@ -176,6 +250,10 @@ pub static COLLECTORS: &[Spec] = &[
     zfs::SPEC,
     zoneinfo::SPEC,
 ];
+
+/// Every collector this build has, in name order: outside Linux, the reduced `sysinfo`-backed set.
+#[cfg(not(target_os = "linux"))]
+pub static COLLECTORS: &[Spec] = portable::COLLECTORS;
 
 /// The constructor type of a table entry.
 pub type BuildFn = fn(&Settings<'_>) -> Result<Box<dyn Collector>, BuildError>;
