@@ -11,6 +11,7 @@ async fn main() -> anyhow::Result<()> {
     let matches = with_listen_default(cmd, ":9100").get_matches();
     let web = WebArgs::from_arg_matches(&matches)?;
     LogArgs::from_arg_matches(&matches)?.init()?;
+    node_exporter::collector::raise_nofile_limit();
     let registry = node_exporter::cli::registry(&matches)?;
     Exporter::new("node_exporter", Arc::new(registry))
         .version(env!("CARGO_PKG_VERSION"))

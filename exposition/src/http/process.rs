@@ -6,6 +6,9 @@
 //! are the soft limits (`unlimited` is 2^64-1), and network bytes are the `IpExt` `InOctets`/`OutOctets` of the
 //! process' network namespace. A metric whose source cannot be read is left out, as the Go client does for
 //! these mix-in metrics. On other systems the collector writes nothing.
+//!
+//! With the real `/proc`, the descriptors of `self/stat`, `self/limits` and `self/net/netstat` stay open between
+//! scrapes and are re-read from offset 0 (the kernel regenerates them), which spares an open and a close each.
 
 use crate::model::MetricFamily;
 use crate::registry::{CollectError, Collector};
@@ -20,6 +23,8 @@ pub struct ProcessCollector {
     procfs: std::path::PathBuf,
     #[cfg(target_os = "linux")]
     fixed: std::sync::OnceLock<linux::Fixed>,
+    #[cfg(target_os = "linux")]
+    kept: linux::Kept,
 }
 
 impl Default for ProcessCollector {
@@ -35,6 +40,8 @@ impl ProcessCollector {
             procfs: procfs.into(),
             #[cfg(target_os = "linux")]
             fixed: std::sync::OnceLock::new(),
+            #[cfg(target_os = "linux")]
+            kept: linux::Kept::default(),
         }
     }
 }
@@ -42,7 +49,7 @@ impl ProcessCollector {
 impl Collector for ProcessCollector {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         #[cfg(target_os = "linux")]
-        linux::collect(&self.procfs, &self.fixed, out);
+        linux::collect(&self.procfs, &self.fixed, &self.kept, out);
         #[cfg(not(target_os = "linux"))]
         let _ = out;
         Ok(())
@@ -51,6 +58,9 @@ impl Collector for ProcessCollector {
 
 #[cfg(target_os = "linux")]
 mod linux {
+    use std::collections::HashMap;
+    use std::fs::File;
+    use std::os::unix::fs::FileExt;
     use std::path::Path;
 
     use crate::model::{Labels, Metric, MetricFamily, MetricType, Value};
@@ -182,11 +192,56 @@ mod linux {
         }
     }
 
-    pub(super) fn collect(procfs: &Path, cache: &std::sync::OnceLock<Fixed>, out: &mut Vec<MetricFamily>) {
+    /// Open descriptors of `/proc/self` files, by path relative to `self`.
+    #[derive(Debug, Clone, Default)]
+    pub(crate) struct Kept(std::sync::Arc<std::sync::Mutex<HashMap<&'static str, File>>>);
+
+    impl Kept {
+        /// Reads `me/rel`: through a kept descriptor when `keep` (the real `/proc`), else opened afresh.
+        fn read(&self, me: &Path, rel: &'static str, keep: bool) -> Option<String> {
+            if !keep {
+                return std::fs::read_to_string(me.join(rel)).ok();
+            }
+            let mut files = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(f) = files.get(rel) {
+                match read_from_start(f) {
+                    Ok(text) => return Some(text),
+                    Err(_) => {
+                        files.remove(rel);
+                    }
+                }
+            }
+            let f = File::open(me.join(rel)).ok()?;
+            let text = read_from_start(&f).ok()?;
+            files.insert(rel, f);
+            Some(text)
+        }
+    }
+
+    /// Reads a procfs file from offset 0 to its end with positioned reads.
+    fn read_from_start(f: &File) -> std::io::Result<String> {
+        let mut buf = vec![0u8; 8192];
+        let mut len = 0;
+        loop {
+            if len == buf.len() {
+                buf.resize(buf.len() * 2, 0);
+            }
+            let n = f.read_at(&mut buf[len..], len as u64)?;
+            if n == 0 {
+                break;
+            }
+            len += n;
+        }
+        buf.truncate(len);
+        String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+
+    pub(super) fn collect(procfs: &Path, cache: &std::sync::OnceLock<Fixed>, kept: &Kept, out: &mut Vec<MetricFamily>) {
         let me = procfs.join("self");
-        let read = |p: &Path| std::fs::read_to_string(p).ok();
+        let keep = procfs == Path::new("/proc");
+        let read = |rel: &'static str| kept.read(&me, rel, keep);
         let Fixed { page, ticks, btime } = *cache.get_or_init(|| fixed(procfs, &me));
-        if let Some(stat) = read(&me.join("stat")).as_deref().and_then(parse_stat) {
+        if let Some(stat) = read("stat").as_deref().and_then(parse_stat) {
             counter(
                 out,
                 "process_cpu_seconds_total",
@@ -222,7 +277,7 @@ mod linux {
                 dir.count() as f64,
             );
         }
-        if let Some(limits) = read(&me.join("limits")) {
+        if let Some(limits) = read("limits") {
             if let Some(v) = parse_limit(&limits, "Max open files") {
                 gauge(out, "process_max_fds", "Maximum number of open file descriptors.", v);
             }
@@ -235,7 +290,7 @@ mod linux {
                 );
             }
         }
-        if let Some((rx, tx)) = read(&me.join("net/netstat")).as_deref().and_then(parse_netstat) {
+        if let Some((rx, tx)) = read("net/netstat").as_deref().and_then(parse_netstat) {
             counter(
                 out,
                 "process_network_receive_bytes_total",

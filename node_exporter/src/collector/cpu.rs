@@ -391,7 +391,7 @@ impl Cpu {
             })
             .collect();
         cpus.sort();
-        let read_u64 = |p: &Path| -> Option<u64> { std::fs::read_to_string(p).ok()?.trim().parse().ok() };
+        let read_u64 = |p: &Path| -> Option<u64> { super::read_to_string(p).ok()?.trim().parse().ok() };
         let mut packages: BTreeMap<u64, u64> = BTreeMap::new();
         let mut cores: BTreeMap<(u64, u64), Option<u64>> = BTreeMap::new();
         for cpu in cpus {

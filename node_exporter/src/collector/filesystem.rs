@@ -105,6 +105,7 @@ fn build(s: &Settings<'_>) -> Result<Box<dyn Collector>, BuildError> {
         fs_types: DeviceFilter::from_flags("filesystem", m, FS_INCLUDE, FS_EXCLUDE)?,
         timeout,
         stuck: Arc::new(Mutex::new(HashSet::new())),
+        worker: Mutex::new(None),
     }))
 }
 
@@ -115,6 +116,8 @@ struct Filesystem {
     timeout: Duration,
     /// Mount points whose `statfs` call has not returned yet.
     stuck: Arc<Mutex<HashSet<String>>>,
+    /// The thread running `statfs` calls, started on first use.
+    worker: Mutex<Option<mpsc::Sender<StatJob>>>,
 }
 
 /// One line of `mountinfo`.
@@ -231,15 +234,29 @@ impl Filesystem {
     }
 
     /// `statfs` with the mount timeout; a call that times out keeps the mount point marked as stuck until it returns.
+    ///
+    /// The calls run on a long-lived worker thread (no thread per mount and scrape); when a call times out, that
+    /// worker is left to finish it and the next call starts a new one.
     fn stat_with_timeout(&self, mount_point: &str, path: PathBuf) -> Result<Stats, String> {
         let (tx, rx) = mpsc::channel();
-        let stuck = Arc::clone(&self.stuck);
-        let key = mount_point.to_string();
-        std::thread::spawn(move || {
-            let result = statfs(&path);
-            stuck.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
-            let _ = tx.send(result);
-        });
+        let job = StatJob {
+            path,
+            key: mount_point.to_string(),
+            reply: tx,
+        };
+        {
+            let mut worker = self.worker.lock().unwrap_or_else(|p| p.into_inner());
+            let pending = match worker.as_ref() {
+                Some(w) => w.send(job).err().map(|mpsc::SendError(job)| job),
+                None => Some(job),
+            };
+            // No worker yet, or the last one has exited: start one and hand it the job.
+            if let Some(job) = pending {
+                let w = spawn_worker(Arc::clone(&self.stuck));
+                let _ = w.send(job);
+                *worker = Some(w);
+            }
+        }
         match rx.recv_timeout(self.timeout) {
             Ok(r) => r,
             Err(_) => {
@@ -251,10 +268,32 @@ impl Filesystem {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(mount_point.to_string());
+                // The worker is busy with the stuck call; later calls go to a new one.
+                *self.worker.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 Err("mountpoint timeout".to_string())
             }
         }
     }
+}
+
+/// One `statfs` call for the worker thread.
+struct StatJob {
+    path: PathBuf,
+    key: String,
+    reply: mpsc::Sender<Result<Stats, String>>,
+}
+
+/// Starts a worker that runs `statfs` calls until its sender is dropped.
+fn spawn_worker(stuck: Arc<Mutex<HashSet<String>>>) -> mpsc::Sender<StatJob> {
+    let (tx, rx) = mpsc::channel::<StatJob>();
+    std::thread::spawn(move || {
+        for job in rx {
+            let result = statfs(&job.path);
+            stuck.lock().unwrap_or_else(|p| p.into_inner()).remove(&job.key);
+            let _ = job.reply.send(result);
+        }
+    });
+    tx
 }
 
 impl Collector for Filesystem {
@@ -404,6 +443,7 @@ mod tests {
             fs_types: DeviceFilter::new("filesystem", ("i", None), ("e", Some(DEFAULT_FS_EXCLUDE))).unwrap(),
             timeout: Duration::from_secs(5),
             stuck: Arc::new(Mutex::new(HashSet::new())),
+            worker: Mutex::new(None),
         }
     }
 

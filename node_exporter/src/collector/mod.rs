@@ -48,6 +48,8 @@ mod edac;
 #[cfg(target_os = "linux")]
 mod entropy;
 #[cfg(target_os = "linux")]
+mod fdcache;
+#[cfg(target_os = "linux")]
 mod fibrechannel;
 #[cfg(target_os = "linux")]
 mod filefd;
@@ -326,10 +328,25 @@ impl CollectorError {
 
 /// Reads a whole file as text.
 pub fn read_file(path: &Path) -> Result<String, CollectorError> {
-    std::fs::read_to_string(path).map_err(|source| CollectorError::Read {
+    read_to_string(path).map_err(|source| CollectorError::Read {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// Reads a whole file as text; on Linux procfs and sysfs files through descriptors kept open ([`fdcache`]).
+pub fn read_to_string(path: &Path) -> std::io::Result<String> {
+    #[cfg(target_os = "linux")]
+    return fdcache::read_to_string(path);
+    #[cfg(not(target_os = "linux"))]
+    return std::fs::read_to_string(path);
+}
+
+/// Raises the soft open-files limit to the hard one, as Go programs do at start (Linux builds keep procfs and
+/// sysfs descriptors open between scrapes).
+pub fn raise_nofile_limit() {
+    #[cfg(target_os = "linux")]
+    fdcache::raise_nofile_limit();
 }
 
 /// Parses a number from a file's field, with an error naming the file and line.

@@ -25,7 +25,7 @@ pub fn add(f: &mut MetricFamily, labels: &[(&str, &str)], v: f64) {
 
 /// Reads a file that may legitimately be absent: `Ok(None)` when it does not exist.
 pub fn read_optional(path: &Path) -> Result<Option<String>, CollectorError> {
-    match std::fs::read_to_string(path) {
+    match super::read_to_string(path) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(CollectorError::Read {

@@ -17,7 +17,7 @@ pub fn read_trimmed(path: &Path) -> Result<String, CollectorError> {
 
 /// Reads an attribute file that may be absent or unreadable (many attributes are optional or need privileges).
 pub fn read_optional(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+    super::read_to_string(path).ok().map(|s| s.trim().to_string())
 }
 
 /// Reads an attribute file holding one number.
