@@ -103,26 +103,39 @@ fn kind_of(file: &File) -> Option<Kind> {
 }
 
 /// Reads the file from offset 0 to its end with positioned reads.
+///
+/// The reads go into a per-thread scratch buffer that is reused across files, and the text is copied out at its
+/// exact size: one small allocation per file instead of a page-sized buffer trimmed afterwards (large requests
+/// make the allocator consolidate its free lists, which showed up as the largest user-space cost of a scrape).
 fn read_all(file: &File, kind: Kind) -> io::Result<String> {
     const CHUNK: usize = 4096;
-    let mut buf = vec![0u8; CHUNK];
-    let mut len = 0;
-    loop {
-        if buf.len() - len < CHUNK {
-            buf.resize(buf.len() * 2, 0);
-        }
-        let n = match file.read_at(&mut buf[len..], len as u64) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        len += n;
-        if n == 0 || (kind == Kind::Sys && len < CHUNK) {
-            break;
-        }
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    buf.truncate(len);
-    String::from_utf8(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    SCRATCH.with(|scratch| {
+        let mut buf = scratch.borrow_mut();
+        if buf.len() < 2 * CHUNK {
+            buf.resize(2 * CHUNK, 0);
+        }
+        let mut len = 0;
+        loop {
+            if buf.len() - len < CHUNK {
+                let grown = buf.len() * 2;
+                buf.resize(grown, 0);
+            }
+            let n = match file.read_at(&mut buf[len..], len as u64) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            len += n;
+            if n == 0 || (kind == Kind::Sys && len < CHUNK) {
+                break;
+            }
+        }
+        let text = std::str::from_utf8(&buf[..len]).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        Ok(text.to_owned())
+    })
 }
 
 /// Raises the soft open-files limit to the hard one, as Go programs (upstream's exporter among them) do at start,
