@@ -9,7 +9,7 @@ use nginx_exporter::cli::{NginxArgs, command, normalize_args};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let matches = command(VERSION).get_matches_from(normalize_args(std::env::args_os()));
     let mut web = WebArgs::from_arg_matches(&matches)?;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use clap::{Args, FromArgMatches};
 use exposition::http::{Exporter, LogArgs, WebArgs, with_listen_default};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let cmd = LogArgs::augment_args(WebArgs::augment_args(node_exporter::cli::command()));
     let matches = with_listen_default(cmd, ":9100").get_matches();
