@@ -2,9 +2,14 @@
 //! `--mysqld.username` and `MYSQLD_EXPORTER_PASSWORD` into [`ClientConfig`], as upstream's config package does.
 //!
 //! The file is INI: `[section]` headers, `key = value` lines (values may be quoted), bare boolean keys,
-//! `#`/`;` comments. Only the `[client]` section is used. A missing file is not an error (upstream loads it
-//! loosely); flags fill `host`, `port` and `user` where the file leaves them empty, and the environment variable
-//! is the password unless the file has one. `$NAME` and `${NAME}` in values are replaced by environment variables.
+//! `#`/`;` comments. A missing file is not an error (upstream loads it loosely); flags fill `host`, `port` and
+//! `user` where `[client]` leaves them empty, and the environment variable is the password unless the file has
+//! one. `$NAME` and `${NAME}` in values are replaced by environment variables.
+//!
+//! Every section is an *auth module* for `/probe?auth_module=<section>` ([`MyCnf`]). A dotted section name is a
+//! child of the section named by its prefix and inherits the keys it does not set (`[client.servers]` inherits
+//! from `[client]`, including what the flags filled in), as the INI library upstream uses does. `[client]` must
+//! resolve (it serves `/metrics`); another section that does not (no user, a bad port) is logged and left out.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -143,6 +148,22 @@ impl ClientConfig {
             || matches!(self.tls.as_deref(), Some("true" | "skip-verify" | "preferred"))
     }
 
+    /// This configuration aimed at `target` (`host:port`, as `/probe?target=` gives it) instead of its own
+    /// host, port and socket.
+    pub fn with_target(&self, target: &str) -> Result<ClientConfig, ConfigError> {
+        let (host, port) = split_host_port(target)?;
+        let port = port.parse::<u16>().map_err(|_| ConfigError::Address {
+            address: target.to_string(),
+            message: format!("invalid port {port:?}"),
+        })?;
+        Ok(ClientConfig {
+            host: host.to_string(),
+            port,
+            socket: None,
+            ..self.clone()
+        })
+    }
+
     /// A description of the target for logs (`host:port` or the socket path).
     pub fn target(&self) -> String {
         match &self.socket {
@@ -165,8 +186,83 @@ pub struct Overrides {
     pub tls_insecure_skip_verify: bool,
 }
 
+/// Every usable section of a `.my.cnf`, by name (`client`, `client.servers`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MyCnf {
+    /// The file the sections came from.
+    pub path: PathBuf,
+    /// Resolved sections; `client` is always present.
+    pub sections: BTreeMap<String, ClientConfig>,
+}
+
+impl MyCnf {
+    /// The `[client]` section, used by `/metrics`.
+    pub fn client(&self) -> &ClientConfig {
+        // `load_all` only returns a MyCnf that holds `client`.
+        &self.sections["client"]
+    }
+}
+
+/// Reads `path` (missing is fine) and resolves every section with `overrides` (see the module docs).
+pub fn load_all(path: &Path, overrides: &Overrides) -> Result<MyCnf, ConfigError> {
+    let sections = read_sections(path)?;
+    let empty = BTreeMap::new();
+    let client_keys = sections.get("client").unwrap_or(&empty);
+    let client = resolve(Some(client_keys), path, overrides)?;
+    // What children inherit from [client]: its keys with the gaps the flags filled.
+    let mut inherited = client_keys.clone();
+    for (key, value) in [
+        ("host", client.host.clone()),
+        ("port", client.port.to_string()),
+        ("user", client.user.clone()),
+    ] {
+        let slot = inherited.entry(key.to_string()).or_default();
+        if slot.is_empty() {
+            *slot = value;
+        }
+    }
+    let mut out = BTreeMap::new();
+    out.insert("client".to_string(), client);
+    for name in sections.keys().filter(|n| *n != "client" && *n != "DEFAULT") {
+        let mut merged = BTreeMap::new();
+        let mut prefix = String::new();
+        for part in name.split('.') {
+            if !prefix.is_empty() {
+                prefix.push('.');
+            }
+            prefix.push_str(part);
+            let keys = if prefix == "client" {
+                Some(&inherited)
+            } else {
+                sections.get(&prefix)
+            };
+            if let Some(keys) = keys {
+                merged.extend(keys.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        match resolve(Some(&merged), path, overrides) {
+            Ok(c) => {
+                out.insert(name.clone(), c);
+            }
+            Err(err) => {
+                tracing::error!(section = name.as_str(), file = %path.display(), err = %err, "failed to load config section");
+            }
+        }
+    }
+    Ok(MyCnf {
+        path: path.to_path_buf(),
+        sections: out,
+    })
+}
+
 /// Reads `path` (missing is fine) and resolves the `[client]` section with `overrides`.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<ClientConfig, ConfigError> {
+    let sections = read_sections(path)?;
+    resolve(sections.get("client"), path, overrides)
+}
+
+/// Reads and parses `path` (missing is empty), with environment variables expanded.
+fn read_sections(path: &Path) -> Result<Sections, ConfigError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -183,7 +279,7 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<ClientConfig, ConfigEr
             *value = expand_env(value, |name| std::env::var(name).ok());
         }
     }
-    resolve(sections.get("client"), path, overrides)
+    Ok(sections)
 }
 
 /// Replaces `${NAME}` and `$NAME` (NAME of ASCII letters, digits and `_`) with `lookup(NAME)`, empty when unset,

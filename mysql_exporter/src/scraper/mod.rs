@@ -6,6 +6,7 @@
 //! unit tests implement it on recorded rows, so the mapping from rows to metric families is tested without a
 //! server.
 
+pub mod auto_increment;
 pub mod binlog_size;
 pub mod engine_innodb_status;
 pub mod global_status;
@@ -18,7 +19,9 @@ pub mod innodb_tablespaces;
 pub mod mysql_user;
 pub mod perf_events_waits;
 pub mod perf_file_events;
+pub mod perf_file_instances;
 pub mod perf_index_io_waits;
+pub mod perf_memory_events;
 pub mod perf_table_io_waits;
 pub mod perf_table_lock_waits;
 pub mod processlist;
@@ -26,8 +29,10 @@ pub mod query_response_time;
 pub mod schemastats;
 pub mod slave_hosts;
 pub mod slave_status;
+pub mod sys_user_summary;
 pub mod tables;
 pub mod tablestats;
+pub mod userstats;
 
 use clap::{Arg, ArgAction, ArgMatches};
 use exposition::{Labels, Metric, MetricFamily, MetricType, Value};
@@ -45,6 +50,22 @@ pub enum ScrapeError {
         query: String,
         /// The server's or driver's message.
         message: String,
+    },
+    /// The scrape's deadline passed before the query finished.
+    #[error("query {query:?}: scrape deadline exceeded")]
+    Deadline {
+        /// The SQL text.
+        query: String,
+    },
+    /// A value the scraper needs as a number is not one.
+    #[error("query {query:?}: column {column:?}: {value:?} is not a number")]
+    Value {
+        /// The SQL text.
+        query: String,
+        /// The column name.
+        column: String,
+        /// The value (`NULL` for SQL NULL).
+        value: String,
     },
     /// A result set lacks a column the scraper needs.
     #[error("query {query:?}: result has no column {column:?}")]
@@ -370,6 +391,22 @@ pub static SCRAPERS: &[Spec] = &[
         build: mysql_user::build,
     },
 ];
+
+/// `value` as a single-quoted SQL string literal (backslashes and quotes escaped).
+pub fn sql_string(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('\'');
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\0' => out.push_str("\\0"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
 
 /// Parses a status or variable value as upstream does: `Yes`/`ON`/`Primary` are 1, `No`/`OFF`/`Connecting`/
 /// `non-Primary`/`Disconnected` are 0, anything else must be a number.
