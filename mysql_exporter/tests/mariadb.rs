@@ -260,7 +260,6 @@ impl Exporter {
         let (head, body) = raw.split_once("\r\n\r\n").expect("http response");
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
         let body = dechunk(body);
-        std::fs::write(format!("/tmp/mysql_more_body_{}.txt", self.port), &body).ok();
         let mut series = BTreeMap::new();
         for line in body.lines().filter(|l| !l.starts_with('#')) {
             if let Some((k, v)) = line.rsplit_once(' ') {

@@ -9,6 +9,7 @@
 pub mod auto_increment;
 pub mod binlog_size;
 pub mod engine_innodb_status;
+pub mod engine_tokudb_status;
 pub mod global_status;
 pub mod global_variables;
 pub mod heartbeat;
@@ -17,15 +18,20 @@ pub mod innodb_cmpmem;
 pub mod innodb_metrics;
 pub mod innodb_tablespaces;
 pub mod mysql_user;
+pub mod perf_events_statements;
+pub mod perf_events_statements_sum;
 pub mod perf_events_waits;
 pub mod perf_file_events;
 pub mod perf_file_instances;
 pub mod perf_index_io_waits;
 pub mod perf_memory_events;
+pub mod perf_replication_applier;
+pub mod perf_replication_group;
 pub mod perf_table_io_waits;
 pub mod perf_table_lock_waits;
 pub mod processlist;
 pub mod query_response_time;
+pub mod replica_host;
 pub mod schemastats;
 pub mod slave_hosts;
 pub mod slave_status;
@@ -389,6 +395,62 @@ pub static SCRAPERS: &[Spec] = &[
         min_version: (5, 1),
         args: mysql_user::args,
         build: mysql_user::build,
+    },
+    Spec {
+        name: "perf_schema.eventsstatements",
+        help: "Collect metrics from performance_schema.events_statements_summary_by_digest",
+        default_enabled: false,
+        min_version: (5, 6),
+        args: perf_events_statements::args,
+        build: perf_events_statements::build,
+    },
+    Spec {
+        name: "perf_schema.eventsstatementssum",
+        help: "Collect metrics of grand sums from performance_schema.events_statements_summary_by_digest",
+        default_enabled: false,
+        min_version: (5, 7),
+        args: no_args,
+        build: plain::<perf_events_statements_sum::EventsStatementsSum>,
+    },
+    Spec {
+        name: "perf_schema.replication_group_members",
+        help: "Collect metrics from performance_schema.replication_group_members",
+        default_enabled: false,
+        min_version: (5, 7),
+        args: no_args,
+        build: plain::<perf_replication_group::GroupMembers>,
+    },
+    Spec {
+        name: "perf_schema.replication_group_member_stats",
+        help: "Collect metrics from performance_schema.replication_group_member_stats",
+        default_enabled: false,
+        min_version: (5, 7),
+        args: no_args,
+        build: plain::<perf_replication_group::GroupMemberStats>,
+    },
+    Spec {
+        name: "perf_schema.replication_applier_status_by_worker",
+        help: "Collect metrics from performance_schema.replication_applier_status_by_worker",
+        default_enabled: false,
+        min_version: (8, 0),
+        args: no_args,
+        build: plain::<perf_replication_applier::ApplierStatusByWorker>,
+    },
+    Spec {
+        name: "engine_tokudb_status",
+        help: "Collect from SHOW ENGINE TOKUDB STATUS",
+        default_enabled: false,
+        min_version: (5, 6),
+        args: no_args,
+        build: plain::<engine_tokudb_status::EngineTokudbStatus>,
+    },
+    Spec {
+        name: "info_schema.replica_host",
+        help: "Collect metrics from information_schema.replica_host_status",
+        default_enabled: false,
+        min_version: (5, 6),
+        args: no_args,
+        build: plain::<replica_host::ReplicaHost>,
     },
 ];
 
