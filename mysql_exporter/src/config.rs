@@ -513,4 +513,49 @@ mod tests {
         .expect("loose");
         assert_eq!(missing.user, "u");
     }
+
+    #[test]
+    fn sections_inherit_from_their_parent() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("my.cnf");
+        std::fs::write(
+            &path,
+            "[client]\nuser = base\npassword = basepw\n[client.servers]\nuser = other\n\
+             [client.servers.eu]\nport = 3310\n[client.nouser]\npassword = x\n[client.badport]\nport = no\n",
+        )
+        .expect("write");
+        let cnf = load_all(&path, &ov("db.example:3307", None, None)).expect("load");
+        let names: Vec<&str> = cnf.sections.keys().map(String::as_str).collect();
+        // [client.nouser] inherits the user; only the bad port is left out.
+        assert_eq!(
+            names,
+            ["client", "client.nouser", "client.servers", "client.servers.eu"]
+        );
+        let got = |name: &str| {
+            let c = &cnf.sections[name];
+            (c.user.clone(), c.password.clone(), c.host.clone(), c.port)
+        };
+        let want = |u: &str, p: &str, h: &str, port: u16| (u.to_string(), p.to_string(), h.to_string(), port);
+        assert_eq!(got("client"), want("base", "basepw", "db.example", 3307));
+        // Children take the host and port the flag filled into [client].
+        assert_eq!(got("client.servers"), want("other", "basepw", "db.example", 3307));
+        assert_eq!(got("client.servers.eu"), want("other", "basepw", "db.example", 3310));
+        assert_eq!(got("client.nouser"), want("base", "x", "db.example", 3307));
+        assert_eq!(cnf.client().user, "base");
+        let probe = cnf.sections["client.servers"]
+            .with_target("10.0.0.5:3306")
+            .expect("target");
+        assert_eq!(
+            (probe.host.as_str(), probe.port, probe.socket.as_deref()),
+            ("10.0.0.5", 3306, None)
+        );
+        assert!(cnf.client().with_target("no-port").is_err());
+        assert!(cnf.client().with_target("h:99999").is_err());
+        // [client] itself must resolve.
+        std::fs::write(&path, "[client]\nport = 1\n").expect("write");
+        assert!(matches!(
+            load_all(&path, &ov("h:1", None, None)),
+            Err(ConfigError::NoUser { .. })
+        ));
+    }
 }

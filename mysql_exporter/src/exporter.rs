@@ -112,7 +112,7 @@ impl Exporter {
         fams.finish(&mut out);
         for i in self.select(collect) {
             let (spec, scraper) = &self.scrapers[i];
-            if session.server.version < spec.min_version {
+            if !spec.supports(&session.server) {
                 continue;
             }
             let began = Instant::now();

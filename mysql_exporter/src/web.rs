@@ -501,7 +501,9 @@ mod tests {
     #[test]
     fn timeout_header_as_upstream() {
         let s = Duration::from_secs_f64;
-        let cases: &[(Option<&str>, f64, Result<Option<Duration>, ()>)] = &[
+        // Header, offset, budget (Err: the header is not used).
+        type Case = (Option<&'static str>, f64, Result<Option<Duration>, ()>);
+        let cases: &[Case] = &[
             (None, 0.25, Ok(None)),
             (Some(""), 0.25, Ok(None)),
             (Some("0"), 0.25, Ok(None)),

@@ -173,6 +173,14 @@ pub struct Spec {
     pub build: fn(&ArgMatches) -> Box<dyn Scraper>,
 }
 
+impl Spec {
+    /// Whether the scraper runs against `server` (its version is at least [`Spec::min_version`], as upstream's
+    /// `Version()` check).
+    pub fn supports(&self, server: &ServerInfo) -> bool {
+        server.version >= self.min_version
+    }
+}
+
 /// [`Spec::args`] for scrapers without flags.
 pub fn no_args() -> Vec<Arg> {
     Vec::new()
@@ -395,6 +403,55 @@ pub static SCRAPERS: &[Spec] = &[
         min_version: (5, 1),
         args: mysql_user::args,
         build: mysql_user::build,
+    },
+    Spec {
+        name: "auto_increment.columns",
+        help: "Collect auto_increment columns and max values from information_schema",
+        default_enabled: false,
+        min_version: (5, 1),
+        args: no_args,
+        build: plain::<auto_increment::AutoIncrement>,
+    },
+    Spec {
+        name: "info_schema.userstats",
+        help: "If running with userstat=1, set to true to collect user statistics",
+        default_enabled: false,
+        min_version: (5, 1),
+        args: no_args,
+        build: plain::<userstats::UserStats>,
+    },
+    Spec {
+        name: "info_schema.clientstats",
+        help: "If running with userstat=1, set to true to collect client statistics",
+        default_enabled: false,
+        min_version: (5, 5),
+        args: no_args,
+        build: plain::<userstats::ClientStats>,
+    },
+    Spec {
+        name: "perf_schema.file_instances",
+        help: "Collect metrics from performance_schema.file_summary_by_instance",
+        default_enabled: false,
+        min_version: (5, 5),
+        args: perf_file_instances::args,
+        build: perf_file_instances::build,
+    },
+    Spec {
+        name: "perf_schema.memory_events",
+        help: "Collect metrics from performance_schema.memory_summary_global_by_event_name",
+        default_enabled: false,
+        min_version: (5, 7),
+        args: perf_memory_events::args,
+        build: perf_memory_events::build,
+    },
+    Spec {
+        name: "sys.user_summary",
+        help: "Collect per user metrics from sys.x$user_summary. See \
+               https://dev.mysql.com/doc/refman/5.7/en/sys-user-summary.html for details",
+        default_enabled: false,
+        min_version: (5, 7),
+        args: no_args,
+        build: plain::<sys_user_summary::UserSummary>,
     },
     Spec {
         name: "perf_schema.eventsstatements",
@@ -671,6 +728,25 @@ mod tests {
             .map(|s| (s.name, if s.default_enabled { "on" } else { "off" }))
             .collect();
         assert_eq!(rows, want);
+    }
+
+    #[test]
+    fn version_gates() {
+        let spec = |name: &str| SCRAPERS.iter().find(|s| s.name == name).expect(name);
+        let cases = [
+            ("perf_schema.replication_applier_status_by_worker", "5.7.44", false),
+            ("perf_schema.replication_applier_status_by_worker", "8.0.36", true),
+            ("perf_schema.memory_events", "5.6.51", false),
+            ("perf_schema.memory_events", "5.7.1", true),
+            ("sys.user_summary", "10.11.6-MariaDB", true),
+            ("info_schema.clientstats", "5.1.73", false),
+            ("info_schema.userstats", "5.1.73", true),
+            ("perf_schema.eventsstatements", "5.5.62", false),
+        ];
+        for (name, version, want) in cases {
+            let server = ServerInfo::parse(version).expect(version);
+            assert_eq!(spec(name).supports(&server), want, "{name} on {version}");
+        }
     }
 
     #[test]
