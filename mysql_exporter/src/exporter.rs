@@ -5,9 +5,11 @@
 //! # Async bridge
 //!
 //! The driver (`mysql_async`) is async; scrapers are sync. [`Exporter::scrape`] runs on a blocking thread (the
-//! web handlers call it through `tokio::task::spawn_blocking`), where it drives the driver with
-//! [`Handle::block_on`]; the I/O itself runs on the runtime's reactor. `block_on` must never be called from an
-//! async context (it would panic), which `spawn_blocking` guarantees.
+//! web handlers call it through `tokio::task::spawn_blocking`), where it drives the driver on a current-thread
+//! runtime of that thread's own, kept for the thread's life: the connection is the scrape's alone, so its I/O
+//! is polled right on the thread that waits for it, without waking the server's runtime thread and back for
+//! every query. `block_on` must never be called from an async context (it would panic), which `spawn_blocking`
+//! guarantees.
 //!
 //! # Failures and the deadline
 //!
@@ -22,7 +24,6 @@ use std::time::{Duration, Instant};
 use exposition::{Labels, MetricFamily, MetricType};
 use mysql_async::prelude::Queryable;
 use mysql_async::{ClientIdentity, Conn, OptsBuilder, SslOpts, Value};
-use tokio::runtime::Handle;
 
 use crate::config::ClientConfig;
 use crate::scraper::{Families, Query, Rows, ScrapeError, Scraper, ServerInfo, Spec};
@@ -53,7 +54,6 @@ impl SessionSettings {
 /// The enabled scrapers with what every scrape shares.
 #[derive(Debug)]
 pub struct Exporter {
-    runtime: Handle,
     session: SessionSettings,
     scrapers: Vec<(&'static Spec, Box<dyn Scraper>)>,
 }
@@ -65,13 +65,9 @@ struct Session {
 }
 
 impl Exporter {
-    /// An exporter running `scrapers` (in this order) on connections made through `runtime`.
-    pub fn new(runtime: Handle, session: SessionSettings, scrapers: Vec<(&'static Spec, Box<dyn Scraper>)>) -> Self {
-        Exporter {
-            runtime,
-            session,
-            scrapers,
-        }
+    /// An exporter running `scrapers` (in this order).
+    pub fn new(session: SessionSettings, scrapers: Vec<(&'static Spec, Box<dyn Scraper>)>) -> Self {
+        Exporter { session, scrapers }
     }
 
     /// The enabled scrapers' names, in order.
@@ -118,7 +114,6 @@ impl Exporter {
             let began = Instant::now();
             let mark = out.len();
             let mut db = LiveDb {
-                runtime: &self.runtime,
                 conn: &mut session.conn,
                 deadline,
             };
@@ -134,9 +129,7 @@ impl Exporter {
             add_timing(&mut fams, &format!("collect.{}", spec.name), Some(ok), began.elapsed());
             fams.finish(&mut out);
         }
-        let _ = self
-            .runtime
-            .block_on(tokio::time::timeout(Duration::from_secs(2), session.conn.disconnect()));
+        let _ = block_on(tokio::time::timeout(Duration::from_secs(2), session.conn.disconnect()));
         merge_sorted(out)
     }
 
@@ -147,7 +140,7 @@ impl Exporter {
         if let Some(d) = deadline {
             limit = limit.min(d.saturating_duration_since(Instant::now()));
         }
-        self.runtime.block_on(async {
+        block_on(async {
             let work = async {
                 let mut conn = Conn::new(opts).await.map_err(|e| e.to_string())?;
                 let version: Option<String> = conn.query_first("SELECT @@version").await.map_err(|e| e.to_string())?;
@@ -160,6 +153,7 @@ impl Exporter {
                 .await
                 .map_err(|_| format!("timed out after {limit:?}"))?
         })
+        .map_err(|e| e.to_string())?
     }
 }
 
@@ -193,15 +187,8 @@ fn opts(c: &ClientConfig, session: &SessionSettings) -> OptsBuilder {
 
 /// Merges families of the same name and sorts them by name, labels by name and samples as the Go client does
 /// (fewer labels first, then label values position by position).
-pub fn merge_sorted(mut families: Vec<MetricFamily>) -> Vec<MetricFamily> {
-    families.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut out: Vec<MetricFamily> = Vec::with_capacity(families.len());
-    for fam in families {
-        match out.last_mut() {
-            Some(last) if last.name == fam.name => last.metrics.extend(fam.metrics),
-            _ => out.push(fam),
-        }
-    }
+pub fn merge_sorted(families: Vec<MetricFamily>) -> Vec<MetricFamily> {
+    let mut out = merge_by_name(families);
     for fam in &mut out {
         for m in &mut fam.metrics {
             m.labels.sort();
@@ -216,9 +203,40 @@ pub fn merge_sorted(mut families: Vec<MetricFamily>) -> Vec<MetricFamily> {
     out
 }
 
-/// [`Query`] on a live connection, blocking on the runtime handle.
+/// Sorts families by name (stable) and merges neighbours with the same name; samples keep their order.
+pub fn merge_by_name(mut families: Vec<MetricFamily>) -> Vec<MetricFamily> {
+    families.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut out: Vec<MetricFamily> = Vec::with_capacity(families.len());
+    for fam in families {
+        match out.last_mut() {
+            Some(last) if last.name == fam.name => last.metrics.extend(fam.metrics),
+            _ => out.push(fam),
+        }
+    }
+    out
+}
+
+thread_local! {
+    /// This thread's runtime for the driver (see the module docs); `None` if it could not be built.
+    static LOCAL: Option<tokio::runtime::Runtime> = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| tracing::error!(err = %err, "cannot build a scrape runtime"))
+        .ok();
+}
+
+/// Why [`block_on`] could not run a future.
+#[derive(Debug, thiserror::Error)]
+#[error("no runtime for the MySQL driver on this thread")]
+pub struct NoRuntime;
+
+/// Runs `future` to completion on this thread's runtime.
+fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, NoRuntime> {
+    LOCAL.with(|rt| rt.as_ref().map(|rt| rt.block_on(future)).ok_or(NoRuntime))
+}
+
+/// [`Query`] on a live connection, blocking on this thread's runtime.
 struct LiveDb<'a> {
-    runtime: &'a Handle,
     conn: &'a mut Conn,
     deadline: Option<Instant>,
 }
@@ -243,14 +261,18 @@ impl Query for LiveDb<'_> {
                 .collect();
             Ok(Rows { columns, rows })
         };
-        self.runtime.block_on(async move {
+        let out = block_on(async move {
             match deadline {
                 None => work.await,
                 Some(d) => tokio::time::timeout_at(d.into(), work)
                     .await
                     .map_err(|_| ScrapeError::Deadline { query: sql.to_string() })?,
             }
-        })
+        });
+        out.map_err(|e| ScrapeError::Query {
+            query: sql.to_string(),
+            message: e.to_string(),
+        })?
     }
 }
 
@@ -313,18 +335,17 @@ mod tests {
         );
     }
 
-    fn exporter(rt: &tokio::runtime::Runtime, args: &[&str]) -> Exporter {
+    fn exporter(args: &[&str]) -> Exporter {
         let matches = crate::cli::command("test")
             .try_get_matches_from(std::iter::once("mysql_exporter").chain(args.iter().copied()))
             .expect("args");
         let settings = crate::cli::session_settings(&matches);
-        Exporter::new(rt.handle().clone(), settings, crate::cli::scrapers(&matches))
+        Exporter::new(settings, crate::cli::scrapers(&matches))
     }
 
     #[test]
     fn collect_selection_as_upstream() {
-        let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-        let e = exporter(&rt, &["--no-collect.info_schema.query_response_time"]);
+        let e = exporter(&["--no-collect.info_schema.query_response_time"]);
         let names = e.scraper_names();
         let all: Vec<usize> = (0..names.len()).collect();
         let pick = |c: &[&str]| -> Vec<&str> {
@@ -355,11 +376,6 @@ mod tests {
 
     #[test]
     fn unreachable_server_is_up_zero() {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
         // A port that was just free: nothing listens there.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -375,7 +391,7 @@ mod tests {
             },
         )
         .expect("config");
-        let e = exporter(&rt, &[]);
+        let e = exporter(&[]);
         // Whole scrape and a collect[] selection: only mysql_up, nothing from the scrapers.
         for filter in [vec![], vec!["global_status".to_string()]] {
             let out = e.scrape(&client, &filter, None);

@@ -14,7 +14,9 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// target): `/metrics` is served by [`Web`], which needs the request's headers and parameters.
 const UNREACHABLE_PATH: &str = "/ runtime metrics";
 
-#[tokio::main]
+/// One runtime thread for HTTP: scrapes run on the blocking pool with their own per-thread runtimes (see
+/// `exporter`), so worker threads would only add memory.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let matches = cli::command(VERSION).get_matches();
     let web = WebArgs::from_arg_matches(&matches)?;
@@ -35,11 +37,7 @@ async fn main() -> anyhow::Result<()> {
     for (spec, _) in &scrapers {
         tracing::info!(scraper = spec.name, "Scraper enabled");
     }
-    let exporter = exporter::Exporter::new(
-        tokio::runtime::Handle::current(),
-        cli::session_settings(&matches),
-        scrapers,
-    );
+    let exporter = exporter::Exporter::new(cli::session_settings(&matches), scrapers);
     let endpoints = Arc::new(Web::new(
         Arc::new(exporter),
         source,

@@ -251,7 +251,8 @@ impl Web {
             }
             self.handler.collect(families);
         }
-        *families = crate::exporter::merge_sorted(std::mem::take(families));
+        // The scrape's families are already sorted; the exporter's own have no shared names with them.
+        *families = crate::exporter::merge_by_name(std::mem::take(families));
     }
 
     async fn probe(self: Arc<Self>, req: &RouteRequest) -> RouteResponse {

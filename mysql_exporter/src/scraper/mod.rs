@@ -562,10 +562,12 @@ pub fn metric_name_part(name: &str) -> String {
         .collect()
 }
 
-/// Families in the order they are first used, looked up by name.
+/// Families in the order they are first used, looked up by name (through an index: a scraper like
+/// `global_status` writes hundreds of families).
 #[derive(Debug, Default)]
 pub struct Families {
     families: Vec<MetricFamily>,
+    index: std::collections::HashMap<String, usize>,
 }
 
 impl Families {
@@ -590,11 +592,12 @@ impl Families {
 
     /// Appends a metric to the family `name`, creating it with `kind` and `help` if new.
     pub fn push(&mut self, name: &str, kind: MetricType, help: &str, metric: Metric) {
-        match self.families.iter_mut().find(|f| f.name == name) {
-            Some(f) => f.push(metric),
+        match self.index.get(name) {
+            Some(&i) => self.families[i].push(metric),
             None => {
                 let mut f = MetricFamily::new(name, kind).with_help(help);
                 f.push(metric);
+                self.index.insert(name.to_string(), self.families.len());
                 self.families.push(f);
             }
         }
