@@ -98,9 +98,7 @@ impl Exporter {
             Ok(session) => session,
             Err(err) => {
                 tracing::error!(target = %client.target(), err = %err, "Error opening connection to database");
-                fams.add("mysql_up", MetricType::Gauge, UP_HELP, Labels::new(), 0.0);
-                fams.finish(&mut out);
-                return out;
+                return down();
             }
         };
         add_timing(&mut fams, "connection", None, start.elapsed());
@@ -155,6 +153,15 @@ impl Exporter {
         })
         .map_err(|e| e.to_string())?
     }
+}
+
+/// What a scrape writes when there is no server to talk to: `mysql_up 0` alone.
+pub fn down() -> Vec<MetricFamily> {
+    let mut out = Vec::new();
+    let mut fams = Families::new();
+    fams.add("mysql_up", MetricType::Gauge, UP_HELP, Labels::new(), 0.0);
+    fams.finish(&mut out);
+    out
 }
 
 /// Connection options for `c`.

@@ -22,6 +22,9 @@ async fn main() -> anyhow::Result<()> {
     let web = WebArgs::from_arg_matches(&matches)?;
     LogArgs::from_arg_matches(&matches)?.init()?;
     tracing::info!(version = VERSION, "Starting mysqld_exporter");
+    if !web.telemetry_path.starts_with('/') {
+        anyhow::bail!("--web.telemetry-path {:?} must start with \"/\"", web.telemetry_path);
+    }
     let source = CnfSource {
         path: cli::my_cnf_path(&matches),
         overrides: cli::overrides(&matches, std::env::var(cli::PASSWORD_ENV).ok()),

@@ -204,21 +204,26 @@ impl Web {
         let query = req.uri().query().unwrap_or("");
         let collect = query_values(query, "collect[]");
         let cnf = self.cnf();
-        let mut client = cnf.client().clone();
-        if let Some(target) = query_values(query, "target")
+        // A target that is not host:port leaves no server to connect to: upstream's empty DSN fails, mysql_up 0.
+        let target = query_values(query, "target")
             .into_iter()
             .next()
-            .filter(|t| !t.is_empty())
-        {
-            match client.with_target(&target) {
-                Ok(c) => client = c,
-                Err(err) => tracing::error!(err = %err, "Failed to form dsn from section [client]"),
-            }
-        }
+            .filter(|t| !t.is_empty());
+        let client = match target {
+            None => Some(cnf.client().clone()),
+            Some(target) => cnf
+                .client()
+                .with_target(&target)
+                .map_err(|err| tracing::error!(err = %err, "Failed to form dsn from section [client]"))
+                .ok(),
+        };
         let deadline = self.deadline(req);
         let web = self.clone();
         let gathered = tokio::task::spawn_blocking(move || {
-            let mut families = web.exporter.scrape(&client, &collect, deadline);
+            let mut families = match client {
+                Some(client) => web.exporter.scrape(&client, &collect, deadline),
+                None => crate::exporter::down(),
+            };
             web.own_metrics(&mut families);
             families
         })
