@@ -259,13 +259,14 @@ impl Query for LiveDb<'_> {
         let work = async move {
             let mut result = conn.query_iter(sql).await.map_err(err)?;
             let columns: Vec<String> = result.columns_ref().iter().map(|c| c.name_str().into_owned()).collect();
-            let rows: Vec<mysql_async::Row> = result.collect().await.map_err(err)?;
+            // Rows are converted as they arrive, so the driver's rows and ours are not all held at once.
+            let mut rows = Vec::new();
+            result
+                .for_each(|r: mysql_async::Row| rows.push(r.unwrap().into_iter().map(text_value).collect()))
+                .await
+                .map_err(err)?;
             // Drain any further result sets so the connection stays usable.
             result.drop_result().await.map_err(err)?;
-            let rows = rows
-                .into_iter()
-                .map(|r| r.unwrap().into_iter().map(text_value).collect())
-                .collect();
             Ok(Rows { columns, rows })
         };
         let out = block_on(async move {
@@ -287,7 +288,10 @@ impl Query for LiveDb<'_> {
 fn text_value(v: Value) -> Option<String> {
     match v {
         Value::NULL => None,
-        Value::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+        // Text is kept in the driver's buffer when it is valid UTF-8 (it nearly always is).
+        Value::Bytes(b) => {
+            Some(String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+        }
         Value::Int(i) => Some(i.to_string()),
         Value::UInt(u) => Some(u.to_string()),
         Value::Float(f) => Some(f.to_string()),
