@@ -50,6 +50,7 @@ async fn main() -> anyhow::Result<()> {
             timeout_offset: cli::timeout_offset(&matches),
             version: VERSION.to_string(),
             disable_exporter_metrics: web.disable_exporter_metrics,
+            max_requests: web.max_requests,
         },
     ));
     let runtime_args = WebArgs {

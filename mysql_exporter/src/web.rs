@@ -12,7 +12,7 @@
 //! - `GET /`: the landing page (unless the telemetry path is `/`).
 //!
 //! Both scrape endpoints honour `X-Prometheus-Scrape-Timeout-Seconds` less `--timeout-offset` as the scrape's
-//! deadline; see [`scrape_timeout`].
+//! deadline (see [`scrape_timeout`]) and share `--web.max-requests` (503 beyond it, as the runtime does).
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -110,6 +110,8 @@ pub struct Web {
     exporter_metrics: Option<ProcessCollector>,
     handler: HandlerCounters,
     landing: Option<Bytes>,
+    /// `--web.max-requests` (0: no limit) as permits shared by `/metrics` and `/probe`.
+    limit: Option<(Arc<tokio::sync::Semaphore>, usize)>,
 }
 
 /// Settings of [`Web::new`].
@@ -123,6 +125,8 @@ pub struct WebSettings {
     pub version: String,
     /// `--web.disable-exporter-metrics`.
     pub disable_exporter_metrics: bool,
+    /// `--web.max-requests`: scrapes served at once (`/metrics` and `/probe` together); 0 means no limit.
+    pub max_requests: usize,
 }
 
 impl Web {
@@ -147,6 +151,12 @@ impl Web {
             exporter_metrics: (!settings.disable_exporter_metrics).then(ProcessCollector::default),
             handler: HandlerCounters::default(),
             landing,
+            limit: (settings.max_requests > 0).then(|| {
+                (
+                    Arc::new(tokio::sync::Semaphore::new(settings.max_requests)),
+                    settings.max_requests,
+                )
+            }),
         }
     }
 
@@ -165,6 +175,22 @@ impl Web {
 
     async fn handle(self: Arc<Self>, req: RouteRequest) -> RouteResponse {
         let path = req.uri().path().to_string();
+        let scrape = path == self.telemetry_path || path == "/probe";
+        let _permit = match &self.limit {
+            Some((permits, max)) if scrape => match permits.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    if path == self.telemetry_path {
+                        self.handler.finished(503);
+                    }
+                    return text(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!("Limit of concurrent requests reached ({max}), try again later.\n"),
+                    );
+                }
+            },
+            _ => None,
+        };
         if path == self.telemetry_path {
             self.handler.in_flight.fetch_add(1, Ordering::Relaxed);
             let resp = self.clone().metrics(&req).await;

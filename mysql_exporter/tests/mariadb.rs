@@ -920,6 +920,7 @@ fn probe_reload_and_scrape_timeout() {
             "--collect.heartbeat",
             "--collect.heartbeat.database=ops",
             "--exporter.lock_wait_timeout=30",
+            "--web.max-requests=1",
         ],
         "[client]\nuser = exporter\n[client.wrong]\npassword = nope\n",
         ("MYSQLD_EXPORTER_PASSWORD", PASSWORD),
@@ -1013,9 +1014,26 @@ fn probe_reload_and_scrape_timeout() {
         db.sql("SHOW OPEN TABLES FROM ops WHERE In_use > 0")
             .contains("heartbeat")
     });
+    // Meanwhile a second scrape is over --web.max-requests=1.
+    let port = exporter.port;
+    let second = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(400));
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        write!(
+            s,
+            "GET /probe?target=127.0.0.1:1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .expect("write");
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).expect("read");
+        raw
+    });
     let began = Instant::now();
     let (series, body) = exporter.scrape_with("/metrics", &[("X-Prometheus-Scrape-Timeout-Seconds", "1.5")]);
     let took = began.elapsed();
+    let second = second.join().expect("second request");
+    assert!(second.starts_with("HTTP/1.1 503"), "{second}");
+    assert!(second.contains("Limit of concurrent requests reached (1)"), "{second}");
     assert!(took < Duration::from_secs(8), "took {took:?}");
     assert!(took >= Duration::from_millis(1200), "took {took:?}");
     assert_eq!(get(&series, "mysql_up"), 1.0, "{body}");
