@@ -55,10 +55,7 @@ pub fn command(version: &'static str) -> Command {
                 .long("timeout-offset")
                 .default_value("0.25")
                 .value_parser(clap::value_parser!(f64))
-                .help(
-                    "Offset to subtract from timeout in seconds. (Accepted; the scrape timeout header is not yet \
-                     applied.)",
-                ),
+                .help("Offset to subtract from timeout in seconds."),
         );
     for spec in SCRAPERS {
         let state = if spec.default_enabled { "enabled" } else { "disabled" };
@@ -148,15 +145,24 @@ pub fn my_cnf_path(m: &ArgMatches) -> PathBuf {
     }
 }
 
-/// Loads the credentials from the file, the flags and `env_password` (the value of [`PASSWORD_ENV`]).
-pub fn client_config(m: &ArgMatches, env_password: Option<String>) -> Result<ClientConfig, ConfigError> {
-    let overrides = Overrides {
+/// What the connection flags and `env_password` (the value of [`PASSWORD_ENV`]) add to the file.
+pub fn overrides(m: &ArgMatches, env_password: Option<String>) -> Overrides {
+    Overrides {
         address: m.get_one::<String>("mysqld.address").cloned().unwrap_or_default(),
         username: m.get_one::<String>("mysqld.username").cloned(),
         password_env: env_password,
         tls_insecure_skip_verify: m.get_flag("tls.insecure-skip-verify"),
-    };
-    config::load(&my_cnf_path(m), &overrides)
+    }
+}
+
+/// Loads the `[client]` credentials from the file, the flags and `env_password`.
+pub fn client_config(m: &ArgMatches, env_password: Option<String>) -> Result<ClientConfig, ConfigError> {
+    config::load(&my_cnf_path(m), &overrides(m, env_password))
+}
+
+/// `--timeout-offset` in seconds.
+pub fn timeout_offset(m: &ArgMatches) -> f64 {
+    m.get_one::<f64>("timeout-offset").copied().unwrap_or(0.25)
 }
 
 /// The session settings from the flags.

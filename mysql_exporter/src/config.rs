@@ -2,9 +2,14 @@
 //! `--mysqld.username` and `MYSQLD_EXPORTER_PASSWORD` into [`ClientConfig`], as upstream's config package does.
 //!
 //! The file is INI: `[section]` headers, `key = value` lines (values may be quoted), bare boolean keys,
-//! `#`/`;` comments. Only the `[client]` section is used. A missing file is not an error (upstream loads it
-//! loosely); flags fill `host`, `port` and `user` where the file leaves them empty, and the environment variable
-//! is the password unless the file has one. `$NAME` and `${NAME}` in values are replaced by environment variables.
+//! `#`/`;` comments. A missing file is not an error (upstream loads it loosely); flags fill `host`, `port` and
+//! `user` where `[client]` leaves them empty, and the environment variable is the password unless the file has
+//! one. `$NAME` and `${NAME}` in values are replaced by environment variables.
+//!
+//! Every section is an *auth module* for `/probe?auth_module=<section>` ([`MyCnf`]). A dotted section name is a
+//! child of the section named by its prefix and inherits the keys it does not set (`[client.servers]` inherits
+//! from `[client]`, including what the flags filled in), as the INI library upstream uses does. `[client]` must
+//! resolve (it serves `/metrics`); another section that does not (no user, a bad port) is logged and left out.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -143,6 +148,22 @@ impl ClientConfig {
             || matches!(self.tls.as_deref(), Some("true" | "skip-verify" | "preferred"))
     }
 
+    /// This configuration aimed at `target` (`host:port`, as `/probe?target=` gives it) instead of its own
+    /// host, port and socket.
+    pub fn with_target(&self, target: &str) -> Result<ClientConfig, ConfigError> {
+        let (host, port) = split_host_port(target)?;
+        let port = port.parse::<u16>().map_err(|_| ConfigError::Address {
+            address: target.to_string(),
+            message: format!("invalid port {port:?}"),
+        })?;
+        Ok(ClientConfig {
+            host: host.to_string(),
+            port,
+            socket: None,
+            ..self.clone()
+        })
+    }
+
     /// A description of the target for logs (`host:port` or the socket path).
     pub fn target(&self) -> String {
         match &self.socket {
@@ -165,8 +186,83 @@ pub struct Overrides {
     pub tls_insecure_skip_verify: bool,
 }
 
+/// Every usable section of a `.my.cnf`, by name (`client`, `client.servers`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MyCnf {
+    /// The file the sections came from.
+    pub path: PathBuf,
+    /// Resolved sections; `client` is always present.
+    pub sections: BTreeMap<String, ClientConfig>,
+}
+
+impl MyCnf {
+    /// The `[client]` section, used by `/metrics`.
+    pub fn client(&self) -> &ClientConfig {
+        // `load_all` only returns a MyCnf that holds `client`.
+        &self.sections["client"]
+    }
+}
+
+/// Reads `path` (missing is fine) and resolves every section with `overrides` (see the module docs).
+pub fn load_all(path: &Path, overrides: &Overrides) -> Result<MyCnf, ConfigError> {
+    let sections = read_sections(path)?;
+    let empty = BTreeMap::new();
+    let client_keys = sections.get("client").unwrap_or(&empty);
+    let client = resolve(Some(client_keys), path, overrides)?;
+    // What children inherit from [client]: its keys with the gaps the flags filled.
+    let mut inherited = client_keys.clone();
+    for (key, value) in [
+        ("host", client.host.clone()),
+        ("port", client.port.to_string()),
+        ("user", client.user.clone()),
+    ] {
+        let slot = inherited.entry(key.to_string()).or_default();
+        if slot.is_empty() {
+            *slot = value;
+        }
+    }
+    let mut out = BTreeMap::new();
+    out.insert("client".to_string(), client);
+    for name in sections.keys().filter(|n| *n != "client" && *n != "DEFAULT") {
+        let mut merged = BTreeMap::new();
+        let mut prefix = String::new();
+        for part in name.split('.') {
+            if !prefix.is_empty() {
+                prefix.push('.');
+            }
+            prefix.push_str(part);
+            let keys = if prefix == "client" {
+                Some(&inherited)
+            } else {
+                sections.get(&prefix)
+            };
+            if let Some(keys) = keys {
+                merged.extend(keys.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        match resolve(Some(&merged), path, overrides) {
+            Ok(c) => {
+                out.insert(name.clone(), c);
+            }
+            Err(err) => {
+                tracing::error!(section = name.as_str(), file = %path.display(), err = %err, "failed to load config section");
+            }
+        }
+    }
+    Ok(MyCnf {
+        path: path.to_path_buf(),
+        sections: out,
+    })
+}
+
 /// Reads `path` (missing is fine) and resolves the `[client]` section with `overrides`.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<ClientConfig, ConfigError> {
+    let sections = read_sections(path)?;
+    resolve(sections.get("client"), path, overrides)
+}
+
+/// Reads and parses `path` (missing is empty), with environment variables expanded.
+fn read_sections(path: &Path) -> Result<Sections, ConfigError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -183,7 +279,7 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<ClientConfig, ConfigEr
             *value = expand_env(value, |name| std::env::var(name).ok());
         }
     }
-    resolve(sections.get("client"), path, overrides)
+    Ok(sections)
 }
 
 /// Replaces `${NAME}` and `$NAME` (NAME of ASCII letters, digits and `_`) with `lookup(NAME)`, empty when unset,
@@ -416,5 +512,50 @@ mod tests {
         )
         .expect("loose");
         assert_eq!(missing.user, "u");
+    }
+
+    #[test]
+    fn sections_inherit_from_their_parent() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("my.cnf");
+        std::fs::write(
+            &path,
+            "[client]\nuser = base\npassword = basepw\n[client.servers]\nuser = other\n\
+             [client.servers.eu]\nport = 3310\n[client.nouser]\npassword = x\n[client.badport]\nport = no\n",
+        )
+        .expect("write");
+        let cnf = load_all(&path, &ov("db.example:3307", None, None)).expect("load");
+        let names: Vec<&str> = cnf.sections.keys().map(String::as_str).collect();
+        // [client.nouser] inherits the user; only the bad port is left out.
+        assert_eq!(
+            names,
+            ["client", "client.nouser", "client.servers", "client.servers.eu"]
+        );
+        let got = |name: &str| {
+            let c = &cnf.sections[name];
+            (c.user.clone(), c.password.clone(), c.host.clone(), c.port)
+        };
+        let want = |u: &str, p: &str, h: &str, port: u16| (u.to_string(), p.to_string(), h.to_string(), port);
+        assert_eq!(got("client"), want("base", "basepw", "db.example", 3307));
+        // Children take the host and port the flag filled into [client].
+        assert_eq!(got("client.servers"), want("other", "basepw", "db.example", 3307));
+        assert_eq!(got("client.servers.eu"), want("other", "basepw", "db.example", 3310));
+        assert_eq!(got("client.nouser"), want("base", "x", "db.example", 3307));
+        assert_eq!(cnf.client().user, "base");
+        let probe = cnf.sections["client.servers"]
+            .with_target("10.0.0.5:3306")
+            .expect("target");
+        assert_eq!(
+            (probe.host.as_str(), probe.port, probe.socket.as_deref()),
+            ("10.0.0.5", 3306, None)
+        );
+        assert!(cnf.client().with_target("no-port").is_err());
+        assert!(cnf.client().with_target("h:99999").is_err());
+        // [client] itself must resolve.
+        std::fs::write(&path, "[client]\nport = 1\n").expect("write");
+        assert!(matches!(
+            load_all(&path, &ov("h:1", None, None)),
+            Err(ConfigError::NoUser { .. })
+        ));
     }
 }

@@ -1,36 +1,29 @@
-//! The collectors the registry runs on each scrape: connect, run every enabled scraper on that one connection,
-//! report `mysql_up` and per-scraper `mysql_exporter_collector_{success,duration_seconds}`, disconnect.
-//!
-//! # One connection per scrape, selectable scrapers
-//!
-//! [`register`] adds three kinds of collectors to a [`Registry`], in this order: an unnamed *opener* that
-//! connects (and writes `mysql_up` and the `connection` duration), one collector *named after each enabled
-//! scraper* (so `collect[]=global_status` selects scrapers as upstream's handler does), and an unnamed *closer*
-//! that disconnects. The opener leaves the connection in a thread-local slot that the scraper collectors and the
-//! closer use: [`Registry::gather`] runs collectors one after the other, in registration order, on the calling
-//! thread, and unnamed collectors always run, so the slot always holds this scrape's connection. A scraper
-//! collector that finds no connection (the server was down) writes nothing, as upstream writes nothing but
-//! `mysql_up 0` then.
+//! One scrape of one server: connect, run the selected scrapers on that one connection, report `mysql_up` and
+//! per-scraper `mysql_exporter_collector_{success,duration_seconds}`, disconnect. `/metrics` and `/probe` both
+//! come here (see [`crate::web`]), each with the server and credentials it resolved.
 //!
 //! # Async bridge
 //!
-//! The driver (`mysql_async`) is async; [`Collector::collect`] is sync. The HTTP runtime calls the registry from
-//! `tokio::task::spawn_blocking`, i.e. on one of the runtime's blocking threads, where blocking is allowed and no
-//! async task is running. Each collector keeps a [`tokio::runtime::Handle`] taken at start-up and drives the
-//! driver with `Handle::block_on` from that thread; the I/O itself runs on the runtime's reactor. `block_on` must
-//! never be called from an async context (it would panic), which `spawn_blocking` guarantees.
+//! The driver (`mysql_async`) is async; scrapers are sync. [`Exporter::scrape`] runs on a blocking thread (the
+//! web handlers call it through `tokio::task::spawn_blocking`), where it drives the driver on a current-thread
+//! runtime of that thread's own, kept for the thread's life: the connection is the scrape's alone, so its I/O
+//! is polled right on the thread that waits for it, without waking the server's runtime thread and back for
+//! every query. `block_on` must never be called from an async context (it would panic), which `spawn_blocking`
+//! guarantees.
 //!
-//! A scraper that fails is logged and reported with success 0; the others still run. When the server cannot be
-//! reached (or the session settings are refused) only `mysql_up 0` is written, as upstream does.
+//! # Failures and the deadline
+//!
+//! A scraper that fails is logged and reported with success 0; the others still run. A scraper whose oldest
+//! supported server version is newer than the server is skipped and writes nothing, as upstream's `Version()`.
+//! When the server cannot be reached (or the session settings are refused) only `mysql_up 0` is written, as
+//! upstream does. A deadline (the Prometheus scrape timeout less `--timeout-offset`) bounds connecting and every
+//! query: once it has passed, the remaining queries fail at once and their scrapers report success 0.
 
-use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
-use exposition::registry::RegistryError;
-use exposition::{CollectError, Collector, Labels, MetricFamily, MetricType, Registry};
+use exposition::{Labels, MetricFamily, MetricType};
 use mysql_async::prelude::Queryable;
 use mysql_async::{ClientIdentity, Conn, OptsBuilder, SslOpts, Value};
-use tokio::runtime::Handle;
 
 use crate::config::ClientConfig;
 use crate::scraper::{Families, Query, Rows, ScrapeError, Scraper, ServerInfo, Spec};
@@ -58,85 +51,94 @@ impl SessionSettings {
     }
 }
 
-/// What every collector of one exporter shares.
-#[derive(Debug, Clone)]
-struct Shared {
-    runtime: Handle,
-    client: ClientConfig,
+/// The enabled scrapers with what every scrape shares.
+#[derive(Debug)]
+pub struct Exporter {
     session: SessionSettings,
+    scrapers: Vec<(&'static Spec, Box<dyn Scraper>)>,
 }
 
-/// This thread's connection for the scrape in progress (see the module docs).
+/// An open connection and what it told about the server.
 struct Session {
     conn: Conn,
     server: ServerInfo,
 }
 
-thread_local! {
-    static SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
-}
-
-/// Registers the opener, one collector per scraper (named after it) and the closer on `registry`.
-pub fn register(
-    registry: &Registry,
-    runtime: Handle,
-    client: ClientConfig,
-    session: SessionSettings,
-    scrapers: Vec<(&'static Spec, Box<dyn Scraper>)>,
-) -> Result<(), RegistryError> {
-    let shared = Shared {
-        runtime,
-        client,
-        session,
-    };
-    registry.register(Opener(shared.clone()));
-    for (spec, scraper) in scrapers {
-        registry.register_named(
-            spec.name,
-            ScraperCollector {
-                shared: shared.clone(),
-                spec,
-                scraper,
-            },
-        )?;
+impl Exporter {
+    /// An exporter running `scrapers` (in this order).
+    pub fn new(session: SessionSettings, scrapers: Vec<(&'static Spec, Box<dyn Scraper>)>) -> Self {
+        Exporter { session, scrapers }
     }
-    registry.register(Closer(shared));
-    Ok(())
-}
 
-impl Shared {
-    fn opts(&self) -> OptsBuilder {
-        let c = &self.client;
-        let mut opts = OptsBuilder::default()
-            .user(Some(c.user.clone()))
-            .pass((!c.password.is_empty()).then(|| c.password.clone()))
-            .prefer_socket(false)
-            .stmt_cache_size(0)
-            .init(self.session.statements());
-        opts = match &c.socket {
-            Some(path) => opts.socket(Some(path.to_string_lossy().into_owned())),
-            None => opts.ip_or_hostname(c.host.clone()).tcp_port(c.port),
-        };
-        if c.uses_tls() {
-            let mut ssl = SslOpts::default().with_danger_accept_invalid_certs(c.tls_skip_verify);
-            if c.tls_skip_verify {
-                ssl = ssl.with_danger_skip_domain_validation(true);
-            }
-            if let Some(ca) = &c.ssl_ca {
-                ssl = ssl.with_root_certs(vec![ca.clone().into()]);
-            }
-            if let (Some(cert), Some(key)) = (&c.ssl_cert, &c.ssl_key) {
-                ssl = ssl.with_client_identity(Some(ClientIdentity::new(cert.clone().into(), key.clone().into())));
-            }
-            opts = opts.ssl_opts(Some(ssl));
+    /// The enabled scrapers' names, in order.
+    pub fn scraper_names(&self) -> Vec<&'static str> {
+        self.scrapers.iter().map(|(s, _)| s.name).collect()
+    }
+
+    /// The scrapers `collect` selects, as upstream's `filterScrapers`: the enabled scrapers named in `collect`,
+    /// unknown names ignored; all enabled scrapers when `collect` is empty or names none of them.
+    pub fn select(&self, collect: &[String]) -> Vec<usize> {
+        let picked: Vec<usize> = (0..self.scrapers.len())
+            .filter(|&i| collect.iter().any(|c| c == self.scrapers[i].0.name))
+            .collect();
+        if picked.is_empty() {
+            (0..self.scrapers.len()).collect()
+        } else {
+            picked
         }
-        opts
+    }
+
+    /// Scrapes the server `client` names with the scrapers `collect` selects (see [`Exporter::select`]), within
+    /// `deadline` if one is given. Blocks: call from a blocking thread. Families come sorted by name.
+    pub fn scrape(&self, client: &ClientConfig, collect: &[String], deadline: Option<Instant>) -> Vec<MetricFamily> {
+        let mut out = Vec::new();
+        let start = Instant::now();
+        let mut fams = Families::new();
+        let mut session = match self.connect(client, deadline) {
+            Ok(session) => session,
+            Err(err) => {
+                tracing::error!(target = %client.target(), err = %err, "Error opening connection to database");
+                return down();
+            }
+        };
+        add_timing(&mut fams, "connection", None, start.elapsed());
+        fams.add("mysql_up", MetricType::Gauge, UP_HELP, Labels::new(), 1.0);
+        fams.finish(&mut out);
+        for i in self.select(collect) {
+            let (spec, scraper) = &self.scrapers[i];
+            if !spec.supports(&session.server) {
+                continue;
+            }
+            let began = Instant::now();
+            let mark = out.len();
+            let mut db = LiveDb {
+                conn: &mut session.conn,
+                deadline,
+            };
+            let ok = match scraper.scrape(&mut db, &session.server, &mut out) {
+                Ok(()) => true,
+                Err(err) => {
+                    out.truncate(mark);
+                    tracing::error!(scraper = spec.name, target = %client.target(), err = %err, "Error from scraper");
+                    false
+                }
+            };
+            let mut fams = Families::new();
+            add_timing(&mut fams, &format!("collect.{}", spec.name), Some(ok), began.elapsed());
+            fams.finish(&mut out);
+        }
+        let _ = block_on(tokio::time::timeout(Duration::from_secs(2), session.conn.disconnect()));
+        merge_sorted(out)
     }
 
     /// Connects, applies the session settings and reads the server version.
-    fn connect(&self) -> Result<Session, String> {
-        let opts = self.opts();
-        self.runtime.block_on(async {
+    fn connect(&self, client: &ClientConfig, deadline: Option<Instant>) -> Result<Session, String> {
+        let opts = opts(client, &self.session);
+        let mut limit = CONNECT_TIMEOUT;
+        if let Some(d) = deadline {
+            limit = limit.min(d.saturating_duration_since(Instant::now()));
+        }
+        block_on(async {
             let work = async {
                 let mut conn = Conn::new(opts).await.map_err(|e| e.to_string())?;
                 let version: Option<String> = conn.query_first("SELECT @@version").await.map_err(|e| e.to_string())?;
@@ -145,111 +147,105 @@ impl Shared {
                     ServerInfo::parse(&version).ok_or_else(|| format!("could not parse version from {version:?}"))?;
                 Ok(Session { conn, server })
             };
-            tokio::time::timeout(CONNECT_TIMEOUT, work)
+            tokio::time::timeout(limit, work)
                 .await
-                .map_err(|_| format!("timed out after {CONNECT_TIMEOUT:?}"))?
+                .map_err(|_| format!("timed out after {limit:?}"))?
         })
-    }
-
-    fn disconnect(&self, session: Session) {
-        let _ = self
-            .runtime
-            .block_on(tokio::time::timeout(Duration::from_secs(2), session.conn.disconnect()));
+        .map_err(|e| e.to_string())?
     }
 }
 
-/// Connects at the start of a scrape; writes `mysql_up` and the connection time.
-#[derive(Debug)]
-struct Opener(Shared);
+/// What a scrape writes when there is no server to talk to: `mysql_up 0` alone.
+pub fn down() -> Vec<MetricFamily> {
+    let mut out = Vec::new();
+    let mut fams = Families::new();
+    fams.add("mysql_up", MetricType::Gauge, UP_HELP, Labels::new(), 0.0);
+    fams.finish(&mut out);
+    out
+}
 
-impl Collector for Opener {
-    fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
-        // A slot left over from an interrupted scrape on this thread is closed first.
-        if let Some(stale) = SESSION.with(|s| s.borrow_mut().take()) {
-            self.0.disconnect(stale);
+/// Connection options for `c`.
+fn opts(c: &ClientConfig, session: &SessionSettings) -> OptsBuilder {
+    let mut opts = OptsBuilder::default()
+        .user(Some(c.user.clone()))
+        .pass((!c.password.is_empty()).then(|| c.password.clone()))
+        .prefer_socket(false)
+        .stmt_cache_size(0)
+        .init(session.statements());
+    opts = match &c.socket {
+        Some(path) => opts.socket(Some(path.to_string_lossy().into_owned())),
+        None => opts.ip_or_hostname(c.host.clone()).tcp_port(c.port),
+    };
+    if c.uses_tls() {
+        let mut ssl = SslOpts::default().with_danger_accept_invalid_certs(c.tls_skip_verify);
+        if c.tls_skip_verify {
+            ssl = ssl.with_danger_skip_domain_validation(true);
         }
-        let start = Instant::now();
-        let mut fams = Families::new();
-        match self.0.connect() {
-            Ok(session) => {
-                add_timing(&mut fams, "connection", None, start.elapsed());
-                fams.add("mysql_up", MetricType::Gauge, UP_HELP, Labels::new(), 1.0);
-                SESSION.with(|s| *s.borrow_mut() = Some(session));
-            }
-            Err(err) => {
-                tracing::error!(target = %self.0.client.target(), err = %err, "Error opening connection to database");
-                fams.add("mysql_up", MetricType::Gauge, UP_HELP, Labels::new(), 0.0);
-            }
+        if let Some(ca) = &c.ssl_ca {
+            ssl = ssl.with_root_certs(vec![ca.clone().into()]);
         }
-        fams.finish(out);
-        Ok(())
-    }
-}
-
-/// Disconnects at the end of a scrape.
-#[derive(Debug)]
-struct Closer(Shared);
-
-impl Collector for Closer {
-    fn collect(&self, _: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
-        if let Some(session) = SESSION.with(|s| s.borrow_mut().take()) {
-            self.0.disconnect(session);
+        if let (Some(cert), Some(key)) = (&c.ssl_cert, &c.ssl_key) {
+            ssl = ssl.with_client_identity(Some(ClientIdentity::new(cert.clone().into(), key.clone().into())));
         }
-        Ok(())
+        opts = opts.ssl_opts(Some(ssl));
     }
+    opts
 }
 
-/// One scraper on the scrape's connection, with its success and duration.
-#[derive(Debug)]
-struct ScraperCollector {
-    shared: Shared,
-    spec: &'static Spec,
-    scraper: Box<dyn Scraper>,
-}
-
-impl Collector for ScraperCollector {
-    fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
-        let Some(mut session) = SESSION.with(|s| s.borrow_mut().take()) else {
-            return Ok(());
-        };
-        if session.server.version >= self.spec.min_version {
-            let began = Instant::now();
-            let mark = out.len();
-            let mut db = LiveDb {
-                runtime: &self.shared.runtime,
-                conn: &mut session.conn,
-            };
-            let ok = match self.scraper.scrape(&mut db, &session.server, out) {
-                Ok(()) => true,
-                Err(err) => {
-                    out.truncate(mark);
-                    tracing::error!(
-                        scraper = self.spec.name,
-                        target = %self.shared.client.target(),
-                        err = %err,
-                        "Error from scraper"
-                    );
-                    false
-                }
-            };
-            let mut fams = Families::new();
-            add_timing(
-                &mut fams,
-                &format!("collect.{}", self.spec.name),
-                Some(ok),
-                began.elapsed(),
-            );
-            fams.finish(out);
+/// Merges families of the same name and sorts them by name, labels by name and samples as the Go client does
+/// (fewer labels first, then label values position by position).
+pub fn merge_sorted(families: Vec<MetricFamily>) -> Vec<MetricFamily> {
+    let mut out = merge_by_name(families);
+    for fam in &mut out {
+        for m in &mut fam.metrics {
+            m.labels.sort();
         }
-        SESSION.with(|s| *s.borrow_mut() = Some(session));
-        Ok(())
+        fam.metrics.sort_by(|a, b| {
+            a.labels
+                .len()
+                .cmp(&b.labels.len())
+                .then_with(|| a.labels.iter().map(|l| &l.value).cmp(b.labels.iter().map(|l| &l.value)))
+        });
     }
+    out
 }
 
-/// [`Query`] on a live connection, blocking on the runtime handle.
+/// Sorts families by name (stable) and merges neighbours with the same name; samples keep their order.
+pub fn merge_by_name(mut families: Vec<MetricFamily>) -> Vec<MetricFamily> {
+    families.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut out: Vec<MetricFamily> = Vec::with_capacity(families.len());
+    for fam in families {
+        match out.last_mut() {
+            Some(last) if last.name == fam.name => last.metrics.extend(fam.metrics),
+            _ => out.push(fam),
+        }
+    }
+    out
+}
+
+thread_local! {
+    /// This thread's runtime for the driver (see the module docs); `None` if it could not be built.
+    static LOCAL: Option<tokio::runtime::Runtime> = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| tracing::error!(err = %err, "cannot build a scrape runtime"))
+        .ok();
+}
+
+/// Why [`block_on`] could not run a future.
+#[derive(Debug, thiserror::Error)]
+#[error("no runtime for the MySQL driver on this thread")]
+pub struct NoRuntime;
+
+/// Runs `future` to completion on this thread's runtime.
+fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, NoRuntime> {
+    LOCAL.with(|rt| rt.as_ref().map(|rt| rt.block_on(future)).ok_or(NoRuntime))
+}
+
+/// [`Query`] on a live connection, blocking on this thread's runtime.
 struct LiveDb<'a> {
-    runtime: &'a Handle,
     conn: &'a mut Conn,
+    deadline: Option<Instant>,
 }
 
 impl Query for LiveDb<'_> {
@@ -259,18 +255,32 @@ impl Query for LiveDb<'_> {
             message: e.to_string(),
         };
         let conn = &mut *self.conn;
-        self.runtime.block_on(async move {
+        let deadline = self.deadline;
+        let work = async move {
             let mut result = conn.query_iter(sql).await.map_err(err)?;
             let columns: Vec<String> = result.columns_ref().iter().map(|c| c.name_str().into_owned()).collect();
-            let rows: Vec<mysql_async::Row> = result.collect().await.map_err(err)?;
+            // Rows are converted as they arrive, so the driver's rows and ours are not all held at once.
+            let mut rows = Vec::new();
+            result
+                .for_each(|r: mysql_async::Row| rows.push(r.unwrap().into_iter().map(text_value).collect()))
+                .await
+                .map_err(err)?;
             // Drain any further result sets so the connection stays usable.
             result.drop_result().await.map_err(err)?;
-            let rows = rows
-                .into_iter()
-                .map(|r| r.unwrap().into_iter().map(text_value).collect())
-                .collect();
             Ok(Rows { columns, rows })
-        })
+        };
+        let out = block_on(async move {
+            match deadline {
+                None => work.await,
+                Some(d) => tokio::time::timeout_at(d.into(), work)
+                    .await
+                    .map_err(|_| ScrapeError::Deadline { query: sql.to_string() })?,
+            }
+        });
+        out.map_err(|e| ScrapeError::Query {
+            query: sql.to_string(),
+            message: e.to_string(),
+        })?
     }
 }
 
@@ -278,7 +288,10 @@ impl Query for LiveDb<'_> {
 fn text_value(v: Value) -> Option<String> {
     match v {
         Value::NULL => None,
-        Value::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+        // Text is kept in the driver's buffer when it is valid UTF-8 (it nearly always is).
+        Value::Bytes(b) => {
+            Some(String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+        }
         Value::Int(i) => Some(i.to_string()),
         Value::UInt(u) => Some(u.to_string()),
         Value::Float(f) => Some(f.to_string()),
@@ -333,13 +346,47 @@ mod tests {
         );
     }
 
+    fn exporter(args: &[&str]) -> Exporter {
+        let matches = crate::cli::command("test")
+            .try_get_matches_from(std::iter::once("mysql_exporter").chain(args.iter().copied()))
+            .expect("args");
+        let settings = crate::cli::session_settings(&matches);
+        Exporter::new(settings, crate::cli::scrapers(&matches))
+    }
+
+    #[test]
+    fn collect_selection_as_upstream() {
+        let e = exporter(&["--no-collect.info_schema.query_response_time"]);
+        let names = e.scraper_names();
+        let all: Vec<usize> = (0..names.len()).collect();
+        let pick = |c: &[&str]| -> Vec<&str> {
+            let c: Vec<String> = c.iter().map(|s| s.to_string()).collect();
+            e.select(&c).into_iter().map(|i| names[i]).collect()
+        };
+        let cases: &[(&[&str], &[&str])] = &[
+            (&["global_status"], &["global_status"]),
+            (
+                &["slave_status", "global_status", "nope"],
+                &["global_status", "slave_status"],
+            ),
+            // A scraper that is not enabled cannot be selected.
+            (
+                &["global_status", "info_schema.query_response_time"],
+                &["global_status"],
+            ),
+        ];
+        for (collect, want) in cases {
+            assert_eq!(pick(collect), *want, "{collect:?}");
+        }
+        // Nothing known selected: every enabled scraper runs.
+        for collect in [&[][..], &["nope"][..], &["info_schema.query_response_time"][..]] {
+            let c: Vec<String> = collect.iter().map(|s| s.to_string()).collect();
+            assert_eq!(e.select(&c), all, "{collect:?}");
+        }
+    }
+
     #[test]
     fn unreachable_server_is_up_zero() {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
         // A port that was just free: nothing listens there.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -355,29 +402,19 @@ mod tests {
             },
         )
         .expect("config");
-        let registry = Registry::new();
-        let matches = crate::cli::command("test")
-            .try_get_matches_from(["mysql_exporter"])
-            .expect("args");
-        let all: Vec<(&'static Spec, Box<dyn Scraper>)> = crate::scraper::SCRAPERS
-            .iter()
-            .map(|s| (s, (s.build)(&matches)))
-            .collect();
-        let names: Vec<String> = all.iter().map(|(s, _)| s.name.to_string()).collect();
-        let settings = SessionSettings {
-            lock_wait_timeout: 2,
-            log_slow_filter: false,
-        };
-        register(&registry, rt.handle().clone(), client, settings, all).expect("register");
-        assert_eq!(registry.collector_names(), names);
+        let e = exporter(&[]);
         // Whole scrape and a collect[] selection: only mysql_up, nothing from the scrapers.
         for filter in [vec![], vec!["global_status".to_string()]] {
-            let out = registry.gather(&filter).expect("gather");
+            let out = e.scrape(&client, &filter, None);
             assert_eq!(out.len(), 1);
             assert_eq!(out[0].name, "mysql_up");
             assert_eq!(out[0].help.as_deref(), Some(UP_HELP));
             assert_eq!(out[0].metrics[0].value, exposition::Value::Gauge(0.0));
         }
-        assert!(SESSION.with(|s| s.borrow().is_none()));
+        // A deadline already past: down at once.
+        let began = Instant::now();
+        let out = e.scrape(&client, &[], Some(Instant::now()));
+        assert_eq!(out[0].metrics[0].value, exposition::Value::Gauge(0.0));
+        assert!(began.elapsed() < Duration::from_secs(2));
     }
 }

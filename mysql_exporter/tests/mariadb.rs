@@ -81,24 +81,34 @@ impl Mariadb {
             "MARIADB_INSTALL_DB",
             &["/usr/bin/mariadb-install-db", "/usr/bin/mysql_install_db"],
         );
-        let out = Command::new(&install)
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .args([
-                "--auth-root-authentication-method=normal",
-                "--skip-test-db",
-                "--user=root",
-            ])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {} (install mariadb-server): {e}", install.display()));
-        assert!(
-            out.status.success(),
-            "{} failed: {}\n{}",
-            install.display(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        // Bootstrapping several servers at once on a loaded machine fails now and then: retry on a fresh datadir.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let out = Command::new(&install)
+                .arg("--no-defaults")
+                .arg(format!("--datadir={}", data.display()))
+                .args([
+                    "--auth-root-authentication-method=normal",
+                    "--skip-test-db",
+                    "--user=root",
+                ])
+                .stdin(Stdio::null())
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run {} (install mariadb-server): {e}", install.display()));
+            if out.status.success() {
+                break;
+            }
+            assert!(
+                attempt < 3,
+                "{} failed: {}\n{}",
+                install.display(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let _ = std::fs::remove_dir_all(&data);
+            std::thread::sleep(Duration::from_secs(1));
+        }
         let port = free_port();
         let server = program("MARIADBD", &["/usr/sbin/mariadbd", "/usr/sbin/mysqld"]);
         let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
@@ -249,17 +259,44 @@ impl Exporter {
         self.scrape_path("/metrics")
     }
 
-    /// Scrapes `path` (with a query string, say): (series -> value, body).
-    fn scrape_path(&mut self, path: &str) -> (BTreeMap<String, f64>, String) {
+    /// The `.my.cnf` the exporter reads.
+    fn my_cnf(&self) -> PathBuf {
+        self._dir.path().join("my.cnf")
+    }
+
+    /// Sends one request: (status code, body).
+    fn request(&mut self, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
         self.proc.assert_running();
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-        write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").expect("write");
+        s.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if method != "GET" {
+            head.push_str("Content-Length: 0\r\n");
+        }
+        write!(s, "{head}\r\n").expect("write");
         let mut raw = String::new();
         s.read_to_string(&mut raw).expect("read");
         let (head, body) = raw.split_once("\r\n\r\n").expect("http response");
-        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-        let body = dechunk(body);
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("status line: {head}"));
+        (status, dechunk(body))
+    }
+
+    /// Scrapes `path` (with a query string, say): (series -> value, body).
+    fn scrape_path(&mut self, path: &str) -> (BTreeMap<String, f64>, String) {
+        self.scrape_with(path, &[])
+    }
+
+    /// Scrapes `path` with extra request headers: (series -> value, body).
+    fn scrape_with(&mut self, path: &str, headers: &[(&str, &str)]) -> (BTreeMap<String, f64>, String) {
+        let (status, body) = self.request("GET", path, headers);
+        assert_eq!(status, 200, "{path}: {body}");
         let mut series = BTreeMap::new();
         for line in body.lines().filter(|l| !l.starts_with('#')) {
             if let Some((k, v)) = line.rsplit_once(' ') {
@@ -707,4 +744,304 @@ fn replica_status_from_a_real_replication_pair() {
         "{info}"
     );
     assert!(info.contains("slave_host=\"replica.test\""), "{info}");
+}
+
+/// The success gauge of one scraper.
+fn success(series: &BTreeMap<String, f64>, scraper: &str) -> f64 {
+    get(
+        series,
+        &format!("mysql_exporter_collector_success{{collector=\"collect.{scraper}\"}}"),
+    )
+}
+
+#[test]
+fn statistics_and_performance_schema_scrapers() {
+    let db = Mariadb::start(&[
+        "--skip-log-bin",
+        "--userstat=1",
+        "--performance-schema=ON",
+        "--performance-schema-instrument=memory/%=ON",
+    ]);
+    let datadir = format!("{}/", db.dir.path().join("data").display());
+    let mut exporter = Exporter::start(
+        db.port,
+        &[
+            "--no-collect.global_status",
+            "--no-collect.global_variables",
+            "--no-collect.slave_status",
+            "--no-collect.info_schema.innodb_cmp",
+            "--no-collect.info_schema.innodb_cmpmem",
+            "--no-collect.info_schema.query_response_time",
+            "--collect.auto_increment.columns",
+            "--collect.info_schema.userstats",
+            "--collect.info_schema.clientstats",
+            "--collect.perf_schema.file_instances",
+            &format!("--collect.perf_schema.file_instances.remove_prefix={datadir}"),
+            "--collect.perf_schema.memory_events",
+            "--collect.sys.user_summary",
+            "--collect.perf_schema.eventsstatements",
+            "--collect.perf_schema.eventsstatements.digest_text_limit=20",
+            "--collect.perf_schema.eventsstatementssum",
+            "--collect.perf_schema.replication_group_members",
+            "--collect.perf_schema.replication_group_member_stats",
+            "--collect.perf_schema.replication_applier_status_by_worker",
+            "--collect.engine_tokudb_status",
+            "--collect.info_schema.replica_host",
+        ],
+    );
+    // Digests are kept for statements with a default database (upstream's statement skips NULL schemas).
+    db.sql(
+        "CREATE DATABASE shop; USE shop; CREATE TABLE orders (id SMALLINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, \
+         note TEXT); INSERT INTO orders (note) VALUES ('a'), ('b'), ('c'); SELECT COUNT(*) FROM orders;",
+    );
+    // Statements by the exporter's own user, so its user and client statistics rows exist.
+    let (_, first) = exporter.scrape();
+    let (series, body) = exporter.scrape();
+    assert_eq!(get(&series, "mysql_up"), 1.0, "{first}");
+    let log = exporter.log();
+
+    // What MariaDB has: these succeed.
+    for scraper in [
+        "auto_increment.columns",
+        "info_schema.userstats",
+        "info_schema.clientstats",
+        "perf_schema.file_instances",
+        "perf_schema.memory_events",
+        "perf_schema.eventsstatements",
+        "perf_schema.eventsstatementssum",
+        "sys.user_summary",
+        "info_schema.replica_host",
+    ] {
+        assert_eq!(success(&series, scraper), 1.0, "{scraper}:\n{log}");
+    }
+    // What it lacks (group replication, MySQL 8's applier worker columns, TokuDB): those fail alone, logged,
+    // and the others above still ran.
+    for scraper in [
+        "perf_schema.replication_applier_status_by_worker",
+        "perf_schema.replication_group_members",
+        "perf_schema.replication_group_member_stats",
+        "engine_tokudb_status",
+    ] {
+        assert_eq!(success(&series, scraper), 0.0, "{scraper}:\n{body}");
+    }
+    assert!(log.contains("Error from scraper"), "{log}");
+
+    // The next value and the maximum of a SMALLINT UNSIGNED.
+    let next: f64 = db
+        .sql("SELECT AUTO_INCREMENT FROM information_schema.tables WHERE TABLE_SCHEMA='shop' AND TABLE_NAME='orders'")
+        .trim()
+        .parse()
+        .expect("number");
+    let col = "column=\"id\",schema=\"shop\",table=\"orders\"";
+    assert_eq!(
+        get(&series, &format!("mysql_info_schema_auto_increment_column{{{col}}}")),
+        next
+    );
+    assert_eq!(
+        get(
+            &series,
+            &format!("mysql_info_schema_auto_increment_column_max{{{col}}}")
+        ),
+        65535.0
+    );
+
+    // User statistics of the exporter's account: it has connected (twice by now) and sent SELECTs.
+    let user = |m: &str| {
+        get(
+            &series,
+            &format!("mysql_info_schema_user_statistics_{m}{{user=\"exporter\"}}"),
+        )
+    };
+    assert!(user("total_connections") >= 1.0, "{body}");
+    assert!(user("select_commands_total") >= 1.0, "{body}");
+    assert!(
+        body.contains("# TYPE mysql_info_schema_user_statistics_concurrent_connections gauge"),
+        "{body}"
+    );
+    assert!(
+        body.contains("mysql_info_schema_client_statistics_total_connections{client=\""),
+        "{body}"
+    );
+
+    // File instances under the data directory lose its prefix.
+    assert!(
+        body.contains("mysql_perf_schema_file_instances_bytes{event_name=\"wait/io/file/innodb/innodb_data_file\",file_name=\"ibdata1\",mode=\"read\"}"),
+        "{body}"
+    );
+    assert!(!body.contains(&format!("file_name=\"{datadir}")), "{body}");
+    // Memory events without the `memory/` prefix.
+    assert!(
+        body.contains("mysql_perf_schema_memory_events_alloc_bytes_total{event_name=\"sql/"),
+        "{body}"
+    );
+    // The digest of the INSERT, its text cut to 20 characters, counted once.
+    let insert = body
+        .lines()
+        .find(|l| {
+            l.starts_with("mysql_perf_schema_events_statements_total{")
+                && l.contains("schema=\"shop\"")
+                && l.contains("INSERT")
+        })
+        .unwrap_or_else(|| panic!("no INSERT digest:\n{body}"));
+    let text = insert
+        .split("digest_text=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("digest_text");
+    assert_eq!(text.chars().count(), 20, "{insert}");
+    assert!(insert.ends_with(" 1"), "{insert}");
+    assert!(
+        body.contains("# TYPE mysql_perf_schema_events_statements_latency summary"),
+        "{body}"
+    );
+    let total = get(&series, "mysql_perf_schema_events_statements_sum_total");
+    assert!(total >= 3.0, "{total}");
+    // sys.x$user_summary: root ran the statements above.
+    assert!(
+        get(&series, "mysql_sys_statements_total{user=\"root\"}") >= 4.0,
+        "{body}"
+    );
+    assert!(
+        get(&series, "mysql_sys_connections_total{user=\"root\"}") >= 1.0,
+        "{body}"
+    );
+}
+
+#[test]
+fn probe_reload_and_scrape_timeout() {
+    let db = Mariadb::start(&["--skip-log-bin"]);
+    db.sql(
+        "CREATE DATABASE ops; CREATE TABLE ops.heartbeat (ts VARCHAR(26) NOT NULL, server_id INT UNSIGNED NOT NULL \
+         PRIMARY KEY); INSERT INTO ops.heartbeat VALUES ('2020-01-02 03:04:05.250000', 7);",
+    );
+    let mut exporter = Exporter::start_with(
+        db.port,
+        &[
+            "--collect.heartbeat",
+            "--collect.heartbeat.database=ops",
+            "--exporter.lock_wait_timeout=30",
+            "--web.max-requests=1",
+        ],
+        "[client]\nuser = exporter\n[client.wrong]\npassword = nope\n",
+        ("MYSQLD_EXPORTER_PASSWORD", PASSWORD),
+    );
+    let target = format!("127.0.0.1:{}", db.port);
+
+    // /probe: the scrape alone, with the [client] credentials by default.
+    let (status, body) = exporter.request("GET", "/probe", &[]);
+    assert_eq!((status, body.trim()), (400, "target is required"));
+    let (series, body) = exporter.scrape_path(&format!("/probe?target={target}"));
+    assert_eq!(get(&series, "mysql_up"), 1.0, "{body}");
+    assert_eq!(success(&series, "global_status"), 1.0);
+    assert!(
+        !body.contains("mysqld_exporter_build_info") && !body.contains("process_"),
+        "{body}"
+    );
+    // A section inheriting the user but not the password from [client].
+    let (series, _) = exporter.scrape_path(&format!("/probe?target={target}&auth_module=client.wrong"));
+    assert_eq!(get(&series, "mysql_up"), 0.0);
+    let (status, body) = exporter.request("GET", &format!("/probe?target={target}&auth_module=client.nope"), &[]);
+    assert_eq!(
+        (status, body.trim()),
+        (400, "Could not find config section [client.nope]")
+    );
+    let (status, _) = exporter.request("GET", "/probe?target=no-port", &[]);
+    assert_eq!(status, 400);
+    // A target on /metrics too; there the exporter's own families are added.
+    let (series, body) = exporter.scrape_path(&format!("/metrics?target={target}&collect[]=global_variables"));
+    assert_eq!(get(&series, "mysql_up"), 1.0);
+    assert!(body.contains("mysqld_exporter_build_info{"), "{body}");
+    assert!(!body.contains("collect.global_status"), "{body}");
+    // A target that is not host:port on /metrics: nothing to connect to.
+    let (series, body) = exporter.scrape_path("/metrics?target=no-port");
+    assert_eq!(get(&series, "mysql_up"), 0.0, "{body}");
+    assert!(!body.contains("mysql_exporter_collector_success"), "{body}");
+    // collect[] names nothing enabled: every enabled scraper runs, as upstream.
+    let (series, _) = exporter.scrape_path("/metrics?collect[]=nope&collect[]=perf_schema.eventswaits");
+    assert_eq!(success(&series, "global_status"), 1.0);
+    assert_eq!(success(&series, "heartbeat"), 1.0);
+
+    // Reload: a new section is picked up; a broken file keeps the previous sections.
+    std::fs::write(
+        exporter.my_cnf(),
+        "[client]\nuser = exporter\n[client.added]\nuser = exporter\n",
+    )
+    .expect("write");
+    let (status, body) = exporter.request("GET", &format!("/probe?target={target}&auth_module=client.added"), &[]);
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = exporter.request("POST", "/-/reload", &[]);
+    assert_eq!((status, body.as_str()), (200, "ok"));
+    let (series, _) = exporter.scrape_path(&format!("/probe?target={target}&auth_module=client.added"));
+    assert_eq!(get(&series, "mysql_up"), 1.0);
+    std::fs::write(exporter.my_cnf(), "[client\nuser = x\n").expect("write");
+    let (status, body) = exporter.request("POST", "/-/reload", &[]);
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("line 1"), "{body}");
+    assert!(
+        exporter.log().contains("Error reloading host config"),
+        "{}",
+        exporter.log()
+    );
+    let (series, _) = exporter.scrape_path(&format!("/probe?target={target}&auth_module=client.added"));
+    assert_eq!(get(&series, "mysql_up"), 1.0);
+
+    // An offset not below the scrape timeout is logged and the scrape runs unbounded.
+    let (series, _) = exporter.scrape_with("/metrics", &[("X-Prometheus-Scrape-Timeout-Seconds", "0.2")]);
+    assert_eq!(get(&series, "mysql_up"), 1.0);
+    assert!(
+        exporter
+            .log()
+            .contains("timeout offset (0.25) should be lower than prometheus scrape timeout (0.2)"),
+        "{}",
+        exporter.log()
+    );
+    // A client holds a write lock on the heartbeat table: the heartbeat query waits (lock_wait_timeout is 30 s)
+    // until the scrape deadline, 1.5 s - 0.25 s after the request; the scrapers before it have succeeded.
+    let client = program("MARIADB", &["/usr/bin/mariadb", "/usr/bin/mysql"]);
+    let _locker = Proc {
+        child: Command::new(&client)
+            .arg("--no-defaults")
+            .arg(format!("--socket={}", db.socket().display()))
+            .args(["-uroot", "-e", "LOCK TABLES ops.heartbeat WRITE; SELECT SLEEP(60)"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start client"),
+        name: "locking client",
+    };
+    wait_until("the table lock", Duration::from_secs(15), || {
+        db.sql("SHOW OPEN TABLES FROM ops WHERE In_use > 0")
+            .contains("heartbeat")
+    });
+    // Meanwhile a second scrape is over --web.max-requests=1.
+    let port = exporter.port;
+    let second = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(400));
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        write!(
+            s,
+            "GET /probe?target=127.0.0.1:1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .expect("write");
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).expect("read");
+        raw
+    });
+    let began = Instant::now();
+    let (series, body) = exporter.scrape_with("/metrics", &[("X-Prometheus-Scrape-Timeout-Seconds", "1.5")]);
+    let took = began.elapsed();
+    let second = second.join().expect("second request");
+    assert!(second.starts_with("HTTP/1.1 503"), "{second}");
+    assert!(second.contains("Limit of concurrent requests reached (1)"), "{second}");
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+    assert!(took >= Duration::from_millis(1200), "took {took:?}");
+    assert_eq!(get(&series, "mysql_up"), 1.0, "{body}");
+    assert_eq!(success(&series, "global_status"), 1.0);
+    assert_eq!(success(&series, "heartbeat"), 0.0, "{body}");
+    assert!(
+        exporter.log().contains("scrape deadline exceeded"),
+        "{}",
+        exporter.log()
+    );
 }

@@ -6,8 +6,10 @@
 //! unit tests implement it on recorded rows, so the mapping from rows to metric families is tested without a
 //! server.
 
+pub mod auto_increment;
 pub mod binlog_size;
 pub mod engine_innodb_status;
+pub mod engine_tokudb_status;
 pub mod global_status;
 pub mod global_variables;
 pub mod heartbeat;
@@ -16,18 +18,27 @@ pub mod innodb_cmpmem;
 pub mod innodb_metrics;
 pub mod innodb_tablespaces;
 pub mod mysql_user;
+pub mod perf_events_statements;
+pub mod perf_events_statements_sum;
 pub mod perf_events_waits;
 pub mod perf_file_events;
+pub mod perf_file_instances;
 pub mod perf_index_io_waits;
+pub mod perf_memory_events;
+pub mod perf_replication_applier;
+pub mod perf_replication_group;
 pub mod perf_table_io_waits;
 pub mod perf_table_lock_waits;
 pub mod processlist;
 pub mod query_response_time;
+pub mod replica_host;
 pub mod schemastats;
 pub mod slave_hosts;
 pub mod slave_status;
+pub mod sys_user_summary;
 pub mod tables;
 pub mod tablestats;
+pub mod userstats;
 
 use clap::{Arg, ArgAction, ArgMatches};
 use exposition::{Labels, Metric, MetricFamily, MetricType, Value};
@@ -45,6 +56,22 @@ pub enum ScrapeError {
         query: String,
         /// The server's or driver's message.
         message: String,
+    },
+    /// The scrape's deadline passed before the query finished.
+    #[error("query {query:?}: scrape deadline exceeded")]
+    Deadline {
+        /// The SQL text.
+        query: String,
+    },
+    /// A value the scraper needs as a number is not one.
+    #[error("query {query:?}: column {column:?}: {value:?} is not a number")]
+    Value {
+        /// The SQL text.
+        query: String,
+        /// The column name.
+        column: String,
+        /// The value (`NULL` for SQL NULL).
+        value: String,
     },
     /// A result set lacks a column the scraper needs.
     #[error("query {query:?}: result has no column {column:?}")]
@@ -144,6 +171,14 @@ pub struct Spec {
     pub args: fn() -> Vec<Arg>,
     /// Builds the scraper from the parsed command line.
     pub build: fn(&ArgMatches) -> Box<dyn Scraper>,
+}
+
+impl Spec {
+    /// Whether the scraper runs against `server` (its version is at least [`Spec::min_version`], as upstream's
+    /// `Version()` check).
+    pub fn supports(&self, server: &ServerInfo) -> bool {
+        server.version >= self.min_version
+    }
 }
 
 /// [`Spec::args`] for scrapers without flags.
@@ -369,7 +404,128 @@ pub static SCRAPERS: &[Spec] = &[
         args: mysql_user::args,
         build: mysql_user::build,
     },
+    Spec {
+        name: "auto_increment.columns",
+        help: "Collect auto_increment columns and max values from information_schema",
+        default_enabled: false,
+        min_version: (5, 1),
+        args: no_args,
+        build: plain::<auto_increment::AutoIncrement>,
+    },
+    Spec {
+        name: "info_schema.userstats",
+        help: "If running with userstat=1, set to true to collect user statistics",
+        default_enabled: false,
+        min_version: (5, 1),
+        args: no_args,
+        build: plain::<userstats::UserStats>,
+    },
+    Spec {
+        name: "info_schema.clientstats",
+        help: "If running with userstat=1, set to true to collect client statistics",
+        default_enabled: false,
+        min_version: (5, 5),
+        args: no_args,
+        build: plain::<userstats::ClientStats>,
+    },
+    Spec {
+        name: "perf_schema.file_instances",
+        help: "Collect metrics from performance_schema.file_summary_by_instance",
+        default_enabled: false,
+        min_version: (5, 5),
+        args: perf_file_instances::args,
+        build: perf_file_instances::build,
+    },
+    Spec {
+        name: "perf_schema.memory_events",
+        help: "Collect metrics from performance_schema.memory_summary_global_by_event_name",
+        default_enabled: false,
+        min_version: (5, 7),
+        args: perf_memory_events::args,
+        build: perf_memory_events::build,
+    },
+    Spec {
+        name: "sys.user_summary",
+        help: "Collect per user metrics from sys.x$user_summary. See \
+               https://dev.mysql.com/doc/refman/5.7/en/sys-user-summary.html for details",
+        default_enabled: false,
+        min_version: (5, 7),
+        args: no_args,
+        build: plain::<sys_user_summary::UserSummary>,
+    },
+    Spec {
+        name: "perf_schema.eventsstatements",
+        help: "Collect metrics from performance_schema.events_statements_summary_by_digest",
+        default_enabled: false,
+        min_version: (5, 6),
+        args: perf_events_statements::args,
+        build: perf_events_statements::build,
+    },
+    Spec {
+        name: "perf_schema.eventsstatementssum",
+        help: "Collect metrics of grand sums from performance_schema.events_statements_summary_by_digest",
+        default_enabled: false,
+        min_version: (5, 7),
+        args: no_args,
+        build: plain::<perf_events_statements_sum::EventsStatementsSum>,
+    },
+    Spec {
+        name: "perf_schema.replication_group_members",
+        help: "Collect metrics from performance_schema.replication_group_members",
+        default_enabled: false,
+        min_version: (5, 7),
+        args: no_args,
+        build: plain::<perf_replication_group::GroupMembers>,
+    },
+    Spec {
+        name: "perf_schema.replication_group_member_stats",
+        help: "Collect metrics from performance_schema.replication_group_member_stats",
+        default_enabled: false,
+        min_version: (5, 7),
+        args: no_args,
+        build: plain::<perf_replication_group::GroupMemberStats>,
+    },
+    Spec {
+        name: "perf_schema.replication_applier_status_by_worker",
+        help: "Collect metrics from performance_schema.replication_applier_status_by_worker",
+        default_enabled: false,
+        min_version: (8, 0),
+        args: no_args,
+        build: plain::<perf_replication_applier::ApplierStatusByWorker>,
+    },
+    Spec {
+        name: "engine_tokudb_status",
+        help: "Collect from SHOW ENGINE TOKUDB STATUS",
+        default_enabled: false,
+        min_version: (5, 6),
+        args: no_args,
+        build: plain::<engine_tokudb_status::EngineTokudbStatus>,
+    },
+    Spec {
+        name: "info_schema.replica_host",
+        help: "Collect metrics from information_schema.replica_host_status",
+        default_enabled: false,
+        min_version: (5, 6),
+        args: no_args,
+        build: plain::<replica_host::ReplicaHost>,
+    },
 ];
+
+/// `value` as a single-quoted SQL string literal (backslashes and quotes escaped).
+pub fn sql_string(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('\'');
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\0' => out.push_str("\\0"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
 
 /// Parses a status or variable value as upstream does: `Yes`/`ON`/`Primary` are 1, `No`/`OFF`/`Connecting`/
 /// `non-Primary`/`Disconnected` are 0, anything else must be a number.
@@ -406,10 +562,12 @@ pub fn metric_name_part(name: &str) -> String {
         .collect()
 }
 
-/// Families in the order they are first used, looked up by name.
+/// Families in the order they are first used, looked up by name (through an index: a scraper like
+/// `global_status` writes hundreds of families).
 #[derive(Debug, Default)]
 pub struct Families {
     families: Vec<MetricFamily>,
+    index: std::collections::HashMap<String, usize>,
 }
 
 impl Families {
@@ -434,11 +592,12 @@ impl Families {
 
     /// Appends a metric to the family `name`, creating it with `kind` and `help` if new.
     pub fn push(&mut self, name: &str, kind: MetricType, help: &str, metric: Metric) {
-        match self.families.iter_mut().find(|f| f.name == name) {
-            Some(f) => f.push(metric),
+        match self.index.get(name) {
+            Some(&i) => self.families[i].push(metric),
             None => {
                 let mut f = MetricFamily::new(name, kind).with_help(help);
                 f.push(metric);
+                self.index.insert(name.to_string(), self.families.len());
                 self.families.push(f);
             }
         }
@@ -572,6 +731,25 @@ mod tests {
             .map(|s| (s.name, if s.default_enabled { "on" } else { "off" }))
             .collect();
         assert_eq!(rows, want);
+    }
+
+    #[test]
+    fn version_gates() {
+        let spec = |name: &str| SCRAPERS.iter().find(|s| s.name == name).expect(name);
+        let cases = [
+            ("perf_schema.replication_applier_status_by_worker", "5.7.44", false),
+            ("perf_schema.replication_applier_status_by_worker", "8.0.36", true),
+            ("perf_schema.memory_events", "5.6.51", false),
+            ("perf_schema.memory_events", "5.7.1", true),
+            ("sys.user_summary", "10.11.6-MariaDB", true),
+            ("info_schema.clientstats", "5.1.73", false),
+            ("info_schema.userstats", "5.1.73", true),
+            ("perf_schema.eventsstatements", "5.5.62", false),
+        ];
+        for (name, version, want) in cases {
+            let server = ServerInfo::parse(version).expect(version);
+            assert_eq!(spec(name).supports(&server), want, "{name} on {version}");
+        }
     }
 
     #[test]
