@@ -56,7 +56,9 @@ fn root() -> &'static PathBuf {
 }
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let Some((&which, body)) = data.split_first() else { return };
+    let Some((&which, body)) = data.split_first() else {
+        return;
+    };
     let (collector, file, extra) = CASES[usize::from(which) % CASES.len()];
     let root = root();
     let _ = std::fs::remove_dir_all(root.join("proc"));
@@ -68,9 +70,18 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let sysfs = format!("--path.sysfs={}", root.join("sys").display());
     let rootfs = format!("--path.rootfs={}", root.display());
     let only = format!("--collector.{collector}");
-    let mut args = vec!["node_exporter", "--collector.disable-defaults", &only, &procfs, &sysfs, &rootfs];
+    let mut args = vec![
+        "node_exporter",
+        "--collector.disable-defaults",
+        &only,
+        &procfs,
+        &sysfs,
+        &rootfs,
+    ];
     args.extend_from_slice(extra);
-    let Ok(matches) = node_exporter::cli::command().try_get_matches_from(args) else { return };
+    let Ok(matches) = node_exporter::cli::command().try_get_matches_from(args) else {
+        return;
+    };
     if let Ok(registry) = node_exporter::cli::registry(&matches) {
         let _ = registry.gather(&[]);
     }

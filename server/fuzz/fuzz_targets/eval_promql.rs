@@ -65,7 +65,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if query.len() > 512 {
         return;
     }
-    let Ok(expr) = parse_with(query, &ParseOptions::all()) else { return };
+    let Ok(expr) = parse_with(query, &ParseOptions::all()) else {
+        return;
+    };
     let (storage, engine) = (storage(), engine());
     let _ = engine.instant_query(storage, query, &expr, 1_200_000);
     let _ = engine.range_query(storage, query, &expr, 300_000, 1_800_000, 60_000);

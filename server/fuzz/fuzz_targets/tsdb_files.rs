@@ -11,7 +11,9 @@ use server::tsdb::tombstones::Tombstones;
 use server::tsdb::wal::{histogram_record, record};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let Some((&which, rest)) = data.split_first() else { return };
+    let Some((&which, rest)) = data.split_first() else {
+        return;
+    };
     match which % 8 {
         0 => {
             let _ = record::decode_series(rest, &mut Vec::new());
