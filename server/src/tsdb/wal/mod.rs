@@ -257,6 +257,20 @@ impl Wal {
         self.cut_torn_tail()?;
         // Every batch ends with its last page flushed, so the file ends at `flushed` of the current page.
         let start = (self.segment_index, self.written());
+        // Records never cross segments. Decide for the whole batch: if it may not fit the rest of this segment, start
+        // the next one first, so a crash cannot leave the batch's first records durable and the rest not (the
+        // completed segment would be fsynced in between). The bound ignores compression, so it errs towards an
+        // early cut.
+        let payload: usize = records.iter().map(|r| r.len()).sum();
+        let need = payload + RECORD_HEADER_SIZE * (records.len() + 2 * (payload / (PAGE_SIZE / 2) + 2));
+        let left = (self.pages_per_segment().saturating_sub(self.done_pages) * PAGE_SIZE).saturating_sub(self.alloc);
+        if need > left
+            && (self.done_pages > 0 || self.alloc > 0)
+            && let Err(e) = self.next_segment()
+        {
+            self.roll_back(start);
+            return Err(e);
+        }
         for (i, rec) in records.iter().enumerate() {
             if let Err(e) = self.log_one(rec, i + 1 == records.len()) {
                 self.roll_back(start);
