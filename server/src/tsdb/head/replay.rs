@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::sync::Arc;
 
-use super::HeadInner;
-use super::series::{Appended, MmappedChunk, SampleRef, append_sample};
+use super::series::{Appended, MemSeries, MmappedChunk, SampleRef, append_sample};
+use super::{HeadInner, U64Map};
 use crate::tsdb::TsdbError;
 use crate::tsdb::chunkenc::{ENCODING_FLOAT_HISTOGRAM, ENCODING_HISTOGRAM};
 use crate::tsdb::chunks_head::{DiskChunk, ENCODING_XOR};
@@ -39,8 +39,60 @@ pub struct ReplayStats {
     pub corruption: Option<Corruption>,
 }
 
+/// A replayed series as the replay looks it up by its WAL reference: the series, and the end of its newest chunk on
+/// disk (samples up to then are already in that chunk and skipped without touching the series).
+#[derive(Debug, Clone)]
+struct Known {
+    series: Arc<MemSeries>,
+    on_disk_until: i64,
+}
+
+/// WAL reference -> series, for the replay alone (no locks, no reference counting per sample): a vector indexed
+/// by reference while references are dense, as they are when this head or Prometheus wrote them, else a map.
+#[derive(Debug, Default)]
+struct KnownSeries {
+    dense: Vec<Option<Known>>,
+    sparse: U64Map<Known>,
+}
+
+impl KnownSeries {
+    /// How far past the dense part's end a reference may land and still extend it.
+    const MAX_GAP: usize = 1024;
+
+    fn get(&self, r: u64) -> Option<&Known> {
+        match usize::try_from(r).ok().and_then(|i| self.dense.get(i)) {
+            Some(Some(k)) => Some(k),
+            _ if self.sparse.is_empty() => None,
+            _ => self.sparse.get(&r),
+        }
+    }
+
+    /// Adds `r` unless it is known already.
+    fn insert(&mut self, r: u64, known: Known) {
+        if self.get(r).is_some() {
+            return;
+        }
+        match usize::try_from(r) {
+            Ok(i) if i < self.dense.len() => self.dense[i] = Some(known),
+            Ok(i) if i - self.dense.len() <= Self::MAX_GAP => {
+                self.dense.resize(i, None);
+                self.dense.push(Some(known));
+            }
+            _ => {
+                self.sparse.insert(r, known);
+            }
+        }
+    }
+}
+
 struct Replayer<'a> {
     head: &'a HeadInner,
+    /// Samples before this are not replayed (the newest block's end).
+    min_valid: i64,
+    known: KnownSeries,
+    /// Bounds of the samples appended, published to the head at the end.
+    mint: i64,
+    maxt: i64,
     mmapped: HashMap<u64, Vec<MmappedChunk>>,
     /// Duplicate series records: ref -> the ref of the series with the same labels.
     aliases: HashMap<u64, u64>,
@@ -112,9 +164,12 @@ impl Replayer<'_> {
             if series.series_ref != s.series_ref {
                 self.aliases.insert(s.series_ref, series.series_ref);
             }
+            let on_disk_until = i64::MIN;
+            self.known.insert(s.series_ref, Known { series, on_disk_until });
             return;
         }
         self.stats.series += 1;
+        let mut on_disk_until = i64::MIN;
         if let Some(chunks) = self.mmapped.remove(&s.series_ref) {
             let mut st = series.lock();
             let (lo, hi) = (chunks.first().map(|c| c.mint), chunks.last().map(|c| c.maxt));
@@ -124,8 +179,10 @@ impl Replayer<'_> {
             drop(st);
             if let (Some(lo), Some(hi)) = (lo, hi) {
                 self.head.update_bounds(lo, hi);
+                on_disk_until = hi;
             }
         }
+        self.known.insert(s.series_ref, Known { series, on_disk_until });
     }
 
     fn samples(&mut self, samples: &[RefSample]) {
@@ -135,16 +192,20 @@ impl Replayer<'_> {
     }
 
     fn sample(&mut self, series_ref: u64, t: i64, v: SampleRef<'_>) {
-        if t < self.head.min_valid_time.load(std::sync::atomic::Ordering::Acquire) {
+        if t < self.min_valid {
             return;
         }
-        let r = self.aliases.get(&series_ref).copied().unwrap_or(series_ref);
-        let Some(series) = self.head.series_by_ref(r) else {
+        let Some(known) = self.known.get(series_ref) else {
             self.stats.unknown_refs += 1;
             return;
         };
+        if t <= known.on_disk_until {
+            // In a chunk on disk already, as most samples are when the head chunks survived.
+            return;
+        }
+        let series = &known.series;
         let mut st = series.lock();
-        let appended = append_sample(&mut st, r, t, v, self.head.params, &self.head.mapper);
+        let appended = append_sample(&mut st, series.series_ref, t, v, self.head.params, &self.head.mapper);
         drop(st);
         match appended {
             Appended::Ok => {}
@@ -156,7 +217,8 @@ impl Replayer<'_> {
             Appended::OutOfOrder | Appended::Invalid => return,
         }
         self.stats.samples += 1;
-        self.head.update_bounds(t, t);
+        self.mint = self.mint.min(t);
+        self.maxt = self.maxt.max(t);
     }
 }
 
@@ -188,6 +250,10 @@ pub(crate) fn replay(head: &Arc<HeadInner>, chunks: Vec<DiskChunk>) -> Result<Re
     }
     let mut r = Replayer {
         head,
+        min_valid,
+        known: KnownSeries::default(),
+        mint: i64::MAX,
+        maxt: i64::MIN,
         mmapped,
         aliases: HashMap::new(),
         stats: ReplayStats::default(),
@@ -201,9 +267,22 @@ pub(crate) fn replay(head: &Arc<HeadInner>, chunks: Vec<DiskChunk>) -> Result<Re
     if !head.opts.wal || !wal_dir.is_dir() {
         return Ok(r.stats);
     }
-    remove_temporary(&wal_dir)?;
+    let result = replay_wal(&mut r, &wal_dir);
+    if r.mint <= r.maxt {
+        head.update_bounds(r.mint, r.maxt);
+    }
+    result?;
+    // Chunks of series the WAL does not declare any more are dropped, as upstream does.
+    r.stats.unknown_refs += r.mmapped.len();
+    Ok(r.stats)
+}
+
+/// Replays the newest checkpoint and the segments after it.
+fn replay_wal(r: &mut Replayer<'_>, wal_dir: &std::path::Path) -> Result<(), TsdbError> {
+    let head = r.head;
+    remove_temporary(wal_dir)?;
     let mut start = 0;
-    if let Some((idx, cp_dir)) = last_checkpoint(&wal_dir)? {
+    if let Some((idx, cp_dir)) = last_checkpoint(wal_dir)? {
         for (_, seg) in list_segments(&cp_dir)? {
             if let Err(e) = read_segment_records(&seg, None, |rec| r.record(rec)) {
                 match e {
@@ -220,7 +299,7 @@ pub(crate) fn replay(head: &Arc<HeadInner>, chunks: Vec<DiskChunk>) -> Result<Re
         }
         start = idx + 1;
     }
-    let segments: Vec<(u32, std::path::PathBuf)> = list_segments(&wal_dir)?
+    let segments: Vec<(u32, std::path::PathBuf)> = list_segments(wal_dir)?
         .into_iter()
         .filter(|(i, _)| *i >= start)
         .collect();
@@ -239,9 +318,7 @@ pub(crate) fn replay(head: &Arc<HeadInner>, chunks: Vec<DiskChunk>) -> Result<Re
             Err(e) => return Err(e.into()),
         }
     }
-    // Chunks of series the WAL does not declare any more are dropped, as upstream does.
-    r.stats.unknown_refs += r.mmapped.len();
-    Ok(r.stats)
+    Ok(())
 }
 
 /// Truncates the corrupt segment at the corruption's offset and deletes the later segments.
