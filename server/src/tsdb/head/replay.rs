@@ -43,14 +43,19 @@ pub struct ReplayStats {
 /// disk (samples up to then are already in that chunk and skipped without touching the series).
 #[derive(Debug, Clone)]
 struct Known {
+    /// The reference the WAL uses for it (that of the series, or of a duplicate series record).
+    wal_ref: u64,
     series: Arc<MemSeries>,
     on_disk_until: i64,
 }
 
-/// WAL reference -> series, for the replay alone (no locks, no reference counting per sample): a vector indexed
-/// by reference while references are dense, as they are when this head or Prometheus wrote them, else a map.
-#[derive(Debug, Default)]
+/// WAL reference -> series of one replay shard (references `r` with `r % shards == shard`), owned by its worker (no
+/// locks, no reference counting per sample): a vector indexed by `r / shards` while references are dense, as they
+/// are when this head or Prometheus wrote them, else a map.
+#[derive(Debug)]
 struct KnownSeries {
+    shards: u64,
+    shard: u64,
     dense: Vec<Option<Known>>,
     sparse: U64Map<Known>,
 }
@@ -59,9 +64,22 @@ impl KnownSeries {
     /// How far past the dense part's end a reference may land and still extend it.
     const MAX_GAP: usize = 1024;
 
+    fn new(shards: u64, shard: u64) -> KnownSeries {
+        KnownSeries {
+            shards,
+            shard,
+            dense: Vec::new(),
+            sparse: U64Map::default(),
+        }
+    }
+
+    fn slot(&self, r: u64) -> Option<usize> {
+        usize::try_from(r / self.shards).ok()
+    }
+
     fn get(&self, r: u64) -> Option<&Known> {
-        match usize::try_from(r).ok().and_then(|i| self.dense.get(i)) {
-            Some(Some(k)) => Some(k),
+        match self.slot(r).and_then(|i| self.dense.get(i)) {
+            Some(Some(k)) if k.wal_ref == r => Some(k),
             _ if self.sparse.is_empty() => None,
             _ => self.sparse.get(&r),
         }
@@ -72,9 +90,18 @@ impl KnownSeries {
         if self.get(r).is_some() {
             return;
         }
-        match usize::try_from(r) {
-            Ok(i) if i < self.dense.len() => self.dense[i] = Some(known),
-            Ok(i) if i - self.dense.len() <= Self::MAX_GAP => {
+        match self.slot(r) {
+            // A slot holds only the reference `slot * shards + shard`; others (duplicates routed here) go to the map.
+            Some(i) if i < self.dense.len() && self.dense[i].is_none() && r % self.shards == self.shard => {
+                self.dense[i] = Some(known);
+            }
+            Some(i) if i < self.dense.len() => {
+                self.sparse.insert(r, known);
+            }
+            Some(_) if r % self.shards != self.shard => {
+                self.sparse.insert(r, known);
+            }
+            Some(i) if i - self.dense.len() <= Self::MAX_GAP => {
                 self.dense.resize(i, None);
                 self.dense.push(Some(known));
             }
@@ -85,110 +112,60 @@ impl KnownSeries {
     }
 }
 
-struct Replayer<'a> {
+/// Work for a replay shard, in WAL order.
+enum ShardMsg {
+    /// A series (by its WAL reference) samples will refer to.
+    Series(u64, Known),
+    /// Float samples.
+    Floats(Vec<RefSample>),
+    /// Integer native histogram samples.
+    Histograms(Vec<RefHistogram>),
+    /// Float native histogram samples.
+    FloatHistograms(Vec<RefFloatHistogram>),
+}
+
+/// What a shard appended.
+#[derive(Debug, Default)]
+struct ShardStats {
+    samples: usize,
+    unknown_refs: usize,
+    mint: i64,
+    maxt: i64,
+}
+
+/// A replay shard: appends the samples of the series whose WAL reference falls in it, on its own thread, so the
+/// replay uses the cores as upstream's does; samples of one series stay in WAL order.
+struct Shard<'a> {
     head: &'a HeadInner,
     /// Samples before this are not replayed (the newest block's end).
     min_valid: i64,
     known: KnownSeries,
-    /// Bounds of the samples appended, published to the head at the end.
-    mint: i64,
-    maxt: i64,
-    mmapped: HashMap<u64, Vec<MmappedChunk>>,
-    /// Duplicate series records: ref -> the ref of the series with the same labels.
-    aliases: HashMap<u64, u64>,
-    stats: ReplayStats,
-    series_buf: Vec<RefSeries>,
-    samples_buf: Vec<RefSample>,
-    stones_buf: Vec<RefTombstone>,
-    hist_buf: Vec<RefHistogram>,
-    float_hist_buf: Vec<RefFloatHistogram>,
+    stats: ShardStats,
 }
 
-impl Replayer<'_> {
-    fn record(&mut self, rec: &[u8]) -> Result<(), String> {
-        let Some(&typ) = rec.first() else { return Ok(()) };
-        match typ {
-            types::SERIES => {
-                self.series_buf.clear();
-                record::decode_series(rec, &mut self.series_buf)?;
-                for s in std::mem::take(&mut self.series_buf) {
-                    self.series(s);
+impl Shard<'_> {
+    fn run(mut self, rx: std::sync::mpsc::Receiver<ShardMsg>) -> ShardStats {
+        for msg in rx {
+            match msg {
+                ShardMsg::Series(r, known) => self.known.insert(r, known),
+                ShardMsg::Floats(samples) => {
+                    for s in &samples {
+                        self.sample(s.series_ref, s.t, SampleRef::Float(s.v));
+                    }
+                }
+                ShardMsg::Histograms(samples) => {
+                    for s in &samples {
+                        self.sample(s.series_ref, s.t, SampleRef::Histogram(&s.h));
+                    }
+                }
+                ShardMsg::FloatHistograms(samples) => {
+                    for s in &samples {
+                        self.sample(s.series_ref, s.t, SampleRef::FloatHistogram(&s.h));
+                    }
                 }
             }
-            types::SAMPLES => {
-                self.samples_buf.clear();
-                record::decode_samples(rec, &mut self.samples_buf)?;
-                let samples = std::mem::take(&mut self.samples_buf);
-                self.samples(&samples);
-                self.samples_buf = samples;
-            }
-            types::HISTOGRAM_SAMPLES | types::CUSTOM_BUCKETS_HISTOGRAM_SAMPLES => {
-                let mut buf = std::mem::take(&mut self.hist_buf);
-                buf.clear();
-                decode_histograms(rec, &mut buf)?;
-                for s in &buf {
-                    self.sample(s.series_ref, s.t, SampleRef::Histogram(&s.h));
-                }
-                self.hist_buf = buf;
-            }
-            types::FLOAT_HISTOGRAM_SAMPLES | types::CUSTOM_BUCKETS_FLOAT_HISTOGRAM_SAMPLES => {
-                let mut buf = std::mem::take(&mut self.float_hist_buf);
-                buf.clear();
-                decode_float_histograms(rec, &mut buf)?;
-                for s in &buf {
-                    self.sample(s.series_ref, s.t, SampleRef::FloatHistogram(&s.h));
-                }
-                self.float_hist_buf = buf;
-            }
-            types::TOMBSTONES => {
-                // Kept for the Db, which applies deletions at query time.
-                self.stones_buf.clear();
-                record::decode_tombstones(rec, &mut self.stones_buf)?;
-                for s in &self.stones_buf {
-                    let series_ref = self.aliases.get(&s.series_ref).copied().unwrap_or(s.series_ref);
-                    self.stats.tombstones.push(RefTombstone { series_ref, ..*s });
-                }
-            }
-            _ => self.stats.skipped_records += 1,
         }
-        Ok(())
-    }
-
-    fn series(&mut self, s: RefSeries) {
-        if s.labels.is_empty() {
-            return;
-        }
-        let (series, created) = self.head.get_or_create(&s.labels, s.series_ref);
-        series.logged.store(true, std::sync::atomic::Ordering::Release);
-        if !created {
-            if series.series_ref != s.series_ref {
-                self.aliases.insert(s.series_ref, series.series_ref);
-            }
-            let on_disk_until = i64::MIN;
-            self.known.insert(s.series_ref, Known { series, on_disk_until });
-            return;
-        }
-        self.stats.series += 1;
-        let mut on_disk_until = i64::MIN;
-        if let Some(chunks) = self.mmapped.remove(&s.series_ref) {
-            let mut st = series.lock();
-            let (lo, hi) = (chunks.first().map(|c| c.mint), chunks.last().map(|c| c.maxt));
-            self.stats.mmapped_chunks += chunks.len();
-            self.head.metrics.head.chunks.add(chunks.len() as f64);
-            st.mmapped = chunks.into_boxed_slice();
-            drop(st);
-            if let (Some(lo), Some(hi)) = (lo, hi) {
-                self.head.update_bounds(lo, hi);
-                on_disk_until = hi;
-            }
-        }
-        self.known.insert(s.series_ref, Known { series, on_disk_until });
-    }
-
-    fn samples(&mut self, samples: &[RefSample]) {
-        for s in samples {
-            self.sample(s.series_ref, s.t, SampleRef::Float(s.v));
-        }
+        self.stats
     }
 
     fn sample(&mut self, series_ref: u64, t: i64, v: SampleRef<'_>) {
@@ -217,8 +194,139 @@ impl Replayer<'_> {
             Appended::OutOfOrder | Appended::Invalid => return,
         }
         self.stats.samples += 1;
-        self.mint = self.mint.min(t);
-        self.maxt = self.maxt.max(t);
+        self.stats.mint = self.stats.mint.min(t);
+        self.stats.maxt = self.stats.maxt.max(t);
+    }
+}
+
+struct Replayer<'a> {
+    head: &'a HeadInner,
+    /// The shards' queues.
+    shards: Vec<std::sync::mpsc::SyncSender<ShardMsg>>,
+    mmapped: HashMap<u64, Vec<MmappedChunk>>,
+    /// Duplicate series records: ref -> the ref of the series with the same labels.
+    aliases: HashMap<u64, u64>,
+    stats: ReplayStats,
+    series_buf: Vec<RefSeries>,
+    samples_buf: Vec<RefSample>,
+    stones_buf: Vec<RefTombstone>,
+    hist_buf: Vec<RefHistogram>,
+    float_hist_buf: Vec<RefFloatHistogram>,
+}
+
+impl Replayer<'_> {
+    fn record(&mut self, rec: &[u8]) -> Result<(), String> {
+        let Some(&typ) = rec.first() else { return Ok(()) };
+        match typ {
+            types::SERIES => {
+                self.series_buf.clear();
+                record::decode_series(rec, &mut self.series_buf)?;
+                for s in std::mem::take(&mut self.series_buf) {
+                    self.series(s);
+                }
+            }
+            types::SAMPLES => {
+                self.samples_buf.clear();
+                record::decode_samples(rec, &mut self.samples_buf)?;
+                let samples = std::mem::take(&mut self.samples_buf);
+                self.dispatch(&samples, |s| s.series_ref, ShardMsg::Floats);
+                self.samples_buf = samples;
+            }
+            types::HISTOGRAM_SAMPLES | types::CUSTOM_BUCKETS_HISTOGRAM_SAMPLES => {
+                let mut buf = std::mem::take(&mut self.hist_buf);
+                buf.clear();
+                decode_histograms(rec, &mut buf)?;
+                self.dispatch(&buf, |s| s.series_ref, ShardMsg::Histograms);
+                self.hist_buf = buf;
+            }
+            types::FLOAT_HISTOGRAM_SAMPLES | types::CUSTOM_BUCKETS_FLOAT_HISTOGRAM_SAMPLES => {
+                let mut buf = std::mem::take(&mut self.float_hist_buf);
+                buf.clear();
+                decode_float_histograms(rec, &mut buf)?;
+                self.dispatch(&buf, |s| s.series_ref, ShardMsg::FloatHistograms);
+                self.float_hist_buf = buf;
+            }
+            types::TOMBSTONES => {
+                // Kept for the Db, which applies deletions at query time.
+                self.stones_buf.clear();
+                record::decode_tombstones(rec, &mut self.stones_buf)?;
+                for s in &self.stones_buf {
+                    let series_ref = self.aliases.get(&s.series_ref).copied().unwrap_or(s.series_ref);
+                    self.stats.tombstones.push(RefTombstone { series_ref, ..*s });
+                }
+            }
+            _ => self.stats.skipped_records += 1,
+        }
+        Ok(())
+    }
+
+    fn series(&mut self, s: RefSeries) {
+        if s.labels.is_empty() {
+            return;
+        }
+        let (series, created) = self.head.get_or_create(&s.labels, s.series_ref);
+        series.logged.store(true, std::sync::atomic::Ordering::Release);
+        if !created {
+            if series.series_ref != s.series_ref {
+                self.aliases.insert(s.series_ref, series.series_ref);
+            }
+            let known = Known {
+                wal_ref: s.series_ref,
+                series,
+                on_disk_until: i64::MIN,
+            };
+            self.announce(s.series_ref, known);
+            return;
+        }
+        self.stats.series += 1;
+        let mut on_disk_until = i64::MIN;
+        if let Some(chunks) = self.mmapped.remove(&s.series_ref) {
+            let mut st = series.lock();
+            let (lo, hi) = (chunks.first().map(|c| c.mint), chunks.last().map(|c| c.maxt));
+            self.stats.mmapped_chunks += chunks.len();
+            self.head.metrics.head.chunks.add(chunks.len() as f64);
+            st.mmapped = chunks.into_boxed_slice();
+            drop(st);
+            if let (Some(lo), Some(hi)) = (lo, hi) {
+                self.head.update_bounds(lo, hi);
+                on_disk_until = hi;
+            }
+        }
+        let known = Known {
+            wal_ref: s.series_ref,
+            series,
+            on_disk_until,
+        };
+        self.announce(s.series_ref, known);
+    }
+
+    /// Sends each shard its part of a record's samples.
+    fn dispatch<T: Clone>(&self, samples: &[T], series_ref: impl Fn(&T) -> u64, msg: impl Fn(Vec<T>) -> ShardMsg) {
+        let n = self.shards.len() as u64;
+        let mut parts: Vec<Vec<T>> = (0..n)
+            .map(|_| Vec::with_capacity(samples.len() / n as usize + 1))
+            .collect();
+        for s in samples {
+            parts[(self.resolve(series_ref(s)) % n) as usize].push(s.clone());
+        }
+        for (tx, part) in self.shards.iter().zip(parts) {
+            if !part.is_empty() {
+                // A shard only stops when its queue is closed, so sending cannot fail.
+                let _ = tx.send(msg(part));
+            }
+        }
+    }
+
+    /// The reference of the series WAL reference `r` names (duplicate series records name an earlier series):
+    /// samples go to that series' shard, so one series' samples stay in WAL order.
+    fn resolve(&self, r: u64) -> u64 {
+        self.aliases.get(&r).copied().unwrap_or(r)
+    }
+
+    /// Hands series `r` (a WAL reference) to the shard of the series it names.
+    fn announce(&self, r: u64, known: Known) {
+        let n = self.shards.len() as u64;
+        let _ = self.shards[(self.resolve(r) % n) as usize].send(ShardMsg::Series(r, known));
     }
 }
 
@@ -248,33 +356,57 @@ pub(crate) fn replay(head: &Arc<HeadInner>, chunks: Vec<DiskChunk>) -> Result<Re
         }
         *list = kept;
     }
-    let mut r = Replayer {
-        head,
-        min_valid,
-        known: KnownSeries::default(),
-        mint: i64::MAX,
-        maxt: i64::MIN,
-        mmapped,
-        aliases: HashMap::new(),
-        stats: ReplayStats::default(),
-        series_buf: Vec::new(),
-        samples_buf: Vec::new(),
-        stones_buf: Vec::new(),
-        hist_buf: Vec::new(),
-        float_hist_buf: Vec::new(),
-    };
     let wal_dir = head.dir.join("wal");
     if !head.opts.wal || !wal_dir.is_dir() {
-        return Ok(r.stats);
+        return Ok(ReplayStats::default());
     }
-    let result = replay_wal(&mut r, &wal_dir);
-    if r.mint <= r.maxt {
-        head.update_bounds(r.mint, r.maxt);
-    }
-    result?;
-    // Chunks of series the WAL does not declare any more are dropped, as upstream does.
-    r.stats.unknown_refs += r.mmapped.len();
-    Ok(r.stats)
+    let shards = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    std::thread::scope(|scope| {
+        let mut senders = Vec::with_capacity(shards);
+        let mut workers = Vec::with_capacity(shards);
+        for k in 0..shards {
+            let (tx, rx) = std::sync::mpsc::sync_channel(64);
+            let shard = Shard {
+                head,
+                min_valid,
+                known: KnownSeries::new(shards as u64, k as u64),
+                stats: ShardStats {
+                    mint: i64::MAX,
+                    maxt: i64::MIN,
+                    ..ShardStats::default()
+                },
+            };
+            senders.push(tx);
+            workers.push(scope.spawn(move || shard.run(rx)));
+        }
+        let mut r = Replayer {
+            head,
+            shards: senders,
+            mmapped,
+            aliases: HashMap::new(),
+            stats: ReplayStats::default(),
+            series_buf: Vec::new(),
+            samples_buf: Vec::new(),
+            stones_buf: Vec::new(),
+            hist_buf: Vec::new(),
+            float_hist_buf: Vec::new(),
+        };
+        let result = replay_wal(&mut r, &wal_dir);
+        // Closing the queues lets the shards finish.
+        r.shards.clear();
+        for w in workers {
+            let shard = w.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            r.stats.samples += shard.samples;
+            r.stats.unknown_refs += shard.unknown_refs;
+            if shard.mint <= shard.maxt {
+                head.update_bounds(shard.mint, shard.maxt);
+            }
+        }
+        result?;
+        // Chunks of series the WAL does not declare any more are dropped, as upstream does.
+        r.stats.unknown_refs += r.mmapped.len();
+        Ok(r.stats)
+    })
 }
 
 /// Replays the newest checkpoint and the segments after it.
