@@ -100,6 +100,8 @@ struct Active {
     /// Bytes written to the file.
     flushed: u64,
     buf: Vec<u8>,
+    /// A failed write may have left part of `buf` in the file and cutting it off failed too: cut before writing.
+    torn: bool,
 }
 
 impl Active {
@@ -111,9 +113,18 @@ impl Active {
         if self.buf.is_empty() {
             return Ok(());
         }
-        (&*self.file)
-            .write_all(&self.buf)
-            .map_err(io_err("write", &self.path))?;
+        if self.torn {
+            self.file
+                .set_len(self.flushed)
+                .map_err(io_err("truncate the partly written tail of", &self.path))?;
+            self.torn = false;
+        }
+        if let Err(e) = (&*self.file).write_all(&self.buf) {
+            // A write that fails part way (a full disk) leaves part of the buffer in the file: cut it off, so the
+            // next flush writes the buffer at the offset its chunk references point to.
+            self.torn = self.file.set_len(self.flushed).is_err();
+            return Err(io_err("write", &self.path)(e));
+        }
         self.flushed += self.buf.len() as u64;
         self.buf.clear();
         Ok(())
@@ -271,6 +282,7 @@ impl ChunkDiskMapper {
             path,
             flushed: 0,
             buf,
+            torn: false,
         });
         Ok(())
     }

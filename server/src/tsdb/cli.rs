@@ -232,11 +232,16 @@ fn ingest_test(
     db.close().map_err(|e| e.to_string())
 }
 
-/// Parses `name{a="b",c="d"}` (or a bare name) into labels.
+/// Parses `name{a="b",c="d"}` (or a bare name), or a JSON object of label pairs (the format of the series files
+/// `promtool tsdb bench write` reads, e.g. `{"__name__":"up","job":"a"}`), into labels.
 fn parse_series_line(line: &str) -> Option<Labels> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
         return None;
+    }
+    if line.starts_with("{\"") {
+        let pairs: std::collections::BTreeMap<String, String> = serde_json::from_str(line).ok()?;
+        return Some(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect());
     }
     let (name, rest) = match line.find('{') {
         Some(i) => (&line[..i], &line[i + 1..]),
@@ -351,13 +356,10 @@ pub fn rss_bytes() -> Option<u64> {
 }
 
 fn bench_write(out: Option<PathBuf>, metrics_file: Option<&Path>, n: usize, scrapes: usize) -> Result<(), String> {
-    let tmp;
+    let tmp_used = out.is_none();
     let dir = match out {
         Some(d) => d,
-        None => {
-            tmp = tempfile_dir()?;
-            tmp.clone()
-        }
+        None => tempfile_dir()?,
     };
     let mut series = match metrics_file {
         Some(p) => {
@@ -376,26 +378,27 @@ fn bench_write(out: Option<PathBuf>, metrics_file: Option<&Path>, n: usize, scra
     let rss_before = rss_bytes().unwrap_or(0);
     let db = Db::open(&dir, Options::default()).map_err(|e| e.to_string())?;
     let started = Instant::now();
-    // As promtool: scrapes of 1000 series each (one commit per scrape), spread over the available cores; every
-    // series a counter growing by 1000 per scrape.
+    // As promtool: scrapes of 1000 series each (one commit per scrape), 30 s apart, spread over the available
+    // cores; every series a counter starting at 123456789 and growing by 1000 per scrape.
     const BATCH: usize = 1000;
     let threads = std::thread::available_parallelism().map_or(2, |p| p.get()).min(8);
     let batches: Vec<&[Labels]> = series.chunks(BATCH).collect();
+    // Like promtool, threads meet every 100 scrapes: none runs more than 100 scrapes (50 min) ahead, so no sample
+    // falls behind the head's appendable window (half a chunk range before its newest sample).
+    let barrier = std::sync::Barrier::new(threads);
     let total: u64 = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|k| {
                 let db = &db;
+                let barrier = &barrier;
                 let mine: Vec<(usize, &[Labels])> =
                     batches.iter().copied().enumerate().skip(k).step_by(threads).collect();
                 scope.spawn(move || -> Result<u64, String> {
                     let mut refs: Vec<Vec<u64>> = mine.iter().map(|(_, b)| vec![0u64; b.len()]).collect();
-                    let mut values: Vec<Vec<i64>> = mine
-                        .iter()
-                        .map(|(j, b)| (0..b.len()).map(|i| (j * BATCH + i) as i64 * 7919).collect())
-                        .collect();
+                    let mut values: Vec<Vec<i64>> = mine.iter().map(|(_, b)| vec![123_456_789; b.len()]).collect();
                     let mut count = 0;
-                    for s in 0..scrapes {
-                        let t = s as i64 * 15_000;
+                    let mut scrape = |s: usize| -> Result<(), String> {
+                        let t = (s as i64 + 1) * 30_000;
                         for (m, (_, batch)) in mine.iter().enumerate() {
                             let mut app = db.appender();
                             for (i, l) in batch.iter().enumerate() {
@@ -407,7 +410,19 @@ fn bench_write(out: Option<PathBuf>, metrics_file: Option<&Path>, n: usize, scra
                             }
                             app.commit().map_err(|e| e.to_string())?;
                         }
+                        Ok(())
+                    };
+                    let mut result = Ok(());
+                    for s in 0..scrapes {
+                        if s % 100 == 0 {
+                            barrier.wait();
+                        }
+                        // After an error keep meeting the others at the barrier, so they finish too.
+                        if result.is_ok() {
+                            result = scrape(s);
+                        }
                     }
+                    result?;
                     Ok(count)
                 })
             })
@@ -438,6 +453,9 @@ fn bench_write(out: Option<PathBuf>, metrics_file: Option<&Path>, n: usize, scra
         rss_after.saturating_sub(rss_before) as f64 / n.max(1) as f64
     );
     db.close().map_err(|e| e.to_string())?;
+    if tmp_used {
+        fs::remove_dir_all(&dir).map_err(|e| format!("remove {}: {e}", dir.display()))?;
+    }
     Ok(())
 }
 
@@ -464,6 +482,11 @@ mod tests {
                 r#"x{a="q\"uote", b="2"}"#,
                 Some(&[("__name__", "x"), ("a", "q\"uote"), ("b", "2")]),
             ),
+            (
+                r#"{"__name__":"node_load1","instance":"host-1","job":"node"}"#,
+                Some(&[("__name__", "node_load1"), ("instance", "host-1"), ("job", "node")]),
+            ),
+            (r#"{"__name__":"x","broken"}"#, None),
             ("# comment", None),
             ("", None),
             (r#"x{a="unterminated}"#, None),

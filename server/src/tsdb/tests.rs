@@ -344,3 +344,64 @@ fn histograms_survive_restart_and_checkpoints() {
         expected
     );
 }
+
+#[test]
+fn replay_follows_duplicate_series_records_in_wal_order() {
+    use crate::tsdb::wal::record::{RefSample, encode_samples, encode_series};
+    let dir = tempfile::tempdir().unwrap();
+    let a = labels(&[("__name__", "a")]);
+    let b = labels(&[("__name__", "b")]);
+    let mut wal = wal::Wal::open(
+        &dir.path().join("wal"),
+        wal::DEFAULT_SEGMENT_SIZE,
+        false,
+        wal::SyncPolicy::SegmentEnd,
+        metrics::TsdbMetrics::new().wal,
+    )
+    .unwrap();
+    let sample = |series_ref: u64, t: i64, v: f64| RefSample { series_ref, t, v };
+    let mut recs: Vec<Vec<u8>> = Vec::new();
+    let mut rec = Vec::new();
+    encode_series([(1u64, &a), (2, &b)], &mut rec);
+    recs.push(rec);
+    let mut rec = Vec::new();
+    encode_samples(&[sample(1, 1000, 1.0), sample(2, 1000, 10.0)], &mut rec);
+    recs.push(rec);
+    // A second series record for `a` under another reference (as a crash between series records can leave):
+    // its samples belong to the first series, interleaved in WAL order with those under the first reference.
+    for dup in [8u64, 9] {
+        let mut rec = Vec::new();
+        encode_series([(dup, &a)], &mut rec);
+        recs.push(rec);
+    }
+    let mut rec = Vec::new();
+    encode_samples(
+        &[
+            sample(8, 2000, 2.0),
+            sample(1, 3000, 3.0),
+            sample(9, 4000, 4.0),
+            sample(2, 2000, 20.0),
+            sample(8, 5000, 5.0),
+            sample(77, 6000, 6.0),
+        ],
+        &mut rec,
+    );
+    recs.push(rec);
+    let refs: Vec<&[u8]> = recs.iter().map(Vec::as_slice).collect();
+    wal.log(&refs).unwrap();
+    wal.close().unwrap();
+
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let floats = |vals: &[(i64, f64)]| vals.iter().map(|&(t, v)| (t, v.to_bits())).collect::<Vec<_>>();
+    assert_eq!(
+        dump(&db),
+        vec![
+            (
+                a,
+                floats(&[(1000, 1.0), (2000, 2.0), (3000, 3.0), (4000, 4.0), (5000, 5.0)])
+            ),
+            (b, floats(&[(1000, 10.0), (2000, 20.0)])),
+        ]
+    );
+    db.close().unwrap();
+}

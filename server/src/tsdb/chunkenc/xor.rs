@@ -92,6 +92,7 @@ impl XorChunk {
             t_delta: it.t_delta,
             leading: it.leading,
             trailing: it.trailing,
+            num: self.num_samples(),
         };
         // Continue writing at the exact bit where the last sample ended.
         let used = it.reader.position();
@@ -113,6 +114,9 @@ struct EncoderState {
     t_delta: u64,
     leading: u8,
     trailing: u8,
+    /// The sample count, also in the chunk's header: kept here so checks need not read the chunk's bytes (a
+    /// separate allocation, so a cache miss per sample in the head).
+    num: u16,
 }
 
 /// Appends samples to an [`XorChunk`].
@@ -164,6 +168,7 @@ impl XorBuilder {
                 t_delta: 0,
                 leading: NO_WINDOW,
                 trailing: 0,
+                num: 0,
             },
         }
     }
@@ -185,12 +190,12 @@ impl XorBuilder {
 
     /// The number of samples.
     pub fn num_samples(&self) -> u16 {
-        self.chunk.num_samples()
+        self.state.num
     }
 
     /// The last appended sample, if any.
     pub fn last(&self) -> Option<(i64, f64)> {
-        (self.chunk.num_samples() > 0).then_some((self.state.t, self.state.v))
+        (self.state.num > 0).then_some((self.state.t, self.state.v))
     }
 
     /// The finished chunk.
@@ -200,7 +205,7 @@ impl XorBuilder {
 }
 
 fn append_sample(chunk: &mut XorChunk, s: &mut EncoderState, t: i64, v: f64) -> Result<(), ChunkError> {
-    let num = chunk.num_samples();
+    let num = s.num;
     if num == MAX_SAMPLES {
         return Err(ChunkError::Full);
     }
@@ -240,6 +245,7 @@ fn append_sample(chunk: &mut XorChunk, s: &mut EncoderState, t: i64, v: f64) -> 
     s.t = t;
     s.v = v;
     s.t_delta = t_delta;
+    s.num = num + 1;
     let count = (num + 1).to_be_bytes();
     w.bytes_mut()[..2].copy_from_slice(&count);
     Ok(())

@@ -13,7 +13,7 @@ use crate::model::histogram::{FloatHistogram, Histogram, Span};
 use crate::model::labels::Labels;
 use crate::storage::{AppendError, Appender, SeriesRef, StorageError, validate_labels};
 use crate::tsdb::wal::histogram_record::{RefFloatHistogram, RefHistogram, encode_float_histograms, encode_histograms};
-use crate::tsdb::wal::record::{self, RefSample, encode_samples};
+use crate::tsdb::wal::record::{self, RefSample};
 
 /// A pending sample's value.
 #[derive(Debug, Clone)]
@@ -39,6 +39,8 @@ pub struct HeadAppender {
     head: Arc<HeadInner>,
     id: std::num::NonZeroU32,
     samples: Vec<(Arc<MemSeries>, i64, PendingValue)>,
+    /// Whether every pending sample is a float (no histogram records to encode).
+    floats_only: bool,
     done: bool,
 }
 
@@ -63,6 +65,7 @@ impl HeadAppender {
             head,
             id,
             samples: Vec::new(),
+            floats_only: true,
             done: false,
         }
     }
@@ -148,6 +151,12 @@ impl HeadAppender {
             });
             drop(st);
             let r = series.series_ref;
+            if self.samples.capacity() == 0 {
+                // Size the batch like the last commit (scrapes of a target repeat), not by doubling.
+                self.samples
+                    .reserve(self.head.batch_hint.load(Ordering::Relaxed).min(1 << 16));
+            }
+            self.floats_only &= matches!(v, PendingValue::Float(_));
             self.samples.push((series, t, v));
             return Ok(r);
         }
@@ -171,15 +180,27 @@ impl HeadAppender {
         }
     }
 
-    /// The WAL records of the batch's samples (floats, then histograms), encoded outside the WAL lock.
-    fn encode_samples(&self) -> Vec<Vec<u8>> {
-        let mut floats = Vec::new();
+    /// The WAL records of the batch's samples (floats, then histograms), encoded outside the WAL lock. The float
+    /// record goes into `floats` (a buffer reused across commits); histogram records (rare) are returned.
+    fn encode_samples(&self, floats: &mut Vec<u8>) -> Vec<Vec<u8>> {
+        let float_samples = self.samples.iter().filter_map(|(s, t, v)| match v {
+            PendingValue::Float(v) => Some(RefSample {
+                series_ref: s.series_ref,
+                t: *t,
+                v: *v,
+            }),
+            _ => None,
+        });
+        record::encode_sample_iter(float_samples, floats);
+        if self.floats_only {
+            return Vec::new();
+        }
         let mut hists = Vec::new();
         let mut float_hists = Vec::new();
         for (s, t, v) in &self.samples {
             let (series_ref, t) = (s.series_ref, *t);
             match v {
-                PendingValue::Float(v) => floats.push(RefSample { series_ref, t, v: *v }),
+                PendingValue::Float(_) => {}
                 PendingValue::Histogram(h) => hists.push(RefHistogram {
                     series_ref,
                     t,
@@ -192,13 +213,7 @@ impl HeadAppender {
                 }),
             }
         }
-        let mut recs = Vec::new();
-        if !floats.is_empty() {
-            let mut rec = Vec::with_capacity(floats.len() * 12 + 17);
-            encode_samples(&floats, &mut rec);
-            recs.push(rec);
-        }
-        recs.extend(encode_histograms(&hists));
+        let mut recs = encode_histograms(&hists);
         recs.extend(encode_float_histograms(&float_hists));
         recs
     }
@@ -212,8 +227,9 @@ impl HeadAppender {
         let head = self.head.clone();
         // Sample records are encoded before taking the WAL lock; series records are decided under it, so a series
         // record always precedes the first samples record that refers to the series.
-        let sample_recs = if head.opts.wal {
-            self.encode_samples()
+        let mut float_rec = head.buffers.take();
+        let hist_recs = if head.opts.wal {
+            self.encode_samples(&mut float_rec)
         } else {
             Vec::new()
         };
@@ -237,20 +253,27 @@ impl HeadAppender {
                         new_series.push(s);
                     }
                 }
-                let mut recs: Vec<&[u8]> = Vec::with_capacity(sample_recs.len() + 1);
+                let mut recs: Vec<&[u8]> = Vec::with_capacity(hist_recs.len() + 2);
                 if !series_rec.is_empty() {
                     recs.push(&series_rec);
                 }
-                recs.extend(sample_recs.iter().map(Vec::as_slice));
+                if !float_rec.is_empty() {
+                    recs.push(&float_rec);
+                }
+                recs.extend(hist_recs.iter().map(Vec::as_slice));
                 if let Err(e) = w.log(&recs) {
                     for s in &new_series {
                         s.logged.store(false, Ordering::Release);
                     }
+                    drop(wal);
+                    head.buffers.put(float_rec);
                     self.finish();
                     return Err(crate::tsdb::TsdbError::from(e).into());
                 }
             }
         }
+        head.buffers.put(float_rec);
+        head.batch_hint.store(self.samples.len(), Ordering::Relaxed);
         let mut min = i64::MAX;
         let mut max = i64::MIN;
         let (mut floats, mut hists, mut ooo, mut chunks) = (0u64, 0u64, 0u64, 0u64);

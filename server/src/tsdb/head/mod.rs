@@ -104,6 +104,75 @@ impl HashStripe {
     }
 }
 
+/// One stripe of the reference map. References are handed out sequentially, so the series of stripe `r & mask`
+/// sit in a dense vector at slot `r >> shift`: a lookup is an index, not a hash probe, and a slot costs 8 bytes.
+/// References far beyond the dense part (a WAL written by another server may use any numbers) go to a map.
+#[derive(Debug)]
+struct RefStripe {
+    shift: u32,
+    dense: Vec<Option<Arc<MemSeries>>>,
+    sparse: U64Map<Arc<MemSeries>>,
+}
+
+impl RefStripe {
+    /// How far past the dense part's end a reference may land and still extend it (empty slots cost 8 bytes).
+    const MAX_GAP: usize = 64;
+
+    fn new(shift: u32) -> RefStripe {
+        RefStripe {
+            shift,
+            dense: Vec::new(),
+            sparse: U64Map::default(),
+        }
+    }
+
+    fn slot(&self, r: u64) -> usize {
+        usize::try_from(r >> self.shift).unwrap_or(usize::MAX)
+    }
+
+    fn get(&self, r: &u64) -> Option<&Arc<MemSeries>> {
+        match self.dense.get(self.slot(*r)) {
+            Some(Some(s)) => Some(s),
+            _ if self.sparse.is_empty() => None,
+            _ => self.sparse.get(r),
+        }
+    }
+
+    fn contains_key(&self, r: &u64) -> bool {
+        self.get(r).is_some()
+    }
+
+    fn insert(&mut self, r: u64, series: Arc<MemSeries>) {
+        let slot = self.slot(r);
+        if slot < self.dense.len() && self.dense[slot].is_none() {
+            self.dense[slot] = Some(series);
+        } else if slot >= self.dense.len() && slot - self.dense.len() <= Self::MAX_GAP {
+            self.dense.resize(slot, None);
+            self.dense.push(Some(series));
+        } else {
+            self.sparse.insert(r, series);
+        }
+    }
+
+    fn remove(&mut self, r: &u64) {
+        let slot = self.slot(*r);
+        if let Some(entry) = self.dense.get_mut(slot)
+            && entry.as_ref().is_some_and(|s| s.series_ref == *r)
+        {
+            *entry = None;
+            while self.dense.last().is_some_and(Option::is_none) {
+                self.dense.pop();
+            }
+        } else {
+            self.sparse.remove(r);
+        }
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Arc<MemSeries>> {
+        self.dense.iter().flatten().chain(self.sparse.values())
+    }
+}
+
 /// How the head behaves.
 #[derive(Debug, Clone)]
 pub struct HeadOptions {
@@ -145,7 +214,7 @@ pub(crate) struct HeadInner {
     dir: PathBuf,
     params: ChunkParams,
     mask: usize,
-    refs: Box<[RwLock<U64Map<Arc<MemSeries>>>]>,
+    refs: Box<[RwLock<RefStripe>]>,
     hashes: Box<[RwLock<HashStripe>]>,
     postings: RwLock<MemPostings>,
     symbols: Interner,
@@ -163,6 +232,44 @@ pub(crate) struct HeadInner {
     metrics: TsdbMetrics,
     /// Tombstones found by the replay, until [`Head::take_replayed_tombstones`].
     replayed_tombstones: Mutex<Vec<RefTombstone>>,
+    /// WAL record buffers reused across commits.
+    buffers: BufferPool,
+    /// The number of samples of the last commit: new batches reserve that much.
+    batch_hint: std::sync::atomic::AtomicUsize,
+}
+
+/// A few byte buffers reused across commits, so encoding a WAL record allocates nothing in the steady state.
+#[derive(Debug, Default)]
+pub(crate) struct BufferPool {
+    free: Mutex<Vec<Vec<u8>>>,
+}
+
+impl BufferPool {
+    /// Buffers kept at most (about one per concurrent committer).
+    const KEEP: usize = 16;
+    /// Buffers that grew past this are dropped rather than kept.
+    const MAX_CAPACITY: usize = 4 << 20;
+
+    /// An empty buffer, reused when one is free.
+    pub(crate) fn take(&self) -> Vec<u8> {
+        self.free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// Returns a buffer for reuse.
+    pub(crate) fn put(&self, mut buf: Vec<u8>) {
+        if buf.capacity() == 0 || buf.capacity() > Self::MAX_CAPACITY {
+            return;
+        }
+        buf.clear();
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        if free.len() < Self::KEEP {
+            free.push(buf);
+        }
+    }
 }
 
 impl std::fmt::Debug for HeadInner {
@@ -231,7 +338,9 @@ impl Head {
             dir: dir.to_path_buf(),
             params,
             mask: stripes - 1,
-            refs: (0..stripes).map(|_| RwLock::default()).collect(),
+            refs: (0..stripes)
+                .map(|_| RwLock::new(RefStripe::new(stripes.trailing_zeros())))
+                .collect(),
             hashes: (0..stripes).map(|_| RwLock::default()).collect(),
             postings: RwLock::default(),
             symbols: Interner::default(),
@@ -246,6 +355,8 @@ impl Head {
             truncation: Mutex::new(()),
             metrics,
             replayed_tombstones: Mutex::default(),
+            buffers: BufferPool::default(),
+            batch_hint: std::sync::atomic::AtomicUsize::new(0),
             opts,
         };
         let head = Head { inner: Arc::new(inner) };

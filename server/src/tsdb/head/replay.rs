@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::sync::Arc;
 
-use super::HeadInner;
-use super::series::{Appended, MmappedChunk, SampleRef, append_sample};
+use super::series::{Appended, MemSeries, MmappedChunk, SampleRef, append_sample};
+use super::{HeadInner, U64Map};
 use crate::tsdb::TsdbError;
 use crate::tsdb::chunkenc::{ENCODING_FLOAT_HISTOGRAM, ENCODING_HISTOGRAM};
 use crate::tsdb::chunks_head::{DiskChunk, ENCODING_XOR};
@@ -39,8 +39,170 @@ pub struct ReplayStats {
     pub corruption: Option<Corruption>,
 }
 
+/// A replayed series as the replay looks it up by its WAL reference: the series, and the end of its newest chunk on
+/// disk (samples up to then are already in that chunk and skipped without touching the series).
+#[derive(Debug, Clone)]
+struct Known {
+    /// The reference the WAL uses for it (that of the series, or of a duplicate series record).
+    wal_ref: u64,
+    series: Arc<MemSeries>,
+    on_disk_until: i64,
+}
+
+/// WAL reference -> series of one replay shard (references `r` with `r % shards == shard`), owned by its worker (no
+/// locks, no reference counting per sample): a vector indexed by `r / shards` while references are dense, as they
+/// are when this head or Prometheus wrote them, else a map.
+#[derive(Debug)]
+struct KnownSeries {
+    shards: u64,
+    shard: u64,
+    dense: Vec<Option<Known>>,
+    sparse: U64Map<Known>,
+}
+
+impl KnownSeries {
+    /// How far past the dense part's end a reference may land and still extend it.
+    const MAX_GAP: usize = 1024;
+
+    fn new(shards: u64, shard: u64) -> KnownSeries {
+        KnownSeries {
+            shards,
+            shard,
+            dense: Vec::new(),
+            sparse: U64Map::default(),
+        }
+    }
+
+    fn slot(&self, r: u64) -> Option<usize> {
+        usize::try_from(r / self.shards).ok()
+    }
+
+    fn get(&self, r: u64) -> Option<&Known> {
+        match self.slot(r).and_then(|i| self.dense.get(i)) {
+            Some(Some(k)) if k.wal_ref == r => Some(k),
+            _ if self.sparse.is_empty() => None,
+            _ => self.sparse.get(&r),
+        }
+    }
+
+    /// Adds `r` unless it is known already.
+    fn insert(&mut self, r: u64, known: Known) {
+        if self.get(r).is_some() {
+            return;
+        }
+        match self.slot(r) {
+            // A slot holds only the reference `slot * shards + shard`; others (duplicates routed here) go to the map.
+            Some(i) if i < self.dense.len() && self.dense[i].is_none() && r % self.shards == self.shard => {
+                self.dense[i] = Some(known);
+            }
+            Some(i) if i < self.dense.len() => {
+                self.sparse.insert(r, known);
+            }
+            Some(_) if r % self.shards != self.shard => {
+                self.sparse.insert(r, known);
+            }
+            Some(i) if i - self.dense.len() <= Self::MAX_GAP => {
+                self.dense.resize(i, None);
+                self.dense.push(Some(known));
+            }
+            _ => {
+                self.sparse.insert(r, known);
+            }
+        }
+    }
+}
+
+/// Work for a replay shard, in WAL order.
+enum ShardMsg {
+    /// A series (by its WAL reference) samples will refer to.
+    Series(u64, Known),
+    /// Float samples.
+    Floats(Vec<RefSample>),
+    /// Integer native histogram samples.
+    Histograms(Vec<RefHistogram>),
+    /// Float native histogram samples.
+    FloatHistograms(Vec<RefFloatHistogram>),
+}
+
+/// What a shard appended.
+#[derive(Debug, Default)]
+struct ShardStats {
+    samples: usize,
+    unknown_refs: usize,
+    mint: i64,
+    maxt: i64,
+}
+
+/// A replay shard: appends the samples of the series whose WAL reference falls in it, on its own thread, so the
+/// replay uses the cores as upstream's does; samples of one series stay in WAL order.
+struct Shard<'a> {
+    head: &'a HeadInner,
+    /// Samples before this are not replayed (the newest block's end).
+    min_valid: i64,
+    known: KnownSeries,
+    stats: ShardStats,
+}
+
+impl Shard<'_> {
+    fn run(mut self, rx: std::sync::mpsc::Receiver<ShardMsg>) -> ShardStats {
+        for msg in rx {
+            match msg {
+                ShardMsg::Series(r, known) => self.known.insert(r, known),
+                ShardMsg::Floats(samples) => {
+                    for s in &samples {
+                        self.sample(s.series_ref, s.t, SampleRef::Float(s.v));
+                    }
+                }
+                ShardMsg::Histograms(samples) => {
+                    for s in &samples {
+                        self.sample(s.series_ref, s.t, SampleRef::Histogram(&s.h));
+                    }
+                }
+                ShardMsg::FloatHistograms(samples) => {
+                    for s in &samples {
+                        self.sample(s.series_ref, s.t, SampleRef::FloatHistogram(&s.h));
+                    }
+                }
+            }
+        }
+        self.stats
+    }
+
+    fn sample(&mut self, series_ref: u64, t: i64, v: SampleRef<'_>) {
+        if t < self.min_valid {
+            return;
+        }
+        let Some(known) = self.known.get(series_ref) else {
+            self.stats.unknown_refs += 1;
+            return;
+        };
+        if t <= known.on_disk_until {
+            // In a chunk on disk already, as most samples are when the head chunks survived.
+            return;
+        }
+        let series = &known.series;
+        let mut st = series.lock();
+        let appended = append_sample(&mut st, series.series_ref, t, v, self.head.params, &self.head.mapper);
+        drop(st);
+        match appended {
+            Appended::Ok => {}
+            Appended::NewChunk => {
+                self.head.metrics.head.chunks.inc();
+                self.head.metrics.head.chunks_created.inc();
+            }
+            // Already in a chunk on disk (or a duplicate), or unusable: skipped, as upstream does.
+            Appended::OutOfOrder | Appended::Invalid => return,
+        }
+        self.stats.samples += 1;
+        self.stats.mint = self.stats.mint.min(t);
+        self.stats.maxt = self.stats.maxt.max(t);
+    }
+}
+
 struct Replayer<'a> {
     head: &'a HeadInner,
+    /// The shards' queues.
+    shards: Vec<std::sync::mpsc::SyncSender<ShardMsg>>,
     mmapped: HashMap<u64, Vec<MmappedChunk>>,
     /// Duplicate series records: ref -> the ref of the series with the same labels.
     aliases: HashMap<u64, u64>,
@@ -67,25 +229,21 @@ impl Replayer<'_> {
                 self.samples_buf.clear();
                 record::decode_samples(rec, &mut self.samples_buf)?;
                 let samples = std::mem::take(&mut self.samples_buf);
-                self.samples(&samples);
+                self.dispatch(&samples, |s| s.series_ref, ShardMsg::Floats);
                 self.samples_buf = samples;
             }
             types::HISTOGRAM_SAMPLES | types::CUSTOM_BUCKETS_HISTOGRAM_SAMPLES => {
                 let mut buf = std::mem::take(&mut self.hist_buf);
                 buf.clear();
                 decode_histograms(rec, &mut buf)?;
-                for s in &buf {
-                    self.sample(s.series_ref, s.t, SampleRef::Histogram(&s.h));
-                }
+                self.dispatch(&buf, |s| s.series_ref, ShardMsg::Histograms);
                 self.hist_buf = buf;
             }
             types::FLOAT_HISTOGRAM_SAMPLES | types::CUSTOM_BUCKETS_FLOAT_HISTOGRAM_SAMPLES => {
                 let mut buf = std::mem::take(&mut self.float_hist_buf);
                 buf.clear();
                 decode_float_histograms(rec, &mut buf)?;
-                for s in &buf {
-                    self.sample(s.series_ref, s.t, SampleRef::FloatHistogram(&s.h));
-                }
+                self.dispatch(&buf, |s| s.series_ref, ShardMsg::FloatHistograms);
                 self.float_hist_buf = buf;
             }
             types::TOMBSTONES => {
@@ -112,9 +270,16 @@ impl Replayer<'_> {
             if series.series_ref != s.series_ref {
                 self.aliases.insert(s.series_ref, series.series_ref);
             }
+            let known = Known {
+                wal_ref: s.series_ref,
+                series,
+                on_disk_until: i64::MIN,
+            };
+            self.announce(s.series_ref, known);
             return;
         }
         self.stats.series += 1;
+        let mut on_disk_until = i64::MIN;
         if let Some(chunks) = self.mmapped.remove(&s.series_ref) {
             let mut st = series.lock();
             let (lo, hi) = (chunks.first().map(|c| c.mint), chunks.last().map(|c| c.maxt));
@@ -124,39 +289,44 @@ impl Replayer<'_> {
             drop(st);
             if let (Some(lo), Some(hi)) = (lo, hi) {
                 self.head.update_bounds(lo, hi);
+                on_disk_until = hi;
             }
         }
-    }
-
-    fn samples(&mut self, samples: &[RefSample]) {
-        for s in samples {
-            self.sample(s.series_ref, s.t, SampleRef::Float(s.v));
-        }
-    }
-
-    fn sample(&mut self, series_ref: u64, t: i64, v: SampleRef<'_>) {
-        if t < self.head.min_valid_time.load(std::sync::atomic::Ordering::Acquire) {
-            return;
-        }
-        let r = self.aliases.get(&series_ref).copied().unwrap_or(series_ref);
-        let Some(series) = self.head.series_by_ref(r) else {
-            self.stats.unknown_refs += 1;
-            return;
+        let known = Known {
+            wal_ref: s.series_ref,
+            series,
+            on_disk_until,
         };
-        let mut st = series.lock();
-        let appended = append_sample(&mut st, r, t, v, self.head.params, &self.head.mapper);
-        drop(st);
-        match appended {
-            Appended::Ok => {}
-            Appended::NewChunk => {
-                self.head.metrics.head.chunks.inc();
-                self.head.metrics.head.chunks_created.inc();
-            }
-            // Already in a chunk on disk (or a duplicate), or unusable: skipped, as upstream does.
-            Appended::OutOfOrder | Appended::Invalid => return,
+        self.announce(s.series_ref, known);
+    }
+
+    /// Sends each shard its part of a record's samples.
+    fn dispatch<T: Clone>(&self, samples: &[T], series_ref: impl Fn(&T) -> u64, msg: impl Fn(Vec<T>) -> ShardMsg) {
+        let n = self.shards.len() as u64;
+        let mut parts: Vec<Vec<T>> = (0..n)
+            .map(|_| Vec::with_capacity(samples.len() / n as usize + 1))
+            .collect();
+        for s in samples {
+            parts[(self.resolve(series_ref(s)) % n) as usize].push(s.clone());
         }
-        self.stats.samples += 1;
-        self.head.update_bounds(t, t);
+        for (tx, part) in self.shards.iter().zip(parts) {
+            if !part.is_empty() {
+                // A shard only stops when its queue is closed, so sending cannot fail.
+                let _ = tx.send(msg(part));
+            }
+        }
+    }
+
+    /// The reference of the series WAL reference `r` names (duplicate series records name an earlier series):
+    /// samples go to that series' shard, so one series' samples stay in WAL order.
+    fn resolve(&self, r: u64) -> u64 {
+        self.aliases.get(&r).copied().unwrap_or(r)
+    }
+
+    /// Hands series `r` (a WAL reference) to the shard of the series it names.
+    fn announce(&self, r: u64, known: Known) {
+        let n = self.shards.len() as u64;
+        let _ = self.shards[(self.resolve(r) % n) as usize].send(ShardMsg::Series(r, known));
     }
 }
 
@@ -186,24 +356,65 @@ pub(crate) fn replay(head: &Arc<HeadInner>, chunks: Vec<DiskChunk>) -> Result<Re
         }
         *list = kept;
     }
-    let mut r = Replayer {
-        head,
-        mmapped,
-        aliases: HashMap::new(),
-        stats: ReplayStats::default(),
-        series_buf: Vec::new(),
-        samples_buf: Vec::new(),
-        stones_buf: Vec::new(),
-        hist_buf: Vec::new(),
-        float_hist_buf: Vec::new(),
-    };
     let wal_dir = head.dir.join("wal");
     if !head.opts.wal || !wal_dir.is_dir() {
-        return Ok(r.stats);
+        return Ok(ReplayStats::default());
     }
-    remove_temporary(&wal_dir)?;
+    let shards = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    std::thread::scope(|scope| {
+        let mut senders = Vec::with_capacity(shards);
+        let mut workers = Vec::with_capacity(shards);
+        for k in 0..shards {
+            let (tx, rx) = std::sync::mpsc::sync_channel(64);
+            let shard = Shard {
+                head,
+                min_valid,
+                known: KnownSeries::new(shards as u64, k as u64),
+                stats: ShardStats {
+                    mint: i64::MAX,
+                    maxt: i64::MIN,
+                    ..ShardStats::default()
+                },
+            };
+            senders.push(tx);
+            workers.push(scope.spawn(move || shard.run(rx)));
+        }
+        let mut r = Replayer {
+            head,
+            shards: senders,
+            mmapped,
+            aliases: HashMap::new(),
+            stats: ReplayStats::default(),
+            series_buf: Vec::new(),
+            samples_buf: Vec::new(),
+            stones_buf: Vec::new(),
+            hist_buf: Vec::new(),
+            float_hist_buf: Vec::new(),
+        };
+        let result = replay_wal(&mut r, &wal_dir);
+        // Closing the queues lets the shards finish.
+        r.shards.clear();
+        for w in workers {
+            let shard = w.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            r.stats.samples += shard.samples;
+            r.stats.unknown_refs += shard.unknown_refs;
+            if shard.mint <= shard.maxt {
+                head.update_bounds(shard.mint, shard.maxt);
+            }
+        }
+        result?;
+        // Chunks of series the WAL does not declare any more are dropped, as upstream does.
+        r.stats.unknown_refs += r.mmapped.len();
+        Ok(r.stats)
+    })
+}
+
+/// Replays the newest checkpoint and the segments after it.
+fn replay_wal(r: &mut Replayer<'_>, wal_dir: &std::path::Path) -> Result<(), TsdbError> {
+    let head = r.head;
+    remove_temporary(wal_dir)?;
     let mut start = 0;
-    if let Some((idx, cp_dir)) = last_checkpoint(&wal_dir)? {
+    if let Some((idx, cp_dir)) = last_checkpoint(wal_dir)? {
         for (_, seg) in list_segments(&cp_dir)? {
             if let Err(e) = read_segment_records(&seg, None, |rec| r.record(rec)) {
                 match e {
@@ -220,7 +431,7 @@ pub(crate) fn replay(head: &Arc<HeadInner>, chunks: Vec<DiskChunk>) -> Result<Re
         }
         start = idx + 1;
     }
-    let segments: Vec<(u32, std::path::PathBuf)> = list_segments(&wal_dir)?
+    let segments: Vec<(u32, std::path::PathBuf)> = list_segments(wal_dir)?
         .into_iter()
         .filter(|(i, _)| *i >= start)
         .collect();
@@ -239,9 +450,7 @@ pub(crate) fn replay(head: &Arc<HeadInner>, chunks: Vec<DiskChunk>) -> Result<Re
             Err(e) => return Err(e.into()),
         }
     }
-    // Chunks of series the WAL does not declare any more are dropped, as upstream does.
-    r.stats.unknown_refs += r.mmapped.len();
-    Ok(r.stats)
+    Ok(())
 }
 
 /// Truncates the corrupt segment at the corruption's offset and deletes the later segments.

@@ -614,3 +614,55 @@ fn per_series_structures_stay_small() {
     assert!(size_of::<series::MmappedChunk>() <= 24);
     assert_eq!(size_of::<series::Sym>(), 8, "interned strings are thin pointers");
 }
+
+#[test]
+fn ref_stripes_find_dense_and_sparse_references() {
+    // Stripe 3 of 16 (shift 4): references 3, 19, 35, ... are slots 0, 1, 2, ...
+    let series = |r: u64| Arc::new(MemSeries::new(r, Box::new([])));
+    type Case = (&'static str, &'static [u64], &'static [u64], &'static [u64]);
+    let cases: &[Case] = &[
+        // name, inserted, removed, expected present
+        ("sequential", &[3, 19, 35], &[], &[3, 19, 35]),
+        ("gap within the slack", &[3, 19 + 16 * 60], &[], &[3, 19 + 16 * 60]),
+        (
+            "far reference goes to the map",
+            &[3, 3 + 16 * 10_000],
+            &[],
+            &[3, 3 + 16 * 10_000],
+        ),
+        (
+            "far then dense past it",
+            &[3 + 16 * 100, 3, 19, 35],
+            &[],
+            &[3 + 16 * 100, 3, 19, 35],
+        ),
+        (
+            "removals",
+            &[3, 19, 35, 3 + 16 * 10_000],
+            &[35, 3, 3 + 16 * 10_000],
+            &[19],
+        ),
+        ("remove the last slot trims", &[3, 19, 35], &[35, 19], &[3]),
+    ];
+    for (name, inserted, removed, present) in cases {
+        let mut stripe = RefStripe::new(4);
+        for &r in *inserted {
+            stripe.insert(r, series(r));
+        }
+        for r in *removed {
+            stripe.remove(r);
+        }
+        for &r in *present {
+            assert_eq!(stripe.get(&r).map(|s| s.series_ref), Some(r), "{name}: {r}");
+        }
+        for &r in inserted.iter().chain(*removed) {
+            assert_eq!(stripe.contains_key(&r), present.contains(&r), "{name}: {r}");
+        }
+        let mut all: Vec<u64> = stripe.values().map(|s| s.series_ref).collect();
+        all.sort_unstable();
+        let mut want = present.to_vec();
+        want.sort_unstable();
+        assert_eq!(all, want, "{name}");
+        assert!(stripe.dense.len() <= 200, "{name}: dense part stays small");
+    }
+}

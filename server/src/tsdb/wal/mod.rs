@@ -143,6 +143,9 @@ pub struct Wal {
     compressed: Vec<u8>,
     last_sync: Instant,
     metrics: WalMetrics,
+    /// After a failed batch whose partial bytes could not be cut off yet: the length to cut the segment to before
+    /// writing again.
+    truncate_to: Option<u64>,
 }
 
 impl Wal {
@@ -173,6 +176,7 @@ impl Wal {
             compressed: Vec::new(),
             last_sync: Instant::now(),
             metrics,
+            truncate_to: None,
         })
     }
 
@@ -246,10 +250,32 @@ impl Wal {
     }
 
     /// Appends records as one batch: they are written to the segment file before this returns, and fsynced as the
-    /// [`SyncPolicy`] says.
+    /// [`SyncPolicy`] says. A batch that cannot be written (a full disk) is undone: its bytes are cut off the
+    /// segment and none of it is ever written later, so a failed commit leaves no trace in the WAL and the next
+    /// batch continues where the last successful one ended.
     pub fn log(&mut self, records: &[&[u8]]) -> Result<(), WalError> {
+        self.cut_torn_tail()?;
+        // Every batch ends with its last page flushed, so the file ends at `flushed` of the current page.
+        let start = (self.segment_index, self.written());
+        // Records never cross segments. Decide for the whole batch: if it may not fit the rest of this segment, start
+        // the next one first, so a crash cannot leave the batch's first records durable and the rest not (the
+        // completed segment would be fsynced in between). The bound ignores compression, so it errs towards an
+        // early cut.
+        let payload: usize = records.iter().map(|r| r.len()).sum();
+        let need = payload + RECORD_HEADER_SIZE * (records.len() + 2 * (payload / (PAGE_SIZE / 2) + 2));
+        let left = (self.pages_per_segment().saturating_sub(self.done_pages) * PAGE_SIZE).saturating_sub(self.alloc);
+        if need > left
+            && (self.done_pages > 0 || self.alloc > 0)
+            && let Err(e) = self.next_segment()
+        {
+            self.roll_back(start);
+            return Err(e);
+        }
         for (i, rec) in records.iter().enumerate() {
-            self.log_one(rec, i + 1 == records.len())?;
+            if let Err(e) = self.log_one(rec, i + 1 == records.len()) {
+                self.roll_back(start);
+                return Err(e);
+            }
         }
         match self.policy {
             SyncPolicy::SegmentEnd => Ok(()),
@@ -324,6 +350,49 @@ impl Wal {
         }
         if last_of_batch && self.alloc > 0 {
             self.flush_page(false)?;
+        }
+        Ok(())
+    }
+
+    /// Bytes of the current segment written to its file.
+    fn written(&self) -> u64 {
+        (self.done_pages * PAGE_SIZE + self.flushed) as u64
+    }
+
+    /// Undoes a failed batch that started at `start` (segment, length): forgets its buffered bytes and cuts what
+    /// reached the file. A batch that had moved to a new segment also cuts its records off the segment it completed
+    /// (which then ends in a short page, as readers accept) and restarts the new, empty segment.
+    fn roll_back(&mut self, start: (u32, u64)) {
+        if start.0 != self.segment_index {
+            let old = self.dir.join(segment_name(start.0));
+            if let Err(e) = OpenOptions::new()
+                .write(true)
+                .open(&old)
+                .and_then(|f| f.set_len(start.1))
+            {
+                tracing::warn!(segment = %old.display(), error = %e, "cutting a failed WAL batch off the segment failed");
+            }
+        }
+        let len = if start.0 == self.segment_index { start.1 } else { 0 };
+        let len_usize = usize::try_from(len).unwrap_or(0);
+        self.done_pages = len_usize / PAGE_SIZE;
+        self.alloc = len_usize % PAGE_SIZE;
+        self.flushed = self.alloc;
+        self.page[self.alloc..].fill(0);
+        self.truncate_to = Some(len);
+        if let Err(e) = self.cut_torn_tail() {
+            tracing::warn!(error = %e, "cutting a failed WAL write off the segment failed; retrying before the next write");
+        }
+    }
+
+    /// Cuts the current segment to the length a failed batch started at, if one is pending.
+    fn cut_torn_tail(&mut self) -> Result<(), WalError> {
+        if let Some(len) = self.truncate_to {
+            let path = self.segment_path();
+            self.segment
+                .set_len(len)
+                .map_err(|e| WalError::io("truncate failed write of", &path, e))?;
+            self.truncate_to = None;
         }
         Ok(())
     }

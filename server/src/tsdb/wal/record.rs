@@ -198,11 +198,19 @@ pub fn decode_series(rec: &[u8], out: &mut Vec<RefSeries>) -> Result<(), String>
 
 /// Encodes a float samples record (nothing when `samples` is empty).
 pub fn encode_samples(samples: &[RefSample], out: &mut Vec<u8>) {
-    let Some(first) = samples.first() else { return };
+    encode_sample_iter(samples.iter().copied(), out);
+}
+
+/// Encodes a float samples record from an iterator, appending to `out` (nothing when it yields nothing): the head
+/// encodes its batch with this straight into a reused buffer.
+pub fn encode_sample_iter(samples: impl IntoIterator<Item = RefSample>, out: &mut Vec<u8>) {
+    let mut samples = samples.into_iter();
+    let Some(first) = samples.next() else { return };
+    out.reserve(17 + 12 * (1 + samples.size_hint().0));
     out.push(types::SAMPLES);
     out.extend_from_slice(&first.series_ref.to_be_bytes());
     out.extend_from_slice(&first.t.to_be_bytes());
-    for s in samples {
+    for s in std::iter::once(first).chain(samples) {
         put_varint(out, (s.series_ref as i64).wrapping_sub(first.series_ref as i64));
         put_varint(out, s.t.wrapping_sub(first.t));
         out.extend_from_slice(&s.v.to_bits().to_be_bytes());
