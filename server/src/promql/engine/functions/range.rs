@@ -203,6 +203,9 @@ fn run_kernel(
         "resets" | "rate" | "increase" => Some(Event::Drop),
         _ => None,
     };
+    // Only windows that overlap from step to step share work; otherwise the prefix pass costs as much as the
+    // windows it would save.
+    let overlapping = steps > 1 && arg.ends.windows(2).any(|w| w[1] - w[0] < arg.range);
     for (si, rs) in arg.series.iter().enumerate() {
         ev.check_deadline("expression evaluation")?;
         let name = rs.metric.metric_name().unwrap_or("").to_string();
@@ -210,7 +213,7 @@ fn run_kernel(
         // Counting kernels over long windows would walk every point of every window; with a prefix count of
         // the events between consecutive points, each window's count is one subtraction.
         let prefix = match event_kind {
-            Some(kind) if !extended && rs.histograms.is_empty() => Some(prefix_events(&rs.floats, kind)),
+            Some(kind) if overlapping && !extended && rs.histograms.is_empty() => Some(prefix_events(&rs.floats, kind)),
             _ => None,
         };
         for (i, out_i) in out.iter_mut().enumerate().take(steps) {
