@@ -5,8 +5,8 @@
 # Data and queries are upstream's `promql/bench_test.go` range-query benchmark: 1,443 series at 10s (a_X, b_X,
 # h_X for X in one/ten/hundred; see server/benches/promql_shape), written once as an OpenMetrics file with
 # timestamps, then loaded into Prometheus through `promtool tsdb create-blocks-from openmetrics` and into our
-# TSDB through `server tsdb import-openmetrics`. Prometheus is given time to compact the 2h blocks as it would
-# in production (until its block count holds for 30s); our server replays its WAL into the head at start.
+# TSDB through `server tsdb import-openmetrics` (which also writes 2h blocks). Both servers are given time to
+# compact the blocks as they would in production (until neither block count changes for 30s).
 #
 # For every case (upstream's expressions and step counts, range ending at the newest sample, 10s step): one
 # warm-up request per server, then N timed requests per server, alternating; prints the medians and the ratio
@@ -79,19 +79,23 @@ ready "$OURS_PORT"
 echo "our server ready (WAL replayed) after $(elapsed "$t0")s, RSS $(( $(awk '/VmRSS/ {print $2}' "/proc/$OURS_PID/status") / 1024 )) MiB"
 ready "$PROM_PORT"
 
-# Let Prometheus compact the imported 2h blocks (its compaction loop first runs a minute after start) until no
-# block is being written and the block count has not changed for 30s, with at least 90s given.
-blocks() { find "$WORK/prom-data" -mindepth 1 -maxdepth 1 -type d -name '01*' ! -name '*.tmp*' | wc -l; }
-writing() { find "$WORK/prom-data" -mindepth 1 -maxdepth 1 -name '*.tmp*' | wc -l; }
+# Both servers compact the imported 2h blocks (each one's compaction loop first runs a minute after start): wait
+# until neither is writing a block and neither block count has changed for 30s, with at least 90s given, so that
+# no compaction runs during the measurements.
+blocks() { find "$1" -mindepth 1 -maxdepth 1 -type d -name '01*' ! -name '*.tmp*' | wc -l; }
+writing() { find "$1" -mindepth 1 -maxdepth 1 -name '*.tmp*' | wc -l; }
+state() { echo "$(blocks "$WORK/prom-data") $(blocks "$WORK/ours-data") $(writing "$WORK/prom-data") $(writing "$WORK/ours-data")"; }
 t0=$(date +%s)
-first=$(blocks); last=$first; stable_since=$t0
+first_prom=$(blocks "$WORK/prom-data"); first_ours=$(blocks "$WORK/ours-data")
+last=$(state); stable_since=$t0
 while :; do
   sleep 5
-  now=$(date +%s); b=$(blocks)
-  if [ "$b" != "$last" ] || [ "$(writing)" != 0 ]; then last=$b; stable_since=$now; fi
+  now=$(date +%s); cur=$(state)
+  case "$cur" in *" 0 0") busy=0 ;; *) busy=1 ;; esac
+  if [ "$cur" != "$last" ] || [ "$busy" = 1 ]; then last=$cur; stable_since=$now; fi
   if [ $((now - t0)) -ge 90 ] && [ $((now - stable_since)) -ge 30 ]; then break; fi
 done
-echo "prometheus: $first blocks compacted to $last in $(( $(date +%s) - t0 - 30 ))s"
+echo "compaction settled after $(( $(date +%s) - t0 - 30 ))s: prometheus $first_prom blocks to $(blocks "$WORK/prom-data"), ours $first_ours to $(blocks "$WORK/ours-data")"
 
 "$GEN" --cases > "$WORK/cases.tsv"
 python3 - "$PROM_PORT" "$OURS_PORT" "$N" "$INTERVALS" "$FILTER" "$WORK/cases.tsv" <<'PY'

@@ -214,6 +214,44 @@ async fn server_scrapes_node_exporter_and_reloads() {
     .await;
     assert_eq!(formatted["data"], "sum by (job) (rate(x[5m]))");
 
+    // parse_query: the tree the web UI draws, by GET or by a POSTed form; parse errors are bad_data.
+    let tree = get_json(
+        &client,
+        &format!("{base}/api/v1/parse_query?query=sum(rate(x[5m]))by(job)"),
+    )
+    .await;
+    assert_eq!(tree["status"], "success", "{tree}");
+    assert_eq!(tree["data"]["type"], "aggregation", "{tree}");
+    assert_eq!(tree["data"]["grouping"], serde_json::json!(["job"]), "{tree}");
+    assert_eq!(tree["data"]["expr"]["func"]["name"], "rate", "{tree}");
+    assert_eq!(tree["data"]["expr"]["args"][0]["range"], 300_000, "{tree}");
+    let posted = client
+        .post(format!("{base}/api/v1/parse_query"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("query=a+%2B+on(l)+b")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let posted: Value = serde_json::from_str(&posted).unwrap();
+    assert_eq!(posted["data"]["op"], "+", "{posted}");
+    assert_eq!(
+        posted["data"]["matching"]["labels"],
+        serde_json::json!(["l"]),
+        "{posted}"
+    );
+    let bad = client
+        .get(format!("{base}/api/v1/parse_query?query=sum(x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let bad: Value = serde_json::from_str(&bad.text().await.unwrap()).unwrap();
+    assert_eq!(bad["errorType"], "bad_data", "{bad}");
+    assert!(bad["error"].as_str().unwrap().starts_with("1:"), "{bad}");
+
     let ex = get_json(
         &client,
         &format!("{base}/api/v1/query_exemplars?query=up&start=0&end=1"),

@@ -3,6 +3,7 @@
 
 mod admin;
 pub mod api;
+pub mod ast;
 mod meta;
 pub mod query;
 mod status;
@@ -101,6 +102,7 @@ async fn api_v1(app: &Arc<App>, req: &RouteRequest, path: &str) -> RouteResponse
         "series" => meta::series(app, &params, &mut warnings),
         "labels" => meta::label_names(app, &params, &mut warnings),
         "format_query" => meta::format_query(&params),
+        "parse_query" => ast::parse_query(app, &params),
         "query_exemplars" => meta::query_exemplars(app, &params),
         p if p.starts_with("label/") && p.ends_with("/values") => {
             let name = &p["label/".len()..p.len() - "/values".len()];

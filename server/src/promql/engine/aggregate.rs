@@ -122,7 +122,7 @@ pub fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Result<Val, 
     let mut cache = GroupCache::default();
     for (i, v) in vectors.into_iter().enumerate() {
         let param = params.as_ref().map(|p| p[i]);
-        out.push(aggregate_step(ev, a, param, v, &mut cache)?);
+        out.push(aggregate_step(ev, a, param, v, &mut cache, i)?);
     }
     Ok(Val::Vectors(out))
 }
@@ -190,25 +190,45 @@ struct Group {
     w_mean_c: f64,
     w_aux: f64,
     w_aux_c: f64,
+    /// The samples in the group.
+    n: usize,
+    /// Their indices (for `quantile` only).
     members: Vec<usize>,
     drop_name: bool,
 }
 
-/// Group keys and labels per input label set, kept across the steps of one aggregation (series keep their
-/// `Arc` from step to step, so most lookups are by pointer). Holding the `Arc` keeps its address unique.
+/// Groups of one aggregation, kept across its steps: each distinct group key gets a dense id once per query, and
+/// each input label set is mapped to its group once (series keep their `Arc` from step to step, so most lookups
+/// are by pointer; holding the `Arc` keeps its address unique). Per step, a slot table indexed by group id finds
+/// the step's group without hashing.
 #[derive(Default)]
 struct GroupCache {
-    by_ptr: FastMap<usize, (Arc<Labels>, u64, Arc<Labels>)>,
+    by_ptr: FastMap<usize, (Arc<Labels>, u32)>,
+    by_key: FastMap<u64, u32>,
+    labels: Vec<Arc<Labels>>,
+    /// Per group id: the step it was last used in and its index among that step's groups.
+    slots: Vec<(usize, usize)>,
 }
 
 impl GroupCache {
-    fn get(&mut self, s: &Sample, a: &AggregateExpr) -> (u64, Arc<Labels>) {
+    fn get(&mut self, s: &Sample, a: &AggregateExpr) -> u32 {
         let ptr = Arc::as_ptr(&s.metric) as usize;
-        let e = self
-            .by_ptr
-            .entry(ptr)
-            .or_insert_with(|| (s.metric.clone(), group_hash(s, a), Arc::new(group_labels(s, a))));
-        (e.1, e.2.clone())
+        if let Some((_, id)) = self.by_ptr.get(&ptr) {
+            return *id;
+        }
+        let key = group_hash(s, a);
+        let id = match self.by_key.get(&key) {
+            Some(&id) => id,
+            None => {
+                let id = self.labels.len() as u32;
+                self.by_key.insert(key, id);
+                self.labels.push(Arc::new(group_labels(s, a)));
+                self.slots.push((usize::MAX, 0));
+                id
+            }
+        };
+        self.by_ptr.insert(ptr, (s.metric.clone(), id));
+        id
     }
 }
 
@@ -218,6 +238,7 @@ fn aggregate_step(
     param: Option<f64>,
     v: Vector,
     cache: &mut GroupCache,
+    step: usize,
 ) -> Result<Vector, QueryError> {
     match a.op {
         AggregateOp::Topk | AggregateOp::Bottomk | AggregateOp::Limitk => {
@@ -257,16 +278,16 @@ fn aggregate_step(
         }
         _ => {}
     }
-    let mut index: FastMap<u64, usize> = FastMap::default();
     let mut groups: Vec<Group> = Vec::new();
+    let keep_members = a.op == AggregateOp::Quantile;
     for (si, s) in v.iter().enumerate() {
-        let (key, labels) = cache.get(s, a);
-        let gi = match index.get(&key) {
-            Some(&g) => g,
-            None => {
-                index.insert(key, groups.len());
+        let id = cache.get(s, a) as usize;
+        let gi = match cache.slots[id] {
+            (st, g) if st == step => g,
+            _ => {
+                cache.slots[id] = (step, groups.len());
                 groups.push(Group {
-                    labels,
+                    labels: cache.labels[id].clone(),
                     first: si,
                     count: 0.0,
                     sum: KahanSum::default(),
@@ -281,6 +302,7 @@ fn aggregate_step(
                     w_mean_c: 0.0,
                     w_aux: 0.0,
                     w_aux_c: 0.0,
+                    n: 0,
                     members: Vec::new(),
                     drop_name: false,
                 });
@@ -289,7 +311,10 @@ fn aggregate_step(
         };
         let g = &mut groups[gi];
         g.count += 1.0;
-        g.members.push(si);
+        g.n += 1;
+        if keep_members {
+            g.members.push(si);
+        }
         g.drop_name |= s.drop_name;
         match &s.h {
             Some(h) => {
@@ -317,7 +342,7 @@ fn aggregate_step(
                     AggregateOp::Min if g.value.is_nan() || f < g.value => g.value = f,
                     AggregateOp::Max if g.value.is_nan() || f > g.value => g.value = f,
                     AggregateOp::Stddev | AggregateOp::Stdvar => {
-                        let n = (g.members.len() - g.hist_count) as f64;
+                        let n = (g.n - g.hist_count) as f64;
                         let delta = f - (g.w_mean + g.w_mean_c);
                         (g.w_mean, g.w_mean_c) = super::kahan::sum_inc(delta / n, g.w_mean, g.w_mean_c);
                         let d2 = f - (g.w_mean + g.w_mean_c);
@@ -331,7 +356,7 @@ fn aggregate_step(
     let mut out = Vec::with_capacity(groups.len());
     for g in groups {
         let t = v[g.first].t;
-        let float_count = (g.members.len() - g.hist_count) as f64;
+        let float_count = (g.n - g.hist_count) as f64;
         let mut sample = Sample::float(g.labels.clone(), t, 0.0);
         sample.drop_name = g.drop_name && a.grouping.iter().any(|n| n == "__name__") && !a.without;
         match a.op {

@@ -89,13 +89,20 @@ impl RangeArg {
     /// The window of series `s` at step `i`: its float and histogram points.
     pub fn window(&self, s: usize, i: usize) -> (&[FPoint], &[HPoint]) {
         let rs = &self.series[s];
+        let (f, h) = self.window_bounds(s, i);
+        (&rs.floats[f], &rs.histograms[h])
+    }
+
+    /// The window of series `s` at step `i` as index ranges into its float and histogram points.
+    pub fn window_bounds(&self, s: usize, i: usize) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        let rs = &self.series[s];
         let end = self.ends[i];
         let start = end - self.range;
         let f0 = rs.floats.partition_point(|p| p.t <= start);
-        let f1 = rs.floats.partition_point(|p| p.t <= end);
+        let f1 = f0 + rs.floats[f0..].partition_point(|p| p.t <= end);
         let h0 = rs.histograms.partition_point(|p| p.t <= start);
-        let h1 = rs.histograms.partition_point(|p| p.t <= end);
-        (&rs.floats[f0..f1.max(f0)], &rs.histograms[h0..h1.max(h0)])
+        let h1 = h0 + rs.histograms[h0..].partition_point(|p| p.t <= end);
+        (f0..f1, h0..h1)
     }
 }
 

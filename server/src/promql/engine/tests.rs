@@ -164,3 +164,54 @@ fn limits() {
         assert!(one.query_instant(&s, "up", 0).is_ok());
     }
 }
+
+/// Range queries whose windows overlap take counting kernels' counts from per-series prefix counts; every step
+/// must equal the instant query at that time (which walks its one window), including windows with drops, repeated
+/// values and NaNs.
+#[test]
+fn counting_kernels_match_instant_evaluation() {
+    let s = MemStorage::new();
+    let mut app = s.appender();
+    let l: Labels = [("__name__", "x_total")].into_iter().collect();
+    let values = [
+        1.0,
+        2.0,
+        2.0,
+        0.5,
+        3.0,
+        f64::NAN,
+        f64::NAN,
+        4.0,
+        1.0,
+        1.0,
+        6.0,
+        2.0,
+        2.0,
+        9.0,
+    ];
+    for (i, v) in values.iter().enumerate() {
+        app.append(0, &l, i as i64 * 10_000, *v).unwrap();
+    }
+    app.commit().unwrap();
+    let e = engine();
+    for q in [
+        "changes(x_total[35s])",
+        "resets(x_total[35s])",
+        "rate(x_total[45s])",
+        "increase(x_total[1m])",
+    ] {
+        let range = e.query_range(&s, q, 20_000, 130_000, 5_000).unwrap();
+        let Value::Matrix(m) = &range.value else {
+            panic!("{q}: not a matrix")
+        };
+        assert_eq!(m.len(), 1, "{q}");
+        assert_eq!(m[0].floats.len(), 23, "{q}");
+        for p in &m[0].floats {
+            let inst = e.query_instant(&s, q, p.t).unwrap();
+            let Value::Vector(v) = &inst.value else {
+                panic!("{q}: not a vector")
+            };
+            assert_eq!(v[0].f.to_bits(), p.f.to_bits(), "{q} at {}", p.t);
+        }
+    }
+}

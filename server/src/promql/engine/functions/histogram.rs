@@ -11,7 +11,7 @@ use super::super::aggregate::fmt_g;
 use super::super::eval::{Evaluator, Val};
 use super::super::histogram::HistogramOps;
 use super::super::kahan::sum_inc;
-use super::super::value::{Sample, Vector, format_float};
+use super::super::value::{FastMap, Sample, Vector, format_float};
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
 use crate::promql::ast::{Call, PosRange};
@@ -23,8 +23,9 @@ pub fn eval(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryError> {
             let q = ev.eval_scalars(&call.args[0])?;
             let vs = ev.eval_vectors(&call.args[1])?;
             let mut out = Vec::with_capacity(vs.len());
+            let mut cache = SplitCache::default();
             for (i, v) in vs.into_iter().enumerate() {
-                out.push(quantile_step(ev, call, q[i], v, None));
+                out.push(quantile_step(ev, call, q[i], v, None, &mut cache));
             }
             Ok(Val::Vectors(out))
         }
@@ -39,10 +40,11 @@ pub fn eval(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryError> {
                 qs.push(ev.eval_scalars(a)?);
             }
             let mut out = Vec::with_capacity(vs.len());
+            let mut cache = SplitCache::default();
             for (i, v) in vs.into_iter().enumerate() {
                 let mut step = Vector::new();
                 for q in &qs {
-                    step.extend(quantile_step(ev, call, q[i], v.clone(), Some(&label)));
+                    step.extend(quantile_step(ev, call, q[i], v.clone(), Some(&label), &mut cache));
                 }
                 out.push(step);
             }
@@ -53,8 +55,9 @@ pub fn eval(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryError> {
             let hi = ev.eval_scalars(&call.args[1])?;
             let vs = ev.eval_vectors(&call.args[2])?;
             let mut out = Vec::with_capacity(vs.len());
+            let mut cache = SplitCache::default();
             for (i, v) in vs.into_iter().enumerate() {
-                out.push(fraction_step(ev, call, lo[i], hi[i], v));
+                out.push(fraction_step(ev, call, lo[i], hi[i], v, &mut cache));
             }
             Ok(Val::Vectors(out))
         }
@@ -390,26 +393,64 @@ fn labels_hash(l: &Labels) -> u64 {
 
 /// A classic histogram of one step: its labels (without `le`), buckets, and metric name.
 struct ClassicGroup {
-    labels: Labels,
+    labels: Arc<Labels>,
+    key: u64,
     buckets: Vec<ClassicBucket>,
-    name: String,
+    name: Arc<str>,
     t: i64,
+}
+
+/// How one input series splits, worked out once per query: its `le` bound (`None` when missing or malformed)
+/// and its group. Series keep their `Arc` from step to step, so this is found by the `Arc`'s address (the cache
+/// holds the `Arc`, which keeps the address unique).
+#[derive(Default)]
+struct SplitCache {
+    by_ptr: FastMap<usize, (Arc<Labels>, Option<f64>, usize)>,
+    by_key: FastMap<u64, usize>,
+    /// Per group: its labels without `le`, their hash, and the metric name.
+    groups: Vec<(Arc<Labels>, u64, Arc<str>)>,
+}
+
+impl SplitCache {
+    fn get(&mut self, s: &Sample) -> (Option<f64>, usize) {
+        let ptr = Arc::as_ptr(&s.metric) as usize;
+        if let Some((_, upper, g)) = self.by_ptr.get(&ptr) {
+            return (*upper, *g);
+        }
+        let upper = s.metric.get("le").and_then(parse_le);
+        let mut key = (*s.metric).clone();
+        key.remove("le");
+        let k = labels_hash(&key);
+        let g = *self.by_key.entry(k).or_insert_with(|| {
+            let name: Arc<str> = Arc::from(s.metric.metric_name().unwrap_or(""));
+            self.groups.push((Arc::new(key), k, name));
+            self.groups.len() - 1
+        });
+        self.by_ptr.insert(ptr, (s.metric.clone(), upper, g));
+        (upper, g)
+    }
 }
 
 /// Splits a vector into native histogram samples and classic bucket groups (keyed by labels without `le`, the
 /// name included), warning about malformed `le` labels and dropping series that are both.
-fn split<'v>(ev: &mut Evaluator<'_>, v: &'v Vector, pos: PosRange) -> (Vec<&'v Sample>, Vec<ClassicGroup>) {
+fn split<'v>(
+    ev: &mut Evaluator<'_>,
+    v: &'v Vector,
+    pos: PosRange,
+    cache: &mut SplitCache,
+) -> (Vec<&'v Sample>, Vec<ClassicGroup>) {
     let mut natives: Vec<(&Sample, u64)> = Vec::new();
-    let mut index: HashMap<u64, usize> = HashMap::new();
+    let mut index: FastMap<u64, usize> = FastMap::default();
     let mut groups: Vec<ClassicGroup> = Vec::new();
     for s in v {
         if s.h.is_some() {
             natives.push((s, labels_hash(&s.metric)));
             continue;
         }
-        let name = s.metric.metric_name().unwrap_or("").to_string();
-        let le = s.metric.get("le");
-        let Some(upper) = le.and_then(parse_le) else {
+        let (upper, g) = cache.get(s);
+        let Some(upper) = upper else {
+            let le = s.metric.get("le");
+            let name = s.metric.metric_name().unwrap_or("");
             ev.warn(
                 format!(
                     "bucket label \"le\" is missing or has a malformed value of {:?} for metric name {name:?}",
@@ -419,14 +460,13 @@ fn split<'v>(ev: &mut Evaluator<'_>, v: &'v Vector, pos: PosRange) -> (Vec<&'v S
             );
             continue;
         };
-        let mut key = (*s.metric).clone();
-        key.remove("le");
-        let k = labels_hash(&key);
-        let gi = *index.entry(k).or_insert_with(|| {
+        let (labels, k, name) = &cache.groups[g];
+        let gi = *index.entry(*k).or_insert_with(|| {
             groups.push(ClassicGroup {
-                labels: key,
+                labels: labels.clone(),
+                key: *k,
                 buckets: Vec::new(),
-                name,
+                name: name.clone(),
                 t: s.t,
             });
             groups.len() - 1
@@ -447,10 +487,7 @@ fn split<'v>(ev: &mut Evaluator<'_>, v: &'v Vector, pos: PosRange) -> (Vec<&'v S
             out_natives.push(s);
         }
     }
-    let groups = groups
-        .into_iter()
-        .filter(|g| !mixed.contains_key(&labels_hash(&g.labels)))
-        .collect();
+    let groups = groups.into_iter().filter(|g| !mixed.contains_key(&g.key)).collect();
     (out_natives, groups)
 }
 
@@ -465,7 +502,14 @@ fn quantile_label(q: f64) -> String {
 }
 
 /// `histogram_quantile` for one step. With `label`, the quantile is added as that label's value.
-fn quantile_step(ev: &mut Evaluator<'_>, call: &Call, q: f64, v: Vector, label: Option<&str>) -> Vector {
+fn quantile_step(
+    ev: &mut Evaluator<'_>,
+    call: &Call,
+    q: f64,
+    v: Vector,
+    label: Option<&str>,
+    cache: &mut SplitCache,
+) -> Vector {
     let vec_pos = call.args[if label.is_some() { 0 } else { 1 }].pos();
     let q_pos = call.args[if label.is_some() { 2 } else { 0 }].pos();
     if q.is_nan() || !(0.0..=1.0).contains(&q) {
@@ -474,15 +518,18 @@ fn quantile_step(ev: &mut Evaluator<'_>, call: &Call, q: f64, v: Vector, label: 
             q_pos,
         );
     }
-    let with_label = |metric: &Labels| -> Arc<Labels> {
-        let mut m = metric.clone();
-        if let Some(l) = label {
-            m.set(l, quantile_label(q));
+    let with_label = |metric: &Arc<Labels>| -> Arc<Labels> {
+        match label {
+            Some(l) => {
+                let mut m = (**metric).clone();
+                m.set(l, quantile_label(q));
+                Arc::new(m)
+            }
+            None => metric.clone(),
         }
-        Arc::new(m)
     };
     let mut out = Vector::new();
-    let (natives, groups) = split(ev, &v, vec_pos);
+    let (natives, groups) = split(ev, &v, vec_pos, cache);
     for s in natives {
         let Some(h) = &s.h else { continue };
         let name = s.metric.metric_name().unwrap_or("").to_string();
@@ -531,9 +578,9 @@ fn quantile_step(ev: &mut Evaluator<'_>, call: &Call, q: f64, v: Vector, label: 
 }
 
 /// `histogram_fraction` for one step, over native histograms and classic buckets.
-fn fraction_step(ev: &mut Evaluator<'_>, call: &Call, lo: f64, hi: f64, v: Vector) -> Vector {
+fn fraction_step(ev: &mut Evaluator<'_>, call: &Call, lo: f64, hi: f64, v: Vector, cache: &mut SplitCache) -> Vector {
     let pos = call.args[2].pos();
-    let (natives, groups) = split(ev, &v, pos);
+    let (natives, groups) = split(ev, &v, pos, cache);
     let mut out = Vector::new();
     for s in natives {
         let Some(h) = &s.h else { continue };
@@ -577,7 +624,7 @@ fn fraction_step(ev: &mut Evaluator<'_>, call: &Call, lo: f64, hi: f64, v: Vecto
                 .collect();
             linear_fraction(lo, hi, &buckets, total)
         };
-        let mut o = Sample::float(Arc::new(g.labels), g.t, val);
+        let mut o = Sample::float(g.labels, g.t, val);
         o.drop_name = true;
         out.push(o);
     }

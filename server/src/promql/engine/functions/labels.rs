@@ -10,7 +10,7 @@ use regex::Regex;
 
 use super::super::QueryError;
 use super::super::eval::{Evaluator, Val};
-use super::super::value::{Sample, Vector};
+use super::super::value::{FastMap, Sample, Vector};
 use crate::model::labels::Labels;
 use crate::model::matcher::{MatchOp, Matcher};
 use crate::promql::ast::{Call, Expr, VectorSelector};
@@ -94,34 +94,41 @@ pub fn label_replace(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryEr
             "invalid destination label name in label_replace(): {dst}"
         )));
     }
-    let mut cache: HashMap<Arc<Labels>, Arc<Labels>> = HashMap::new();
-    let out = vs
-        .into_iter()
+    let out = relabel(vs, dst == "__name__", |metric| {
+        let value = metric.get_or_empty(&src);
+        match re.captures(value) {
+            Some(caps) => {
+                let res = expand(&repl, &caps, &re);
+                let mut l = (**metric).clone();
+                l.set(dst.clone(), res);
+                Arc::new(l)
+            }
+            None => metric.clone(),
+        }
+    });
+    Ok(Val::Vectors(out))
+}
+
+/// Replaces every sample's labels by `f` of them, calling `f` once per series: a series keeps its `Arc` across
+/// steps, so results are cached by the `Arc`'s address (the cache holds the `Arc`, so the address stays unique).
+/// With `sets_name`, the new labels carry the name, so it is no longer marked for removal.
+fn relabel(vs: Vec<Vector>, sets_name: bool, mut f: impl FnMut(&Arc<Labels>) -> Arc<Labels>) -> Vec<Vector> {
+    let mut cache: FastMap<usize, (Arc<Labels>, Arc<Labels>)> = FastMap::default();
+    vs.into_iter()
         .map(|v| {
             v.into_iter()
                 .map(|mut s| {
-                    let new = cache.entry(s.metric.clone()).or_insert_with(|| {
-                        let value = s.metric.get_or_empty(&src);
-                        match re.captures(value) {
-                            Some(caps) => {
-                                let res = expand(&repl, &caps, &re);
-                                let mut l = (*s.metric).clone();
-                                l.set(dst.clone(), res);
-                                Arc::new(l)
-                            }
-                            None => s.metric.clone(),
-                        }
-                    });
+                    let key = Arc::as_ptr(&s.metric) as usize;
+                    let (_, new) = cache.entry(key).or_insert_with(|| (s.metric.clone(), f(&s.metric)));
                     s.metric = new.clone();
-                    if dst == "__name__" {
+                    if sets_name {
                         s.drop_name = false;
                     }
                     s
                 })
                 .collect()
         })
-        .collect();
-    Ok(Val::Vectors(out))
+        .collect()
 }
 
 /// `label_join(v, dst, separator, src...)`.
@@ -138,27 +145,16 @@ pub fn label_join(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryError
             "invalid destination label name in label_join(): {dst}"
         )));
     }
-    let out = vs
-        .into_iter()
-        .map(|v| {
-            v.into_iter()
-                .map(|mut s| {
-                    let joined = srcs
-                        .iter()
-                        .map(|n| s.metric.get_or_empty(n))
-                        .collect::<Vec<_>>()
-                        .join(&sep);
-                    let mut l = (*s.metric).clone();
-                    l.set(dst.clone(), joined);
-                    s.metric = Arc::new(l);
-                    if dst == "__name__" {
-                        s.drop_name = false;
-                    }
-                    s
-                })
-                .collect()
-        })
-        .collect();
+    let out = relabel(vs, dst == "__name__", |metric| {
+        let joined = srcs
+            .iter()
+            .map(|n| metric.get_or_empty(n))
+            .collect::<Vec<_>>()
+            .join(&sep);
+        let mut l = (**metric).clone();
+        l.set(dst.clone(), joined);
+        Arc::new(l)
+    });
     Ok(Val::Vectors(out))
 }
 

@@ -43,6 +43,10 @@ pub struct Ctx<'a, 'e> {
     pub arg_pos: crate::promql::ast::PosRange,
     /// Annotation call sites already reported for this series.
     emitted: &'a mut FastSet<(u32, u32)>,
+    /// For a window of floats only, when the caller counted them from per-series prefix counts: the events
+    /// between consecutive points of the window (value changes for `changes`, drops for `resets`, `rate` and
+    /// `increase`).
+    events: Option<u32>,
 }
 
 impl std::fmt::Debug for Ctx<'_, '_> {
@@ -194,10 +198,24 @@ fn run_kernel(
     let extended = arg.anchored || arg.smoothed;
     let name_fn = call.func.name;
     let mut emitted: FastSet<(u32, u32)> = FastSet::default();
+    let event_kind = match name_fn {
+        "changes" => Some(Event::Change),
+        "resets" | "rate" | "increase" => Some(Event::Drop),
+        _ => None,
+    };
+    // Only windows that overlap from step to step share work; otherwise the prefix pass costs as much as the
+    // windows it would save.
+    let overlapping = steps > 1 && arg.ends.windows(2).any(|w| w[1] - w[0] < arg.range);
     for (si, rs) in arg.series.iter().enumerate() {
         ev.check_deadline("expression evaluation")?;
         let name = rs.metric.metric_name().unwrap_or("").to_string();
         emitted.clear();
+        // Counting kernels over long windows would walk every point of every window; with a prefix count of
+        // the events between consecutive points, each window's count is one subtraction.
+        let prefix = match event_kind {
+            Some(kind) if overlapping && !extended && rs.histograms.is_empty() => Some(prefix_events(&rs.floats, kind)),
+            _ => None,
+        };
         for (i, out_i) in out.iter_mut().enumerate().take(steps) {
             if extended {
                 let counter = name_fn != "delta";
@@ -212,6 +230,7 @@ fn run_kernel(
                     name: &name,
                     arg_pos,
                     emitted: &mut emitted,
+                    events: None,
                 };
                 let res = match extended::window(arg, si, i, counter) {
                     Ok(Some(w)) => extended_value(&mut ctx, name_fn, &w, arg.range),
@@ -232,10 +251,15 @@ fn run_kernel(
                 }
                 continue;
             }
-            let (f, h) = arg.window(si, i);
-            if f.is_empty() && h.is_empty() {
+            let (fr, hr) = arg.window_bounds(si, i);
+            if fr.is_empty() && hr.is_empty() {
                 continue;
             }
+            let events = match &prefix {
+                Some(pfx) if hr.is_empty() && !fr.is_empty() => Some(pfx[fr.end - 1] - pfx[fr.start]),
+                _ => None,
+            };
+            let (f, h) = (&rs.floats[fr], &rs.histograms[hr]);
             let end = arg.ends[i];
             let mut p = [0.0; 2];
             for (k, v) in params.iter().enumerate().take(2) {
@@ -252,6 +276,7 @@ fn run_kernel(
                 name: &name,
                 arg_pos,
                 emitted: &mut emitted,
+                events,
             };
             let Some(res) = kernel(&mut ctx, f, h) else {
                 continue;
@@ -266,6 +291,35 @@ fn run_kernel(
         }
     }
     Ok(())
+}
+
+/// What a counting kernel counts between consecutive float points.
+#[derive(Clone, Copy, Debug)]
+enum Event {
+    /// The value changed (NaN to NaN is no change).
+    Change,
+    /// The value dropped (a counter reset).
+    Drop,
+}
+
+/// `out[k]`: the events between consecutive points among `f[..=k]`.
+fn prefix_events(f: &[FPoint], kind: Event) -> Vec<u32> {
+    let mut out = Vec::with_capacity(f.len());
+    let mut n = 0u32;
+    let mut prev: Option<f64> = None;
+    for p in f {
+        if let Some(a) = prev {
+            let b = p.f;
+            let event = match kind {
+                Event::Change => a != b && !(a.is_nan() && b.is_nan()),
+                Event::Drop => b < a,
+            };
+            n += u32::from(event);
+        }
+        prev = Some(p.f);
+        out.push(n);
+    }
+    out
 }
 
 fn extended_problem(c: &mut Ctx<'_, '_>, p: extended::XProblem) {
@@ -347,7 +401,7 @@ fn extrapolated(c: &mut Ctx<'_, '_>, f: &[FPoint], h: &[HPoint], is_counter: boo
             });
         }
         float_result = f[f.len() - 1].f - f[0].f;
-        if is_counter {
+        if is_counter && c.events != Some(0) {
             let mut prev = f[0].f;
             for p in &f[1..] {
                 if p.f < prev {
@@ -595,7 +649,10 @@ fn merged<'a>(f: &'a [FPoint], h: &'a [HPoint]) -> Vec<(i64, Pt<'a>)> {
     out
 }
 
-fn resets(_c: &mut Ctx<'_, '_>, f: &[FPoint], h: &[HPoint]) -> Option<Out> {
+fn resets(c: &mut Ctx<'_, '_>, f: &[FPoint], h: &[HPoint]) -> Option<Out> {
+    if let Some(n) = c.events {
+        return Some(Out::F(f64::from(n)));
+    }
     let pts = merged(f, h);
     let mut n = 0.0;
     for w in pts.windows(2) {
@@ -609,7 +666,10 @@ fn resets(_c: &mut Ctx<'_, '_>, f: &[FPoint], h: &[HPoint]) -> Option<Out> {
     Some(Out::F(n))
 }
 
-fn changes(_c: &mut Ctx<'_, '_>, f: &[FPoint], h: &[HPoint]) -> Option<Out> {
+fn changes(c: &mut Ctx<'_, '_>, f: &[FPoint], h: &[HPoint]) -> Option<Out> {
+    if let Some(n) = c.events {
+        return Some(Out::F(f64::from(n)));
+    }
     let pts = merged(f, h);
     let mut n = 0.0;
     for w in pts.windows(2) {
