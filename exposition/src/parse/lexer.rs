@@ -326,7 +326,7 @@ impl<'a> Parser<'a> {
 
     // ---- text format 0.0.4 ----
 
-    pub(crate) fn next_text(&mut self) -> PResult<Option<(Entry<'a>, usize)>> {
+    pub(crate) fn next_text(&mut self) -> PResult<Option<Entry<'a>>> {
         let input: &'a [u8] = self.input;
         loop {
             let p = self.skip_ws(self.pos);
@@ -334,11 +334,12 @@ impl<'a> Parser<'a> {
                 self.pos = input.len();
                 return Ok(None);
             };
+            self.line_start = p;
             match c {
                 b'\n' => self.pos = p + 1,
-                b'#' => return self.text_hash(p).map(|e| Some((e, p))),
-                b'{' => return self.text_sample(p).map(|e| Some((e, p))),
-                c if is_name_start(c) => return self.text_sample(p).map(|e| Some((e, p))),
+                b'#' => return self.text_hash(p).map(Some),
+                b'{' => return self.text_sample(p).map(Some),
+                c if is_name_start(c) => return self.text_sample(p).map(Some),
                 _ => return Err(self.syntax(p, Expected::StartToken)),
             }
         }
@@ -429,16 +430,17 @@ impl<'a> Parser<'a> {
 
     // ---- OpenMetrics 1.0 ----
 
-    pub(crate) fn next_openmetrics(&mut self) -> PResult<Option<(Entry<'a>, usize)>> {
+    pub(crate) fn next_openmetrics(&mut self) -> PResult<Option<Entry<'a>>> {
         let input: &'a [u8] = self.input;
         let p = self.pos;
         let Some(&c) = input.get(p) else {
             return Err(self.fail(p, ErrorKind::MissingEof));
         };
+        self.line_start = p;
         match c {
-            b'#' => self.om_hash(p).map(|e| e.map(|e| (e, p))),
-            b'{' => self.om_sample(p).map(|e| Some((e, p))),
-            c if is_name_start(c) => self.om_sample(p).map(|e| Some((e, p))),
+            b'#' => self.om_hash(p),
+            b'{' => self.om_sample(p).map(Some),
+            c if is_name_start(c) => self.om_sample(p).map(Some),
             _ => Err(self.syntax(p, Expected::StartToken)),
         }
     }
