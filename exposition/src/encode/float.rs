@@ -5,52 +5,146 @@
 //! `6.03708e-05`), with `+Inf`, `-Inf` and `NaN` for the special values. OpenMetrics writes the same but makes
 //! every float visibly a float: a result without `.` or `e` gets `.0` (`1.0`, `17.0`).
 
+/// The fast paths format into a fixed 32-byte stack buffer that is appended whole and then cut to length: a
+/// constant-size copy is a couple of vector stores, where a variable-length one is a `memcpy` call.
+const FAST_LEN: usize = 32;
+
 /// Appends `v` as text format 0.0.4 writes it.
 #[inline]
 pub fn write_float(out: &mut Vec<u8>, v: f64) {
-    if let Some(i) = small_integer(v) {
-        write_int(out, i);
-        if i == 0 && v.is_sign_negative() {
-            // Go prints negative zero as "-0".
-            out.insert(out.len() - 1, b'-');
-        }
-        return;
+    let mut buf = [0u8; FAST_LEN];
+    match fast_float(&mut buf, v, false) {
+        0 => write_g(out, v),
+        n => append_prefix(out, &buf, n),
     }
-    if whole_below(v, 9_007_199_254_740_992.0) {
-        write_large_integer(out, v as i64);
-        return;
-    }
-    if let Some(m) = few_decimals(v) {
-        write_milli(out, v, m);
-        return;
-    }
-    write_g(out, v);
 }
 
-/// An integer with `1e6 <= |i| < 2^53` in Go's exponent form. Doubles there are at most 1 apart, so the integer's
-/// digits without trailing zeros are the shortest digits that round-trip.
-fn write_large_integer(out: &mut Vec<u8>, i: i64) {
-    let mut buf = [0u8; 20];
-    let start = digits_u64(i.unsigned_abs(), &mut buf);
-    let digits = &buf[start..];
-    let exp = digits.len() - 1;
-    let mut end = digits.len();
-    while end > 1 && digits[end - 1] == b'0' {
-        end -= 1;
+/// Appends `v` as OpenMetrics writes floats: like [`write_float`], with `.0` added to integral results.
+#[inline]
+pub fn write_om_float(out: &mut Vec<u8>, v: f64) {
+    let mut buf = [0u8; FAST_LEN];
+    match fast_float(&mut buf, v, true) {
+        0 => {
+            let start = out.len();
+            write_g(out, v);
+            let written = &out[start..];
+            if !written.iter().any(|c| matches!(c, b'.' | b'e' | b'I' | b'N')) {
+                out.extend_from_slice(b".0");
+            }
+        }
+        n => append_prefix(out, &buf, n),
     }
-    if i < 0 {
-        out.push(b'-');
+}
+
+/// Appends the first `n` bytes of `buf` with a constant-size copy.
+#[inline]
+fn append_prefix(out: &mut Vec<u8>, buf: &[u8; FAST_LEN], n: usize) {
+    let end = out.len() + n;
+    out.extend_from_slice(buf);
+    out.truncate(end);
+}
+
+/// Formats the common cases into `buf` and returns the length, or 0 when `v` needs the general path: integers
+/// below 1e6 (`om` adds `.0`), other integers below 2^53 in exponent form, and three-decimal values.
+#[inline]
+fn fast_float(buf: &mut [u8; FAST_LEN], v: f64, om: bool) -> usize {
+    let neg = v.is_sign_negative();
+    buf[0] = b'-';
+    let mut p = usize::from(neg);
+    if whole_below(v, 1e6) {
+        p = put_digits(buf, p, (v as i64).unsigned_abs());
+        if om {
+            buf[p] = b'.';
+            buf[p + 1] = b'0';
+            p += 2;
+        }
+        return p;
     }
-    out.push(digits[0]);
-    if end > 1 {
-        out.push(b'.');
-        out.extend_from_slice(&digits[1..end]);
+    if whole_below(v, 9_007_199_254_740_992.0) {
+        return put_large_integer(buf, p, (v as i64).unsigned_abs());
     }
-    out.extend_from_slice(b"e+");
-    if exp < 10 {
-        out.push(b'0');
+    if let Some(m) = few_decimals(v) {
+        p = put_digits(buf, p, m / 1000);
+        return put_frac_millis(buf, p, m % 1000);
     }
-    write_int(out, exp as i64);
+    0
+}
+
+/// Writes the decimal digits of `n` at `buf[p..]`, four at a time from the last (one 64-bit division per four
+/// digits, the rest in 32-bit arithmetic); returns the offset after them.
+#[inline]
+fn put_digits(buf: &mut [u8; FAST_LEN], p: usize, mut n: u64) -> usize {
+    let end = p + n.checked_ilog10().map_or(1, |l| l as usize + 1);
+    let mut pos = end;
+    while n >= 10_000 {
+        let r = (n % 10_000) as u32;
+        n /= 10_000;
+        let (hi, lo) = ((r / 100) as usize * 2, (r % 100) as usize * 2);
+        pos -= 4;
+        buf[pos..pos + 4].copy_from_slice(&[
+            DIGIT_PAIRS[hi],
+            DIGIT_PAIRS[hi + 1],
+            DIGIT_PAIRS[lo],
+            DIGIT_PAIRS[lo + 1],
+        ]);
+    }
+    let mut n = n as u32;
+    if n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        pos -= 2;
+        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        buf[pos - 2..pos].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
+        buf[pos - 1] = b'0' + n as u8;
+    }
+    end
+}
+
+/// An integer with `1e6 <= n < 2^53` in Go's exponent form at `buf[p..]` (`6.717066e+06`). Doubles there are at
+/// most 1 apart, so the integer's digits without trailing zeros are the shortest digits that round-trip.
+fn put_large_integer(buf: &mut [u8; FAST_LEN], p: usize, n: u64) -> usize {
+    // The digits go one place right of where they end up, then the first moves left over the point.
+    let end = put_digits(buf, p + 1, n);
+    // 7 to 16 digits: the exponent is 6 to 15, always two digits.
+    let exp = end - p - 2;
+    buf[p] = buf[p + 1];
+    buf[p + 1] = b'.';
+    let mut q = end;
+    while buf[q - 1] == b'0' {
+        q -= 1;
+    }
+    if q == p + 2 {
+        // Only the leading digit is left: no point.
+        q = p + 1;
+    }
+    buf[q..q + 4].copy_from_slice(&[b'e', b'+', b'0' + (exp / 10) as u8, b'0' + (exp % 10) as u8]);
+    q + 4
+}
+
+/// Writes `.d`, `.dd` or `.ddd` for `frac` thousandths at `buf[p..]` (nothing for 0), without trailing zeros.
+#[inline]
+fn put_frac_millis(buf: &mut [u8; FAST_LEN], p: usize, frac: u64) -> usize {
+    let d = [
+        b'.',
+        b'0' + (frac / 100) as u8,
+        b'0' + (frac / 10 % 10) as u8,
+        b'0' + (frac % 10) as u8,
+    ];
+    buf[p..p + 4].copy_from_slice(&d);
+    let keep = if frac == 0 {
+        0
+    } else if d[3] != b'0' {
+        4
+    } else if d[2] != b'0' {
+        3
+    } else {
+        2
+    };
+    p + keep
 }
 
 /// For `1e-4 <= |v| < 1e6` whose shortest form has at most three decimals (clock ticks, percentages, most
@@ -71,42 +165,9 @@ fn few_decimals(v: f64) -> Option<u64> {
 /// Writes `.d`, `.dd` or `.ddd` for a fraction of `frac` thousandths (nothing for 0), without trailing zeros.
 #[inline]
 pub(super) fn write_frac_millis(out: &mut Vec<u8>, frac: u64) {
-    if frac == 0 {
-        return;
-    }
-    out.push(b'.');
-    let d = [(frac / 100) as u8, (frac / 10 % 10) as u8, (frac % 10) as u8];
-    let keep = if d[2] != 0 {
-        3
-    } else if d[1] != 0 {
-        2
-    } else {
-        1
-    };
-    for x in &d[..keep] {
-        out.push(b'0' + x);
-    }
-}
-
-/// Writes `m / 1000` with the sign of `v`, without trailing zeros after the point.
-#[inline]
-fn write_milli(out: &mut Vec<u8>, v: f64, m: u64) {
-    if v < 0.0 {
-        out.push(b'-');
-    }
-    write_int(out, (m / 1000) as i64);
-    write_frac_millis(out, m % 1000);
-}
-
-/// Appends `v` as OpenMetrics writes floats: like [`write_float`], with `.0` added to integral results.
-#[inline]
-pub fn write_om_float(out: &mut Vec<u8>, v: f64) {
-    let start = out.len();
-    write_float(out, v);
-    let written = &out[start..];
-    if !written.iter().any(|c| matches!(c, b'.' | b'e' | b'I' | b'N')) {
-        out.extend_from_slice(b".0");
-    }
+    let mut buf = [0u8; FAST_LEN];
+    let n = put_frac_millis(&mut buf, 0, frac);
+    append_prefix(out, &buf, n);
 }
 
 /// Formats `v` as text format 0.0.4 writes it.
@@ -160,12 +221,6 @@ fn digits_u64(mut n: u64, buf: &mut [u8; 20]) -> usize {
 #[inline]
 fn whole_below(v: f64, limit: f64) -> bool {
     v.abs() < limit && (v as i64) as f64 == v
-}
-
-/// Integral values whose decimal exponent is below 6 print as plain integers in Go's `'g'` form.
-#[inline]
-fn small_integer(v: f64) -> Option<i64> {
-    if whole_below(v, 1e6) { Some(v as i64) } else { None }
 }
 
 fn write_g(out: &mut Vec<u8>, v: f64) {
@@ -357,9 +412,10 @@ mod tests {
             write_g(&mut general, v);
             if let Some(m) = few_decimals(v) {
                 hits += 1;
-                let mut fast = Vec::new();
-                write_milli(&mut fast, v, m);
-                assert_eq!(fast, general, "{v:?}");
+                let mut buf = [0u8; FAST_LEN];
+                let n = fast_float(&mut buf, v, false);
+                assert_eq!(few_decimals(v), Some(m));
+                assert_eq!(&buf[..n], &general[..], "{v:?}");
             }
         }
         assert!(hits > 90_000, "{hits}");
@@ -381,8 +437,9 @@ mod tests {
             }
             let mut general = Vec::new();
             write_g(&mut general, v);
-            let mut fast = Vec::new();
-            write_large_integer(&mut fast, v as i64);
+            let mut buf = [0u8; FAST_LEN];
+            let n = fast_float(&mut buf, v, false);
+            let fast = buf[..n].to_vec();
             assert_eq!(
                 String::from_utf8(fast).unwrap(),
                 String::from_utf8(general).unwrap(),

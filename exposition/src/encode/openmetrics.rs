@@ -6,7 +6,7 @@
 //! ` # {labels} value [timestamp]`. The output ends with `# EOF`.
 
 use super::float::{write_float, write_om_float};
-use super::text::{Extra, escape_help, write_labels};
+use super::text::{Extra, SeriesLabels, escape_help, write_labels};
 use crate::model::{Exemplar, Labels, MetricFamily, MetricType, Value};
 
 /// Writes `families` in OpenMetrics 1.0 text, ending with `# EOF`.
@@ -31,9 +31,9 @@ pub fn encode_openmetrics(families: &[MetricFamily], out: &mut Vec<u8>) {
         }
         let gauge_hist = fam.metric_type == MetricType::GaugeHistogram;
         for m in &fam.metrics {
-            let s = Sampler {
+            let s = &mut Sampler {
                 name,
-                labels: &m.labels,
+                labels: SeriesLabels::new(&m.labels),
                 ts: m.timestamp_ms,
             };
             match &m.value {
@@ -115,37 +115,51 @@ fn meta(out: &mut Vec<u8>, keyword: &str, name: &str) {
 /// Writes the samples of one metric.
 struct Sampler<'a> {
     name: &'a str,
-    labels: &'a Labels,
+    labels: SeriesLabels<'a>,
     ts: Option<i64>,
 }
 
 impl Sampler<'_> {
     /// A sample whose value is a float (`.0` added when integral).
-    fn float(&self, out: &mut Vec<u8>, suffix: &str, extra: Option<(&str, Extra<'_>)>, v: f64, ex: Option<&Exemplar>) {
+    fn float(
+        &mut self,
+        out: &mut Vec<u8>,
+        suffix: &str,
+        extra: Option<(&str, Extra<'_>)>,
+        v: f64,
+        ex: Option<&Exemplar>,
+    ) {
         self.head(out, suffix, extra);
         write_om_float(out, v);
         self.tail(out, ex);
     }
 
     /// A sample whose value is a count (written as an integer when integral).
-    fn count(&self, out: &mut Vec<u8>, suffix: &str, extra: Option<(&str, Extra<'_>)>, v: f64, ex: Option<&Exemplar>) {
+    fn count(
+        &mut self,
+        out: &mut Vec<u8>,
+        suffix: &str,
+        extra: Option<(&str, Extra<'_>)>,
+        v: f64,
+        ex: Option<&Exemplar>,
+    ) {
         self.head(out, suffix, extra);
         write_float(out, v);
         self.tail(out, ex);
     }
 
-    fn created(&self, out: &mut Vec<u8>, created: Option<f64>) {
+    fn created(&mut self, out: &mut Vec<u8>, created: Option<f64>) {
         if let Some(c) = created {
             self.float(out, "_created", None, c, None);
         }
     }
 
-    fn head(&self, out: &mut Vec<u8>, suffix: &str, extra: Option<(&str, Extra<'_>)>) {
+    fn head(&mut self, out: &mut Vec<u8>, suffix: &str, extra: Option<(&str, Extra<'_>)>) {
         out.extend_from_slice(self.name.as_bytes());
         if !suffix.is_empty() {
             out.extend_from_slice(suffix.as_bytes());
         }
-        write_labels(out, self.labels, extra);
+        self.labels.write(out, extra);
         out.push(b' ');
     }
 
@@ -173,7 +187,7 @@ fn write_labels_braced(out: &mut Vec<u8>, labels: &Labels) {
     if labels.is_empty() {
         out.extend_from_slice(b"{}");
     } else {
-        write_labels(out, labels, None);
+        write_labels(out, labels);
     }
 }
 

@@ -36,15 +36,16 @@ pub fn encode_text(families: &[MetricFamily], out: &mut Vec<u8>) {
         out.push(b'\n');
         for m in &fam.metrics {
             let ts = m.timestamp_ms;
+            let labels = &mut SeriesLabels::new(&m.labels);
             match &m.value {
                 Value::Counter { total: v, .. } | Value::Gauge(v) | Value::Unknown(v) => {
-                    sample(out, name, "", &m.labels, None, *v, ts);
+                    sample(out, name, "", labels, None, *v, ts);
                 }
-                Value::Info => sample(out, name, "", &m.labels, None, 1.0, ts),
+                Value::Info => sample(out, name, "", labels, None, 1.0, ts),
                 Value::StateSet(states) => {
                     for s in states {
                         let v = if s.enabled { 1.0 } else { 0.0 };
-                        sample(out, name, "", &m.labels, Some((name, Extra::Str(&s.name))), v, ts);
+                        sample(out, name, "", labels, Some((name, Extra::Str(&s.name))), v, ts);
                     }
                 }
                 Value::Histogram {
@@ -52,30 +53,37 @@ pub fn encode_text(families: &[MetricFamily], out: &mut Vec<u8>) {
                 } => {
                     for b in buckets {
                         let le = Some(("le", Extra::Float(b.upper_bound)));
-                        sample(out, name, "_bucket", &m.labels, le, b.cumulative_count, ts);
+                        sample(out, name, "_bucket", labels, le, b.cumulative_count, ts);
                     }
                     let has_inf = buckets.last().is_some_and(|b| b.upper_bound == f64::INFINITY);
                     if let (false, Some(c)) = (has_inf, count) {
                         let le = Some(("le", Extra::Float(f64::INFINITY)));
-                        sample(out, name, "_bucket", &m.labels, le, *c, ts);
+                        sample(out, name, "_bucket", labels, le, *c, ts);
                     }
-                    sum_count(out, name, &m.labels, *sum, *count, ts);
+                    sum_count(out, name, labels, *sum, *count, ts);
                 }
                 Value::Summary {
                     quantiles, sum, count, ..
                 } => {
                     for q in quantiles {
                         let ql = Some(("quantile", Extra::Float(q.quantile)));
-                        sample(out, name, "", &m.labels, ql, q.value, ts);
+                        sample(out, name, "", labels, ql, q.value, ts);
                     }
-                    sum_count(out, name, &m.labels, *sum, *count, ts);
+                    sum_count(out, name, labels, *sum, *count, ts);
                 }
             }
         }
     }
 }
 
-fn sum_count(out: &mut Vec<u8>, name: &str, labels: &Labels, sum: Option<f64>, count: Option<f64>, ts: Option<i64>) {
+fn sum_count(
+    out: &mut Vec<u8>,
+    name: &str,
+    labels: &mut SeriesLabels<'_>,
+    sum: Option<f64>,
+    count: Option<f64>,
+    ts: Option<i64>,
+) {
     if let Some(s) = sum {
         sample(out, name, "_sum", labels, None, s, ts);
     }
@@ -96,7 +104,7 @@ fn sample(
     out: &mut Vec<u8>,
     name: &str,
     suffix: &str,
-    labels: &Labels,
+    labels: &mut SeriesLabels<'_>,
     extra: Option<(&str, Extra<'_>)>,
     value: f64,
     ts: Option<i64>,
@@ -105,7 +113,7 @@ fn sample(
     if !suffix.is_empty() {
         out.extend_from_slice(suffix.as_bytes());
     }
-    write_labels(out, labels, extra);
+    labels.write(out, extra);
     out.push(b' ');
     write_float(out, value);
     if let Some(ts) = ts {
@@ -115,12 +123,50 @@ fn sample(
     out.push(b'\n');
 }
 
-/// Writes `{a="1",b="2"}` (nothing when there are no labels), with the extra label last.
-pub(super) fn write_labels(out: &mut Vec<u8>, labels: &Labels, extra: Option<(&str, Extra<'_>)>) {
-    if labels.is_empty() && extra.is_none() {
-        return;
+/// The labels of one metric, written once: the later lines of a histogram or summary copy the first line's label
+/// pairs from the output instead of escaping them again.
+pub(super) struct SeriesLabels<'a> {
+    labels: &'a Labels,
+    /// Where the first line's `a="1",b="2"` is in the output.
+    written: Option<(usize, usize)>,
+}
+
+impl<'a> SeriesLabels<'a> {
+    pub(super) fn new(labels: &'a Labels) -> SeriesLabels<'a> {
+        SeriesLabels { labels, written: None }
     }
-    out.push(b'{');
+
+    /// Writes `{a="1",b="2"}` (nothing when there are no labels and no extra label), with the extra label last.
+    #[inline]
+    pub(super) fn write(&mut self, out: &mut Vec<u8>, extra: Option<(&str, Extra<'_>)>) {
+        if self.labels.is_empty() {
+            if let Some(extra) = extra {
+                out.push(b'{');
+                write_extra(out, extra);
+                out.push(b'}');
+            }
+            return;
+        }
+        out.push(b'{');
+        match self.written {
+            Some((start, end)) => out.extend_from_within(start..end),
+            None => {
+                let start = out.len();
+                write_pairs(out, self.labels);
+                self.written = Some((start, out.len()));
+            }
+        }
+        if let Some(extra) = extra {
+            out.push(b',');
+            write_extra(out, extra);
+        }
+        out.push(b'}');
+    }
+}
+
+/// Writes `a="1",b="2"`.
+#[inline]
+fn write_pairs(out: &mut Vec<u8>, labels: &Labels) {
     let mut first = true;
     for l in labels {
         if !first {
@@ -132,34 +178,38 @@ pub(super) fn write_labels(out: &mut Vec<u8>, labels: &Labels, extra: Option<(&s
         escape_label_value(out, &l.value);
         out.push(b'"');
     }
-    if let Some((name, value)) = extra {
-        if !first {
-            out.push(b',');
-        }
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b"=\"");
-        match value {
-            Extra::Float(f) => write_float(out, f),
-            Extra::OmFloat(f) => super::float::write_om_float(out, f),
-            Extra::Str(s) => escape_label_value(out, s),
-        }
-        out.push(b'"');
+}
+
+/// Writes `name="value"` of an extra label.
+fn write_extra(out: &mut Vec<u8>, (name, value): (&str, Extra<'_>)) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"=\"");
+    match value {
+        Extra::Float(f) => write_float(out, f),
+        Extra::OmFloat(f) => super::float::write_om_float(out, f),
+        Extra::Str(s) => escape_label_value(out, s),
     }
-    out.push(b'}');
+    out.push(b'"');
+}
+
+/// Writes `{a="1",b="2"}` (nothing when there are no labels), as exemplars need.
+pub(super) fn write_labels(out: &mut Vec<u8>, labels: &Labels) {
+    SeriesLabels::new(labels).write(out, None);
 }
 
 /// Escapes a label value: `\` -> `\\`, `"` -> `\"`, newline -> `\n`.
+///
+/// Values are copied eight bytes at a time while a filter looks for bytes that may need escaping (below `#`, or
+/// `\`); the last partial word is copied as the overlapping last eight bytes. Only when the filter hits is the
+/// copy undone and the value escaped byte by byte.
+#[inline]
 pub(super) fn escape_label_value(out: &mut Vec<u8>, v: &str) {
     let bytes = v.as_bytes();
-    let plain = if bytes.len() < 64 {
-        !has_special(bytes)
-    } else {
-        memchr::memchr3(b'\\', b'"', b'\n', bytes).is_none()
-    };
-    if plain {
-        out.extend_from_slice(bytes);
+    let start = out.len();
+    if copy_unless_special(out, bytes) {
         return;
     }
+    out.truncate(start);
     for &c in bytes {
         match c {
             b'\\' => out.extend_from_slice(b"\\\\"),
@@ -170,30 +220,61 @@ pub(super) fn escape_label_value(out: &mut Vec<u8>, v: &str) {
     }
 }
 
-/// True when `bytes` holds `\`, `"` or a newline; checks eight bytes at a time (the bytes equal to `c` are the
-/// zero bytes of `x ^ c*0x01..01`, found with the classic has-zero-byte test).
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// High bits set for bytes of `x` that may need escaping: below `#` (0x23: newline, `"`, also space and
+/// controls) or equal to `\`. The lowest such byte is always flagged; a flag above it may be spurious, and a
+/// spurious flag only sends the value to the exact path.
 #[inline]
-fn has_special(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    #[inline]
-    fn zero_byte(x: u64) -> bool {
-        x.wrapping_sub(ONES) & !x & HIGHS != 0
-    }
-    let special = |x: u64| {
-        zero_byte(x ^ (ONES * u64::from(b'\\')))
-            || zero_byte(x ^ (ONES * u64::from(b'"')))
-            || zero_byte(x ^ (ONES * 10))
-    };
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        if special(u64::from_le_bytes(word)) {
-            return true;
+fn maybe_special(x: u64) -> u64 {
+    let low = x.wrapping_sub(ONES * 0x23) & !x;
+    let y = x ^ (ONES * u64::from(b'\\'));
+    let backslash = y.wrapping_sub(ONES) & !y;
+    (low | backslash) & HIGHS
+}
+
+/// Appends `bytes` and returns true, or returns false (having appended some of it) when a byte may need escaping.
+#[inline]
+fn copy_unless_special(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
+    let n = bytes.len();
+    if n >= 8 {
+        let mut flags = 0;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            flags |= maybe_special(u64::from_le_bytes(word));
+            out.extend_from_slice(&word);
         }
+        let rem = chunks.remainder().len();
+        if rem != 0 {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&bytes[n - 8..]);
+            flags |= maybe_special(u64::from_le_bytes(word));
+            out.truncate(out.len() + rem - 8);
+            out.extend_from_slice(&word);
+        }
+        flags == 0
+    } else if n >= 4 {
+        let mut lo = [0u8; 4];
+        let mut hi = [0u8; 4];
+        lo.copy_from_slice(&bytes[..4]);
+        hi.copy_from_slice(&bytes[n - 4..]);
+        let word = u64::from(u32::from_le_bytes(lo)) | u64::from(u32::from_le_bytes(hi)) << 32;
+        out.extend_from_slice(&lo);
+        out.truncate(out.len() + n - 8);
+        out.extend_from_slice(&hi);
+        maybe_special(word) == 0
+    } else {
+        for &c in bytes {
+            if c < 0x23 || c == b'\\' {
+                return false;
+            }
+            out.push(c);
+        }
+        true
     }
-    chunks.remainder().iter().any(|c| matches!(c, b'\\' | b'"' | b'\n'))
 }
 
 /// Escapes HELP text: `\` -> `\\`, newline -> `\n`, and for OpenMetrics also `"` -> `\"`.
@@ -327,7 +408,7 @@ mod tests {
     }
 
     #[test]
-    fn special_byte_scan_agrees_with_a_plain_scan() {
+    fn word_copy_and_escape_agree_with_a_plain_scan() {
         let alphabet = [b'a', b'\\', b'"', b'\n', 0x80, 0xff, b'0', 0x5c ^ 0x80];
         let mut x = 0x9E37_79B9u64;
         for len in 0..40 {
@@ -345,7 +426,22 @@ mod tests {
                     })
                     .collect();
                 let plain = v.iter().any(|c| matches!(c, b'\\' | b'"' | b'\n'));
-                assert_eq!(has_special(&v), plain, "{v:?}");
+                let mut out = b"x".to_vec();
+                escape_label_value(&mut out, std::str::from_utf8(&v).unwrap_or(""));
+                if std::str::from_utf8(&v).is_ok() {
+                    let mut want = b"x".to_vec();
+                    for &c in &v {
+                        match c {
+                            b'\\' => want.extend_from_slice(b"\\\\"),
+                            b'"' => want.extend_from_slice(b"\\\""),
+                            b'\n' => want.extend_from_slice(b"\\n"),
+                            _ => want.push(c),
+                        }
+                    }
+                    assert_eq!(out, want, "{v:?}");
+                }
+                let any = v.iter().any(|&c| c < 0x23 || c == b'\\');
+                assert_eq!(!copy_unless_special(&mut Vec::new(), &v), any, "{v:?} plain={plain}");
             }
         }
     }

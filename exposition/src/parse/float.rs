@@ -15,50 +15,61 @@ const POW10: [f64; 23] = [
 
 /// Parses a sample value, exemplar value or OpenMetrics timestamp.
 pub(crate) fn parse_float(s: &[u8]) -> Result<f64, ErrorKind> {
-    if let Some(v) = fast_decimal(s) {
-        return Ok(v);
+    match fast_decimal(s) {
+        Some((v, len)) if len == s.len() => Ok(v),
+        _ => slow_float(s),
     }
-    slow_float(s)
 }
 
-/// `[+-]?digits[.digits]` with at most 15 significant digits and 22 fraction digits, parsed exactly.
+/// The decimal `[+-]?digits[.digits]` at the start of `s` and its length, when it has at most 19 digits, at most
+/// 22 of them after the point, and its digits as an integer are exactly representable (at most 2^53): then one
+/// correctly rounded division by an exact power of ten gives the correctly rounded value. The caller checks what
+/// follows (a value is only this decimal when a separator comes next).
 #[inline]
-fn fast_decimal(s: &[u8]) -> Option<f64> {
+pub(crate) fn fast_decimal(s: &[u8]) -> Option<(f64, usize)> {
     let (neg, digits) = match s.first()? {
         b'-' => (true, &s[1..]),
         b'+' => (false, &s[1..]),
         _ => (false, s),
     };
-    if digits.is_empty() || digits.len() > 24 {
+    let sign_len = s.len() - digits.len();
+    let digits = &digits[..digits.len().min(19)];
+    if digits.is_empty() {
         return None;
     }
     let mut mantissa: u64 = 0;
-    let mut n_digits = 0usize;
-    let mut frac_digits = 0usize;
-    let mut seen_dot = false;
-    for &c in digits {
-        match c {
-            b'0'..=b'9' => {
-                mantissa = mantissa * 10 + u64::from(c - b'0');
-                if mantissa != 0 {
-                    n_digits += 1;
-                }
-                if seen_dot {
-                    frac_digits += 1;
-                }
-            }
-            b'.' if !seen_dot => seen_dot = true,
-            _ => return None,
+    let mut i = 0;
+    while let Some(&c) = digits.get(i) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
         }
-        if n_digits > 15 {
+        mantissa = mantissa * 10 + u64::from(d);
+        i += 1;
+    }
+    let mut frac_digits = 0;
+    if digits.get(i) == Some(&b'.') {
+        let frac_start = i + 1;
+        i = frac_start;
+        while let Some(&c) = digits.get(i) {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            mantissa = mantissa * 10 + u64::from(d);
+            i += 1;
+        }
+        frac_digits = i - frac_start;
+        if i == 1 {
+            // A lone ".".
             return None;
         }
     }
-    if digits.len() == usize::from(seen_dot) || frac_digits >= POW10.len() {
+    if i == 0 || mantissa > 1 << 53 || frac_digits >= POW10.len() {
         return None;
     }
     let v = mantissa as f64 / POW10[frac_digits];
-    Some(if neg { -v } else { v })
+    Some((if neg { -v } else { v }, sign_len + i))
 }
 
 #[cold]

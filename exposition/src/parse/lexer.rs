@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use super::error::{ErrorKind, Expected};
-use super::float::{parse_float, parse_int_timestamp, parse_seconds_timestamp};
+use super::float::{fast_decimal, parse_float, parse_int_timestamp, parse_seconds_timestamp};
 use super::labels::{Escapes, LabelSet, split_quoted, unescape};
 use super::{Entry, ExemplarRef, Format, Mode, Parser, Sample};
 use crate::model::MetricType;
@@ -52,19 +52,33 @@ fn is_name_start(c: u8) -> bool {
     CLASS[c as usize] & 1 != 0
 }
 
-#[inline]
-fn is_name_char(c: u8) -> bool {
-    CLASS[c as usize] & 2 != 0
-}
+/// The [`CLASS`] bit of metric name characters.
+const NAME_CHAR: u8 = 2;
+/// The [`CLASS`] bit of label name characters.
+const LABEL_CHAR: u8 = 8;
 
 #[inline]
 fn is_label_start(c: u8) -> bool {
     CLASS[c as usize] & 4 != 0
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// High bits of the bytes of `x` that are zero. The lowest one set is exact (a borrow only flags bytes above a
+/// zero byte), which is all [`value_stops`] needs.
 #[inline]
-fn is_label_char(c: u8) -> bool {
-    CLASS[c as usize] & 8 != 0
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// High bits of the bytes of `x` that end a label value scan: `"`, `\`, and a newline when `newline` is all ones.
+/// Its lowest set bit marks the first such byte.
+#[inline]
+fn value_stops(x: u64, newline: u64) -> u64 {
+    zero_bytes(x ^ (ONES * u64::from(b'"')))
+        | zero_bytes(x ^ (ONES * u64::from(b'\\')))
+        | (zero_bytes(x ^ (ONES * u64::from(b'\n'))) & newline)
 }
 
 /// A parsed label set: its raw bytes, the offset after `}` and a quoted metric name found inside.
@@ -92,19 +106,30 @@ impl<'a> Parser<'a> {
     }
 
     #[inline]
-    fn skip_ws(&self, mut p: usize) -> usize {
-        while let Some(b' ' | b'\t') = self.input.get(p) {
-            p += 1;
+    fn skip_ws(&self, p: usize) -> usize {
+        match self.input.get(p) {
+            Some(b' ' | b'\t') => self.scan_while(p + 1, |c| c == b' ' || c == b'\t'),
+            _ => p,
         }
-        p
+    }
+
+    /// The end of the run of bytes at `p` whose [`CLASS`] has `bit`. Eight bytes at a time: the classes of a
+    /// whole word are and-ed without branches, and only the word where the run ends is looked at byte by byte.
+    #[inline]
+    fn scan_class(&self, mut p: usize, bit: u8) -> usize {
+        while let Some(word) = self.input.get(p..).and_then(<[u8]>::first_chunk::<8>) {
+            if word.iter().fold(bit, |acc, &c| acc & CLASS[c as usize]) == 0 {
+                break;
+            }
+            p += 8;
+        }
+        self.scan_while(p, |c| CLASS[c as usize] & bit != 0)
     }
 
     #[inline]
-    fn scan_while(&self, mut p: usize, f: impl Fn(u8) -> bool) -> usize {
-        while p < self.input.len() && f(self.input[p]) {
-            p += 1;
-        }
-        p
+    fn scan_while(&self, p: usize, f: impl Fn(u8) -> bool) -> usize {
+        let rest = self.input.get(p..).unwrap_or_default();
+        p + rest.iter().position(|&c| !f(c)).unwrap_or(rest.len())
     }
 
     /// The end of the line starting at or after `p` (the offset of `\n`, or the input length).
@@ -145,7 +170,7 @@ impl<'a> Parser<'a> {
         match input.get(p) {
             Some(b'"') => self.quoted_name(p, Expected::MetadataName(keyword)),
             Some(&c) if is_name_start(c) => {
-                let end = self.scan_while(p, is_name_char);
+                let end = self.scan_class(p, NAME_CHAR);
                 Ok((Cow::Borrowed(self.utf8(p, end, "name")?), end))
             }
             _ => Err(self.syntax(p, Expected::MetadataName(keyword))),
@@ -182,7 +207,7 @@ impl<'a> Parser<'a> {
                     true
                 }
                 Some(&c) if is_label_start(c) => {
-                    p = self.scan_while(p, is_label_char);
+                    p = self.scan_while(p, |c| CLASS[c as usize] & LABEL_CHAR != 0);
                     false
                 }
                 _ => return Err(self.syntax(p, Expected::LabelName)),
@@ -238,27 +263,26 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// The offset of the closing quote of a label value whose content starts at `p`.
+    /// The offset of the closing quote of a label value whose content starts at `p`. Scans eight bytes at a time
+    /// for `"` and `\` (and a newline in OpenMetrics, where it ends the value as an error).
     #[inline]
     fn label_value_end(&self, mut p: usize) -> Option<usize> {
         let input = self.input;
-        let text = self.format == Format::Text;
-        // Short values are common: scan them directly before handing longer ones to memchr.
-        let short_end = (p + 16).min(input.len());
-        while p < short_end {
-            match input[p] {
-                b'"' => return Some(p),
-                b'\\' => p += 2,
-                b'\n' if !text => return None,
-                _ => p += 1,
-            }
-        }
+        let newline = if self.format == Format::Text { 0 } else { u64::MAX };
         loop {
             let rest = input.get(p..)?;
-            let i = if text {
-                memchr::memchr2(b'"', b'\\', rest)?
-            } else {
-                memchr::memchr3(b'"', b'\\', b'\n', rest)?
+            let i = match rest.first_chunk::<8>() {
+                Some(word) => {
+                    let mask = value_stops(u64::from_le_bytes(*word), newline);
+                    if mask == 0 {
+                        p += 8;
+                        continue;
+                    }
+                    mask.trailing_zeros() as usize / 8
+                }
+                None => rest
+                    .iter()
+                    .position(|&c| c == b'"' || c == b'\\' || (c == b'\n' && newline != 0))?,
             };
             match rest[i] {
                 b'"' => return Some(p + i),
@@ -275,7 +299,7 @@ impl<'a> Parser<'a> {
         let mut name = None;
         let mut q = p;
         if input[p] != b'{' {
-            q = self.scan_while(p, is_name_char);
+            q = self.scan_class(p, NAME_CHAR);
             name = Some(Cow::Borrowed(self.utf8(p, q, "name")?));
         }
         let mut after = q;
@@ -302,7 +326,7 @@ impl<'a> Parser<'a> {
 
     // ---- text format 0.0.4 ----
 
-    pub(crate) fn next_text(&mut self) -> PResult<Option<(Entry<'a>, usize)>> {
+    pub(crate) fn next_text(&mut self) -> PResult<Option<Entry<'a>>> {
         let input: &'a [u8] = self.input;
         loop {
             let p = self.skip_ws(self.pos);
@@ -310,11 +334,12 @@ impl<'a> Parser<'a> {
                 self.pos = input.len();
                 return Ok(None);
             };
+            self.line_start = p;
             match c {
                 b'\n' => self.pos = p + 1,
-                b'#' => return self.text_hash(p).map(|e| Some((e, p))),
-                b'{' => return self.text_sample(p).map(|e| Some((e, p))),
-                c if is_name_start(c) => return self.text_sample(p).map(|e| Some((e, p))),
+                b'#' => return self.text_hash(p).map(Some),
+                b'{' => return self.text_sample(p).map(Some),
+                c if is_name_start(c) => return self.text_sample(p).map(Some),
                 _ => return Err(self.syntax(p, Expected::StartToken)),
             }
         }
@@ -363,11 +388,22 @@ impl<'a> Parser<'a> {
         let input: &'a [u8] = self.input;
         let (name, labels, series_end) = self.series(p)?;
         let v_start = self.skip_ws(series_end);
-        let v_end = self.scan_while(v_start, |c| !matches!(c, b' ' | b'\t' | b'\n'));
-        if v_end == v_start {
-            return Err(self.syntax(v_start, Expected::ValueAfterMetric));
-        }
-        let value = parse_float(&input[v_start..v_end]).map_err(|k| self.fail(v_start, k))?;
+        // Most values are plain decimals: parse while scanning, and take the result when a separator follows.
+        let fast = fast_decimal(&input[v_start..])
+            .filter(|&(_, len)| matches!(input.get(v_start + len), None | Some(b' ' | b'\t' | b'\n')));
+        let (value, v_end) = match fast {
+            Some((v, len)) => (v, v_start + len),
+            None => {
+                let v_end = self.scan_while(v_start, |c| !matches!(c, b' ' | b'\t' | b'\n'));
+                if v_end == v_start {
+                    return Err(self.syntax(v_start, Expected::ValueAfterMetric));
+                }
+                (
+                    parse_float(&input[v_start..v_end]).map_err(|k| self.fail(v_start, k))?,
+                    v_end,
+                )
+            }
+        };
         let mut q = self.skip_ws(v_end);
         let mut timestamp_ms = None;
         if q < input.len() && input[q] != b'\n' {
@@ -394,16 +430,17 @@ impl<'a> Parser<'a> {
 
     // ---- OpenMetrics 1.0 ----
 
-    pub(crate) fn next_openmetrics(&mut self) -> PResult<Option<(Entry<'a>, usize)>> {
+    pub(crate) fn next_openmetrics(&mut self) -> PResult<Option<Entry<'a>>> {
         let input: &'a [u8] = self.input;
         let p = self.pos;
         let Some(&c) = input.get(p) else {
             return Err(self.fail(p, ErrorKind::MissingEof));
         };
+        self.line_start = p;
         match c {
-            b'#' => self.om_hash(p).map(|e| e.map(|e| (e, p))),
-            b'{' => self.om_sample(p).map(|e| Some((e, p))),
-            c if is_name_start(c) => self.om_sample(p).map(|e| Some((e, p))),
+            b'#' => self.om_hash(p),
+            b'{' => self.om_sample(p).map(Some),
+            c if is_name_start(c) => self.om_sample(p).map(Some),
             _ => Err(self.syntax(p, Expected::StartToken)),
         }
     }

@@ -145,6 +145,8 @@ pub struct Parser<'a> {
     /// The input as `&str` when it is all UTF-8 (then slicing needs no per-token validation).
     text: Option<&'a str>,
     pos: usize,
+    /// Where the entry being parsed starts (strict-mode errors point there).
+    line_start: usize,
     format: Format,
     mode: Mode,
     done: bool,
@@ -158,6 +160,7 @@ impl<'a> Parser<'a> {
             input,
             text: std::str::from_utf8(input).ok(),
             pos: 0,
+            line_start: 0,
             format,
             mode,
             done: false,
@@ -184,39 +187,34 @@ impl<'a> Parser<'a> {
             Format::Text => self.next_text(),
             Format::OpenMetrics => self.next_openmetrics(),
         };
-        let result = match step {
-            Ok(Some((entry, line_start))) => match self.checker.as_mut().map(|c| c.check(&entry)) {
-                Some(Err(kind)) => Err(lexer::Fail {
-                    offset: line_start,
+        let fail = match (step, self.checker.as_mut()) {
+            (Ok(Some(entry)), None) => return Some(Ok(entry)),
+            (Ok(Some(entry)), Some(checker)) => match checker.check(&entry) {
+                Ok(()) => return Some(Ok(entry)),
+                Err(kind) => lexer::Fail {
+                    offset: self.line_start,
                     kind,
-                }),
-                _ => Ok(Some(entry)),
+                },
             },
-            Ok(None) => match self.checker.as_mut().map(|c| c.finish()) {
-                Some(Err(kind)) => Err(lexer::Fail {
+            (Ok(None), checker) => match checker.map(|c| c.finish()) {
+                Some(Err(kind)) => lexer::Fail {
                     offset: self.pos.min(self.input.len()),
                     kind,
-                }),
-                _ => Ok(None),
+                },
+                _ => {
+                    self.done = true;
+                    return None;
+                }
             },
-            Err(e) => Err(e),
+            (Err(fail), _) => fail,
         };
-        match result {
-            Ok(Some(e)) => Some(Ok(e)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(fail) => {
-                self.done = true;
-                let (line, column) = error::line_column(self.input, fail.offset);
-                Some(Err(ParseError {
-                    line,
-                    column,
-                    kind: fail.kind,
-                }))
-            }
-        }
+        self.done = true;
+        let (line, column) = error::line_column(self.input, fail.offset);
+        Some(Err(ParseError {
+            line,
+            column,
+            kind: fail.kind,
+        }))
     }
 }
 
