@@ -332,10 +332,15 @@ async fn server_scrapes_node_exporter_and_reloads() {
             .contains("job_name: prometheus")
     );
 
-    // The exporter stops: its target goes down with the connection error.
+    // The exporter stops: its target goes down with the connection error. A scrape in flight when the process
+    // dies fails with a closed connection; every scrape after it is refused.
     drop(node);
-    let targets = wait_targets(&client, &base, "node target down", |t| {
+    let targets = wait_targets(&client, &base, "node target down, connection refused", |t| {
         health_of(t, "node") == Some("down")
+            && t.iter()
+                .find(|t| t["labels"]["job"] == "node")
+                .and_then(|t| t["lastError"].as_str())
+                .is_some_and(|e| e.contains("refused"))
     })
     .await;
     let node_target = targets.iter().find(|t| t["labels"]["job"] == "node").unwrap();
