@@ -16,7 +16,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 /// Which pseudo-filesystem a kept descriptor is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +27,12 @@ enum Kind {
     Sys,
 }
 
-type Cache = RwLock<HashMap<PathBuf, (Arc<File>, Kind)>>;
+/// A kept descriptor. Its lock is held for a whole read: procfs files longer than one read are read in several
+/// positioned reads, and a concurrent read from offset 0 on the same open file would make the kernel regenerate
+/// the content between them (two scrapes would each get a mix of two generations).
+type Kept = Arc<Mutex<File>>;
+
+type Cache = RwLock<HashMap<PathBuf, (Kept, Kind)>>;
 
 fn cache() -> &'static Cache {
     static CACHE: OnceLock<Cache> = OnceLock::new();
@@ -51,7 +56,8 @@ pub fn read_to_string(path: &Path) -> io::Result<String> {
         .get(path)
         .cloned();
     if let Some((file, kind)) = hit {
-        match read_all(&file, kind) {
+        let result = read_all(&file.lock().unwrap_or_else(std::sync::PoisonError::into_inner), kind);
+        match result {
             Ok(text) => return Ok(text),
             Err(e) if gone(&e) => forget(path),
             Err(e) => return Err(e),
@@ -67,7 +73,7 @@ pub fn read_to_string(path: &Path) -> io::Result<String> {
     {
         let mut map = cache().write().unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() < limit() {
-            map.insert(path.to_path_buf(), (Arc::new(file), kind));
+            map.insert(path.to_path_buf(), (Arc::new(Mutex::new(file)), kind));
         }
     }
     text
@@ -109,13 +115,15 @@ fn kind_of(file: &File) -> Option<Kind> {
 /// make the allocator consolidate its free lists, which showed up as the largest user-space cost of a scrape).
 fn read_all(file: &File, kind: Kind) -> io::Result<String> {
     const CHUNK: usize = 4096;
+    /// Most procfs files fit: one read then returns all of them, and the end-of-file read follows.
+    const FIRST: usize = 64 * 1024;
     thread_local! {
         static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
     SCRATCH.with(|scratch| {
         let mut buf = scratch.borrow_mut();
-        if buf.len() < 2 * CHUNK {
-            buf.resize(2 * CHUNK, 0);
+        if buf.len() < FIRST {
+            buf.resize(FIRST, 0);
         }
         let mut len = 0;
         loop {
@@ -172,6 +180,23 @@ mod tests {
             }
         }
         assert!(changed, "a kept descriptor returns regenerated content");
+    }
+
+    #[test]
+    fn concurrent_reads_of_a_long_file_are_whole() {
+        // /proc/self/maps of a test binary is long; every concurrent read must end in a complete line.
+        let path = Path::new("/proc/self/maps");
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..50 {
+                        let text = read_to_string(path).expect("reads");
+                        assert!(text.ends_with('\n'));
+                        assert!(text.lines().all(|l| l.split_whitespace().count() >= 5), "garbled line");
+                    }
+                });
+            }
+        });
     }
 
     #[test]
