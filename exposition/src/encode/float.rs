@@ -7,7 +7,7 @@
 
 /// The fast paths format into a fixed 32-byte stack buffer that is appended whole and then cut to length: a
 /// constant-size copy is a couple of vector stores, where a variable-length one is a `memcpy` call.
-const FAST_LEN: usize = 32;
+pub(super) const FAST_LEN: usize = 32;
 
 /// Appends `v` as text format 0.0.4 writes it.
 #[inline]
@@ -44,90 +44,165 @@ fn append_prefix(out: &mut Vec<u8>, buf: &[u8; FAST_LEN], n: usize) {
     out.truncate(end);
 }
 
-/// Formats the common cases into `buf` and returns the length, or 0 when `v` needs the general path: integers
-/// below 1e6 (`om` adds `.0`), other integers below 2^53 in exponent form, and three-decimal values.
+/// Formats the common cases into `buf` and returns the length, or 0 when `v` needs the general path: values below
+/// 1e6 with at most three decimals (integers among them; `om` adds `.0` to those), and integers below 2^53 in
+/// exponent form.
 #[inline]
-fn fast_float(buf: &mut [u8; FAST_LEN], v: f64, om: bool) -> usize {
-    let neg = v.is_sign_negative();
+pub(super) fn fast_float(buf: &mut [u8; FAST_LEN], v: f64, om: bool) -> usize {
     buf[0] = b'-';
-    let mut p = usize::from(neg);
-    if whole_below(v, 1e6) {
-        p = put_digits(buf, p, (v as i64).unsigned_abs());
-        if om {
-            buf[p] = b'.';
-            buf[p + 1] = b'0';
-            p += 2;
+    let p = usize::from(v.is_sign_negative());
+    let a = v.abs();
+    // Casts through i64, not u64: on baseline x86-64 the conversions between f64 and u64 are branchy sequences.
+    if a < 1e6 {
+        // Round half up by cast (no libm call); a wrong neighbour would fail the exactness check. In this range
+        // distinct three-decimal numbers are far more than one ulp apart, so `m / 1000` (IEEE division is
+        // correctly rounded) is `a` only when it is `a`'s shortest form, which Go's `'g'` writes here.
+        let m = (a * 1000.0 + 0.5) as i64;
+        if m as f64 / 1000.0 == a {
+            return put_millis(buf, p, m as u64, om);
         }
-        return p;
-    }
-    if whole_below(v, 9_007_199_254_740_992.0) {
-        return put_large_integer(buf, p, (v as i64).unsigned_abs());
-    }
-    if let Some(m) = few_decimals(v) {
-        p = put_digits(buf, p, m / 1000);
-        return put_frac_millis(buf, p, m % 1000);
+    } else if a < 9_007_199_254_740_992.0 {
+        let i = a as i64;
+        if i as f64 == a {
+            return put_large_integer(buf, p, i as u64);
+        }
     }
     0
 }
 
-/// Writes the decimal digits of `n` at `buf[p..]`, four at a time from the last (one 64-bit division per four
-/// digits, the rest in 32-bit arithmetic); returns the offset after them.
-#[inline]
-fn put_digits(buf: &mut [u8; FAST_LEN], p: usize, mut n: u64) -> usize {
-    let end = p + n.checked_ilog10().map_or(1, |l| l as usize + 1);
-    let mut pos = end;
-    while n >= 10_000 {
-        let r = (n % 10_000) as u32;
-        n /= 10_000;
-        let (hi, lo) = ((r / 100) as usize * 2, (r % 100) as usize * 2);
-        pos -= 4;
-        buf[pos..pos + 4].copy_from_slice(&[
-            DIGIT_PAIRS[hi],
-            DIGIT_PAIRS[hi + 1],
-            DIGIT_PAIRS[lo],
-            DIGIT_PAIRS[lo + 1],
-        ]);
-    }
-    let mut n = n as u32;
-    if n >= 100 {
-        let pair = (n % 100) as usize * 2;
-        n /= 100;
-        pos -= 2;
-        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
-    }
-    if n >= 10 {
-        let pair = n as usize * 2;
-        buf[pos - 2..pos].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+/// Writes `m / 1000` for `m < 10^9` at `buf[p..]`: the integer part, then `.` and one to three decimals without
+/// trailing zeros (nothing when they are all zero, or `.0` when `om`). All nine digits come from one
+/// [`eight_digits`] (and the ninth from one division); the parts are cut out of that word with shifts.
+#[inline(always)]
+fn put_millis(buf: &mut [u8; FAST_LEN], mut p: usize, m: u64, om: bool) -> usize {
+    const E8: u64 = 100_000_000;
+    let (d, skip) = if m >= E8 {
+        buf[p] = b'0' + (m / E8) as u8;
+        p += 1;
+        (eight_digits((m % E8) as u32), 0)
     } else {
-        buf[pos - 1] = b'0' + n as u8;
+        let d = eight_digits(m as u32);
+        // Leading zeros of the five integer digits, keeping the last.
+        (d, (d.trailing_zeros() / 8).min(4))
+    };
+    let word = d | ASCII_ZEROS;
+    buf[p..p + 8].copy_from_slice(&((word & 0xFF_FFFF_FFFF) >> (8 * skip)).to_le_bytes());
+    p += 5 - skip as usize;
+    let frac = d >> 40;
+    if frac == 0 {
+        buf[p..p + 2].copy_from_slice(b".0");
+        return if om { p + 2 } else { p };
     }
-    end
+    // Zero digits at the end of the three decimals are the zero bytes at the top of `frac`.
+    let kept = 3 - (frac.leading_zeros() as usize - 40) / 8;
+    buf[p..p + 8].copy_from_slice(&(u64::from(b'.') | (word >> 40) << 8).to_le_bytes());
+    p + 1 + kept
+}
+
+/// The eight decimal digits of `n < 10^8` as byte values 0-9, the most significant in the lowest byte (so that
+/// `to_le_bytes` puts them in writing order). Both halves of four digits are split in parallel in the two 32-bit
+/// lanes of one word, then each pair in the four 16-bit lanes: multiplications by fixed-point reciprocals instead
+/// of divisions, exact for these ranges (`x * 10486 >> 20 == x / 100` for `x < 10^4`, `x * 103 >> 10 == x / 10`
+/// for `x < 100`).
+#[inline]
+fn eight_digits(n: u32) -> u64 {
+    let x = u64::from(n / 10_000) | u64::from(n % 10_000) << 32;
+    let hundreds = ((x * 10_486) >> 20) & 0x0000_007F_0000_007F;
+    let x = hundreds | (x - hundreds * 100) << 16;
+    let tens = ((x * 103) >> 10) & 0x000F_000F_000F_000F;
+    tens | (x - tens * 10) << 8
+}
+
+const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
+
+/// Writes `n < 10^8` without leading zeros at `buf[p..]` (one `0` for zero); returns the offset after it. Always
+/// stores eight bytes.
+#[inline]
+fn put_short(buf: &mut [u8], p: usize, n: u32) -> usize {
+    let d = eight_digits(n);
+    // Leading zero digits are the low zero bytes; zero itself keeps its last digit.
+    let skip = (d.trailing_zeros() / 8).min(7);
+    buf[p..p + 8].copy_from_slice(&((d | ASCII_ZEROS) >> (8 * skip)).to_le_bytes());
+    p + 8 - skip as usize
+}
+
+/// Writes exactly eight digits of `n < 10^8` (leading zeros kept) at `buf[p..]`.
+#[inline]
+fn put_eight(buf: &mut [u8], p: usize, n: u32) -> usize {
+    buf[p..p + 8].copy_from_slice(&(eight_digits(n) | ASCII_ZEROS).to_le_bytes());
+    p + 8
+}
+
+/// Writes the decimal digits of `n` at `buf[p..]`, eight at a time; returns the offset after them. Stores up to
+/// 24 bytes (eight per group of digits).
+#[inline]
+fn put_digits(buf: &mut [u8], p: usize, n: u64) -> usize {
+    const E8: u64 = 100_000_000;
+    if n < E8 {
+        put_short(buf, p, n as u32)
+    } else if n < E8 * E8 {
+        let p = put_short(buf, p, (n / E8) as u32);
+        put_eight(buf, p, (n % E8) as u32)
+    } else {
+        let p = put_short(buf, p, (n / (E8 * E8)) as u32);
+        let p = put_eight(buf, p, (n / E8 % E8) as u32);
+        put_eight(buf, p, (n % E8) as u32)
+    }
+}
+
+/// Writes `v` in decimal at the start of `buf`; returns its length.
+#[inline]
+pub(super) fn put_i64(buf: &mut [u8; FAST_LEN], v: i64) -> usize {
+    buf[0] = b'-';
+    put_digits(buf, usize::from(v < 0), v.unsigned_abs())
 }
 
 /// An integer with `1e6 <= n < 2^53` in Go's exponent form at `buf[p..]` (`6.717066e+06`). Doubles there are at
 /// most 1 apart, so the integer's digits without trailing zeros are the shortest digits that round-trip.
+///
+/// The digits are one or two [`eight_digits`] words: the first digit goes before the point, the rest after it
+/// as whole words, and the length is cut at the last non-zero digit (zero digits at the end of a word are zero
+/// bytes at its top).
+#[inline(always)]
 fn put_large_integer(buf: &mut [u8; FAST_LEN], p: usize, n: u64) -> usize {
-    // The digits go one place right of where they end up, then the first moves left over the point.
-    let end = put_digits(buf, p + 1, n);
-    // 7 to 16 digits: the exponent is 6 to 15, always two digits.
-    let exp = end - p - 2;
-    buf[p] = buf[p + 1];
+    const E8: u64 = 100_000_000;
+    let (hi, lo) = if n < E8 {
+        (n as u32, None)
+    } else {
+        ((n / E8) as u32, Some((n % E8) as u32))
+    };
+    let dh = eight_digits(hi);
+    let skip = dh.trailing_zeros() / 8;
+    let nh = 8 - skip as usize;
+    let wh = (dh | ASCII_ZEROS) >> (8 * skip);
+    // The digits after the first go two places right (after the first digit and the point), in whole words.
+    buf[p + 2..p + 10].copy_from_slice(&(wh >> 8).to_le_bytes());
+    let trailing_hi = dh.leading_zeros() as usize / 8;
+    let (digits, significant) = match lo {
+        None => (nh, nh - trailing_hi),
+        Some(lo) => {
+            let dl = eight_digits(lo);
+            buf[p + 1 + nh..p + 9 + nh].copy_from_slice(&(dl | ASCII_ZEROS).to_le_bytes());
+            let sig = if dl == 0 {
+                nh - trailing_hi
+            } else {
+                nh + 8 - dl.leading_zeros() as usize / 8
+            };
+            (nh + 8, sig)
+        }
+    };
+    buf[p] = wh as u8;
     buf[p + 1] = b'.';
-    let mut q = end;
-    while buf[q - 1] == b'0' {
-        q -= 1;
-    }
-    if q == p + 2 {
-        // Only the leading digit is left: no point.
-        q = p + 1;
-    }
+    let q = if significant > 1 { p + 1 + significant } else { p + 1 };
+    // 7 to 16 digits: the exponent is 6 to 15, always two digits.
+    let exp = digits - 1;
     buf[q..q + 4].copy_from_slice(&[b'e', b'+', b'0' + (exp / 10) as u8, b'0' + (exp % 10) as u8]);
     q + 4
 }
 
 /// Writes `.d`, `.dd` or `.ddd` for `frac` thousandths at `buf[p..]` (nothing for 0), without trailing zeros.
 #[inline]
-fn put_frac_millis(buf: &mut [u8; FAST_LEN], p: usize, frac: u64) -> usize {
+pub(super) fn put_frac_millis(buf: &mut [u8; FAST_LEN], p: usize, frac: u64) -> usize {
     let d = [
         b'.',
         b'0' + (frac / 100) as u8,
@@ -147,29 +222,6 @@ fn put_frac_millis(buf: &mut [u8; FAST_LEN], p: usize, frac: u64) -> usize {
     p + keep
 }
 
-/// For `1e-4 <= |v| < 1e6` whose shortest form has at most three decimals (clock ticks, percentages, most
-/// exporter values): `round(|v| * 1000)`. Then the decimal `m / 1000` parses back to `v` (IEEE division is
-/// correctly rounded) and is the shortest such decimal, because in this range distinct three-decimal numbers are
-/// far more than one ulp apart; it is the form Go's `'g'` writes here.
-#[inline]
-fn few_decimals(v: f64) -> Option<u64> {
-    let a = v.abs();
-    if !(1e-4..1e6).contains(&a) {
-        return None;
-    }
-    // Round half up by cast (no libm call); a wrong neighbour would fail the exactness check below.
-    let m = (a * 1000.0 + 0.5) as u64;
-    if m as f64 / 1000.0 == a { Some(m) } else { None }
-}
-
-/// Writes `.d`, `.dd` or `.ddd` for a fraction of `frac` thousandths (nothing for 0), without trailing zeros.
-#[inline]
-pub(super) fn write_frac_millis(out: &mut Vec<u8>, frac: u64) {
-    let mut buf = [0u8; FAST_LEN];
-    let n = put_frac_millis(&mut buf, 0, frac);
-    append_prefix(out, &buf, n);
-}
-
 /// Formats `v` as text format 0.0.4 writes it.
 pub fn format_float(v: f64) -> String {
     let mut out = Vec::with_capacity(24);
@@ -181,46 +233,9 @@ pub fn format_float(v: f64) -> String {
 /// Appends a decimal integer.
 #[inline]
 pub fn write_int(out: &mut Vec<u8>, v: i64) {
-    if v < 0 {
-        out.push(b'-');
-    }
-    let mut buf = [0u8; 20];
-    let start = digits_u64(v.unsigned_abs(), &mut buf);
-    out.extend_from_slice(&buf[start..]);
-}
-
-const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-2021222324252627282930313233343536373839\
-4041424344454647484950515253545556575859\
-6061626364656667686970717273747576777879\
-8081828384858687888990919293949596979899";
-
-/// Writes the decimal digits of `n` at the end of `buf`, two at a time; returns where they start.
-#[inline]
-fn digits_u64(mut n: u64, buf: &mut [u8; 20]) -> usize {
-    let mut pos = buf.len();
-    while n >= 100 {
-        let pair = (n % 100) as usize * 2;
-        n /= 100;
-        pos -= 2;
-        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
-    }
-    if n >= 10 {
-        let pair = n as usize * 2;
-        pos -= 2;
-        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
-    } else {
-        pos -= 1;
-        buf[pos] = b'0' + n as u8;
-    }
-    pos
-}
-
-/// `v` is a whole number of magnitude below `limit` (at most 2^63). Casts, not `trunc`: baseline x86-64 has no
-/// rounding instruction, so `f64::fract` is a libm call on the hot path.
-#[inline]
-fn whole_below(v: f64, limit: f64) -> bool {
-    v.abs() < limit && (v as i64) as f64 == v
+    let mut buf = [0u8; FAST_LEN];
+    let n = put_i64(&mut buf, v);
+    append_prefix(out, &buf, n);
 }
 
 fn write_g(out: &mut Vec<u8>, v: f64) {
@@ -376,6 +391,22 @@ mod tests {
             (999999.999, "999999.999"),
             (0.1 + 0.2, "0.30000000000000004"),
             (1e100, "1e+100"),
+            (100000.5, "100000.5"),
+            (100000.25, "100000.25"),
+            (0.02, "0.02"),
+            (0.0005, "0.0005"),
+            (0.00005, "5e-05"),
+            (999999.9995, "999999.9995"),
+            (0.001, "0.001"),
+            (12.3, "12.3"),
+            (0.999, "0.999"),
+            (1.5e15, "1.5e+15"),
+            (1e15 + 1.0, "1.000000000000001e+15"),
+            (1e8, "1e+08"),
+            (123456789.0, "1.23456789e+08"),
+            (1e7, "1e+07"),
+            (99999999.0, "9.9999999e+07"),
+            (-4503599627370496.0, "-4.503599627370496e+15"),
         ];
         for (v, want) in cases {
             assert_eq!(format_float(*v), *want, "{v:?}");
@@ -410,12 +441,19 @@ mod tests {
             let v = if x & 1 == 1 { -v } else { v };
             let mut general = Vec::new();
             write_g(&mut general, v);
-            if let Some(m) = few_decimals(v) {
+            let mut buf = [0u8; FAST_LEN];
+            let n = fast_float(&mut buf, v, false);
+            if n != 0 {
                 hits += 1;
-                let mut buf = [0u8; FAST_LEN];
-                let n = fast_float(&mut buf, v, false);
-                assert_eq!(few_decimals(v), Some(m));
                 assert_eq!(&buf[..n], &general[..], "{v:?}");
+            }
+            let mut om = general.clone();
+            if !general.iter().any(|c| matches!(c, b'.' | b'e' | b'I' | b'N')) {
+                om.extend_from_slice(b".0");
+            }
+            let n = fast_float(&mut buf, v, true);
+            if n != 0 {
+                assert_eq!(&buf[..n], &om[..], "{v:?}");
             }
         }
         assert!(hits > 90_000, "{hits}");

@@ -4,6 +4,7 @@
 //! does for the headers Prometheus sends; [`encode`] writes families in that format.
 
 mod float;
+mod line;
 mod openmetrics;
 mod text;
 

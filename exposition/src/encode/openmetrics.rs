@@ -5,111 +5,135 @@
 //! seconds. Counters, histograms and summaries write `_created` when set; exemplars follow their sample as
 //! ` # {labels} value [timestamp]`. The output ends with `# EOF`.
 
-use super::float::{write_float, write_om_float};
-use super::text::{Extra, SeriesLabels, escape_help, write_labels};
-use crate::model::{Exemplar, Labels, MetricFamily, MetricType, Value};
+use super::line::{self, LINE_FIXED, Line, Sink, byte, bytes, labels_bound, lit, with_sink};
+use super::text::{Extra, SeriesLabels, extra_bound, write_labels};
+use crate::model::{Exemplar, MetricFamily, MetricType, Value};
 
 /// Writes `families` in OpenMetrics 1.0 text, ending with `# EOF`.
 pub fn encode_openmetrics(families: &[MetricFamily], out: &mut Vec<u8>) {
-    for fam in families {
-        if fam.metrics.is_empty() {
-            continue;
+    with_sink(out, |sink| {
+        for fam in families {
+            family(sink, fam);
         }
-        let name = fam.openmetrics_name();
-        if let Some(help) = &fam.help {
-            meta(out, "HELP", name);
-            escape_help(out, help, true);
-            out.push(b'\n');
-        }
-        meta(out, "TYPE", name);
-        out.extend_from_slice(fam.metric_type.as_openmetrics_str().as_bytes());
-        out.push(b'\n');
-        if let Some(unit) = &fam.unit {
-            meta(out, "UNIT", name);
-            out.extend_from_slice(unit.as_bytes());
-            out.push(b'\n');
-        }
-        let gauge_hist = fam.metric_type == MetricType::GaugeHistogram;
-        for m in &fam.metrics {
-            let s = &mut Sampler {
-                name,
-                labels: SeriesLabels::new(&m.labels),
-                ts: m.timestamp_ms,
-            };
-            match &m.value {
-                Value::Counter {
-                    total,
-                    created,
-                    exemplar,
-                } => {
-                    s.float(out, "_total", None, *total, exemplar.as_ref());
-                    s.created(out, *created);
+        let Line { buf, pos, .. } = sink.line(8);
+        let p = lit(buf, pos, b"# EOF\n");
+        sink.commit(p);
+    })
+}
+
+fn family(sink: &mut Sink<'_>, fam: &MetricFamily) {
+    if fam.metrics.is_empty() {
+        return;
+    }
+    let name = fam.openmetrics_name();
+    if let Some(help) = &fam.help {
+        let Line { buf, pos, .. } = sink.line(name.len() + 2 * help.len() + 16);
+        let p = meta(buf, pos, b"HELP", name);
+        let p = line::help(buf, p, help, true);
+        let p = byte(buf, p, b'\n');
+        sink.commit(p);
+    }
+    let kind = fam.metric_type.as_openmetrics_str();
+    let Line { buf, pos, .. } = sink.line(name.len() + kind.len() + 16);
+    let p = meta(buf, pos, b"TYPE", name);
+    let p = bytes(buf, p, kind.as_bytes());
+    let p = byte(buf, p, b'\n');
+    sink.commit(p);
+    if let Some(unit) = &fam.unit {
+        let Line { buf, pos, .. } = sink.line(name.len() + unit.len() + 16);
+        let p = meta(buf, pos, b"UNIT", name);
+        let p = bytes(buf, p, unit.as_bytes());
+        let p = byte(buf, p, b'\n');
+        sink.commit(p);
+    }
+    let gauge_hist = fam.metric_type == MetricType::GaugeHistogram;
+    for m in &fam.metrics {
+        let s = &mut Sampler {
+            name,
+            labels: SeriesLabels::new(&m.labels),
+            ts: m.timestamp_ms,
+            max: name.len() + labels_bound(&m.labels) + LINE_FIXED,
+        };
+        match &m.value {
+            Value::Counter {
+                total,
+                created,
+                exemplar,
+            } => {
+                s.sample(sink, "_total", None, Num::Float(*total), exemplar.as_ref());
+                s.created(sink, *created);
+            }
+            Value::Gauge(v) | Value::Unknown(v) => s.sample(sink, "", None, Num::Float(*v), None),
+            Value::Info => s.sample(sink, "_info", None, Num::Count(1.0), None),
+            Value::StateSet(states) => {
+                for st in states {
+                    let v = if st.enabled { 1.0 } else { 0.0 };
+                    s.sample(sink, "", Some((name, Extra::Str(&st.name))), Num::Count(v), None);
                 }
-                Value::Gauge(v) | Value::Unknown(v) => s.float(out, "", None, *v, None),
-                Value::Info => s.count(out, "_info", None, 1.0, None),
-                Value::StateSet(states) => {
-                    for st in states {
-                        let v = if st.enabled { 1.0 } else { 0.0 };
-                        s.count(out, "", Some((name, Extra::Str(&st.name))), v, None);
-                    }
+            }
+            Value::Histogram {
+                buckets,
+                sum,
+                count,
+                created,
+            } => {
+                for b in buckets {
+                    let le = Some(("le", Extra::OmFloat(b.upper_bound)));
+                    s.sample(sink, "_bucket", le, Num::Count(b.cumulative_count), b.exemplar.as_ref());
                 }
-                Value::Histogram {
-                    buckets,
-                    sum,
-                    count,
-                    created,
-                } => {
-                    for b in buckets {
-                        let le = Some(("le", Extra::OmFloat(b.upper_bound)));
-                        s.count(out, "_bucket", le, b.cumulative_count, b.exemplar.as_ref());
-                    }
-                    let has_inf = buckets.last().is_some_and(|b| b.upper_bound == f64::INFINITY);
-                    if let (false, Some(c)) = (has_inf, count) {
-                        let le = Some(("le", Extra::OmFloat(f64::INFINITY)));
-                        s.count(out, "_bucket", le, *c, None);
-                    }
-                    let (sum_suffix, count_suffix) = if gauge_hist {
-                        ("_gsum", "_gcount")
-                    } else {
-                        ("_sum", "_count")
-                    };
-                    if let Some(v) = sum {
-                        s.float(out, sum_suffix, None, *v, None);
-                    }
-                    if let Some(c) = count {
-                        s.count(out, count_suffix, None, *c, None);
-                    }
-                    s.created(out, *created);
+                let has_inf = buckets.last().is_some_and(|b| b.upper_bound == f64::INFINITY);
+                if let (false, Some(c)) = (has_inf, count) {
+                    let le = Some(("le", Extra::OmFloat(f64::INFINITY)));
+                    s.sample(sink, "_bucket", le, Num::Count(*c), None);
                 }
-                Value::Summary {
-                    quantiles,
-                    sum,
-                    count,
-                    created,
-                } => {
-                    for q in quantiles {
-                        s.float(out, "", Some(("quantile", Extra::OmFloat(q.quantile))), q.value, None);
-                    }
-                    if let Some(v) = sum {
-                        s.float(out, "_sum", None, *v, None);
-                    }
-                    if let Some(c) = count {
-                        s.count(out, "_count", None, *c, None);
-                    }
-                    s.created(out, *created);
+                let (sum_suffix, count_suffix) = if gauge_hist {
+                    ("_gsum", "_gcount")
+                } else {
+                    ("_sum", "_count")
+                };
+                if let Some(v) = sum {
+                    s.sample(sink, sum_suffix, None, Num::Float(*v), None);
                 }
+                if let Some(c) = count {
+                    s.sample(sink, count_suffix, None, Num::Count(*c), None);
+                }
+                s.created(sink, *created);
+            }
+            Value::Summary {
+                quantiles,
+                sum,
+                count,
+                created,
+            } => {
+                for q in quantiles {
+                    let ql = Some(("quantile", Extra::OmFloat(q.quantile)));
+                    s.sample(sink, "", ql, Num::Float(q.value), None);
+                }
+                if let Some(v) = sum {
+                    s.sample(sink, "_sum", None, Num::Float(*v), None);
+                }
+                if let Some(c) = count {
+                    s.sample(sink, "_count", None, Num::Count(*c), None);
+                }
+                s.created(sink, *created);
             }
         }
     }
-    out.extend_from_slice(b"# EOF\n");
 }
 
-fn meta(out: &mut Vec<u8>, keyword: &str, name: &str) {
-    out.extend_from_slice(b"# ");
-    out.extend_from_slice(keyword.as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(name.as_bytes());
-    out.push(b' ');
+fn meta(buf: &mut [u8], p: usize, keyword: &[u8; 4], name: &str) -> usize {
+    let p = lit(buf, p, b"# ");
+    let p = lit(buf, p, keyword);
+    let p = byte(buf, p, b' ');
+    let p = bytes(buf, p, name.as_bytes());
+    byte(buf, p, b' ')
+}
+
+/// A sample's value: a float (`.0` added when integral) or a count (an integer when integral).
+#[derive(Clone, Copy)]
+enum Num {
+    Float(f64),
+    Count(f64),
 }
 
 /// Writes the samples of one metric.
@@ -117,100 +141,78 @@ struct Sampler<'a> {
     name: &'a str,
     labels: SeriesLabels<'a>,
     ts: Option<i64>,
+    /// The longest line without an extra label or exemplar.
+    max: usize,
 }
 
 impl Sampler<'_> {
-    /// A sample whose value is a float (`.0` added when integral).
-    fn float(
+    #[inline(always)]
+    fn sample(
         &mut self,
-        out: &mut Vec<u8>,
+        sink: &mut Sink<'_>,
         suffix: &str,
         extra: Option<(&str, Extra<'_>)>,
-        v: f64,
+        v: Num,
         ex: Option<&Exemplar>,
     ) {
-        self.head(out, suffix, extra);
-        write_om_float(out, v);
-        self.tail(out, ex);
-    }
-
-    /// A sample whose value is a count (written as an integer when integral).
-    fn count(
-        &mut self,
-        out: &mut Vec<u8>,
-        suffix: &str,
-        extra: Option<(&str, Extra<'_>)>,
-        v: f64,
-        ex: Option<&Exemplar>,
-    ) {
-        self.head(out, suffix, extra);
-        write_float(out, v);
-        self.tail(out, ex);
-    }
-
-    fn created(&mut self, out: &mut Vec<u8>, created: Option<f64>) {
-        if let Some(c) = created {
-            self.float(out, "_created", None, c, None);
+        let mut max = self.max + extra_bound(extra);
+        if let Some(ex) = ex {
+            max += labels_bound(&ex.labels) + LINE_FIXED;
         }
-    }
-
-    fn head(&mut self, out: &mut Vec<u8>, suffix: &str, extra: Option<(&str, Extra<'_>)>) {
-        out.extend_from_slice(self.name.as_bytes());
-        if !suffix.is_empty() {
-            out.extend_from_slice(suffix.as_bytes());
-        }
-        self.labels.write(out, extra);
-        out.push(b' ');
-    }
-
-    fn tail(&self, out: &mut Vec<u8>, ex: Option<&Exemplar>) {
+        let Line { buf, pos, generation } = sink.line(max);
+        let p = bytes(buf, pos, self.name.as_bytes());
+        let p = if suffix.is_empty() {
+            p
+        } else {
+            bytes(buf, p, suffix.as_bytes())
+        };
+        let p = self.labels.write(buf, p, generation, extra);
+        let p = byte(buf, p, b' ');
+        let mut p = match v {
+            Num::Float(v) => line::om_float(buf, p, v),
+            Num::Count(v) => line::float(buf, p, v),
+        };
         if let Some(ts) = self.ts {
-            out.push(b' ');
-            write_seconds(out, ts);
+            p = byte(buf, p, b' ');
+            p = line::seconds(buf, p, ts);
         }
         if let Some(ex) = ex {
-            out.extend_from_slice(b" # ");
-            write_labels_braced(out, &ex.labels);
-            out.push(b' ');
-            write_om_float(out, ex.value);
-            if let Some(ts) = ex.timestamp_ms {
-                out.push(b' ');
-                write_seconds(out, ts);
-            }
+            p = exemplar(buf, p, ex);
         }
-        out.push(b'\n');
+        let p = byte(buf, p, b'\n');
+        sink.commit(p);
+    }
+
+    fn created(&mut self, sink: &mut Sink<'_>, created: Option<f64>) {
+        if let Some(c) = created {
+            self.sample(sink, "_created", None, Num::Float(c), None);
+        }
     }
 }
 
-/// Exemplar labels are always braced, even when empty.
-fn write_labels_braced(out: &mut Vec<u8>, labels: &Labels) {
-    if labels.is_empty() {
-        out.extend_from_slice(b"{}");
+/// ` # {labels} value [timestamp]`; exemplar labels are always braced, even when empty.
+fn exemplar(buf: &mut [u8], p: usize, ex: &Exemplar) -> usize {
+    let p = lit(buf, p, b" # ");
+    let p = if ex.labels.is_empty() {
+        lit(buf, p, b"{}")
     } else {
-        write_labels(out, labels);
+        write_labels(buf, p, &ex.labels)
+    };
+    let p = byte(buf, p, b' ');
+    let p = line::om_float(buf, p, ex.value);
+    match ex.timestamp_ms {
+        Some(ts) => {
+            let p = byte(buf, p, b' ');
+            line::seconds(buf, p, ts)
+        }
+        None => p,
     }
-}
-
-/// Writes a millisecond timestamp as seconds, exactly (`1520879607.789`, `1520879607`).
-fn write_seconds(out: &mut Vec<u8>, ms: i64) {
-    let secs = ms.div_euclid(1000);
-    let frac = ms.rem_euclid(1000);
-    if secs < 0 && frac != 0 {
-        // -0.5 s is -1 s + 500 ms; write it as a negative decimal.
-        let total = -ms;
-        out.push(b'-');
-        super::float::write_int(out, total / 1000);
-        super::float::write_frac_millis(out, (total % 1000) as u64);
-        return;
-    }
-    super::float::write_int(out, secs);
-    super::float::write_frac_millis(out, frac as u64);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Bucket, Metric, Quantile, State};
+    use crate::model::{Bucket, Labels, Metric, Quantile, State};
 
     fn enc(f: MetricFamily) -> String {
         let mut out = Vec::new();
@@ -332,7 +334,11 @@ mod tests {
         );
         for (ms, want) in [(0, "0"), (5, "0.005"), (1050, "1.05"), (-5, "-0.005"), (-2000, "-2")] {
             let mut o = Vec::new();
-            write_seconds(&mut o, ms);
+            with_sink(&mut o, |sink| {
+                let Line { buf, pos, .. } = sink.line(32);
+                let p = line::seconds(buf, pos, ms);
+                sink.commit(p);
+            });
             assert_eq!(String::from_utf8(o).unwrap(), want, "{ms}");
         }
     }

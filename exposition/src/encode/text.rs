@@ -6,89 +6,138 @@
 //! `<name>_info`, a stateset a gauge with one series per state labelled `<name>="<state>"`. Exemplars, UNIT and
 //! `_created` are OpenMetrics-only and not written. Families without metrics are skipped, as Go skips them.
 
-use super::float::{write_float, write_int};
+use super::line::{self, LINE_FIXED, Line, Sink, byte, bytes, labels_bound, lit, with_sink};
 use crate::model::{Labels, MetricFamily, MetricType, Value};
 
 /// Writes `families` in text format 0.0.4.
 pub fn encode_text(families: &[MetricFamily], out: &mut Vec<u8>) {
-    for fam in families {
-        if fam.metrics.is_empty() {
-            continue;
+    with_sink(out, |sink| {
+        for fam in families {
+            family(sink, fam);
         }
-        let info_name;
-        let name: &str = if fam.metric_type == MetricType::Info {
-            info_name = format!("{}_info", fam.name);
-            &info_name
-        } else {
-            &fam.name
+    })
+}
+
+fn family(sink: &mut Sink<'_>, fam: &MetricFamily) {
+    if fam.metrics.is_empty() {
+        return;
+    }
+    let info_name;
+    let name: &str = if fam.metric_type == MetricType::Info {
+        info_name = format!("{}_info", fam.name);
+        &info_name
+    } else {
+        &fam.name
+    };
+    if let Some(help) = &fam.help {
+        let Line { buf, pos, .. } = sink.line(name.len() + 2 * help.len() + 16);
+        let p = lit(buf, pos, b"# HELP ");
+        let p = bytes(buf, p, name.as_bytes());
+        let p = byte(buf, p, b' ');
+        let p = line::help(buf, p, help, false);
+        let p = byte(buf, p, b'\n');
+        sink.commit(p);
+    }
+    let kind = fam.metric_type.as_text_str();
+    let Line { buf, pos, .. } = sink.line(name.len() + kind.len() + 16);
+    let p = lit(buf, pos, b"# TYPE ");
+    let p = bytes(buf, p, name.as_bytes());
+    let p = byte(buf, p, b' ');
+    let p = bytes(buf, p, kind.as_bytes());
+    let p = byte(buf, p, b'\n');
+    sink.commit(p);
+    for m in &fam.metrics {
+        let s = &mut Sampler {
+            name,
+            labels: SeriesLabels::new(&m.labels),
+            ts: m.timestamp_ms,
+            max: name.len() + labels_bound(&m.labels) + LINE_FIXED,
         };
-        if let Some(help) = &fam.help {
-            out.extend_from_slice(b"# HELP ");
-            out.extend_from_slice(name.as_bytes());
-            out.push(b' ');
-            escape_help(out, help, false);
-            out.push(b'\n');
-        }
-        out.extend_from_slice(b"# TYPE ");
-        out.extend_from_slice(name.as_bytes());
-        out.push(b' ');
-        out.extend_from_slice(fam.metric_type.as_text_str().as_bytes());
-        out.push(b'\n');
-        for m in &fam.metrics {
-            let ts = m.timestamp_ms;
-            let labels = &mut SeriesLabels::new(&m.labels);
-            match &m.value {
-                Value::Counter { total: v, .. } | Value::Gauge(v) | Value::Unknown(v) => {
-                    sample(out, name, "", labels, None, *v, ts);
+        match &m.value {
+            Value::Counter { total: v, .. } | Value::Gauge(v) | Value::Unknown(v) => s.sample(sink, "", None, *v),
+            Value::Info => s.sample(sink, "", None, 1.0),
+            Value::StateSet(states) => {
+                for st in states {
+                    let v = if st.enabled { 1.0 } else { 0.0 };
+                    s.sample(sink, "", Some((name, Extra::Str(&st.name))), v);
                 }
-                Value::Info => sample(out, name, "", labels, None, 1.0, ts),
-                Value::StateSet(states) => {
-                    for s in states {
-                        let v = if s.enabled { 1.0 } else { 0.0 };
-                        sample(out, name, "", labels, Some((name, Extra::Str(&s.name))), v, ts);
-                    }
+            }
+            Value::Histogram {
+                buckets, sum, count, ..
+            } => {
+                for b in buckets {
+                    s.sample(
+                        sink,
+                        "_bucket",
+                        Some(("le", Extra::Float(b.upper_bound))),
+                        b.cumulative_count,
+                    );
                 }
-                Value::Histogram {
-                    buckets, sum, count, ..
-                } => {
-                    for b in buckets {
-                        let le = Some(("le", Extra::Float(b.upper_bound)));
-                        sample(out, name, "_bucket", labels, le, b.cumulative_count, ts);
-                    }
-                    let has_inf = buckets.last().is_some_and(|b| b.upper_bound == f64::INFINITY);
-                    if let (false, Some(c)) = (has_inf, count) {
-                        let le = Some(("le", Extra::Float(f64::INFINITY)));
-                        sample(out, name, "_bucket", labels, le, *c, ts);
-                    }
-                    sum_count(out, name, labels, *sum, *count, ts);
+                let has_inf = buckets.last().is_some_and(|b| b.upper_bound == f64::INFINITY);
+                if let (false, Some(c)) = (has_inf, count) {
+                    s.sample(sink, "_bucket", Some(("le", Extra::Float(f64::INFINITY))), *c);
                 }
-                Value::Summary {
-                    quantiles, sum, count, ..
-                } => {
-                    for q in quantiles {
-                        let ql = Some(("quantile", Extra::Float(q.quantile)));
-                        sample(out, name, "", labels, ql, q.value, ts);
-                    }
-                    sum_count(out, name, labels, *sum, *count, ts);
+                s.sum_count(sink, *sum, *count);
+            }
+            Value::Summary {
+                quantiles, sum, count, ..
+            } => {
+                for q in quantiles {
+                    s.sample(sink, "", Some(("quantile", Extra::Float(q.quantile))), q.value);
                 }
+                s.sum_count(sink, *sum, *count);
             }
         }
     }
 }
 
-fn sum_count(
-    out: &mut Vec<u8>,
-    name: &str,
-    labels: &mut SeriesLabels<'_>,
-    sum: Option<f64>,
-    count: Option<f64>,
+/// Writes the samples of one metric.
+struct Sampler<'a> {
+    name: &'a str,
+    labels: SeriesLabels<'a>,
     ts: Option<i64>,
-) {
-    if let Some(s) = sum {
-        sample(out, name, "_sum", labels, None, s, ts);
+    /// The longest line without an extra label.
+    max: usize,
+}
+
+impl Sampler<'_> {
+    #[inline(always)]
+    fn sample(&mut self, sink: &mut Sink<'_>, suffix: &str, extra: Option<(&str, Extra<'_>)>, value: f64) {
+        let Line { buf, pos, generation } = sink.line(self.max + extra_bound(extra));
+        let p = bytes(buf, pos, self.name.as_bytes());
+        let p = if suffix.is_empty() {
+            p
+        } else {
+            bytes(buf, p, suffix.as_bytes())
+        };
+        let p = self.labels.write(buf, p, generation, extra);
+        let p = byte(buf, p, b' ');
+        let mut p = line::float(buf, p, value);
+        if let Some(ts) = self.ts {
+            p = byte(buf, p, b' ');
+            p = line::int(buf, p, ts);
+        }
+        let p = byte(buf, p, b'\n');
+        sink.commit(p);
     }
-    if let Some(c) = count {
-        sample(out, name, "_count", labels, None, c, ts);
+
+    fn sum_count(&mut self, sink: &mut Sink<'_>, sum: Option<f64>, count: Option<f64>) {
+        if let Some(s) = sum {
+            self.sample(sink, "_sum", None, s);
+        }
+        if let Some(c) = count {
+            self.sample(sink, "_count", None, c);
+        }
+    }
+}
+
+/// Room for an extra label: its name, `=""`, the comma before it and the value (escaped, or a float).
+#[inline]
+pub(super) fn extra_bound(extra: Option<(&str, Extra<'_>)>) -> usize {
+    match extra {
+        None => 0,
+        Some((name, Extra::Str(s))) => name.len() + 2 * s.len() + 4,
+        Some((name, Extra::Float(_) | Extra::OmFloat(_))) => name.len() + 4 + super::float::FAST_LEN,
     }
 }
 
@@ -100,35 +149,12 @@ pub(super) enum Extra<'a> {
     Str(&'a str),
 }
 
-fn sample(
-    out: &mut Vec<u8>,
-    name: &str,
-    suffix: &str,
-    labels: &mut SeriesLabels<'_>,
-    extra: Option<(&str, Extra<'_>)>,
-    value: f64,
-    ts: Option<i64>,
-) {
-    out.extend_from_slice(name.as_bytes());
-    if !suffix.is_empty() {
-        out.extend_from_slice(suffix.as_bytes());
-    }
-    labels.write(out, extra);
-    out.push(b' ');
-    write_float(out, value);
-    if let Some(ts) = ts {
-        out.push(b' ');
-        write_int(out, ts);
-    }
-    out.push(b'\n');
-}
-
 /// The labels of one metric, written once: the later lines of a histogram or summary copy the first line's label
 /// pairs from the output instead of escaping them again.
 pub(super) struct SeriesLabels<'a> {
     labels: &'a Labels,
-    /// Where the first line's `a="1",b="2"` is in the output.
-    written: Option<(usize, usize)>,
+    /// Where the first line's `a="1",b="2"` is in the buffer, and the buffer's generation then.
+    written: Option<(u32, usize, usize)>,
 }
 
 impl<'a> SeriesLabels<'a> {
@@ -136,157 +162,79 @@ impl<'a> SeriesLabels<'a> {
         SeriesLabels { labels, written: None }
     }
 
-    /// Writes `{a="1",b="2"}` (nothing when there are no labels and no extra label), with the extra label last.
-    #[inline]
-    pub(super) fn write(&mut self, out: &mut Vec<u8>, extra: Option<(&str, Extra<'_>)>) {
+    /// Writes `{a="1",b="2"}` (nothing when there are no labels and no extra label), with the extra label last,
+    /// at `p` in a buffer of generation `generation`.
+    #[inline(always)]
+    pub(super) fn write(
+        &mut self,
+        buf: &mut [u8],
+        p: usize,
+        generation: u32,
+        extra: Option<(&str, Extra<'_>)>,
+    ) -> usize {
         if self.labels.is_empty() {
-            if let Some(extra) = extra {
-                out.push(b'{');
-                write_extra(out, extra);
-                out.push(b'}');
+            return match extra {
+                Some(extra) => {
+                    let p = byte(buf, p, b'{');
+                    let p = write_extra(buf, p, extra);
+                    byte(buf, p, b'}')
+                }
+                None => p,
+            };
+        }
+        let p = byte(buf, p, b'{');
+        let p = match self.written {
+            Some((g, start, end)) if g == generation => line::repeat(buf, p, start, end - start),
+            _ => {
+                let end = write_pairs(buf, p, self.labels);
+                self.written = Some((generation, p, end));
+                end
             }
-            return;
-        }
-        out.push(b'{');
-        match self.written {
-            Some((start, end)) => out.extend_from_within(start..end),
-            None => {
-                let start = out.len();
-                write_pairs(out, self.labels);
-                self.written = Some((start, out.len()));
+        };
+        let p = match extra {
+            Some(extra) => {
+                let p = byte(buf, p, b',');
+                write_extra(buf, p, extra)
             }
-        }
-        if let Some(extra) = extra {
-            out.push(b',');
-            write_extra(out, extra);
-        }
-        out.push(b'}');
+            None => p,
+        };
+        byte(buf, p, b'}')
     }
 }
 
 /// Writes `a="1",b="2"`.
-#[inline]
-fn write_pairs(out: &mut Vec<u8>, labels: &Labels) {
+#[inline(always)]
+fn write_pairs(buf: &mut [u8], mut p: usize, labels: &Labels) -> usize {
     let mut first = true;
-    for l in labels {
+    for label in labels {
         if !first {
-            out.push(b',');
+            p = byte(buf, p, b',');
         }
         first = false;
-        out.extend_from_slice(l.name.as_bytes());
-        out.extend_from_slice(b"=\"");
-        escape_label_value(out, &l.value);
-        out.push(b'"');
+        p = bytes(buf, p, label.name.as_bytes());
+        p = lit(buf, p, b"=\"");
+        p = line::label_value(buf, p, &label.value);
+        p = byte(buf, p, b'"');
     }
+    p
 }
 
 /// Writes `name="value"` of an extra label.
-fn write_extra(out: &mut Vec<u8>, (name, value): (&str, Extra<'_>)) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"=\"");
-    match value {
-        Extra::Float(f) => write_float(out, f),
-        Extra::OmFloat(f) => super::float::write_om_float(out, f),
-        Extra::Str(s) => escape_label_value(out, s),
-    }
-    out.push(b'"');
+#[inline]
+fn write_extra(buf: &mut [u8], p: usize, (name, value): (&str, Extra<'_>)) -> usize {
+    let p = bytes(buf, p, name.as_bytes());
+    let p = lit(buf, p, b"=\"");
+    let p = match value {
+        Extra::Float(f) => line::float(buf, p, f),
+        Extra::OmFloat(f) => line::om_float(buf, p, f),
+        Extra::Str(s) => line::label_value(buf, p, s),
+    };
+    byte(buf, p, b'"')
 }
 
 /// Writes `{a="1",b="2"}` (nothing when there are no labels), as exemplars need.
-pub(super) fn write_labels(out: &mut Vec<u8>, labels: &Labels) {
-    SeriesLabels::new(labels).write(out, None);
-}
-
-/// Escapes a label value: `\` -> `\\`, `"` -> `\"`, newline -> `\n`.
-///
-/// Values are copied eight bytes at a time while a filter looks for bytes that may need escaping (below `#`, or
-/// `\`); the last partial word is copied as the overlapping last eight bytes. Only when the filter hits is the
-/// copy undone and the value escaped byte by byte.
-#[inline]
-pub(super) fn escape_label_value(out: &mut Vec<u8>, v: &str) {
-    let bytes = v.as_bytes();
-    let start = out.len();
-    if copy_unless_special(out, bytes) {
-        return;
-    }
-    out.truncate(start);
-    for &c in bytes {
-        match c {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            _ => out.push(c),
-        }
-    }
-}
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// High bits set for bytes of `x` that may need escaping: below `#` (0x23: newline, `"`, also space and
-/// controls) or equal to `\`. The lowest such byte is always flagged; a flag above it may be spurious, and a
-/// spurious flag only sends the value to the exact path.
-#[inline]
-fn maybe_special(x: u64) -> u64 {
-    let low = x.wrapping_sub(ONES * 0x23) & !x;
-    let y = x ^ (ONES * u64::from(b'\\'));
-    let backslash = y.wrapping_sub(ONES) & !y;
-    (low | backslash) & HIGHS
-}
-
-/// Appends `bytes` and returns true, or returns false (having appended some of it) when a byte may need escaping.
-#[inline]
-fn copy_unless_special(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
-    let n = bytes.len();
-    if n >= 8 {
-        let mut flags = 0;
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            flags |= maybe_special(u64::from_le_bytes(word));
-            out.extend_from_slice(&word);
-        }
-        let rem = chunks.remainder().len();
-        if rem != 0 {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(&bytes[n - 8..]);
-            flags |= maybe_special(u64::from_le_bytes(word));
-            out.truncate(out.len() + rem - 8);
-            out.extend_from_slice(&word);
-        }
-        flags == 0
-    } else if n >= 4 {
-        let mut lo = [0u8; 4];
-        let mut hi = [0u8; 4];
-        lo.copy_from_slice(&bytes[..4]);
-        hi.copy_from_slice(&bytes[n - 4..]);
-        let word = u64::from(u32::from_le_bytes(lo)) | u64::from(u32::from_le_bytes(hi)) << 32;
-        out.extend_from_slice(&lo);
-        out.truncate(out.len() + n - 8);
-        out.extend_from_slice(&hi);
-        maybe_special(word) == 0
-    } else {
-        for &c in bytes {
-            if c < 0x23 || c == b'\\' {
-                return false;
-            }
-            out.push(c);
-        }
-        true
-    }
-}
-
-/// Escapes HELP text: `\` -> `\\`, newline -> `\n`, and for OpenMetrics also `"` -> `\"`.
-pub(super) fn escape_help(out: &mut Vec<u8>, v: &str, quote: bool) {
-    for &c in v.as_bytes() {
-        match c {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'"' if quote => out.extend_from_slice(b"\\\""),
-            _ => out.push(c),
-        }
-    }
+pub(super) fn write_labels(buf: &mut [u8], p: usize, labels: &Labels) -> usize {
+    SeriesLabels::new(labels).write(buf, p, 0, None)
 }
 
 #[cfg(test)]
@@ -405,45 +353,6 @@ mod tests {
             enc(st),
             "# TYPE state gauge\nstate{state=\"a\"} 1\nstate{state=\"b\"} 0\n"
         );
-    }
-
-    #[test]
-    fn word_copy_and_escape_agree_with_a_plain_scan() {
-        let alphabet = [b'a', b'\\', b'"', b'\n', 0x80, 0xff, b'0', 0x5c ^ 0x80];
-        let mut x = 0x9E37_79B9u64;
-        for len in 0..40 {
-            for _ in 0..200 {
-                let v: Vec<u8> = (0..len)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        if x % 5 == 0 {
-                            alphabet[(x >> 8) as usize % alphabet.len()]
-                        } else {
-                            b'x'
-                        }
-                    })
-                    .collect();
-                let plain = v.iter().any(|c| matches!(c, b'\\' | b'"' | b'\n'));
-                let mut out = b"x".to_vec();
-                escape_label_value(&mut out, std::str::from_utf8(&v).unwrap_or(""));
-                if std::str::from_utf8(&v).is_ok() {
-                    let mut want = b"x".to_vec();
-                    for &c in &v {
-                        match c {
-                            b'\\' => want.extend_from_slice(b"\\\\"),
-                            b'"' => want.extend_from_slice(b"\\\""),
-                            b'\n' => want.extend_from_slice(b"\\n"),
-                            _ => want.push(c),
-                        }
-                    }
-                    assert_eq!(out, want, "{v:?}");
-                }
-                let any = v.iter().any(|&c| c < 0x23 || c == b'\\');
-                assert_eq!(!copy_unless_special(&mut Vec::new(), &v), any, "{v:?} plain={plain}");
-            }
-        }
     }
 
     #[test]
