@@ -47,25 +47,47 @@ fn append_prefix(out: &mut Vec<u8>, buf: &[u8; FAST_LEN], n: usize) {
 /// Formats the common cases into `buf` and returns the length, or 0 when `v` needs the general path: values below
 /// 1e6 with at most three decimals (integers among them; `om` adds `.0` to those), and integers below 2^53 in
 /// exponent form.
+///
+/// Both tests work on the bits of `v` in integer arithmetic: `|v| = mant * 2^-k` with a 53-bit `mant`, so
+/// `1000 |v|` is `mant * 1000 * 2^-k` exactly and the nearest integer is a shift away. Float conversions and a
+/// division would sit in the dependency chain of every number.
 #[inline]
 pub(super) fn fast_float(buf: &mut [u8; FAST_LEN], v: f64, om: bool) -> usize {
+    const FRACTION: u64 = (1 << 52) - 1;
     buf[0] = b'-';
-    let p = usize::from(v.is_sign_negative());
-    let a = v.abs();
-    // Casts through i64, not u64: on baseline x86-64 the conversions between f64 and u64 are branchy sequences.
-    if a < 1e6 {
-        // Round half up by cast (no libm call); a wrong neighbour would fail the exactness check. In this range
-        // distinct three-decimal numbers are far more than one ulp apart, so `m / 1000` (IEEE division is
-        // correctly rounded) is `a` only when it is `a`'s shortest form, which Go's `'g'` writes here.
-        let m = (a * 1000.0 + 0.5) as i64;
-        if m as f64 / 1000.0 == a {
-            return put_millis(buf, p, m as u64, om);
+    let bits = v.to_bits();
+    let p = (bits >> 63) as usize;
+    let biased = ((bits >> 52) & 0x7FF) as i32;
+    let mant = (bits & FRACTION) | (1 << 52);
+    // |v| = mant * 2^-k.
+    let k = 1075 - biased;
+    if v.abs() < 1e6 {
+        if bits << 1 == 0 {
+            return put_millis(buf, p, 0, om);
         }
-    } else if a < 9_007_199_254_740_992.0 {
-        let i = a as i64;
-        if i as f64 == a {
-            return put_large_integer(buf, p, i as u64);
+        // Below 1e6, k >= 33; above 62 the value is below 2^-10, under one thousandth.
+        if (33..=62).contains(&k) {
+            let prod = mant * 1000;
+            let q = prod >> k;
+            let low = prod & ((1 << k) - 1);
+            // `m` is `1000 |v|` rounded half up; `m / 1000` reads back as `v` when it is within half an ulp of
+            // `v`, that is when `|m * 2^k - prod| <= 500` (it is never exactly 500: `m / 1000` would be a
+            // dyadic rational then, exactly representable, and the distance 0). In this range distinct
+            // three-decimal numbers are far more than one ulp apart, so `m / 1000` is then the shortest form,
+            // which Go's `'g'` writes here.
+            let half = 1 << (k - 1);
+            let (m, off) = if low >= half { (q + 1, (1 << k) - low) } else { (q, low) };
+            if off <= 500 {
+                return put_millis(buf, p, m, om);
+            }
         }
+    } else if (0..=33).contains(&k) && mant & ((1u64 << k) - 1) == 0 {
+        // An integer from 1e6 to 2^53.
+        return put_large_integer(buf, p, mant >> k);
+    } else if biased == 0x7FF && bits & FRACTION == 0 {
+        // `+Inf` for the `le` label of the last bucket.
+        buf[..4].copy_from_slice(if p == 0 { b"+Inf" } else { b"-Inf" });
+        return 4;
     }
     0
 }

@@ -150,28 +150,52 @@ pub(super) fn lit<const N: usize>(buf: &mut [u8], p: usize, s: &[u8; N]) -> usiz
 /// Any bytes, copied in words (overlapping at the end) instead of through `memcpy`.
 #[inline(always)]
 pub(super) fn bytes(buf: &mut [u8], p: usize, s: &[u8]) -> usize {
+    if let Some(dst) = buf.get_mut(p..p + s.len()) {
+        copy_exact(dst, s);
+    }
+    p + s.len()
+}
+
+/// Copies `s` into `dst` of the same length, in words over the exact destination so that no bounds check is
+/// left inside.
+#[inline(always)]
+fn copy_exact(dst: &mut [u8], s: &[u8]) {
     let n = s.len();
     if n >= 16 {
-        let mut i = 0;
-        while i + 16 <= n {
-            buf[p + i..p + i + 16].copy_from_slice(&s[i..i + 16]);
-            i += 16;
+        let mut d = dst.chunks_exact_mut(16);
+        for (d, s) in (&mut d).zip(s.chunks_exact(16)) {
+            d.copy_from_slice(s);
         }
-        if i < n {
-            buf[p + n - 16..p + n].copy_from_slice(&s[n - 16..]);
+        if !d.into_remainder().is_empty() {
+            copy_last::<16>(dst, s);
         }
     } else if n >= 8 {
-        buf[p..p + 8].copy_from_slice(&s[..8]);
-        buf[p + n - 8..p + n].copy_from_slice(&s[n - 8..]);
+        copy_first::<8>(dst, s);
+        copy_last::<8>(dst, s);
     } else if n >= 4 {
-        buf[p..p + 4].copy_from_slice(&s[..4]);
-        buf[p + n - 4..p + n].copy_from_slice(&s[n - 4..]);
+        copy_first::<4>(dst, s);
+        copy_last::<4>(dst, s);
     } else if n > 0 {
-        buf[p] = s[0];
-        buf[p + n / 2] = s[n / 2];
-        buf[p + n - 1] = s[n - 1];
+        dst[0] = s[0];
+        dst[n / 2] = s[n / 2];
+        dst[n - 1] = s[n - 1];
     }
-    p + n
+}
+
+/// Copies the first `N` bytes of `s` to `dst` (both at least `N` long).
+#[inline(always)]
+fn copy_first<const N: usize>(dst: &mut [u8], s: &[u8]) {
+    if let (Some(d), Some(s)) = (dst.first_chunk_mut::<N>(), s.first_chunk::<N>()) {
+        *d = *s;
+    }
+}
+
+/// Copies the last `N` bytes of `s` to the last `N` of `dst` (both at least `N` long).
+#[inline(always)]
+fn copy_last<const N: usize>(dst: &mut [u8], s: &[u8]) {
+    if let (Some(d), Some(s)) = (dst.last_chunk_mut::<N>(), s.last_chunk::<N>()) {
+        *d = *s;
+    }
 }
 
 /// Copies `len` bytes written earlier at `from` (before `p`) to `p`, 16 at a time: the last copy may run past
@@ -302,36 +326,37 @@ fn maybe_special(x: u64) -> u64 {
 #[inline(always)]
 fn copy_plain(buf: &mut [u8], p: usize, s: &[u8]) -> bool {
     let n = s.len();
+    let Some(dst) = buf.get_mut(p..p + n) else {
+        return false;
+    };
     if n >= 8 {
         let mut flags = 0;
-        let mut i = 0;
-        while i + 8 <= n {
+        let mut d = dst.chunks_exact_mut(8);
+        for (d, s) in (&mut d).zip(s.chunks_exact(8)) {
             let mut w = [0u8; 8];
-            w.copy_from_slice(&s[i..i + 8]);
+            w.copy_from_slice(s);
             flags |= maybe_special(u64::from_le_bytes(w));
-            buf[p + i..p + i + 8].copy_from_slice(&w);
-            i += 8;
+            d.copy_from_slice(&w);
         }
-        if i < n {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&s[n - 8..]);
-            flags |= maybe_special(u64::from_le_bytes(w));
-            buf[p + n - 8..p + n].copy_from_slice(&w);
+        if !d.into_remainder().is_empty()
+            && let (Some(d), Some(s)) = (dst.last_chunk_mut::<8>(), s.last_chunk::<8>())
+        {
+            flags |= maybe_special(u64::from_le_bytes(*s));
+            *d = *s;
         }
         flags == 0
     } else if n >= 4 {
-        let mut lo = [0u8; 4];
-        let mut hi = [0u8; 4];
-        lo.copy_from_slice(&s[..4]);
-        hi.copy_from_slice(&s[n - 4..]);
-        buf[p..p + 4].copy_from_slice(&lo);
-        buf[p + n - 4..p + n].copy_from_slice(&hi);
-        maybe_special(u64::from(u32::from_le_bytes(lo)) | u64::from(u32::from_le_bytes(hi)) << 32) == 0
+        let (Some(lo), Some(hi)) = (s.first_chunk::<4>(), s.last_chunk::<4>()) else {
+            return false;
+        };
+        copy_first::<4>(dst, s);
+        copy_last::<4>(dst, s);
+        maybe_special(u64::from(u32::from_le_bytes(*lo)) | u64::from(u32::from_le_bytes(*hi)) << 32) == 0
     } else {
         let mut ok = true;
-        for (i, &c) in s.iter().enumerate() {
+        for (d, &c) in dst.iter_mut().zip(s) {
             ok &= c >= 0x23 && c != b'\\';
-            buf[p + i] = c;
+            *d = c;
         }
         ok
     }
