@@ -245,9 +245,11 @@ impl Web {
         };
         let deadline = self.deadline(req);
         let web = self.clone();
-        let gathered = tokio::task::spawn_blocking(move || {
+        // A task of its own (on the same runtime thread), so a panicking scraper is a 500 and not a dropped
+        // connection.
+        let gathered = tokio::spawn(async move {
             let mut families = match client {
-                Some(client) => web.exporter.scrape(&client, &collect, deadline),
+                Some(client) => web.exporter.scrape(&client, &collect, deadline).await,
                 None => crate::exporter::down(),
             };
             web.own_metrics(&mut families);
@@ -321,7 +323,7 @@ impl Web {
         let collect = query_values(query, "collect[]");
         let deadline = self.deadline(req);
         let web = self.clone();
-        let gathered = tokio::task::spawn_blocking(move || web.exporter.scrape(&client, &collect, deadline)).await;
+        let gathered = tokio::spawn(async move { web.exporter.scrape(&client, &collect, deadline).await }).await;
         self.respond(req, gathered)
     }
 
@@ -329,19 +331,17 @@ impl Web {
         if method != Method::POST && method != Method::GET && method != Method::PUT {
             return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n".to_string());
         }
-        let source = self.source.clone();
-        let loaded = tokio::task::spawn_blocking(move || source.load()).await;
-        match loaded {
-            Ok(Ok(cnf)) => {
+        // A small file, read right here: a blocking thread would keep a malloc arena for the process's life.
+        match self.source.load() {
+            Ok(cnf) => {
                 *self.cnf.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(cnf);
                 tracing::info!(file = %self.source.path.display(), "Reloaded host config");
                 text(StatusCode::OK, "ok".to_string())
             }
-            Ok(Err(err)) => {
+            Err(err) => {
                 tracing::warn!(file = %self.source.path.display(), err = %err, "Error reloading host config");
                 text(StatusCode::INTERNAL_SERVER_ERROR, format!("{err}\n"))
             }
-            Err(join) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("reload failed: {join}\n")),
         }
     }
 
