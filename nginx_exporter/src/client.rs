@@ -111,7 +111,7 @@ pub struct Client {
     user_agent: String,
     authorization: Option<String>,
     /// Connections kept from earlier fetches (at most [`MAX_IDLE`]), the most recently used last.
-    idle: Mutex<Vec<Box<dyn http1::Timed>>>,
+    idle: Mutex<Vec<http1::Conn>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -165,7 +165,7 @@ impl Client {
         let response = match response {
             Some(r) => r,
             None => self
-                .exchange(self.connect(deadline)?, deadline)
+                .exchange(http1::Conn::new(self.connect(deadline)?), deadline)
                 .map_err(|source| FetchError::Http { uri: uri(), source })?,
         };
         if response.status != 200 {
@@ -184,9 +184,9 @@ impl Client {
 
     /// One request on `conn`, which is kept for a later fetch when the response allows it and fewer than
     /// [`MAX_IDLE`] are kept.
-    fn exchange(&self, mut conn: Box<dyn http1::Timed>, deadline: Instant) -> Result<http1::Response, HttpError> {
+    fn exchange(&self, mut conn: http1::Conn, deadline: Instant) -> Result<http1::Response, HttpError> {
         let response = http1::get(
-            conn.as_mut(),
+            &mut conn,
             deadline,
             &self.target.path,
             &self.target.host_header,
