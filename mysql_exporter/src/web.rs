@@ -14,7 +14,7 @@
 //! Both scrape endpoints honour `X-Prometheus-Scrape-Timeout-Seconds` less `--timeout-offset` as the scrape's
 //! deadline (see [`scrape_timeout`]) and share `--web.max-requests` (503 beyond it, as the runtime does).
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -112,6 +112,9 @@ pub struct Web {
     landing: Option<Bytes>,
     /// `--web.max-requests` (0: no limit) as permits shared by `/metrics` and `/probe`.
     limit: Option<(Arc<tokio::sync::Semaphore>, usize)>,
+    /// The size of the last encoded response: the next body is allocated at about that size at once rather than
+    /// grown by doubling (which copies it and briefly holds both halves).
+    body_hint: AtomicUsize,
 }
 
 /// Settings of [`Web::new`].
@@ -157,6 +160,7 @@ impl Web {
                     settings.max_requests,
                 )
             }),
+            body_hint: AtomicUsize::new(8 * 1024),
         }
     }
 
@@ -364,8 +368,11 @@ impl Web {
         };
         let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok());
         let format: Format = encode::negotiate(accept);
-        let mut body = Vec::with_capacity(8 * 1024);
+        let hint = self.body_hint.load(Ordering::Relaxed);
+        let mut body = Vec::with_capacity(hint + hint / 16);
         encode::encode(&families, format, &mut body);
+        drop(families);
+        self.body_hint.store(body.len(), Ordering::Relaxed);
         let gzip = gzip_accepted(req.headers().get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()));
         if gzip {
             use std::io::Write as _;
