@@ -66,7 +66,9 @@ pub struct Conn {
 
 impl std::fmt::Debug for Conn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Conn").field("timeout", &self.timeout).finish_non_exhaustive()
+        f.debug_struct("Conn")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
     }
 }
 
