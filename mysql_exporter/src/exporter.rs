@@ -2,14 +2,11 @@
 //! per-scraper `mysql_exporter_collector_{success,duration_seconds}`, disconnect. `/metrics` and `/probe` both
 //! come here (see [`crate::web`]), each with the server and credentials it resolved.
 //!
-//! # Async bridge
+//! # Where scrapes run
 //!
-//! The driver (`mysql_async`) is async; scrapers are sync. [`Exporter::scrape`] runs on a blocking thread (the
-//! web handlers call it through `tokio::task::spawn_blocking`), where it drives the driver on a current-thread
-//! runtime of that thread's own, kept for the thread's life: the connection is the scrape's alone, so its I/O
-//! is polled right on the thread that waits for it, without waking the server's runtime thread and back for
-//! every query. `block_on` must never be called from an async context (it would panic), which `spawn_blocking`
-//! guarantees.
+//! [`Exporter::scrape`] is a future the web handlers spawn as a task on the HTTP runtime (one thread): the driver
+//! (`mysql_async`) and the scrapers are async, so while one scrape waits for the server others go on, without a
+//! thread per scrape. Extra threads would each get a malloc arena that keeps its peak size.
 //!
 //! # Failures and the deadline
 //!
@@ -26,7 +23,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{ClientIdentity, Conn, OptsBuilder, SslOpts, Value};
 
 use crate::config::ClientConfig;
-use crate::scraper::{Families, Query, Rows, ScrapeError, Scraper, ServerInfo, Spec};
+use crate::scraper::{Families, Query, QueryFuture, Rows, ScrapeError, Scraper, ServerInfo, Spec};
 
 /// How long connecting (TCP, TLS, authentication, session settings and the version query) may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -89,12 +86,17 @@ impl Exporter {
     }
 
     /// Scrapes the server `client` names with the scrapers `collect` selects (see [`Exporter::select`]), within
-    /// `deadline` if one is given. Blocks: call from a blocking thread. Families come sorted by name.
-    pub fn scrape(&self, client: &ClientConfig, collect: &[String], deadline: Option<Instant>) -> Vec<MetricFamily> {
+    /// `deadline` if one is given. Families come sorted by name.
+    pub async fn scrape(
+        &self,
+        client: &ClientConfig,
+        collect: &[String],
+        deadline: Option<Instant>,
+    ) -> Vec<MetricFamily> {
         let mut out = Vec::new();
         let start = Instant::now();
         let mut fams = Families::new();
-        let mut session = match self.connect(client, deadline) {
+        let mut session = match self.connect(client, deadline).await {
             Ok(session) => session,
             Err(err) => {
                 tracing::error!(target = %client.target(), err = %err, "Error opening connection to database");
@@ -115,7 +117,7 @@ impl Exporter {
                 conn: &mut session.conn,
                 deadline,
             };
-            let ok = match scraper.scrape(&mut db, &session.server, &mut out) {
+            let ok = match scraper.scrape(&mut db, &session.server, &mut out).await {
                 Ok(()) => true,
                 Err(err) => {
                     out.truncate(mark);
@@ -127,31 +129,28 @@ impl Exporter {
             add_timing(&mut fams, &format!("collect.{}", spec.name), Some(ok), began.elapsed());
             fams.finish(&mut out);
         }
-        let _ = block_on(tokio::time::timeout(Duration::from_secs(2), session.conn.disconnect()));
+        let _ = tokio::time::timeout(Duration::from_secs(2), session.conn.disconnect()).await;
         merge_sorted(out)
     }
 
     /// Connects, applies the session settings and reads the server version.
-    fn connect(&self, client: &ClientConfig, deadline: Option<Instant>) -> Result<Session, String> {
+    async fn connect(&self, client: &ClientConfig, deadline: Option<Instant>) -> Result<Session, String> {
         let opts = opts(client, &self.session);
         let mut limit = CONNECT_TIMEOUT;
         if let Some(d) = deadline {
             limit = limit.min(d.saturating_duration_since(Instant::now()));
         }
-        block_on(async {
-            let work = async {
-                let mut conn = Conn::new(opts).await.map_err(|e| e.to_string())?;
-                let version: Option<String> = conn.query_first("SELECT @@version").await.map_err(|e| e.to_string())?;
-                let version = version.unwrap_or_default();
-                let server =
-                    ServerInfo::parse(&version).ok_or_else(|| format!("could not parse version from {version:?}"))?;
-                Ok(Session { conn, server })
-            };
-            tokio::time::timeout(limit, work)
-                .await
-                .map_err(|_| format!("timed out after {limit:?}"))?
-        })
-        .map_err(|e| e.to_string())?
+        let work = async {
+            let mut conn = Conn::new(opts).await.map_err(|e| e.to_string())?;
+            let version: Option<String> = conn.query_first("SELECT @@version").await.map_err(|e| e.to_string())?;
+            let version = version.unwrap_or_default();
+            let server =
+                ServerInfo::parse(&version).ok_or_else(|| format!("could not parse version from {version:?}"))?;
+            Ok(Session { conn, server })
+        };
+        tokio::time::timeout(limit, work)
+            .await
+            .map_err(|_| format!("timed out after {limit:?}"))?
     }
 }
 
@@ -223,33 +222,14 @@ pub fn merge_by_name(mut families: Vec<MetricFamily>) -> Vec<MetricFamily> {
     out
 }
 
-thread_local! {
-    /// This thread's runtime for the driver (see the module docs); `None` if it could not be built.
-    static LOCAL: Option<tokio::runtime::Runtime> = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|err| tracing::error!(err = %err, "cannot build a scrape runtime"))
-        .ok();
-}
-
-/// Why [`block_on`] could not run a future.
-#[derive(Debug, thiserror::Error)]
-#[error("no runtime for the MySQL driver on this thread")]
-pub struct NoRuntime;
-
-/// Runs `future` to completion on this thread's runtime.
-fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, NoRuntime> {
-    LOCAL.with(|rt| rt.as_ref().map(|rt| rt.block_on(future)).ok_or(NoRuntime))
-}
-
-/// [`Query`] on a live connection, blocking on this thread's runtime.
+/// [`Query`] on a live connection.
 struct LiveDb<'a> {
     conn: &'a mut Conn,
     deadline: Option<Instant>,
 }
 
 impl Query for LiveDb<'_> {
-    fn query(&mut self, sql: &str) -> Result<Rows, ScrapeError> {
+    fn query<'a>(&'a mut self, sql: &'a str) -> QueryFuture<'a> {
         let err = |e: mysql_async::Error| ScrapeError::Query {
             query: sql.to_string(),
             message: e.to_string(),
@@ -269,18 +249,14 @@ impl Query for LiveDb<'_> {
             result.drop_result().await.map_err(err)?;
             Ok(Rows { columns, rows })
         };
-        let out = block_on(async move {
+        Box::pin(async move {
             match deadline {
                 None => work.await,
                 Some(d) => tokio::time::timeout_at(d.into(), work)
                     .await
                     .map_err(|_| ScrapeError::Deadline { query: sql.to_string() })?,
             }
-        });
-        out.map_err(|e| ScrapeError::Query {
-            query: sql.to_string(),
-            message: e.to_string(),
-        })?
+        })
     }
 }
 
@@ -385,8 +361,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn unreachable_server_is_up_zero() {
+    #[tokio::test]
+    async fn unreachable_server_is_up_zero() {
         // A port that was just free: nothing listens there.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -405,7 +381,7 @@ mod tests {
         let e = exporter(&[]);
         // Whole scrape and a collect[] selection: only mysql_up, nothing from the scrapers.
         for filter in [vec![], vec!["global_status".to_string()]] {
-            let out = e.scrape(&client, &filter, None);
+            let out = e.scrape(&client, &filter, None).await;
             assert_eq!(out.len(), 1);
             assert_eq!(out[0].name, "mysql_up");
             assert_eq!(out[0].help.as_deref(), Some(UP_HELP));
@@ -413,7 +389,7 @@ mod tests {
         }
         // A deadline already past: down at once.
         let began = Instant::now();
-        let out = e.scrape(&client, &[], Some(Instant::now()));
+        let out = e.scrape(&client, &[], Some(Instant::now())).await;
         assert_eq!(out[0].metrics[0].value, exposition::Value::Gauge(0.0));
         assert!(began.elapsed() < Duration::from_secs(2));
     }

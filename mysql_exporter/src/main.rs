@@ -14,8 +14,8 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// target): `/metrics` is served by [`Web`], which needs the request's headers and parameters.
 const UNREACHABLE_PATH: &str = "/ runtime metrics";
 
-/// One runtime thread for HTTP: scrapes run on the blocking pool with their own per-thread runtimes (see
-/// `exporter`), so worker threads would only add memory.
+/// One runtime thread for HTTP and scrapes: scrapes are async tasks that mostly wait for the server (see
+/// `exporter`), so more threads would only add memory.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let matches = cli::command(VERSION).get_matches();

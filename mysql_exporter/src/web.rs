@@ -14,7 +14,7 @@
 //! Both scrape endpoints honour `X-Prometheus-Scrape-Timeout-Seconds` less `--timeout-offset` as the scrape's
 //! deadline (see [`scrape_timeout`]) and share `--web.max-requests` (503 beyond it, as the runtime does).
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -112,6 +112,9 @@ pub struct Web {
     landing: Option<Bytes>,
     /// `--web.max-requests` (0: no limit) as permits shared by `/metrics` and `/probe`.
     limit: Option<(Arc<tokio::sync::Semaphore>, usize)>,
+    /// The size of the last encoded response: the next body is allocated at about that size at once rather than
+    /// grown by doubling (which copies it and briefly holds both halves).
+    body_hint: AtomicUsize,
 }
 
 /// Settings of [`Web::new`].
@@ -157,6 +160,7 @@ impl Web {
                     settings.max_requests,
                 )
             }),
+            body_hint: AtomicUsize::new(8 * 1024),
         }
     }
 
@@ -245,9 +249,11 @@ impl Web {
         };
         let deadline = self.deadline(req);
         let web = self.clone();
-        let gathered = tokio::task::spawn_blocking(move || {
+        // A task of its own (on the same runtime thread), so a panicking scraper is a 500 and not a dropped
+        // connection.
+        let gathered = tokio::spawn(async move {
             let mut families = match client {
-                Some(client) => web.exporter.scrape(&client, &collect, deadline),
+                Some(client) => web.exporter.scrape(&client, &collect, deadline).await,
                 None => crate::exporter::down(),
             };
             web.own_metrics(&mut families);
@@ -321,7 +327,7 @@ impl Web {
         let collect = query_values(query, "collect[]");
         let deadline = self.deadline(req);
         let web = self.clone();
-        let gathered = tokio::task::spawn_blocking(move || web.exporter.scrape(&client, &collect, deadline)).await;
+        let gathered = tokio::spawn(async move { web.exporter.scrape(&client, &collect, deadline).await }).await;
         self.respond(req, gathered)
     }
 
@@ -329,19 +335,17 @@ impl Web {
         if method != Method::POST && method != Method::GET && method != Method::PUT {
             return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n".to_string());
         }
-        let source = self.source.clone();
-        let loaded = tokio::task::spawn_blocking(move || source.load()).await;
-        match loaded {
-            Ok(Ok(cnf)) => {
+        // A small file, read right here: a blocking thread would keep a malloc arena for the process's life.
+        match self.source.load() {
+            Ok(cnf) => {
                 *self.cnf.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(cnf);
                 tracing::info!(file = %self.source.path.display(), "Reloaded host config");
                 text(StatusCode::OK, "ok".to_string())
             }
-            Ok(Err(err)) => {
+            Err(err) => {
                 tracing::warn!(file = %self.source.path.display(), err = %err, "Error reloading host config");
                 text(StatusCode::INTERNAL_SERVER_ERROR, format!("{err}\n"))
             }
-            Err(join) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("reload failed: {join}\n")),
         }
     }
 
@@ -364,8 +368,11 @@ impl Web {
         };
         let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok());
         let format: Format = encode::negotiate(accept);
-        let mut body = Vec::with_capacity(8 * 1024);
+        let hint = self.body_hint.load(Ordering::Relaxed);
+        let mut body = Vec::with_capacity(hint + hint / 16);
         encode::encode(&families, format, &mut body);
+        drop(families);
+        self.body_hint.store(body.len(), Ordering::Relaxed);
         let gzip = gzip_accepted(req.headers().get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()));
         if gzip {
             use std::io::Write as _;

@@ -3,9 +3,10 @@
 //! A [`Client`] holds one scrape [`Target`] (`http://`, `https://` or `unix:/socket[:/path]`), the timeout and the
 //! shared TLS configuration. [`Client::fetch`] sends one `GET` with upstream's
 //! `User-Agent: NGINX-Prometheus-Exporter/v<version>`, requires status 200 and parses the body with
-//! [`stub_status::parse`]. Like Go's HTTP client it keeps the connection open for the next scrape when nginx
-//! allows it (so the exporter does not add one accepted connection per scrape) and retries once on a fresh
-//! connection when a kept one turns out to be closed. All of it is blocking: the exporter runtime calls
+//! [`stub_status::parse`]. Like Go's HTTP client it keeps connections open for the next scrapes when nginx
+//! allows it, up to [`MAX_IDLE`] of them as Go's default transport (so the exporter does not add one accepted
+//! connection per scrape, nor when scrapes overlap), and retries once on a fresh connection when a kept one turns
+//! out to be closed. All of it is blocking: the exporter runtime calls
 //! collectors on blocking threads.
 
 pub mod http1;
@@ -99,6 +100,9 @@ pub enum FetchError {
     },
 }
 
+/// How many idle connections a [`Client`] keeps (Go's `DefaultMaxIdleConnsPerHost`).
+pub const MAX_IDLE: usize = 2;
+
 /// Fetches one target's stub_status page.
 pub struct Client {
     target: Target,
@@ -106,8 +110,8 @@ pub struct Client {
     tls: Option<Arc<rustls::ClientConfig>>,
     user_agent: String,
     authorization: Option<String>,
-    /// The connection kept from the last fetch.
-    idle: Mutex<Option<Box<dyn http1::Timed>>>,
+    /// Connections kept from earlier fetches (at most [`MAX_IDLE`]), the most recently used last.
+    idle: Mutex<Vec<http1::Conn>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -139,7 +143,7 @@ impl Client {
             tls,
             user_agent: user_agent.into(),
             authorization,
-            idle: Mutex::new(None),
+            idle: Mutex::new(Vec::with_capacity(MAX_IDLE)),
         }
     }
 
@@ -152,7 +156,7 @@ impl Client {
     pub fn fetch(&self) -> Result<StubStatus, FetchError> {
         let uri = || self.target.uri.clone();
         let deadline = Instant::now() + self.timeout;
-        let kept = self.idle.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let kept = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut response = None;
         if let Some(conn) = kept {
             // A kept connection nginx has closed meanwhile fails at once; a GET is safe to repeat.
@@ -161,7 +165,7 @@ impl Client {
         let response = match response {
             Some(r) => r,
             None => self
-                .exchange(self.connect(deadline)?, deadline)
+                .exchange(http1::Conn::new(self.connect(deadline)?), deadline)
                 .map_err(|source| FetchError::Http { uri: uri(), source })?,
         };
         if response.status != 200 {
@@ -178,10 +182,11 @@ impl Client {
         })
     }
 
-    /// One request on `conn`, which is kept for the next fetch when the response allows it.
-    fn exchange(&self, mut conn: Box<dyn http1::Timed>, deadline: Instant) -> Result<http1::Response, HttpError> {
+    /// One request on `conn`, which is kept for a later fetch when the response allows it and fewer than
+    /// [`MAX_IDLE`] are kept.
+    fn exchange(&self, mut conn: http1::Conn, deadline: Instant) -> Result<http1::Response, HttpError> {
         let response = http1::get(
-            conn.as_mut(),
+            &mut conn,
             deadline,
             &self.target.path,
             &self.target.host_header,
@@ -189,7 +194,10 @@ impl Client {
             self.authorization.as_deref(),
         )?;
         if response.keep_alive {
-            *self.idle.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn);
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < MAX_IDLE {
+                idle.push(conn);
+            }
         }
         Ok(response)
     }
@@ -424,6 +432,36 @@ mod tests {
             assert_eq!(c.fetch().expect("fetch").requests, 4);
         }
         drop(c);
+        server.join().expect("server");
+    }
+
+    /// Two fetches at once, twice: both connections of the first round are kept and carry the second.
+    #[test]
+    fn keeps_two_connections_for_overlapping_fetches() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let uri = format!("http://{}/", listener.local_addr().expect("addr"));
+        let server = std::thread::spawn(move || {
+            let (mut a, _) = listener.accept().expect("accept");
+            let (mut b, _) = listener.accept().expect("accept");
+            for round in 0..2 {
+                // Both requests are read before either is answered, so the two fetches overlap.
+                assert!(read_request(&mut a), "round {round}: first connection closed");
+                assert!(read_request(&mut b), "round {round}: second connection closed");
+                a.write_all(PAGE).expect("write");
+                b.write_all(PAGE).expect("write");
+            }
+            listener.set_nonblocking(true).expect("nonblocking");
+            assert!(listener.accept().is_err(), "a third connection was opened");
+        });
+        let c = client(&uri, Duration::from_secs(5));
+        for _ in 0..2 {
+            std::thread::scope(|s| {
+                let fetches = [s.spawn(|| c.fetch()), s.spawn(|| c.fetch())];
+                for f in fetches {
+                    assert_eq!(f.join().expect("fetch thread").expect("fetch").requests, 4);
+                }
+            });
+        }
         server.join().expect("server");
     }
 

@@ -31,7 +31,7 @@
 //!     log: LogArgs,
 //! }
 //!
-//! #[tokio::main]
+//! #[tokio::main(flavor = "current_thread")]
 //! async fn main() -> anyhow::Result<()> {
 //!     // `with_listen_default` makes `--help` show the default; `default_listen` below is what the runtime uses
 //!     // when the flag is absent, so either one alone is enough for serving.

@@ -4,7 +4,7 @@
 
 use exposition::{Labels, MetricFamily, MetricType};
 
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, parse_go_float};
+use super::{Families, Query, ScrapeError, ScrapeFuture, Scraper, ServerInfo, fq_name, parse_go_float};
 
 /// The statement: the maximum is 2^(bits - 1) - 1, one bit more for unsigned types.
 pub const QUERY: &str = "SELECT table_schema, table_name, column_name, auto_increment, \
@@ -20,36 +20,43 @@ pub const QUERY: &str = "SELECT table_schema, table_name, column_name, auto_incr
 pub struct AutoIncrement;
 
 impl Scraper for AutoIncrement {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let rows = db.query(QUERY)?;
-        let mut fams = Families::new();
-        for row in &rows.rows {
-            let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
-            let num = |i: usize| {
-                parse_go_float(get(i)).ok_or_else(|| ScrapeError::Value {
-                    query: QUERY.to_string(),
-                    column: rows.columns.get(i).cloned().unwrap_or_default(),
-                    value: row.get(i).cloned().flatten().unwrap_or_else(|| "NULL".to_string()),
-                })
-            };
-            let labels = Labels::from_pairs([("schema", get(0)), ("table", get(1)), ("column", get(2))]);
-            fams.add(
-                &fq_name("info_schema", "auto_increment_column"),
-                MetricType::Gauge,
-                "The current value of an auto_increment column from information_schema.",
-                labels.clone(),
-                num(3)?,
-            );
-            fams.add(
-                &fq_name("info_schema", "auto_increment_column_max"),
-                MetricType::Gauge,
-                "The max value of an auto_increment column from information_schema.",
-                labels,
-                num(4)?,
-            );
-        }
-        fams.finish(out);
-        Ok(())
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let rows = db.query(QUERY).await?;
+            let mut fams = Families::new();
+            for row in &rows.rows {
+                let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
+                let num = |i: usize| {
+                    parse_go_float(get(i)).ok_or_else(|| ScrapeError::Value {
+                        query: QUERY.to_string(),
+                        column: rows.columns.get(i).cloned().unwrap_or_default(),
+                        value: row.get(i).cloned().flatten().unwrap_or_else(|| "NULL".to_string()),
+                    })
+                };
+                let labels = Labels::from_pairs([("schema", get(0)), ("table", get(1)), ("column", get(2))]);
+                fams.add(
+                    &fq_name("info_schema", "auto_increment_column"),
+                    MetricType::Gauge,
+                    "The current value of an auto_increment column from information_schema.",
+                    labels.clone(),
+                    num(3)?,
+                );
+                fams.add(
+                    &fq_name("info_schema", "auto_increment_column_max"),
+                    MetricType::Gauge,
+                    "The max value of an auto_increment column from information_schema.",
+                    labels,
+                    num(4)?,
+                );
+            }
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -57,6 +64,7 @@ impl Scraper for AutoIncrement {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
 
     #[test]
@@ -70,6 +78,7 @@ mod tests {
         let mut out = Vec::new();
         AutoIncrement
             .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         let l = "column=\"id\",schema=\"shop\",table=\"orders\"".to_string();
         let g = MetricType::Gauge;
@@ -85,6 +94,7 @@ mod tests {
         assert!(
             AutoIncrement
                 .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut Vec::new())
+                .ready()
                 .is_err()
         );
     }

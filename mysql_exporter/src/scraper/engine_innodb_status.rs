@@ -5,7 +5,7 @@
 
 use exposition::{Labels, MetricFamily, MetricType};
 
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name};
+use super::{Families, Query, ScrapeFuture, Scraper, ServerInfo, fq_name};
 
 /// The statement.
 pub const QUERY: &str = "SHOW ENGINE INNODB STATUS";
@@ -15,14 +15,21 @@ pub const QUERY: &str = "SHOW ENGINE INNODB STATUS";
 pub struct EngineInnodbStatus;
 
 impl Scraper for EngineInnodbStatus {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let rows = db.query(QUERY)?;
-        let status = rows
-            .column("Status")
-            .and_then(|i| rows.rows.first()?.get(i)?.clone())
-            .unwrap_or_default();
-        map_status(&status, out);
-        Ok(())
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let rows = db.query(QUERY).await?;
+            let status = rows
+                .column("Status")
+                .and_then(|i| rows.rows.first()?.get(i)?.clone())
+                .unwrap_or_default();
+            map_status(&status, out);
+            Ok(())
+        })
     }
 }
 
@@ -83,6 +90,7 @@ pub fn map_status(status: &str, out: &mut Vec<MetricFamily>) {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
 
     const SAMPLE: &str = "\n----------\nSEMAPHORES\n----------\nOS WAIT ARRAY INFO: reservation count 15\n\
@@ -99,6 +107,7 @@ mod tests {
         let mut out = Vec::new();
         EngineInnodbStatus
             .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         let g = MetricType::Gauge;
         assert_eq!(

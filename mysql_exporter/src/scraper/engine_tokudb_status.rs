@@ -4,7 +4,7 @@
 
 use exposition::{Labels, MetricFamily, MetricType};
 
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, parse_status};
+use super::{Families, Query, ScrapeFuture, Scraper, ServerInfo, fq_name, parse_status};
 
 /// The statement.
 pub const QUERY: &str = "SHOW ENGINE TOKUDB STATUS";
@@ -28,23 +28,30 @@ pub fn sanitize(name: &str) -> String {
 pub struct EngineTokudbStatus;
 
 impl Scraper for EngineTokudbStatus {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let rows = db.query(QUERY)?;
-        let mut fams = Families::new();
-        for row in &rows.rows {
-            let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
-            if let Some(value) = parse_status(get(2)) {
-                fams.add(
-                    &fq_name("engine_tokudb", &sanitize(get(1))),
-                    MetricType::Unknown,
-                    "Generic metric from SHOW ENGINE TOKUDB STATUS.",
-                    Labels::new(),
-                    value,
-                );
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let rows = db.query(QUERY).await?;
+            let mut fams = Families::new();
+            for row in &rows.rows {
+                let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
+                if let Some(value) = parse_status(get(2)) {
+                    fams.add(
+                        &fq_name("engine_tokudb", &sanitize(get(1))),
+                        MetricType::Unknown,
+                        "Generic metric from SHOW ENGINE TOKUDB STATUS.",
+                        Labels::new(),
+                        value,
+                    );
+                }
             }
-        }
-        fams.finish(out);
-        Ok(())
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -52,6 +59,7 @@ impl Scraper for EngineTokudbStatus {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
 
     #[test]
@@ -85,6 +93,7 @@ mod tests {
         let mut out = Vec::new();
         EngineTokudbStatus
             .scrape(&mut db, &ServerInfo::parse("5.7.40").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         assert_eq!(
             samples(&out),

@@ -12,7 +12,7 @@
 use exposition::{Labels, MetricFamily, MetricType};
 
 use super::{
-    Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, metric_name_part, parse_go_float, parse_status,
+    Families, Query, ScrapeFuture, Scraper, ServerInfo, fq_name, metric_name_part, parse_go_float, parse_status,
 };
 
 /// The statement.
@@ -72,14 +72,21 @@ const EVS_PARTS: [(&str, &str); 5] = [
 pub struct GlobalStatus;
 
 impl Scraper for GlobalStatus {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let rows = db.query(QUERY)?;
-        let pairs = rows
-            .rows
-            .iter()
-            .filter_map(|r| Some((r.first()?.as_deref()?, r.get(1)?.as_deref().unwrap_or(""))));
-        map_status(pairs, out);
-        Ok(())
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let rows = db.query(QUERY).await?;
+            let pairs = rows
+                .rows
+                .iter()
+                .filter_map(|r| Some((r.first()?.as_deref()?, r.get(1)?.as_deref().unwrap_or(""))));
+            map_status(pairs, out);
+            Ok(())
+        })
     }
 }
 
@@ -183,6 +190,7 @@ pub fn map_status<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>, out: 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::scraper::fake::Ready as _;
     use exposition::Value;
 
     /// A flattened sample: name, sorted `k="v"` labels, type, value.
@@ -327,7 +335,7 @@ pub(crate) mod tests {
         );
         let info = ServerInfo::parse("10.11.6-MariaDB").expect("v");
         let mut out = Vec::new();
-        GlobalStatus.scrape(&mut db, &info, &mut out).expect("scrape");
+        GlobalStatus.scrape(&mut db, &info, &mut out).ready().expect("scrape");
         assert_eq!(
             samples(&out),
             vec![(

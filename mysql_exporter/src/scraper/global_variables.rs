@@ -4,7 +4,7 @@
 
 use exposition::{Labels, MetricFamily, MetricType};
 
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, metric_name_part, parse_status};
+use super::{Families, Query, ScrapeFuture, Scraper, ServerInfo, fq_name, metric_name_part, parse_status};
 
 /// The statement.
 pub const QUERY: &str = "SHOW GLOBAL VARIABLES";
@@ -14,14 +14,21 @@ pub const QUERY: &str = "SHOW GLOBAL VARIABLES";
 pub struct GlobalVariables;
 
 impl Scraper for GlobalVariables {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let rows = db.query(QUERY)?;
-        let pairs = rows
-            .rows
-            .iter()
-            .filter_map(|r| Some((r.first()?.as_deref()?, r.get(1)?.as_deref().unwrap_or(""))));
-        map_variables(pairs, out);
-        Ok(())
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let rows = db.query(QUERY).await?;
+            let pairs = rows
+                .rows
+                .iter()
+                .filter_map(|r| Some((r.first()?.as_deref()?, r.get(1)?.as_deref().unwrap_or(""))));
+            map_variables(pairs, out);
+            Ok(())
+        })
     }
 }
 

@@ -7,7 +7,10 @@
 use clap::{Arg, ArgMatches};
 use exposition::{Labels, MetricFamily, MetricType};
 
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, bool_flag, bool_flag_value, fq_name, parse_go_float};
+use super::{
+    Families, Query, ScrapeError, ScrapeFuture, Scraper, ServerInfo, bool_flag, bool_flag_value, fq_name,
+    parse_go_float,
+};
 
 const DATABASE: &str = "collect.heartbeat.database";
 const TABLE: &str = "collect.heartbeat.table";
@@ -76,36 +79,43 @@ impl Heartbeat {
 }
 
 impl Scraper for Heartbeat {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let sql = self.query();
-        let rows = db.query(&sql)?;
-        let mut fams = Families::new();
-        for row in &rows.rows {
-            let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
-            let bad = |what: &str, v: &str| ScrapeError::Query {
-                query: sql.clone(),
-                message: format!("{what} {v:?} is not a number"),
-            };
-            let stored = parse_go_float(get(0)).ok_or_else(|| bad("stored timestamp", get(0)))?;
-            let now = parse_go_float(get(1)).ok_or_else(|| bad("current timestamp", get(1)))?;
-            let labels = Labels::from_pairs([("server_id", get(2))]);
-            fams.add(
-                &fq_name("heartbeat", "now_timestamp_seconds"),
-                MetricType::Gauge,
-                "Timestamp of the current server.",
-                labels.clone(),
-                now,
-            );
-            fams.add(
-                &fq_name("heartbeat", "stored_timestamp_seconds"),
-                MetricType::Gauge,
-                "Timestamp stored in the heartbeat table.",
-                labels,
-                stored,
-            );
-        }
-        fams.finish(out);
-        Ok(())
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let sql = self.query();
+            let rows = db.query(&sql).await?;
+            let mut fams = Families::new();
+            for row in &rows.rows {
+                let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
+                let bad = |what: &str, v: &str| ScrapeError::Query {
+                    query: sql.clone(),
+                    message: format!("{what} {v:?} is not a number"),
+                };
+                let stored = parse_go_float(get(0)).ok_or_else(|| bad("stored timestamp", get(0)))?;
+                let now = parse_go_float(get(1)).ok_or_else(|| bad("current timestamp", get(1)))?;
+                let labels = Labels::from_pairs([("server_id", get(2))]);
+                fams.add(
+                    &fq_name("heartbeat", "now_timestamp_seconds"),
+                    MetricType::Gauge,
+                    "Timestamp of the current server.",
+                    labels.clone(),
+                    now,
+                );
+                fams.add(
+                    &fq_name("heartbeat", "stored_timestamp_seconds"),
+                    MetricType::Gauge,
+                    "Timestamp stored in the heartbeat table.",
+                    labels,
+                    stored,
+                );
+            }
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -113,6 +123,7 @@ impl Scraper for Heartbeat {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
 
     #[test]
@@ -149,6 +160,7 @@ mod tests {
         );
         let mut out = Vec::new();
         h.scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         let g = MetricType::Gauge;
         assert_eq!(
@@ -171,6 +183,7 @@ mod tests {
         let mut db = FakeDb::default().with(&h.query(), &["a", "b", "c"], &[&[None, Some("1"), Some("1")]]);
         assert!(
             h.scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+                .ready()
                 .is_err()
         );
     }

@@ -3,7 +3,7 @@
 
 use exposition::{Labels, MetricFamily, MetricType};
 
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, parse_go_float};
+use super::{Families, Query, ScrapeFuture, Scraper, ServerInfo, fq_name, parse_go_float};
 
 /// The statement.
 pub const QUERY: &str = "SELECT page_size, compress_ops, compress_ops_ok, compress_time, uncompress_ops, \
@@ -43,35 +43,42 @@ const COLUMNS: [(&str, &str, &str); 5] = [
 pub struct InnodbCmp;
 
 impl Scraper for InnodbCmp {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let rows = db.query(QUERY)?;
-        let page = rows.require(QUERY, "page_size")?;
-        let idx = COLUMNS
-            .iter()
-            .map(|(c, _, _)| rows.require(QUERY, c))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut fams = Families::new();
-        for row in &rows.rows {
-            let page_size = row.get(page).cloned().flatten().unwrap_or_default();
-            for ((_, name, help), i) in COLUMNS.iter().zip(&idx) {
-                let v = row
-                    .get(*i)
-                    .cloned()
-                    .flatten()
-                    .as_deref()
-                    .and_then(parse_go_float)
-                    .unwrap_or(0.0);
-                fams.add(
-                    &fq_name("info_schema", name),
-                    MetricType::Counter,
-                    help,
-                    Labels::from_pairs([("page_size", page_size.as_str())]),
-                    v,
-                );
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let rows = db.query(QUERY).await?;
+            let page = rows.require(QUERY, "page_size")?;
+            let idx = COLUMNS
+                .iter()
+                .map(|(c, _, _)| rows.require(QUERY, c))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut fams = Families::new();
+            for row in &rows.rows {
+                let page_size = row.get(page).cloned().flatten().unwrap_or_default();
+                for ((_, name, help), i) in COLUMNS.iter().zip(&idx) {
+                    let v = row
+                        .get(*i)
+                        .cloned()
+                        .flatten()
+                        .as_deref()
+                        .and_then(parse_go_float)
+                        .unwrap_or(0.0);
+                    fams.add(
+                        &fq_name("info_schema", name),
+                        MetricType::Counter,
+                        help,
+                        Labels::from_pairs([("page_size", page_size.as_str())]),
+                        v,
+                    );
+                }
             }
-        }
-        fams.finish(out);
-        Ok(())
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -79,6 +86,7 @@ impl Scraper for InnodbCmp {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
 
     #[test]
@@ -98,6 +106,7 @@ mod tests {
         let mut out = Vec::new();
         InnodbCmp
             .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         let c = MetricType::Counter;
         let l = "page_size=\"1024\"".to_string();

@@ -6,7 +6,7 @@
 
 use exposition::{Labels, MetricFamily, MetricType};
 
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, metric_name_part, parse_go_float};
+use super::{Families, Query, ScrapeFuture, Scraper, ServerInfo, fq_name, metric_name_part, parse_go_float};
 
 /// The statement for MySQL and MariaDB before 10.5.
 pub const QUERY: &str =
@@ -33,22 +33,29 @@ const SUB: &str = "info_schema";
 pub struct InnodbMetrics;
 
 impl Scraper for InnodbMetrics {
-    fn scrape(&self, db: &mut dyn Query, server: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let sql = query(server);
-        let rows = db.query(sql)?;
-        let cols = ["name", "subsystem", "type", "comment", "count"]
-            .map(|c| rows.require(sql, c))
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut fams = Families::new();
-        for row in &rows.rows {
-            let get = |i: usize| row.get(cols[i]).and_then(|v| v.as_deref()).unwrap_or("");
-            let (name, subsystem, kind, comment) = (get(0), get(1), get(2), get(3));
-            let Some(value) = parse_go_float(get(4)) else { continue };
-            map_row(&mut fams, name, subsystem, kind, comment, value);
-        }
-        fams.finish(out);
-        Ok(())
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        server: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let sql = query(server);
+            let rows = db.query(sql).await?;
+            let cols = ["name", "subsystem", "type", "comment", "count"]
+                .map(|c| rows.require(sql, c))
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut fams = Families::new();
+            for row in &rows.rows {
+                let get = |i: usize| row.get(cols[i]).and_then(|v| v.as_deref()).unwrap_or("");
+                let (name, subsystem, kind, comment) = (get(0), get(1), get(2), get(3));
+                let Some(value) = parse_go_float(get(4)) else { continue };
+                map_row(&mut fams, name, subsystem, kind, comment, value);
+            }
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -118,6 +125,7 @@ fn map_row(fams: &mut Families, name: &str, subsystem: &str, kind: &str, comment
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
 
     #[test]
@@ -193,6 +201,7 @@ mod tests {
         let mut out = Vec::new();
         InnodbMetrics
             .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         let (c, g) = (MetricType::Counter, MetricType::Gauge);
         let p = "mysql_info_schema_innodb_metrics_";

@@ -8,7 +8,7 @@
 
 use exposition::{Labels, MetricFamily, MetricType};
 
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, parse_go_float};
+use super::{Families, Query, ScrapeFuture, Scraper, ServerInfo, fq_name, parse_go_float};
 
 /// The tables, preferred first.
 pub const QUERIES: [&str; 2] = [
@@ -21,55 +21,62 @@ pub const QUERIES: [&str; 2] = [
 pub struct InnodbTablespaces;
 
 impl Scraper for InnodbTablespaces {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let rows = match db.query(QUERIES[0]) {
-            Ok(rows) => rows,
-            Err(_) => db.query(QUERIES[1])?,
-        };
-        let space = rows.require(QUERIES[1], "SPACE")?;
-        let name = rows.require(QUERIES[1], "NAME")?;
-        let (file_format, row_format, space_type) = (
-            rows.column("FILE_FORMAT"),
-            rows.column("ROW_FORMAT"),
-            rows.column("SPACE_TYPE"),
-        );
-        let (file_size, allocated) = (rows.column("FILE_SIZE"), rows.column("ALLOCATED_SIZE"));
-        let mut fams = Families::new();
-        let g = MetricType::Gauge;
-        for row in &rows.rows {
-            let get = |i: Option<usize>| i.and_then(|i| row.get(i)).and_then(|v| v.as_deref());
-            let text = |i: Option<usize>| get(i).unwrap_or("NONE");
-            let num = |i: Option<usize>| get(i).and_then(parse_go_float).unwrap_or(0.0);
-            let tablespace = get(Some(name)).unwrap_or("");
-            fams.add(
-                &fq_name("info_schema", "innodb_tablespace_space_info"),
-                g,
-                "The Tablespace information and Space ID.",
-                Labels::from_pairs([
-                    ("tablespace_name", tablespace),
-                    ("file_format", text(file_format)),
-                    ("row_format", text(row_format)),
-                    ("space_type", text(space_type)),
-                ]),
-                num(Some(space)),
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let rows = match db.query(QUERIES[0]).await {
+                Ok(rows) => rows,
+                Err(_) => db.query(QUERIES[1]).await?,
+            };
+            let space = rows.require(QUERIES[1], "SPACE")?;
+            let name = rows.require(QUERIES[1], "NAME")?;
+            let (file_format, row_format, space_type) = (
+                rows.column("FILE_FORMAT"),
+                rows.column("ROW_FORMAT"),
+                rows.column("SPACE_TYPE"),
             );
-            fams.add(
-                &fq_name("info_schema", "innodb_tablespace_file_size_bytes"),
-                g,
-                "The apparent size of the file, which represents the maximum size of the file, uncompressed.",
-                Labels::from_pairs([("tablespace_name", tablespace)]),
-                num(file_size),
-            );
-            fams.add(
-                &fq_name("info_schema", "innodb_tablespace_allocated_size_bytes"),
-                g,
-                "The actual size of the file, which is the amount of space allocated on disk.",
-                Labels::from_pairs([("tablespace_name", tablespace)]),
-                num(allocated),
-            );
-        }
-        fams.finish(out);
-        Ok(())
+            let (file_size, allocated) = (rows.column("FILE_SIZE"), rows.column("ALLOCATED_SIZE"));
+            let mut fams = Families::new();
+            let g = MetricType::Gauge;
+            for row in &rows.rows {
+                let get = |i: Option<usize>| i.and_then(|i| row.get(i)).and_then(|v| v.as_deref());
+                let text = |i: Option<usize>| get(i).unwrap_or("NONE");
+                let num = |i: Option<usize>| get(i).and_then(parse_go_float).unwrap_or(0.0);
+                let tablespace = get(Some(name)).unwrap_or("");
+                fams.add(
+                    &fq_name("info_schema", "innodb_tablespace_space_info"),
+                    g,
+                    "The Tablespace information and Space ID.",
+                    Labels::from_pairs([
+                        ("tablespace_name", tablespace),
+                        ("file_format", text(file_format)),
+                        ("row_format", text(row_format)),
+                        ("space_type", text(space_type)),
+                    ]),
+                    num(Some(space)),
+                );
+                fams.add(
+                    &fq_name("info_schema", "innodb_tablespace_file_size_bytes"),
+                    g,
+                    "The apparent size of the file, which represents the maximum size of the file, uncompressed.",
+                    Labels::from_pairs([("tablespace_name", tablespace)]),
+                    num(file_size),
+                );
+                fams.add(
+                    &fq_name("info_schema", "innodb_tablespace_allocated_size_bytes"),
+                    g,
+                    "The actual size of the file, which is the amount of space allocated on disk.",
+                    Labels::from_pairs([("tablespace_name", tablespace)]),
+                    num(allocated),
+                );
+            }
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -77,6 +84,7 @@ impl Scraper for InnodbTablespaces {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
 
     #[test]
@@ -109,6 +117,7 @@ mod tests {
         let mut out = Vec::new();
         InnodbTablespaces
             .scrape(&mut db, &ServerInfo::parse("10.11.6-MariaDB").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         assert_eq!(db.asked, QUERIES);
         let g = MetricType::Gauge;
@@ -162,6 +171,7 @@ mod tests {
         let mut out = Vec::new();
         InnodbTablespaces
             .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         assert_eq!(db.asked, [QUERIES[0]]);
         assert!(samples(&out).iter().any(|s| s.1.contains("space_type=\"Single\"")));

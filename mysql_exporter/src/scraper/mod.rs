@@ -1,8 +1,9 @@
 //! The scrapers: one file per upstream `collect.<name>` collection method, each behind [`Scraper`], all listed in
 //! the one static table [`SCRAPERS`].
 //!
-//! A scraper is synchronous and talks to the server through the [`Query`] trait, which returns whole result sets
-//! as text (the MySQL text protocol's representation). The exporter implements [`Query`] on a live connection; the
+//! A scraper is a future that talks to the server through the [`Query`] trait, which returns whole result sets as
+//! text (the MySQL text protocol's representation). Scrapes run as tasks on the HTTP runtime's one thread: while a
+//! query waits for the server, other scrapes go on, without a thread (and a malloc arena) per scrape. The exporter implements [`Query`] on a live connection; the
 //! unit tests implement it on recorded rows, so the mapping from rows to metric families is tested without a
 //! server.
 
@@ -39,6 +40,9 @@ pub mod sys_user_summary;
 pub mod tables;
 pub mod tablestats;
 pub mod userstats;
+
+use std::future::Future;
+use std::pin::Pin;
 
 use clap::{Arg, ArgAction, ArgMatches};
 use exposition::{Labels, Metric, MetricFamily, MetricType, Value};
@@ -110,10 +114,16 @@ impl Rows {
     }
 }
 
+/// What [`Query::query`] returns: the statement's (first) result set, once the server has sent it.
+pub type QueryFuture<'a> = Pin<Box<dyn Future<Output = Result<Rows, ScrapeError>> + Send + 'a>>;
+
+/// What [`Scraper::scrape`] returns: done once the scraper's families are in its output.
+pub type ScrapeFuture<'a> = Pin<Box<dyn Future<Output = Result<(), ScrapeError>> + Send + 'a>>;
+
 /// Runs SQL statements. Implemented by the exporter on a live connection and by tests on recorded rows.
-pub trait Query {
+pub trait Query: Send {
     /// Runs `sql` and returns its (first) result set.
-    fn query(&mut self, sql: &str) -> Result<Rows, ScrapeError>;
+    fn query<'a>(&'a mut self, sql: &'a str) -> QueryFuture<'a>;
 }
 
 /// What the exporter learned about the server when it connected.
@@ -153,7 +163,12 @@ fn leading_number(s: &str) -> Option<u32> {
 /// A collection method (upstream's `Scraper` interface).
 pub trait Scraper: Send + Sync + std::fmt::Debug {
     /// Runs the scraper's queries through `db` and appends its families to `out`.
-    fn scrape(&self, db: &mut dyn Query, server: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError>;
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        server: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a>;
 }
 
 /// A row of the scraper table.
@@ -596,6 +611,9 @@ impl Families {
             Some(&i) => self.families[i].push(metric),
             None => {
                 let mut f = MetricFamily::new(name, kind).with_help(help);
+                // Most families here have one sample: room for exactly one, not the four a first push reserves
+                // (which was more than half of a scrape's peak heap).
+                f.metrics.reserve_exact(1);
                 f.push(metric);
                 self.index.insert(name.to_string(), self.families.len());
                 self.families.push(f);
@@ -605,6 +623,10 @@ impl Families {
 
     /// Moves the families into `out`.
     pub fn finish(self, out: &mut Vec<MetricFamily>) {
+        if out.is_empty() {
+            *out = self.families;
+            return;
+        }
         out.extend(self.families);
     }
 }
@@ -621,7 +643,25 @@ pub fn fq_name(subsystem: &str, name: &str) -> String {
 /// Test support: a [`Query`] answering from recorded result sets.
 #[cfg(test)]
 pub(crate) mod fake {
-    use super::{Query, Rows, ScrapeError};
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use super::{Query, QueryFuture, Rows, ScrapeError};
+
+    /// Runs a future that never waits (a scrape against a [`FakeDb`]) to completion.
+    pub(crate) trait Ready: Future + Sized {
+        /// The output; panics if the future waits.
+        fn ready(self) -> Self::Output {
+            let mut future = pin!(self);
+            match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                Poll::Ready(out) => out,
+                Poll::Pending => panic!("a scrape against recorded rows waited"),
+            }
+        }
+    }
+
+    impl<F: Future> Ready for F {}
 
     /// Answers each known statement with its rows; unknown statements fail.
     #[derive(Debug, Default)]
@@ -647,16 +687,18 @@ pub(crate) mod fake {
     }
 
     impl Query for FakeDb {
-        fn query(&mut self, sql: &str) -> Result<Rows, ScrapeError> {
+        fn query<'a>(&'a mut self, sql: &'a str) -> QueryFuture<'a> {
             self.asked.push(sql.to_string());
-            self.answers
+            let answer = self
+                .answers
                 .iter()
                 .find(|(q, _)| q == sql)
                 .map(|(_, r)| r.clone())
                 .ok_or_else(|| ScrapeError::Query {
                     query: sql.to_string(),
                     message: "not recorded".to_string(),
-                })
+                });
+            Box::pin(std::future::ready(answer))
         }
     }
 }

@@ -6,7 +6,7 @@
 use clap::{Arg, ArgMatches};
 use exposition::{Labels, MetricFamily, MetricType};
 
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, bool_flag, bool_flag_value, parse_go_float};
+use super::{Families, Query, ScrapeFuture, Scraper, ServerInfo, bool_flag, bool_flag_value, parse_go_float};
 
 const PRIVILEGES: &str = "collect.mysql.user.privileges";
 
@@ -85,39 +85,46 @@ pub struct MysqlUser {
 }
 
 impl Scraper for MysqlUser {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let sql = query();
-        let rows = db.query(&sql)?;
-        let user = rows.require(&sql, "user")?;
-        let host = rows.require(&sql, "host")?;
-        let mut fams = Families::new();
-        let g = MetricType::Gauge;
-        for row in &rows.rows {
-            let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
-            let labels = Labels::from_pairs([("mysql_user", get(user)), ("hostmask", get(host))]);
-            if self.privileges {
-                for (i, column) in rows.columns.iter().enumerate() {
-                    let value = match get(i) {
-                        "Y" => 1.0,
-                        "N" => 0.0,
-                        _ => continue,
-                    };
-                    fams.add(
-                        &format!("mysql_mysql_{}", column.to_lowercase()),
-                        g,
-                        &format!("{column} by user."),
-                        labels.clone(),
-                        value,
-                    );
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let sql = query();
+            let rows = db.query(&sql).await?;
+            let user = rows.require(&sql, "user")?;
+            let host = rows.require(&sql, "host")?;
+            let mut fams = Families::new();
+            let g = MetricType::Gauge;
+            for row in &rows.rows {
+                let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
+                let labels = Labels::from_pairs([("mysql_user", get(user)), ("hostmask", get(host))]);
+                if self.privileges {
+                    for (i, column) in rows.columns.iter().enumerate() {
+                        let value = match get(i) {
+                            "Y" => 1.0,
+                            "N" => 0.0,
+                            _ => continue,
+                        };
+                        fams.add(
+                            &format!("mysql_mysql_{}", column.to_lowercase()),
+                            g,
+                            &format!("{column} by user."),
+                            labels.clone(),
+                            value,
+                        );
+                    }
+                }
+                for (column, help) in LIMITS {
+                    let v = rows.column(column).map(get).and_then(parse_go_float).unwrap_or(0.0);
+                    fams.add(&format!("mysql_mysql_{column}"), g, help, labels.clone(), v);
                 }
             }
-            for (column, help) in LIMITS {
-                let v = rows.column(column).map(get).and_then(parse_go_float).unwrap_or(0.0);
-                fams.add(&format!("mysql_mysql_{column}"), g, help, labels.clone(), v);
-            }
-        }
-        fams.finish(out);
-        Ok(())
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -125,6 +132,7 @@ impl Scraper for MysqlUser {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
 
     fn db() -> FakeDb {
@@ -152,6 +160,7 @@ mod tests {
         let mut out = Vec::new();
         MysqlUser { privileges: false }
             .scrape(&mut db(), &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         let g = MetricType::Gauge;
         let l = "hostmask=\"%\",mysql_user=\"exporter\"".to_string();
@@ -175,6 +184,7 @@ mod tests {
         let mut out = Vec::new();
         build(&m)
             .scrape(&mut db(), &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         assert_eq!(out.len(), 29 + 4);
         let select = out

@@ -11,7 +11,7 @@ use exposition::model::Quantile;
 use exposition::{Labels, Metric, MetricFamily, MetricType, Value};
 
 use super::perf_table_io_waits::PICOSECONDS;
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, parse_go_float};
+use super::{Families, Query, ScrapeFuture, Scraper, ServerInfo, fq_name, parse_go_float};
 
 const LIMIT: &str = "collect.perf_schema.eventsstatements.limit";
 const TIME_LIMIT: &str = "collect.perf_schema.eventsstatements.timelimit";
@@ -178,60 +178,67 @@ const COUNTERS: [(&str, &str, &str, f64); 14] = [
 ];
 
 impl Scraper for EventsStatements {
-    fn scrape(&self, db: &mut dyn Query, server: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let sql = self.query(server);
-        let rows = db.query(&sql)?;
-        let mut fams = Families::new();
-        for row in &rows.rows {
-            let text = |name: &str| {
-                rows.column(name)
-                    .and_then(|i| row.get(i).cloned().flatten())
-                    .unwrap_or_default()
-            };
-            // Columns the server does not have (before MySQL 8.0.28) read as 0.
-            let num = |name: &str| {
-                rows.column(name)
-                    .and_then(|i| row.get(i)?.as_deref().and_then(parse_go_float))
-                    .unwrap_or(0.0)
-            };
-            let labels = Labels::from_pairs([
-                ("schema", text("SCHEMA_NAME")),
-                ("digest", text("DIGEST")),
-                ("digest_text", text("DIGEST_TEXT")),
-            ]);
-            for (column, name, help, divisor) in COUNTERS {
-                fams.add(
-                    &fq_name("perf_schema", name),
-                    MetricType::Counter,
-                    help,
-                    labels.clone(),
-                    num(column) / divisor,
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        server: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let sql = self.query(server);
+            let rows = db.query(&sql).await?;
+            let mut fams = Families::new();
+            for row in &rows.rows {
+                let text = |name: &str| {
+                    rows.column(name)
+                        .and_then(|i| row.get(i).cloned().flatten())
+                        .unwrap_or_default()
+                };
+                // Columns the server does not have (before MySQL 8.0.28) read as 0.
+                let num = |name: &str| {
+                    rows.column(name)
+                        .and_then(|i| row.get(i)?.as_deref().and_then(parse_go_float))
+                        .unwrap_or(0.0)
+                };
+                let labels = Labels::from_pairs([
+                    ("schema", text("SCHEMA_NAME")),
+                    ("digest", text("DIGEST")),
+                    ("digest_text", text("DIGEST_TEXT")),
+                ]);
+                for (column, name, help, divisor) in COUNTERS {
+                    fams.add(
+                        &fq_name("perf_schema", name),
+                        MetricType::Counter,
+                        help,
+                        labels.clone(),
+                        num(column) / divisor,
+                    );
+                }
+                let quantiles = [(95.0, "QUANTILE_95"), (99.0, "QUANTILE_99"), (999.0, "QUANTILE_999")]
+                    .into_iter()
+                    .map(|(quantile, column)| Quantile {
+                        quantile,
+                        value: num(column) / PICOSECONDS,
+                    })
+                    .collect();
+                fams.push(
+                    &fq_name("perf_schema", "events_statements_latency"),
+                    MetricType::Summary,
+                    "A summary of statement latency by digest",
+                    Metric::new(
+                        labels,
+                        Value::Summary {
+                            quantiles,
+                            sum: Some(num("SUM_TIMER_WAIT") / PICOSECONDS),
+                            count: Some(num("COUNT_STAR")),
+                            created: None,
+                        },
+                    ),
                 );
             }
-            let quantiles = [(95.0, "QUANTILE_95"), (99.0, "QUANTILE_99"), (999.0, "QUANTILE_999")]
-                .into_iter()
-                .map(|(quantile, column)| Quantile {
-                    quantile,
-                    value: num(column) / PICOSECONDS,
-                })
-                .collect();
-            fams.push(
-                &fq_name("perf_schema", "events_statements_latency"),
-                MetricType::Summary,
-                "A summary of statement latency by digest",
-                Metric::new(
-                    labels,
-                    Value::Summary {
-                        quantiles,
-                        sum: Some(num("SUM_TIMER_WAIT") / PICOSECONDS),
-                        count: Some(num("COUNT_STAR")),
-                        created: None,
-                    },
-                ),
-            );
-        }
-        fams.finish(out);
-        Ok(())
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -239,6 +246,7 @@ impl Scraper for EventsStatements {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
 
     fn scraper() -> EventsStatements {
         EventsStatements {
@@ -318,7 +326,7 @@ mod tests {
         .collect();
         let mut db = FakeDb::default().with(&s.query(&server), &cols, &[&row]);
         let mut out = Vec::new();
-        s.scrape(&mut db, &server, &mut out).expect("scrape");
+        s.scrape(&mut db, &server, &mut out).ready().expect("scrape");
         let value = |name: &str| {
             let f = out.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("{name}"));
             f.metrics[0].value.clone()

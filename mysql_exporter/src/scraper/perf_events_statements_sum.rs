@@ -6,7 +6,7 @@
 use exposition::{Labels, MetricFamily, MetricType};
 
 use super::perf_table_io_waits::PICOSECONDS;
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, parse_go_float};
+use super::{Families, Query, ScrapeError, ScrapeFuture, Scraper, ServerInfo, fq_name, parse_go_float};
 
 /// (summed column, metric suffix, help, divisor), in statement order.
 const COLUMNS: [(&str, &str, &str, f64); 21] = [
@@ -127,33 +127,40 @@ pub fn query() -> String {
 pub struct EventsStatementsSum;
 
 impl Scraper for EventsStatementsSum {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let sql = query();
-        let rows = db.query(&sql)?;
-        let mut fams = Families::new();
-        for row in &rows.rows {
-            for (i, (column, suffix, help, divisor)) in COLUMNS.iter().enumerate() {
-                // An empty table sums to NULL; upstream's scan into an integer then fails the scrape.
-                let value = row.get(i).cloned().flatten();
-                let number = value
-                    .as_deref()
-                    .and_then(parse_go_float)
-                    .ok_or_else(|| ScrapeError::Value {
-                        query: sql.clone(),
-                        column: format!("SUM_{column}"),
-                        value: value.clone().unwrap_or_else(|| "NULL".to_string()),
-                    })?;
-                fams.add(
-                    &fq_name("perf_schema", &format!("events_statements_sum_{suffix}")),
-                    MetricType::Counter,
-                    help,
-                    Labels::new(),
-                    number / divisor,
-                );
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let sql = query();
+            let rows = db.query(&sql).await?;
+            let mut fams = Families::new();
+            for row in &rows.rows {
+                for (i, (column, suffix, help, divisor)) in COLUMNS.iter().enumerate() {
+                    // An empty table sums to NULL; upstream's scan into an integer then fails the scrape.
+                    let value = row.get(i).cloned().flatten();
+                    let number = value
+                        .as_deref()
+                        .and_then(parse_go_float)
+                        .ok_or_else(|| ScrapeError::Value {
+                            query: sql.clone(),
+                            column: format!("SUM_{column}"),
+                            value: value.clone().unwrap_or_else(|| "NULL".to_string()),
+                        })?;
+                    fams.add(
+                        &fq_name("perf_schema", &format!("events_statements_sum_{suffix}")),
+                        MetricType::Counter,
+                        help,
+                        Labels::new(),
+                        number / divisor,
+                    );
+                }
             }
-        }
-        fams.finish(out);
-        Ok(())
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -161,6 +168,7 @@ impl Scraper for EventsStatementsSum {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
 
     #[test]
     fn sums() {
@@ -172,6 +180,7 @@ mod tests {
         let mut out = Vec::new();
         EventsStatementsSum
             .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         assert_eq!(out.len(), 21);
         let get = |name: &str| {
@@ -191,6 +200,7 @@ mod tests {
         assert!(
             EventsStatementsSum
                 .scrape(&mut empty, &ServerInfo::parse("8.0.36").expect("v"), &mut Vec::new())
+                .ready()
                 .is_err()
         );
     }

@@ -4,7 +4,7 @@
 use exposition::{Labels, MetricFamily, MetricType};
 
 use super::perf_table_io_waits::PICOSECONDS;
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, parse_go_float};
+use super::{Families, Query, ScrapeFuture, Scraper, ServerInfo, fq_name, parse_go_float};
 
 /// The statement.
 pub const QUERY: &str =
@@ -15,30 +15,37 @@ pub const QUERY: &str =
 pub struct EventsWaits;
 
 impl Scraper for EventsWaits {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let rows = db.query(QUERY)?;
-        let mut fams = Families::new();
-        for row in &rows.rows {
-            let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
-            let num = |i: usize| parse_go_float(get(i)).unwrap_or(0.0);
-            let labels = Labels::from_pairs([("event_name", get(0))]);
-            fams.add(
-                &fq_name("perf_schema", "events_waits_total"),
-                MetricType::Counter,
-                "The total events waits by event name.",
-                labels.clone(),
-                num(1),
-            );
-            fams.add(
-                &fq_name("perf_schema", "events_waits_seconds_total"),
-                MetricType::Counter,
-                "The total seconds of events waits by event name.",
-                labels,
-                num(2) / PICOSECONDS,
-            );
-        }
-        fams.finish(out);
-        Ok(())
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let rows = db.query(QUERY).await?;
+            let mut fams = Families::new();
+            for row in &rows.rows {
+                let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
+                let num = |i: usize| parse_go_float(get(i)).unwrap_or(0.0);
+                let labels = Labels::from_pairs([("event_name", get(0))]);
+                fams.add(
+                    &fq_name("perf_schema", "events_waits_total"),
+                    MetricType::Counter,
+                    "The total events waits by event name.",
+                    labels.clone(),
+                    num(1),
+                );
+                fams.add(
+                    &fq_name("perf_schema", "events_waits_seconds_total"),
+                    MetricType::Counter,
+                    "The total seconds of events waits by event name.",
+                    labels,
+                    num(2) / PICOSECONDS,
+                );
+            }
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -46,6 +53,7 @@ impl Scraper for EventsWaits {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
 
     #[test]
@@ -62,6 +70,7 @@ mod tests {
         let mut out = Vec::new();
         EventsWaits
             .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         let c = MetricType::Counter;
         let l = "event_name=\"wait/io/file/innodb/innodb_data_file\"".to_string();

@@ -5,7 +5,7 @@
 use exposition::{Labels, MetricFamily, MetricType};
 
 use super::perf_table_io_waits::PICOSECONDS;
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, parse_go_float};
+use super::{Families, Query, ScrapeFuture, Scraper, ServerInfo, fq_name, parse_go_float};
 
 /// The statement.
 pub const QUERY: &str = "SELECT EVENT_NAME, COUNT_READ, SUM_TIMER_READ, SUM_NUMBER_OF_BYTES_READ, COUNT_WRITE, \
@@ -21,42 +21,49 @@ const MODES: [(&str, usize, usize, Option<usize>); 3] =
 pub struct FileEvents;
 
 impl Scraper for FileEvents {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let rows = db.query(QUERY)?;
-        let mut fams = Families::new();
-        let c = MetricType::Counter;
-        for row in &rows.rows {
-            let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
-            let num = |i: usize| parse_go_float(get(i)).unwrap_or(0.0);
-            for (mode, count, timer, bytes) in MODES {
-                let labels = Labels::from_pairs([("event_name", get(0)), ("mode", mode)]);
-                fams.add(
-                    &fq_name("perf_schema", "file_events_total"),
-                    c,
-                    "The total file events by event name/mode.",
-                    labels.clone(),
-                    num(count),
-                );
-                fams.add(
-                    &fq_name("perf_schema", "file_events_seconds_total"),
-                    c,
-                    "The total seconds of file events by event name/mode.",
-                    labels.clone(),
-                    num(timer) / PICOSECONDS,
-                );
-                if let Some(bytes) = bytes {
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let rows = db.query(QUERY).await?;
+            let mut fams = Families::new();
+            let c = MetricType::Counter;
+            for row in &rows.rows {
+                let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
+                let num = |i: usize| parse_go_float(get(i)).unwrap_or(0.0);
+                for (mode, count, timer, bytes) in MODES {
+                    let labels = Labels::from_pairs([("event_name", get(0)), ("mode", mode)]);
                     fams.add(
-                        &fq_name("perf_schema", "file_events_bytes_total"),
+                        &fq_name("perf_schema", "file_events_total"),
                         c,
-                        "The total bytes of file events by event name/mode.",
-                        labels,
-                        num(bytes),
+                        "The total file events by event name/mode.",
+                        labels.clone(),
+                        num(count),
                     );
+                    fams.add(
+                        &fq_name("perf_schema", "file_events_seconds_total"),
+                        c,
+                        "The total seconds of file events by event name/mode.",
+                        labels.clone(),
+                        num(timer) / PICOSECONDS,
+                    );
+                    if let Some(bytes) = bytes {
+                        fams.add(
+                            &fq_name("perf_schema", "file_events_bytes_total"),
+                            c,
+                            "The total bytes of file events by event name/mode.",
+                            labels,
+                            num(bytes),
+                        );
+                    }
                 }
             }
-        }
-        fams.finish(out);
-        Ok(())
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -64,6 +71,7 @@ impl Scraper for FileEvents {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
 
     #[test]
@@ -84,6 +92,7 @@ mod tests {
         let mut out = Vec::new();
         FileEvents
             .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         let c = MetricType::Counter;
         let l = |m: &str| format!("event_name=\"wait/io/file/sql/binlog\",mode=\"{m}\"");

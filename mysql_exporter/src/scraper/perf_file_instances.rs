@@ -7,7 +7,7 @@
 use clap::{Arg, ArgMatches};
 use exposition::{Labels, MetricFamily, MetricType};
 
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, parse_go_float, sql_string};
+use super::{Families, Query, ScrapeFuture, Scraper, ServerInfo, fq_name, parse_go_float, sql_string};
 
 const FILTER: &str = "collect.perf_schema.file_instances.filter";
 const REMOVE_PREFIX: &str = "collect.perf_schema.file_instances.remove_prefix";
@@ -58,33 +58,40 @@ pub struct FileInstances {
 }
 
 impl Scraper for FileInstances {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let rows = db.query(&query(&self.filter))?;
-        let mut fams = Families::new();
-        for row in &rows.rows {
-            let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
-            let num = |i: usize| parse_go_float(get(i)).unwrap_or(0.0);
-            let file = get(0).strip_prefix(self.remove_prefix.as_str()).unwrap_or(get(0));
-            for (mode, count, bytes) in [("read", 2, 4), ("write", 3, 5)] {
-                let labels = Labels::from_pairs([("file_name", file), ("event_name", get(1)), ("mode", mode)]);
-                fams.add(
-                    &fq_name("perf_schema", "file_instances_total"),
-                    MetricType::Counter,
-                    "The total number of file read/write operations.",
-                    labels.clone(),
-                    num(count),
-                );
-                fams.add(
-                    &fq_name("perf_schema", "file_instances_bytes"),
-                    MetricType::Counter,
-                    "The number of bytes processed by file read/write operations.",
-                    labels,
-                    num(bytes),
-                );
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let rows = db.query(&query(&self.filter)).await?;
+            let mut fams = Families::new();
+            for row in &rows.rows {
+                let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
+                let num = |i: usize| parse_go_float(get(i)).unwrap_or(0.0);
+                let file = get(0).strip_prefix(self.remove_prefix.as_str()).unwrap_or(get(0));
+                for (mode, count, bytes) in [("read", 2, 4), ("write", 3, 5)] {
+                    let labels = Labels::from_pairs([("file_name", file), ("event_name", get(1)), ("mode", mode)]);
+                    fams.add(
+                        &fq_name("perf_schema", "file_instances_total"),
+                        MetricType::Counter,
+                        "The total number of file read/write operations.",
+                        labels.clone(),
+                        num(count),
+                    );
+                    fams.add(
+                        &fq_name("perf_schema", "file_instances_bytes"),
+                        MetricType::Counter,
+                        "The number of bytes processed by file read/write operations.",
+                        labels,
+                        num(bytes),
+                    );
+                }
             }
-        }
-        fams.finish(out);
-        Ok(())
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -92,6 +99,7 @@ impl Scraper for FileInstances {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
 
     #[test]
@@ -118,6 +126,7 @@ mod tests {
         let mut out = Vec::new();
         scraper
             .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         let l =
             |m: &str| format!("event_name=\"wait/io/file/innodb/innodb_data_file\",file_name=\"ibdata1\",mode=\"{m}\"");

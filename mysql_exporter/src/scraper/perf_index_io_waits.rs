@@ -6,7 +6,7 @@
 use exposition::{Labels, MetricFamily, MetricType};
 
 use super::perf_table_io_waits::{OPERATIONS, PICOSECONDS};
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, parse_go_float};
+use super::{Families, Query, ScrapeFuture, Scraper, ServerInfo, fq_name, parse_go_float};
 
 /// The statement.
 pub const QUERY: &str = "SELECT OBJECT_SCHEMA, OBJECT_NAME, ifnull(INDEX_NAME, 'NONE') AS INDEX_NAME, \
@@ -20,41 +20,48 @@ pub const QUERY: &str = "SELECT OBJECT_SCHEMA, OBJECT_NAME, ifnull(INDEX_NAME, '
 pub struct IndexIoWaits;
 
 impl Scraper for IndexIoWaits {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let rows = db.query(QUERY)?;
-        let mut fams = Families::new();
-        for row in &rows.rows {
-            let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
-            let num = |i: usize| parse_go_float(get(i)).unwrap_or(0.0);
-            let index = get(2);
-            for (k, op) in OPERATIONS.iter().enumerate() {
-                if *op == "insert" && index != "NONE" {
-                    continue;
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let rows = db.query(QUERY).await?;
+            let mut fams = Families::new();
+            for row in &rows.rows {
+                let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
+                let num = |i: usize| parse_go_float(get(i)).unwrap_or(0.0);
+                let index = get(2);
+                for (k, op) in OPERATIONS.iter().enumerate() {
+                    if *op == "insert" && index != "NONE" {
+                        continue;
+                    }
+                    let labels = Labels::from_pairs([
+                        ("schema", get(0)),
+                        ("name", get(1)),
+                        ("index", index),
+                        ("operation", op),
+                    ]);
+                    fams.add(
+                        &fq_name("perf_schema", "index_io_waits_total"),
+                        MetricType::Counter,
+                        "The total number of index I/O wait events for each index and operation.",
+                        labels.clone(),
+                        num(3 + k),
+                    );
+                    fams.add(
+                        &fq_name("perf_schema", "index_io_waits_seconds_total"),
+                        MetricType::Counter,
+                        "The total time of index I/O wait events for each index and operation.",
+                        labels,
+                        num(7 + k) / PICOSECONDS,
+                    );
                 }
-                let labels = Labels::from_pairs([
-                    ("schema", get(0)),
-                    ("name", get(1)),
-                    ("index", index),
-                    ("operation", op),
-                ]);
-                fams.add(
-                    &fq_name("perf_schema", "index_io_waits_total"),
-                    MetricType::Counter,
-                    "The total number of index I/O wait events for each index and operation.",
-                    labels.clone(),
-                    num(3 + k),
-                );
-                fams.add(
-                    &fq_name("perf_schema", "index_io_waits_seconds_total"),
-                    MetricType::Counter,
-                    "The total time of index I/O wait events for each index and operation.",
-                    labels,
-                    num(7 + k) / PICOSECONDS,
-                );
             }
-        }
-        fams.finish(out);
-        Ok(())
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -62,6 +69,7 @@ impl Scraper for IndexIoWaits {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
 
     #[test]
@@ -97,6 +105,7 @@ mod tests {
         let mut out = Vec::new();
         IndexIoWaits
             .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         let got = samples(&out);
         // 3 operations for PRIMARY, 4 for NONE, each as a count and a time.

@@ -5,7 +5,7 @@
 use clap::{Arg, ArgMatches};
 use exposition::{Labels, MetricFamily, MetricType};
 
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, parse_go_float};
+use super::{Families, Query, ScrapeFuture, Scraper, ServerInfo, fq_name, parse_go_float};
 
 const REMOVE_PREFIX: &str = "collect.perf_schema.memory_events.remove_prefix";
 
@@ -43,39 +43,46 @@ pub struct MemoryEvents {
 }
 
 impl Scraper for MemoryEvents {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let rows = db.query(QUERY)?;
-        let mut fams = Families::new();
-        for row in &rows.rows {
-            let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
-            let num = |i: usize| parse_go_float(get(i)).unwrap_or(0.0);
-            let name = get(0).strip_prefix(self.remove_prefix.as_str()).unwrap_or(get(0));
-            let labels = Labels::from_pairs([("event_name", name)]);
-            for (i, metric, kind, help) in [
-                (
-                    1,
-                    "memory_events_alloc_bytes_total",
-                    MetricType::Counter,
-                    "The total number of bytes allocated by events.",
-                ),
-                (
-                    2,
-                    "memory_events_free_bytes_total",
-                    MetricType::Counter,
-                    "The total number of bytes freed by events.",
-                ),
-                (
-                    3,
-                    "memory_events_used_bytes",
-                    MetricType::Gauge,
-                    "The number of bytes currently allocated by events.",
-                ),
-            ] {
-                fams.add(&fq_name("perf_schema", metric), kind, help, labels.clone(), num(i));
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let rows = db.query(QUERY).await?;
+            let mut fams = Families::new();
+            for row in &rows.rows {
+                let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
+                let num = |i: usize| parse_go_float(get(i)).unwrap_or(0.0);
+                let name = get(0).strip_prefix(self.remove_prefix.as_str()).unwrap_or(get(0));
+                let labels = Labels::from_pairs([("event_name", name)]);
+                for (i, metric, kind, help) in [
+                    (
+                        1,
+                        "memory_events_alloc_bytes_total",
+                        MetricType::Counter,
+                        "The total number of bytes allocated by events.",
+                    ),
+                    (
+                        2,
+                        "memory_events_free_bytes_total",
+                        MetricType::Counter,
+                        "The total number of bytes freed by events.",
+                    ),
+                    (
+                        3,
+                        "memory_events_used_bytes",
+                        MetricType::Gauge,
+                        "The number of bytes currently allocated by events.",
+                    ),
+                ] {
+                    fams.add(&fq_name("perf_schema", metric), kind, help, labels.clone(), num(i));
+                }
             }
-        }
-        fams.finish(out);
-        Ok(())
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -83,6 +90,7 @@ impl Scraper for MemoryEvents {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
 
     #[test]
@@ -102,6 +110,7 @@ mod tests {
             remove_prefix: "memory/".into(),
         }
         .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+        .ready()
         .expect("scrape");
         let l = "event_name=\"sql/THD::main_mem_root\"".to_string();
         let p = "mysql_perf_schema_memory_events_";

@@ -6,7 +6,7 @@
 
 use exposition::{Labels, MetricFamily, MetricType};
 
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name};
+use super::{Families, Query, ScrapeFuture, Scraper, ServerInfo, fq_name};
 
 /// The statement.
 pub const QUERY: &str = "SELECT CHANNEL_NAME, WORKER_ID, LAST_APPLIED_TRANSACTION_ORIGINAL_COMMIT_TIMESTAMP, \
@@ -99,25 +99,32 @@ pub fn parse_timestamp(text: &str) -> Option<f64> {
 pub struct ApplierStatusByWorker;
 
 impl Scraper for ApplierStatusByWorker {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let rows = db.query(QUERY)?;
-        let mut fams = Families::new();
-        for row in &rows.rows {
-            let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
-            let labels = Labels::from_pairs([("channel_name", get(0)), ("member_id", get(1))]);
-            for (i, name, help) in TIMESTAMPS {
-                let seconds = parse_timestamp(get(i)).unwrap_or(0.0);
-                fams.add(
-                    &fq_name("perf_schema", name),
-                    MetricType::Gauge,
-                    help,
-                    labels.clone(),
-                    seconds,
-                );
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let rows = db.query(QUERY).await?;
+            let mut fams = Families::new();
+            for row in &rows.rows {
+                let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
+                let labels = Labels::from_pairs([("channel_name", get(0)), ("member_id", get(1))]);
+                for (i, name, help) in TIMESTAMPS {
+                    let seconds = parse_timestamp(get(i)).unwrap_or(0.0);
+                    fams.add(
+                        &fq_name("perf_schema", name),
+                        MetricType::Gauge,
+                        help,
+                        labels.clone(),
+                        seconds,
+                    );
+                }
             }
-        }
-        fams.finish(out);
-        Ok(())
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -125,6 +132,7 @@ impl Scraper for ApplierStatusByWorker {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
 
     #[test]
     fn timestamps() {
@@ -160,6 +168,7 @@ mod tests {
         let mut out = Vec::new();
         ApplierStatusByWorker
             .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         let values: Vec<(String, f64)> = out
             .iter()

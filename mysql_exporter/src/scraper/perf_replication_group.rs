@@ -9,7 +9,7 @@
 
 use exposition::{Labels, MetricFamily, MetricType};
 
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, parse_go_float};
+use super::{Families, Query, ScrapeError, ScrapeFuture, Scraper, ServerInfo, fq_name, parse_go_float};
 
 /// The members statement.
 pub const MEMBERS_QUERY: &str = "SELECT * FROM performance_schema.replication_group_members";
@@ -25,26 +25,33 @@ const MEMBER_HELP: &str = "Information about the replication group member: chann
 pub struct GroupMembers;
 
 impl Scraper for GroupMembers {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let rows = db.query(MEMBERS_QUERY)?;
-        let mut fams = Families::new();
-        for row in &rows.rows {
-            let labels = Labels::from_pairs(
-                rows.columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| (c.to_lowercase(), row.get(i).cloned().flatten().unwrap_or_default())),
-            );
-            fams.add(
-                &fq_name("perf_schema", "replication_group_member_info"),
-                MetricType::Gauge,
-                MEMBER_HELP,
-                labels,
-                1.0,
-            );
-        }
-        fams.finish(out);
-        Ok(())
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let rows = db.query(MEMBERS_QUERY).await?;
+            let mut fams = Families::new();
+            for row in &rows.rows {
+                let labels = Labels::from_pairs(
+                    rows.columns
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| (c.to_lowercase(), row.get(i).cloned().flatten().unwrap_or_default())),
+                );
+                fams.add(
+                    &fq_name("perf_schema", "replication_group_member_info"),
+                    MetricType::Gauge,
+                    MEMBER_HELP,
+                    labels,
+                    1.0,
+                );
+            }
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -108,28 +115,35 @@ const STATS: [(&str, &str, MetricType, &str); 8] = [
 pub struct GroupMemberStats;
 
 impl Scraper for GroupMemberStats {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let rows = db.query(STATS_QUERY)?;
-        let mut fams = Families::new();
-        for row in &rows.rows {
-            for (i, column) in rows.columns.iter().enumerate() {
-                let Some((_, name, kind, help)) = STATS.iter().find(|(c, ..)| c == column) else {
-                    continue;
-                };
-                let raw = row.get(i).cloned().flatten();
-                let value = raw
-                    .as_deref()
-                    .and_then(parse_go_float)
-                    .ok_or_else(|| ScrapeError::Value {
-                        query: STATS_QUERY.to_string(),
-                        column: column.clone(),
-                        value: raw.clone().unwrap_or_else(|| "NULL".to_string()),
-                    })?;
-                fams.add(&fq_name("perf_schema", name), *kind, help, Labels::new(), value);
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let rows = db.query(STATS_QUERY).await?;
+            let mut fams = Families::new();
+            for row in &rows.rows {
+                for (i, column) in rows.columns.iter().enumerate() {
+                    let Some((_, name, kind, help)) = STATS.iter().find(|(c, ..)| c == column) else {
+                        continue;
+                    };
+                    let raw = row.get(i).cloned().flatten();
+                    let value = raw
+                        .as_deref()
+                        .and_then(parse_go_float)
+                        .ok_or_else(|| ScrapeError::Value {
+                            query: STATS_QUERY.to_string(),
+                            column: column.clone(),
+                            value: raw.clone().unwrap_or_else(|| "NULL".to_string()),
+                        })?;
+                    fams.add(&fq_name("perf_schema", name), *kind, help, Labels::new(), value);
+                }
             }
-        }
-        fams.finish(out);
-        Ok(())
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -137,6 +151,7 @@ impl Scraper for GroupMemberStats {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
 
     #[test]
@@ -163,6 +178,7 @@ mod tests {
         let mut out = Vec::new();
         GroupMembers
             .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         assert_eq!(
             samples(&out),
@@ -199,6 +215,7 @@ mod tests {
         let mut out = Vec::new();
         GroupMemberStats
             .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         let p = "mysql_perf_schema_";
         assert_eq!(
@@ -213,6 +230,7 @@ mod tests {
         assert!(
             GroupMemberStats
                 .scrape(&mut bad, &ServerInfo::parse("8.0.36").expect("v"), &mut Vec::new())
+                .ready()
                 .is_err()
         );
     }

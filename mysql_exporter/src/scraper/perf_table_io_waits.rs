@@ -4,7 +4,7 @@
 
 use exposition::{Labels, MetricFamily, MetricType};
 
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, parse_go_float};
+use super::{Families, Query, ScrapeFuture, Scraper, ServerInfo, fq_name, parse_go_float};
 
 /// The statement.
 pub const QUERY: &str = "SELECT OBJECT_SCHEMA, OBJECT_NAME, COUNT_FETCH, COUNT_INSERT, COUNT_UPDATE, COUNT_DELETE, \
@@ -23,32 +23,39 @@ pub const PICOSECONDS: f64 = 1e12;
 pub struct TableIoWaits;
 
 impl Scraper for TableIoWaits {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let rows = db.query(QUERY)?;
-        let mut fams = Families::new();
-        for row in &rows.rows {
-            let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
-            let num = |i: usize| parse_go_float(get(i)).unwrap_or(0.0);
-            for (k, op) in OPERATIONS.iter().enumerate() {
-                let labels = Labels::from_pairs([("schema", get(0)), ("name", get(1)), ("operation", op)]);
-                fams.add(
-                    &fq_name("perf_schema", "table_io_waits_total"),
-                    MetricType::Counter,
-                    "The total number of table I/O wait events for each table and operation.",
-                    labels.clone(),
-                    num(2 + k),
-                );
-                fams.add(
-                    &fq_name("perf_schema", "table_io_waits_seconds_total"),
-                    MetricType::Counter,
-                    "The total time of table I/O wait events for each table and operation.",
-                    labels,
-                    num(6 + k) / PICOSECONDS,
-                );
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let rows = db.query(QUERY).await?;
+            let mut fams = Families::new();
+            for row in &rows.rows {
+                let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
+                let num = |i: usize| parse_go_float(get(i)).unwrap_or(0.0);
+                for (k, op) in OPERATIONS.iter().enumerate() {
+                    let labels = Labels::from_pairs([("schema", get(0)), ("name", get(1)), ("operation", op)]);
+                    fams.add(
+                        &fq_name("perf_schema", "table_io_waits_total"),
+                        MetricType::Counter,
+                        "The total number of table I/O wait events for each table and operation.",
+                        labels.clone(),
+                        num(2 + k),
+                    );
+                    fams.add(
+                        &fq_name("perf_schema", "table_io_waits_seconds_total"),
+                        MetricType::Counter,
+                        "The total time of table I/O wait events for each table and operation.",
+                        labels,
+                        num(6 + k) / PICOSECONDS,
+                    );
+                }
             }
-        }
-        fams.finish(out);
-        Ok(())
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -56,6 +63,7 @@ impl Scraper for TableIoWaits {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
 
     #[test]
@@ -77,6 +85,7 @@ mod tests {
         let mut out = Vec::new();
         TableIoWaits
             .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         let got = samples(&out);
         assert_eq!(got.len(), 8);

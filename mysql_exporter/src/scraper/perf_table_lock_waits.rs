@@ -6,7 +6,7 @@
 use exposition::{Labels, MetricFamily, MetricType};
 
 use super::perf_table_io_waits::PICOSECONDS;
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, parse_go_float};
+use super::{Families, Query, ScrapeFuture, Scraper, ServerInfo, fq_name, parse_go_float};
 
 /// Lock kinds in column order: (column suffix, family kind, operation label).
 const LOCKS: [(&str, Kind, &str); 10] = [
@@ -45,47 +45,54 @@ pub fn query() -> String {
 pub struct TableLockWaits;
 
 impl Scraper for TableLockWaits {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let rows = db.query(&query())?;
-        let mut fams = Families::new();
-        for row in &rows.rows {
-            let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
-            let num = |i: usize| parse_go_float(get(i)).unwrap_or(0.0);
-            for (k, (_, kind, op)) in LOCKS.iter().enumerate() {
-                let (count_name, count_help, time_name, time_help) = match kind {
-                    Kind::Sql => (
-                        "sql_lock_waits_total",
-                        "The total number of SQL lock wait events for each table and operation.",
-                        "sql_lock_waits_seconds_total",
-                        "The total time of SQL lock wait events for each table and operation.",
-                    ),
-                    Kind::External => (
-                        "external_lock_waits_total",
-                        "The total number of external lock wait events for each table and operation.",
-                        "external_lock_waits_seconds_total",
-                        "The total time of external lock wait events for each table and operation.",
-                    ),
-                };
-                let labels = Labels::from_pairs([("schema", get(0)), ("name", get(1)), ("operation", op)]);
-                let c = MetricType::Counter;
-                fams.add(
-                    &fq_name("perf_schema", count_name),
-                    c,
-                    count_help,
-                    labels.clone(),
-                    num(2 + k),
-                );
-                fams.add(
-                    &fq_name("perf_schema", time_name),
-                    c,
-                    time_help,
-                    labels,
-                    num(12 + k) / PICOSECONDS,
-                );
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let rows = db.query(&query()).await?;
+            let mut fams = Families::new();
+            for row in &rows.rows {
+                let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
+                let num = |i: usize| parse_go_float(get(i)).unwrap_or(0.0);
+                for (k, (_, kind, op)) in LOCKS.iter().enumerate() {
+                    let (count_name, count_help, time_name, time_help) = match kind {
+                        Kind::Sql => (
+                            "sql_lock_waits_total",
+                            "The total number of SQL lock wait events for each table and operation.",
+                            "sql_lock_waits_seconds_total",
+                            "The total time of SQL lock wait events for each table and operation.",
+                        ),
+                        Kind::External => (
+                            "external_lock_waits_total",
+                            "The total number of external lock wait events for each table and operation.",
+                            "external_lock_waits_seconds_total",
+                            "The total time of external lock wait events for each table and operation.",
+                        ),
+                    };
+                    let labels = Labels::from_pairs([("schema", get(0)), ("name", get(1)), ("operation", op)]);
+                    let c = MetricType::Counter;
+                    fams.add(
+                        &fq_name("perf_schema", count_name),
+                        c,
+                        count_help,
+                        labels.clone(),
+                        num(2 + k),
+                    );
+                    fams.add(
+                        &fq_name("perf_schema", time_name),
+                        c,
+                        time_help,
+                        labels,
+                        num(12 + k) / PICOSECONDS,
+                    );
+                }
             }
-        }
-        fams.finish(out);
-        Ok(())
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -93,6 +100,7 @@ impl Scraper for TableLockWaits {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
 
     #[test]
@@ -108,6 +116,7 @@ mod tests {
         let mut out = Vec::new();
         TableLockWaits
             .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         let got = samples(&out);
         assert_eq!(got.len(), 20);

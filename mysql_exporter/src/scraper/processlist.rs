@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use clap::{Arg, ArgMatches};
 use exposition::{Labels, MetricFamily, MetricType};
 
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, bool_flag, bool_flag_value, fq_name, parse_go_float};
+use super::{Families, Query, ScrapeFuture, Scraper, ServerInfo, bool_flag, bool_flag_value, fq_name, parse_go_float};
 
 const MIN_TIME: &str = "collect.info_schema.processlist.min_time";
 const BY_USER: &str = "collect.info_schema.processlist.processes_by_user";
@@ -84,68 +84,75 @@ pub fn sanitize_state(state: &str) -> String {
 }
 
 impl Scraper for Processlist {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let sql = self.query();
-        let rows = db.query(&sql)?;
-        let mut by_state: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
-        let mut by_host: BTreeMap<String, f64> = BTreeMap::new();
-        let mut by_user: BTreeMap<String, f64> = BTreeMap::new();
-        for row in &rows.rows {
-            let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
-            let count = parse_go_float(get(4)).unwrap_or(0.0);
-            let seconds = parse_go_float(get(5)).unwrap_or(0.0);
-            let host = if get(1).is_empty() { "unknown" } else { get(1) };
-            let entry = by_state
-                .entry((sanitize_state(get(2)), sanitize_state(get(3))))
-                .or_default();
-            entry.0 += count;
-            entry.1 += seconds;
-            *by_host.entry(host.to_string()).or_default() += count;
-            *by_user.entry(get(0).to_string()).or_default() += count;
-        }
-        let mut fams = Families::new();
-        let g = MetricType::Gauge;
-        for ((command, state), (count, seconds)) in &by_state {
-            let labels = Labels::from_pairs([("command", command.as_str()), ("state", state.as_str())]);
-            fams.add(
-                &fq_name("info_schema", "processlist_threads"),
-                g,
-                "The number of threads split by current state.",
-                labels.clone(),
-                *count,
-            );
-            fams.add(
-                &fq_name("info_schema", "processlist_seconds"),
-                g,
-                "The number of seconds threads have used split by current state.",
-                labels,
-                *seconds,
-            );
-        }
-        if self.by_host {
-            for (host, n) in &by_host {
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let sql = self.query();
+            let rows = db.query(&sql).await?;
+            let mut by_state: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
+            let mut by_host: BTreeMap<String, f64> = BTreeMap::new();
+            let mut by_user: BTreeMap<String, f64> = BTreeMap::new();
+            for row in &rows.rows {
+                let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
+                let count = parse_go_float(get(4)).unwrap_or(0.0);
+                let seconds = parse_go_float(get(5)).unwrap_or(0.0);
+                let host = if get(1).is_empty() { "unknown" } else { get(1) };
+                let entry = by_state
+                    .entry((sanitize_state(get(2)), sanitize_state(get(3))))
+                    .or_default();
+                entry.0 += count;
+                entry.1 += seconds;
+                *by_host.entry(host.to_string()).or_default() += count;
+                *by_user.entry(get(0).to_string()).or_default() += count;
+            }
+            let mut fams = Families::new();
+            let g = MetricType::Gauge;
+            for ((command, state), (count, seconds)) in &by_state {
+                let labels = Labels::from_pairs([("command", command.as_str()), ("state", state.as_str())]);
                 fams.add(
-                    &fq_name("info_schema", "processlist_processes_by_host"),
+                    &fq_name("info_schema", "processlist_threads"),
                     g,
-                    "The number of processes by host.",
-                    Labels::from_pairs([("client_host", host.as_str())]),
-                    *n,
+                    "The number of threads split by current state.",
+                    labels.clone(),
+                    *count,
+                );
+                fams.add(
+                    &fq_name("info_schema", "processlist_seconds"),
+                    g,
+                    "The number of seconds threads have used split by current state.",
+                    labels,
+                    *seconds,
                 );
             }
-        }
-        if self.by_user {
-            for (user, n) in &by_user {
-                fams.add(
-                    &fq_name("info_schema", "processlist_processes_by_user"),
-                    g,
-                    "The number of processes by user.",
-                    Labels::from_pairs([("mysql_user", user.as_str())]),
-                    *n,
-                );
+            if self.by_host {
+                for (host, n) in &by_host {
+                    fams.add(
+                        &fq_name("info_schema", "processlist_processes_by_host"),
+                        g,
+                        "The number of processes by host.",
+                        Labels::from_pairs([("client_host", host.as_str())]),
+                        *n,
+                    );
+                }
             }
-        }
-        fams.finish(out);
-        Ok(())
+            if self.by_user {
+                for (user, n) in &by_user {
+                    fams.add(
+                        &fq_name("info_schema", "processlist_processes_by_user"),
+                        g,
+                        "The number of processes by user.",
+                        Labels::from_pairs([("mysql_user", user.as_str())]),
+                        *n,
+                    );
+                }
+            }
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -153,6 +160,7 @@ impl Scraper for Processlist {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
 
     #[test]
@@ -203,6 +211,7 @@ mod tests {
         let mut db = FakeDb::default().with(&p.query(), &cols, rows);
         let mut out = Vec::new();
         p.scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         let g = MetricType::Gauge;
         let pre = "mysql_info_schema_processlist_";

@@ -8,7 +8,7 @@
 use exposition::model::Bucket;
 use exposition::{Labels, Metric, MetricFamily, MetricType, Value};
 
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, parse_go_float};
+use super::{Families, Query, ScrapeFuture, Scraper, ServerInfo, fq_name, parse_go_float};
 
 /// The check that the plugin is on.
 pub const CHECK_QUERY: &str = "SELECT @@query_response_time_stats";
@@ -37,50 +37,57 @@ pub const TABLES: [(&str, &str, &str); 3] = [
 pub struct QueryResponseTime;
 
 impl Scraper for QueryResponseTime {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let enabled = match db.query(CHECK_QUERY) {
-            Ok(rows) => rows
-                .rows
-                .first()
-                .and_then(|r| r.first().cloned().flatten())
-                .and_then(|v| super::parse_status(&v))
-                .is_some_and(|v| v != 0.0),
-            Err(err) => {
-                tracing::debug!(err = %err, "query response time distribution is not available");
-                false
-            }
-        };
-        if !enabled {
-            return Ok(());
-        }
-        let mut fams = Families::new();
-        for (i, (sql, name, help)) in TABLES.iter().enumerate() {
-            let rows = match db.query(sql) {
-                Ok(rows) => rows,
-                // The read/write tables exist only on some Percona Server versions.
-                Err(err) if i > 0 => {
-                    tracing::debug!(err = %err, "query response time table not available");
-                    continue;
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let enabled = match db.query(CHECK_QUERY).await {
+                Ok(rows) => rows
+                    .rows
+                    .first()
+                    .and_then(|r| r.first().cloned().flatten())
+                    .and_then(|v| super::parse_status(&v))
+                    .is_some_and(|v| v != 0.0),
+                Err(err) => {
+                    tracing::debug!(err = %err, "query response time distribution is not available");
+                    false
                 }
-                Err(err) => return Err(err),
             };
-            let cells: Vec<(&str, &str, &str)> = rows
-                .rows
-                .iter()
-                .map(|r| {
-                    let get = |i: usize| r.get(i).and_then(|v| v.as_deref()).unwrap_or("");
-                    (get(0), get(1), get(2))
-                })
-                .collect();
-            fams.push(
-                &fq_name("info_schema", name),
-                MetricType::Histogram,
-                help,
-                histogram(&cells),
-            );
-        }
-        fams.finish(out);
-        Ok(())
+            if !enabled {
+                return Ok(());
+            }
+            let mut fams = Families::new();
+            for (i, (sql, name, help)) in TABLES.iter().enumerate() {
+                let rows = match db.query(sql).await {
+                    Ok(rows) => rows,
+                    // The read/write tables exist only on some Percona Server versions.
+                    Err(err) if i > 0 => {
+                        tracing::debug!(err = %err, "query response time table not available");
+                        continue;
+                    }
+                    Err(err) => return Err(err),
+                };
+                let cells: Vec<(&str, &str, &str)> = rows
+                    .rows
+                    .iter()
+                    .map(|r| {
+                        let get = |i: usize| r.get(i).and_then(|v| v.as_deref()).unwrap_or("");
+                        (get(0), get(1), get(2))
+                    })
+                    .collect();
+                fams.push(
+                    &fq_name("info_schema", name),
+                    MetricType::Histogram,
+                    help,
+                    histogram(&cells),
+                );
+            }
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -126,6 +133,7 @@ pub fn histogram(rows: &[(&str, &str, &str)]) -> Metric {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
 
     #[test]
     fn histogram_is_cumulative_and_too_long_only_counts() {
@@ -161,9 +169,10 @@ mod tests {
         let mut out = Vec::new();
         QueryResponseTime
             .scrape(&mut FakeDb::default(), &info, &mut out)
+            .ready()
             .expect("missing plugin");
         let mut db = FakeDb::default().with(CHECK_QUERY, &["@@query_response_time_stats"], &[&[Some("0")]]);
-        QueryResponseTime.scrape(&mut db, &info, &mut out).expect("off");
+        QueryResponseTime.scrape(&mut db, &info, &mut out).ready().expect("off");
         assert!(out.is_empty());
         assert_eq!(db.asked, [CHECK_QUERY]);
     }
@@ -179,11 +188,14 @@ mod tests {
                 &[&[Some("0.1"), Some("2"), Some("0.05")]],
             );
         let mut out = Vec::new();
-        QueryResponseTime.scrape(&mut db, &info, &mut out).expect("scrape");
+        QueryResponseTime
+            .scrape(&mut db, &info, &mut out)
+            .ready()
+            .expect("scrape");
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].name, "mysql_info_schema_query_response_time_seconds");
         assert_eq!(out[0].metric_type, MetricType::Histogram);
         let mut db = FakeDb::default().with(CHECK_QUERY, &["x"], &[&[Some("ON")]]);
-        assert!(QueryResponseTime.scrape(&mut db, &info, &mut out).is_err());
+        assert!(QueryResponseTime.scrape(&mut db, &info, &mut out).ready().is_err());
     }
 }

@@ -4,7 +4,7 @@
 
 use exposition::{Labels, MetricFamily, MetricType};
 
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, parse_go_float};
+use super::{Families, Query, ScrapeError, ScrapeFuture, Scraper, ServerInfo, fq_name, parse_go_float};
 
 /// The statement.
 pub const QUERY: &str = "SELECT SERVER_ID, if(SESSION_ID='MASTER_SESSION_ID','writer','reader') AS ROLE, CPU, \
@@ -41,36 +41,43 @@ const GAUGES: [(usize, &str, f64, &str); 5] = [
 pub struct ReplicaHost;
 
 impl Scraper for ReplicaHost {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let rows = match db.query(QUERY) {
-            Ok(rows) => rows,
-            Err(ScrapeError::Query { message, .. }) if message.contains("1109") => {
-                tracing::debug!("information_schema.replica_host_status is not available.");
-                return Ok(());
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let rows = match db.query(QUERY).await {
+                Ok(rows) => rows,
+                Err(ScrapeError::Query { message, .. }) if message.contains("1109") => {
+                    tracing::debug!("information_schema.replica_host_status is not available.");
+                    return Ok(());
+                }
+                Err(err) => return Err(err),
+            };
+            let mut fams = Families::new();
+            for row in &rows.rows {
+                let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
+                let labels = Labels::from_pairs([("server_id", get(0)), ("role", get(1))]);
+                for (i, name, scale, help) in GAUGES {
+                    let value = parse_go_float(get(i)).ok_or_else(|| ScrapeError::Value {
+                        query: QUERY.to_string(),
+                        column: rows.columns.get(i).cloned().unwrap_or_default(),
+                        value: get(i).to_string(),
+                    })?;
+                    fams.add(
+                        &fq_name("info_schema", name),
+                        MetricType::Gauge,
+                        help,
+                        labels.clone(),
+                        value * scale,
+                    );
+                }
             }
-            Err(err) => return Err(err),
-        };
-        let mut fams = Families::new();
-        for row in &rows.rows {
-            let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
-            let labels = Labels::from_pairs([("server_id", get(0)), ("role", get(1))]);
-            for (i, name, scale, help) in GAUGES {
-                let value = parse_go_float(get(i)).ok_or_else(|| ScrapeError::Value {
-                    query: QUERY.to_string(),
-                    column: rows.columns.get(i).cloned().unwrap_or_default(),
-                    value: get(i).to_string(),
-                })?;
-                fams.add(
-                    &fq_name("info_schema", name),
-                    MetricType::Gauge,
-                    help,
-                    labels.clone(),
-                    value * scale,
-                );
-            }
-        }
-        fams.finish(out);
-        Ok(())
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -78,6 +85,7 @@ impl Scraper for ReplicaHost {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
 
     #[test]
@@ -99,6 +107,7 @@ mod tests {
         let mut out = Vec::new();
         ReplicaHost
             .scrape(&mut db, &ServerInfo::parse("5.7.12").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         let l = "role=\"writer\",server_id=\"db-1\"".to_string();
         let g = MetricType::Gauge;
@@ -119,11 +128,11 @@ mod tests {
     struct Failing(&'static str);
 
     impl Query for Failing {
-        fn query(&mut self, sql: &str) -> Result<crate::scraper::Rows, ScrapeError> {
-            Err(ScrapeError::Query {
+        fn query<'a>(&'a mut self, sql: &'a str) -> crate::scraper::QueryFuture<'a> {
+            Box::pin(std::future::ready(Err(ScrapeError::Query {
                 query: sql.to_string(),
                 message: self.0.to_string(),
-            })
+            })))
         }
     }
 
@@ -134,11 +143,13 @@ mod tests {
         let unknown = "Server error: `ERROR 42S02 (1109): Unknown table 'replica_host_status' in information_schema'";
         ReplicaHost
             .scrape(&mut Failing(unknown), &info, &mut out)
+            .ready()
             .expect("no table");
         assert!(out.is_empty());
         assert!(
             ReplicaHost
                 .scrape(&mut Failing("ERROR 1045 access denied"), &info, &mut out)
+                .ready()
                 .is_err()
         );
     }

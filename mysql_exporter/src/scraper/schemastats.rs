@@ -4,7 +4,7 @@
 use exposition::{Labels, MetricFamily, MetricType};
 
 use super::tablestats::userstat_on;
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, parse_go_float};
+use super::{Families, Query, ScrapeFuture, Scraper, ServerInfo, fq_name, parse_go_float};
 
 /// The statement.
 pub const QUERY: &str = "SELECT TABLE_SCHEMA, SUM(ROWS_READ) AS ROWS_READ, SUM(ROWS_CHANGED) AS ROWS_CHANGED, \
@@ -34,26 +34,33 @@ const COUNTERS: [(usize, &str, &str); 3] = [
 pub struct SchemaStats;
 
 impl Scraper for SchemaStats {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        if !userstat_on(db) {
-            return Ok(());
-        }
-        let rows = db.query(QUERY)?;
-        let mut fams = Families::new();
-        for row in &rows.rows {
-            let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
-            for (i, name, help) in COUNTERS {
-                fams.add(
-                    &fq_name("info_schema", name),
-                    MetricType::Counter,
-                    help,
-                    Labels::from_pairs([("schema", get(0))]),
-                    parse_go_float(get(i)).unwrap_or(0.0),
-                );
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            if !userstat_on(db).await {
+                return Ok(());
             }
-        }
-        fams.finish(out);
-        Ok(())
+            let rows = db.query(QUERY).await?;
+            let mut fams = Families::new();
+            for row in &rows.rows {
+                let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
+                for (i, name, help) in COUNTERS {
+                    fams.add(
+                        &fq_name("info_schema", name),
+                        MetricType::Counter,
+                        help,
+                        Labels::from_pairs([("schema", get(0))]),
+                        parse_go_float(get(i)).unwrap_or(0.0),
+                    );
+                }
+            }
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -61,6 +68,7 @@ impl Scraper for SchemaStats {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
     use crate::scraper::tablestats::CHECK_QUERY;
 
@@ -80,6 +88,7 @@ mod tests {
         let mut out = Vec::new();
         SchemaStats
             .scrape(&mut db, &ServerInfo::parse("10.11.6-MariaDB").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         let c = MetricType::Counter;
         let l = "schema=\"shop\"".to_string();
@@ -113,6 +122,7 @@ mod tests {
         let mut out = Vec::new();
         SchemaStats
             .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("off");
         assert!(out.is_empty());
     }

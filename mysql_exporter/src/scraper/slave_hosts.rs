@@ -5,7 +5,7 @@
 
 use exposition::{Labels, MetricFamily, MetricType};
 
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo};
+use super::{Families, Query, ScrapeFuture, Scraper, ServerInfo};
 
 /// The statement before MySQL 8.0.22 and on MariaDB.
 pub const SLAVE_QUERY: &str = "SHOW SLAVE HOSTS";
@@ -17,38 +17,45 @@ pub const REPLICA_QUERY: &str = "SHOW REPLICAS";
 pub struct SlaveHosts;
 
 impl Scraper for SlaveHosts {
-    fn scrape(&self, db: &mut dyn Query, server: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let sql = if !server.mariadb && (server.version, server.patch) >= ((8, 0), 22) {
-            REPLICA_QUERY
-        } else {
-            SLAVE_QUERY
-        };
-        let rows = db.query(sql)?;
-        let col = |names: &[&str]| names.iter().find_map(|n| rows.column(n));
-        let server_id = col(&["Server_id"]);
-        let host = col(&["Host"]);
-        let port = col(&["Port"]);
-        let master_id = col(&["Master_id", "Source_Id"]);
-        let uuid = col(&["Slave_UUID", "Replica_UUID"]);
-        let mut fams = Families::new();
-        for row in &rows.rows {
-            let get = |i: Option<usize>| i.and_then(|i| row.get(i)).and_then(|v| v.as_deref()).unwrap_or("");
-            fams.add(
-                "mysql_heartbeat_mysql_slave_hosts_info",
-                MetricType::Gauge,
-                "Information about running slaves",
-                Labels::from_pairs([
-                    ("server_id", get(server_id)),
-                    ("slave_host", get(host)),
-                    ("port", get(port)),
-                    ("master_id", get(master_id)),
-                    ("slave_uuid", get(uuid)),
-                ]),
-                1.0,
-            );
-        }
-        fams.finish(out);
-        Ok(())
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        server: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let sql = if !server.mariadb && (server.version, server.patch) >= ((8, 0), 22) {
+                REPLICA_QUERY
+            } else {
+                SLAVE_QUERY
+            };
+            let rows = db.query(sql).await?;
+            let col = |names: &[&str]| names.iter().find_map(|n| rows.column(n));
+            let server_id = col(&["Server_id"]);
+            let host = col(&["Host"]);
+            let port = col(&["Port"]);
+            let master_id = col(&["Master_id", "Source_Id"]);
+            let uuid = col(&["Slave_UUID", "Replica_UUID"]);
+            let mut fams = Families::new();
+            for row in &rows.rows {
+                let get = |i: Option<usize>| i.and_then(|i| row.get(i)).and_then(|v| v.as_deref()).unwrap_or("");
+                fams.add(
+                    "mysql_heartbeat_mysql_slave_hosts_info",
+                    MetricType::Gauge,
+                    "Information about running slaves",
+                    Labels::from_pairs([
+                        ("server_id", get(server_id)),
+                        ("slave_host", get(host)),
+                        ("port", get(port)),
+                        ("master_id", get(master_id)),
+                        ("slave_uuid", get(uuid)),
+                    ]),
+                    1.0,
+                );
+            }
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -56,6 +63,7 @@ impl Scraper for SlaveHosts {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
 
     #[test]
@@ -76,6 +84,7 @@ mod tests {
         let mut out = Vec::new();
         SlaveHosts
             .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("mysql");
         assert_eq!(
             samples(&out),
@@ -96,6 +105,7 @@ mod tests {
         let mut out = Vec::new();
         SlaveHosts
             .scrape(&mut db, &ServerInfo::parse("10.11.6-MariaDB").expect("v"), &mut out)
+            .ready()
             .expect("mariadb");
         assert_eq!(
             samples(&out),

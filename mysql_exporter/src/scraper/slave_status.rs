@@ -9,7 +9,8 @@
 use exposition::{Labels, MetricFamily, MetricType};
 
 use super::{
-    Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, metric_name_part, parse_go_float, parse_status,
+    Families, Query, ScrapeError, ScrapeFuture, Scraper, ServerInfo, fq_name, metric_name_part, parse_go_float,
+    parse_status,
 };
 
 /// MariaDB: all named replication connections.
@@ -37,21 +38,28 @@ pub fn statements(server: &ServerInfo) -> [&'static str; 3] {
 }
 
 impl Scraper for SlaveStatus {
-    fn scrape(&self, db: &mut dyn Query, server: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let mut last_err = None;
-        for sql in statements(server) {
-            match db.query(sql) {
-                Ok(rows) => {
-                    map_rows(&rows.columns, &rows.rows, out);
-                    return Ok(());
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        server: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let mut last_err = None;
+            for sql in statements(server) {
+                match db.query(sql).await {
+                    Ok(rows) => {
+                        map_rows(&rows.columns, &rows.rows, out);
+                        return Ok(());
+                    }
+                    Err(e) => last_err = Some(e),
                 }
-                Err(e) => last_err = Some(e),
             }
-        }
-        Err(last_err.unwrap_or_else(|| ScrapeError::Query {
-            query: SLAVE_QUERY.to_string(),
-            message: "no statement to run".to_string(),
-        }))
+            Err(last_err.unwrap_or_else(|| ScrapeError::Query {
+                query: SLAVE_QUERY.to_string(),
+                message: "no statement to run".to_string(),
+            }))
+        })
     }
 }
 
@@ -115,6 +123,7 @@ pub fn map_rows(columns: &[String], rows: &[Vec<Option<String>>], out: &mut Vec<
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::{kind, samples, split_labels};
 
     fn upstream_row() -> (Vec<String>, Vec<Vec<Option<String>>>) {
@@ -195,7 +204,7 @@ mod tests {
             db.answers
                 .push((want.to_string(), crate::scraper::Rows { columns, rows }));
             let mut out = Vec::new();
-            SlaveStatus.scrape(&mut db, &info, &mut out).expect(v);
+            SlaveStatus.scrape(&mut db, &info, &mut out).ready().expect(v);
             assert_eq!(db.asked[0], want, "{v}");
             assert!(!out.is_empty());
         }
@@ -206,10 +215,10 @@ mod tests {
         let info = ServerInfo::parse("10.11.6-MariaDB").expect("v");
         let mut db = FakeDb::default().with(SLAVE_QUERY, &["Master_Host"], &[]);
         let mut out = Vec::new();
-        SlaveStatus.scrape(&mut db, &info, &mut out).expect("fallback");
+        SlaveStatus.scrape(&mut db, &info, &mut out).ready().expect("fallback");
         assert_eq!(db.asked, [MARIADB_QUERY, SLAVE_QUERY]);
         assert!(out.is_empty());
         let mut db = FakeDb::default();
-        assert!(SlaveStatus.scrape(&mut db, &info, &mut out).is_err());
+        assert!(SlaveStatus.scrape(&mut db, &info, &mut out).ready().is_err());
     }
 }

@@ -4,7 +4,7 @@
 use exposition::{Labels, MetricFamily, MetricType};
 
 use super::perf_table_io_waits::PICOSECONDS;
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, parse_go_float};
+use super::{Families, Query, ScrapeFuture, Scraper, ServerInfo, fq_name, parse_go_float};
 
 /// The statement.
 pub const QUERY: &str = "SELECT user, statements, statement_latency, table_scans, file_ios, file_io_latency, \
@@ -93,24 +93,31 @@ const COLUMNS: [(usize, &str, MetricType, f64, &str); 10] = [
 pub struct UserSummary;
 
 impl Scraper for UserSummary {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let rows = db.query(QUERY)?;
-        let mut fams = Families::new();
-        for row in &rows.rows {
-            let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
-            for (i, name, kind, divisor, help) in COLUMNS {
-                let value = parse_go_float(get(i)).unwrap_or(0.0) / divisor;
-                fams.add(
-                    &fq_name("sys", name),
-                    kind,
-                    help,
-                    Labels::from_pairs([("user", get(0))]),
-                    value,
-                );
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let rows = db.query(QUERY).await?;
+            let mut fams = Families::new();
+            for row in &rows.rows {
+                let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
+                for (i, name, kind, divisor, help) in COLUMNS {
+                    let value = parse_go_float(get(i)).unwrap_or(0.0) / divisor;
+                    fams.add(
+                        &fq_name("sys", name),
+                        kind,
+                        help,
+                        Labels::from_pairs([("user", get(0))]),
+                        value,
+                    );
+                }
             }
-        }
-        fams.finish(out);
-        Ok(())
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -118,6 +125,7 @@ impl Scraper for UserSummary {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
 
     #[test]
@@ -140,6 +148,7 @@ mod tests {
         let mut out = Vec::new();
         UserSummary
             .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         let got = samples(&out);
         let l = "user=\"app\"".to_string();

@@ -7,7 +7,7 @@
 use clap::{Arg, ArgMatches};
 use exposition::{Labels, MetricFamily, MetricType};
 
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, parse_go_float};
+use super::{Families, Query, ScrapeFuture, Scraper, ServerInfo, fq_name, parse_go_float};
 
 const DATABASES: &str = "collect.info_schema.tables.databases";
 
@@ -62,58 +62,66 @@ pub fn tables_query(schema: &str) -> String {
 }
 
 impl Scraper for Tables {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        let schemas: Vec<String> = match &self.databases {
-            Some(list) => list.clone(),
-            None => db
-                .query(SCHEMATA_QUERY)?
-                .rows
-                .into_iter()
-                .filter_map(|r| r.into_iter().next().flatten())
-                .collect(),
-        };
-        let mut fams = Families::new();
-        let g = MetricType::Gauge;
-        for schema in &schemas {
-            let rows = db.query(&tables_query(schema))?;
-            for row in &rows.rows {
-                let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
-                let num = |i: usize| parse_go_float(get(i)).unwrap_or(0.0);
-                let (schema, table) = (get(0), get(1));
-                fams.add(
-                    &fq_name("info_schema", "table_version"),
-                    g,
-                    "The version number of the table's .frm file",
-                    Labels::from_pairs([
-                        ("schema", schema),
-                        ("table", table),
-                        ("type", get(2)),
-                        ("engine", get(3)),
-                        ("row_format", get(5)),
-                        ("create_options", get(10)),
-                    ]),
-                    num(4),
-                );
-                fams.add(
-                    &fq_name("info_schema", "table_rows"),
-                    g,
-                    "The estimated number of rows in the table from information_schema.tables",
-                    Labels::from_pairs([("schema", schema), ("table", table)]),
-                    num(6),
-                );
-                for (i, component) in [(7, "data_length"), (8, "index_length"), (9, "data_free")] {
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let schemas: Vec<String> = match &self.databases {
+                Some(list) => list.clone(),
+                None => db
+                    .query(SCHEMATA_QUERY)
+                    .await?
+                    .rows
+                    .into_iter()
+                    .filter_map(|r| r.into_iter().next().flatten())
+                    .collect(),
+            };
+            let mut fams = Families::new();
+            let g = MetricType::Gauge;
+            for schema in &schemas {
+                let rows = db.query(&tables_query(schema)).await?;
+                for row in &rows.rows {
+                    let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
+                    let num = |i: usize| parse_go_float(get(i)).unwrap_or(0.0);
+                    let (schema, table) = (get(0), get(1));
                     fams.add(
-                        &fq_name("info_schema", "table_size"),
+                        &fq_name("info_schema", "table_version"),
                         g,
-                        "The size of the table components from information_schema.tables",
-                        Labels::from_pairs([("schema", schema), ("table", table), ("component", component)]),
-                        num(i),
+                        "The version number of the table's .frm file",
+                        Labels::from_pairs([
+                            ("schema", schema),
+                            ("table", table),
+                            ("type", get(2)),
+                            ("engine", get(3)),
+                            ("row_format", get(5)),
+                            ("create_options", get(10)),
+                        ]),
+                        num(4),
                     );
+                    fams.add(
+                        &fq_name("info_schema", "table_rows"),
+                        g,
+                        "The estimated number of rows in the table from information_schema.tables",
+                        Labels::from_pairs([("schema", schema), ("table", table)]),
+                        num(6),
+                    );
+                    for (i, component) in [(7, "data_length"), (8, "index_length"), (9, "data_free")] {
+                        fams.add(
+                            &fq_name("info_schema", "table_size"),
+                            g,
+                            "The size of the table components from information_schema.tables",
+                            Labels::from_pairs([("schema", schema), ("table", table), ("component", component)]),
+                            num(i),
+                        );
+                    }
                 }
             }
-        }
-        fams.finish(out);
-        Ok(())
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -121,6 +129,7 @@ impl Scraper for Tables {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
 
     const COLS: [&str; 11] = [
@@ -158,6 +167,7 @@ mod tests {
         let mut out = Vec::new();
         Tables { databases: None }
             .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         let g = MetricType::Gauge;
         let st = "schema=\"shop\",table=\"orders\"";
@@ -207,6 +217,7 @@ mod tests {
         let mut out = Vec::new();
         scraper
             .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         assert_eq!(db.asked, [tables_query("a"), tables_query("b")]);
     }

@@ -4,7 +4,7 @@
 
 use exposition::{Labels, MetricFamily, MetricType};
 
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, parse_go_float};
+use super::{Families, Query, ScrapeFuture, Scraper, ServerInfo, fq_name, parse_go_float};
 
 /// Whether user statistics are on (upstream reads the first row).
 pub const CHECK_QUERY: &str =
@@ -32,8 +32,8 @@ const COUNTERS: [(usize, &str, &str); 3] = [
 ];
 
 /// Whether `userstat` is on (the first row of [`CHECK_QUERY`] is not `OFF`); false when the query fails.
-pub fn userstat_on(db: &mut dyn Query) -> bool {
-    match db.query(CHECK_QUERY) {
+pub async fn userstat_on(db: &mut dyn Query) -> bool {
+    match db.query(CHECK_QUERY).await {
         Ok(rows) => rows
             .rows
             .first()
@@ -51,26 +51,33 @@ pub fn userstat_on(db: &mut dyn Query) -> bool {
 pub struct TableStats;
 
 impl Scraper for TableStats {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        if !userstat_on(db) {
-            return Ok(());
-        }
-        let rows = db.query(QUERY)?;
-        let mut fams = Families::new();
-        for row in &rows.rows {
-            let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
-            for (i, name, help) in COUNTERS {
-                fams.add(
-                    &fq_name("info_schema", name),
-                    MetricType::Counter,
-                    help,
-                    Labels::from_pairs([("schema", get(0)), ("table", get(1))]),
-                    parse_go_float(get(i)).unwrap_or(0.0),
-                );
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            if !userstat_on(db).await {
+                return Ok(());
             }
-        }
-        fams.finish(out);
-        Ok(())
+            let rows = db.query(QUERY).await?;
+            let mut fams = Families::new();
+            for row in &rows.rows {
+                let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
+                for (i, name, help) in COUNTERS {
+                    fams.add(
+                        &fq_name("info_schema", name),
+                        MetricType::Counter,
+                        help,
+                        Labels::from_pairs([("schema", get(0)), ("table", get(1))]),
+                        parse_go_float(get(i)).unwrap_or(0.0),
+                    );
+                }
+            }
+            fams.finish(out);
+            Ok(())
+        })
     }
 }
 
@@ -78,6 +85,7 @@ impl Scraper for TableStats {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
 
     #[test]
@@ -102,6 +110,7 @@ mod tests {
         let mut out = Vec::new();
         TableStats
             .scrape(&mut db, &ServerInfo::parse("10.11.6-MariaDB").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         let c = MetricType::Counter;
         let l = "schema=\"shop\",table=\"orders\"".to_string();
@@ -131,13 +140,14 @@ mod tests {
         let mut out = Vec::new();
         TableStats
             .scrape(&mut FakeDb::default(), &info, &mut out)
+            .ready()
             .expect("missing");
         let mut db = FakeDb::default().with(
             CHECK_QUERY,
             &["Variable_name", "Value"],
             &[&[Some("userstat"), Some("OFF")]],
         );
-        TableStats.scrape(&mut db, &info, &mut out).expect("off");
+        TableStats.scrape(&mut db, &info, &mut out).ready().expect("off");
         assert!(out.is_empty());
         assert_eq!(db.asked, [CHECK_QUERY]);
     }

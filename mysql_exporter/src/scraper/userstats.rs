@@ -7,7 +7,7 @@
 use exposition::{Labels, MetricFamily, MetricType};
 
 use super::tablestats::userstat_on;
-use super::{Families, Query, ScrapeError, Scraper, ServerInfo, fq_name, parse_go_float};
+use super::{Families, Query, ScrapeError, ScrapeFuture, Scraper, ServerInfo, fq_name, parse_go_float};
 
 /// The user statement.
 pub const USER_QUERY: &str = "SELECT * FROM information_schema.user_statistics";
@@ -343,11 +343,11 @@ struct StatTable {
 }
 
 impl StatTable {
-    fn scrape(&self, db: &mut dyn Query, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        if !userstat_on(db) {
+    async fn scrape(&self, db: &mut dyn Query, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
+        if !userstat_on(db).await {
             return Ok(());
         }
-        let rows = db.query(self.query)?;
+        let rows = db.query(self.query).await?;
         let mut fams = Families::new();
         for row in &rows.rows {
             let key = row.first().cloned().flatten().unwrap_or_default();
@@ -405,8 +405,13 @@ const CLIENTS: StatTable = StatTable {
 pub struct UserStats;
 
 impl Scraper for UserStats {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        USERS.scrape(db, out)
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move { USERS.scrape(db, out).await })
     }
 }
 
@@ -415,8 +420,13 @@ impl Scraper for UserStats {
 pub struct ClientStats;
 
 impl Scraper for ClientStats {
-    fn scrape(&self, db: &mut dyn Query, _: &ServerInfo, out: &mut Vec<MetricFamily>) -> Result<(), ScrapeError> {
-        CLIENTS.scrape(db, out)
+    fn scrape<'a>(
+        &'a self,
+        db: &'a mut dyn Query,
+        _: &'a ServerInfo,
+        out: &'a mut Vec<MetricFamily>,
+    ) -> ScrapeFuture<'a> {
+        Box::pin(async move { CLIENTS.scrape(db, out).await })
     }
 }
 
@@ -424,6 +434,7 @@ impl Scraper for ClientStats {
 mod tests {
     use super::*;
     use crate::scraper::fake::FakeDb;
+    use crate::scraper::fake::Ready as _;
     use crate::scraper::global_status::tests::samples;
     use crate::scraper::tablestats::CHECK_QUERY;
 
@@ -451,6 +462,7 @@ mod tests {
         let mut out = Vec::new();
         ClientStats
             .scrape(&mut db, &ServerInfo::parse("10.11.6-MariaDB").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         let l = "client=\"localhost\"".to_string();
         let p = "mysql_info_schema_client_statistics_";
@@ -480,6 +492,7 @@ mod tests {
         let mut out = Vec::new();
         UserStats
             .scrape(&mut db, &ServerInfo::parse("10.11.6-MariaDB").expect("v"), &mut out)
+            .ready()
             .expect("scrape");
         let l = "user=\"app\"".to_string();
         let p = "mysql_info_schema_user_statistics_";
@@ -496,7 +509,9 @@ mod tests {
             ]
         );
         let mut db = on().with(USER_QUERY, &["USER", "ROWS_READ"], &[&[Some("app"), None]]);
-        let err = UserStats.scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut Vec::new());
+        let err = UserStats
+            .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut Vec::new())
+            .ready();
         assert!(matches!(err, Err(ScrapeError::Value { .. })), "{err:?}");
         // Off: only the check runs.
         let mut db = FakeDb::default().with(
@@ -507,6 +522,7 @@ mod tests {
         let mut out = Vec::new();
         UserStats
             .scrape(&mut db, &ServerInfo::parse("8.0.36").expect("v"), &mut out)
+            .ready()
             .expect("off");
         assert!(out.is_empty());
     }

@@ -57,9 +57,34 @@ pub trait Timed: Read + Write + Send {
     fn set_timeouts(&self, timeout: Duration) -> io::Result<()>;
 }
 
+/// A connection with the socket timeout last applied to it, so a kept connection scraped again with the same
+/// budget needs no system call to set it.
+pub struct Conn {
+    stream: Box<dyn Timed>,
+    timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Conn {
+    /// A connection with no timeout applied yet.
+    pub fn new(stream: Box<dyn Timed>) -> Conn {
+        Conn { stream, timeout: None }
+    }
+}
+
+/// Socket timeouts are applied in whole steps of this length (see [`Deadline`]).
+const TIMEOUT_STEP: Duration = Duration::from_millis(10);
+
 /// Sends `GET path` and reads the response before `deadline`.
 pub fn get(
-    conn: &mut dyn Timed,
+    conn: &mut Conn,
     deadline: Instant,
     path: &str,
     host: &str,
@@ -74,7 +99,7 @@ pub fn get(
         request.push_str("\r\n");
     }
     request.push_str("\r\n");
-    let mut stream = Deadline { inner: conn, deadline };
+    let mut stream = Deadline { conn, deadline };
     stream.write_all(request.as_bytes())?;
     stream.flush()?;
     read_response(&mut stream)
@@ -239,9 +264,11 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Applies the time left before the deadline as the socket timeout of each read and write.
+/// Applies the time left before the deadline as the socket timeout of each read and write: rounded down to a
+/// whole [`TIMEOUT_STEP`] (the time left itself when less than one step), and only when that differs from what
+/// the socket has. No call waits past the deadline; one may give up at most a step early.
 struct Deadline<'a> {
-    inner: &'a mut dyn Timed,
+    conn: &'a mut Conn,
     deadline: Instant,
 }
 
@@ -251,26 +278,43 @@ impl Deadline<'_> {
         if left.is_zero() {
             return Err(io::Error::new(io::ErrorKind::TimedOut, "timeout exceeded"));
         }
-        self.inner.set_timeouts(left)
+        let timeout = step_down(left);
+        if self.conn.timeout != Some(timeout) {
+            // Forget the old value first: a failed call may have applied one direction only.
+            self.conn.timeout = None;
+            self.conn.stream.set_timeouts(timeout)?;
+            self.conn.timeout = Some(timeout);
+        }
+        Ok(())
     }
+}
+
+/// `left` rounded down to a whole [`TIMEOUT_STEP`]; `left` itself when it is less than one step.
+fn step_down(left: Duration) -> Duration {
+    let step = TIMEOUT_STEP.as_nanos();
+    if left.as_nanos() < step {
+        return left;
+    }
+    let whole = left.as_nanos() / step * step;
+    Duration::from_nanos(u64::try_from(whole).unwrap_or(u64::MAX))
 }
 
 impl Read for Deadline<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.arm()?;
-        self.inner.read(buf).map_err(timeout_message)
+        self.conn.stream.read(buf).map_err(timeout_message)
     }
 }
 
 impl Write for Deadline<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.arm()?;
-        self.inner.write(buf).map_err(timeout_message)
+        self.conn.stream.write(buf).map_err(timeout_message)
     }
 
     fn flush(&mut self) -> io::Result<()> {
         self.arm()?;
-        self.inner.flush().map_err(timeout_message)
+        self.conn.stream.flush().map_err(timeout_message)
     }
 }
 
@@ -286,6 +330,21 @@ fn timeout_message(e: io::Error) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeouts_step_down() {
+        let ms = Duration::from_millis;
+        let cases = [
+            (ms(5000), ms(5000)),
+            (ms(4999) + Duration::from_micros(990), ms(4990)),
+            (ms(10), ms(10)),
+            (ms(9) + Duration::from_micros(5), ms(9) + Duration::from_micros(5)),
+            (Duration::from_nanos(1), Duration::from_nanos(1)),
+        ];
+        for (left, want) in cases {
+            assert_eq!(step_down(left), want, "{left:?}");
+        }
+    }
     use proptest::prelude::*;
 
     fn read(raw: &[u8]) -> Result<Response, HttpError> {
