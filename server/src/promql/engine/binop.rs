@@ -8,7 +8,8 @@ use std::sync::Arc;
 use super::QueryError;
 use super::eval::{Evaluator, Val};
 use super::histogram::HistogramOps;
-use super::value::{FastMap, FastSet, Sample, Vector};
+use super::stream::{Flow, step_index};
+use super::value::{FPoint, FastMap, FastSet, HPoint, Matrix, Sample, Vector};
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
 use crate::promql::ast::{BinaryExpr, BinaryOp, Cardinality, VectorMatching};
@@ -46,9 +47,21 @@ fn drops_name(op: BinaryOp, return_bool: bool) -> bool {
 }
 
 /// Evaluates a binary expression for all steps.
-pub fn eval_binary(ev: &mut Evaluator<'_>, b: &BinaryExpr) -> Result<Val, QueryError> {
-    let lhs = ev.eval(&b.lhs)?;
-    let rhs = ev.eval(&b.rhs)?;
+pub fn eval_binary(ev: &mut Evaluator<'_>, b: &BinaryExpr) -> Result<Flow, QueryError> {
+    let lhs = ev.eval_flow(&b.lhs)?;
+    let rhs = ev.eval_flow(&b.rhs)?;
+    match (lhs, rhs) {
+        (Flow::Series(l), Flow::Val(Val::Scalars(r))) => Ok(Flow::Series(series_scalar(ev, b, l, &r, false))),
+        (Flow::Val(Val::Scalars(l)), Flow::Series(r)) => Ok(Flow::Series(series_scalar(ev, b, r, &l, true))),
+        (lhs, rhs) => {
+            let (lhs, rhs) = (ev.into_val(lhs), ev.into_val(rhs));
+            eval_binary_steps(ev, b, lhs, rhs).map(Flow::Val)
+        }
+    }
+}
+
+/// A binary operator step by step.
+fn eval_binary_steps(ev: &mut Evaluator<'_>, b: &BinaryExpr, lhs: Val, rhs: Val) -> Result<Val, QueryError> {
     match (lhs, rhs) {
         (Val::Scalars(l), Val::Scalars(r)) => Ok(Val::Scalars(
             l.iter()
@@ -223,47 +236,112 @@ fn incompatible(ev: &mut Evaluator<'_>, b: &BinaryExpr, l: &str, r: &str) {
     );
 }
 
+/// One vector element (float `f`, or histogram `h`) with a scalar `s`: the resulting value, or `None` where the
+/// element is dropped.
+fn element_scalar(
+    ev: &mut Evaluator<'_>,
+    b: &BinaryExpr,
+    f: f64,
+    h: Option<Arc<FloatHistogram>>,
+    s: f64,
+    swap: bool,
+) -> Option<(f64, Option<Arc<FloatHistogram>>)> {
+    let vo = match &h {
+        Some(h) => Operand::H(h),
+        None => Operand::F(f),
+    };
+    let (l, r) = if swap { (Operand::F(s), vo) } else { (vo, Operand::F(s)) };
+    // Comparisons of histograms with scalars are not defined.
+    if b.op.is_comparison() && h.is_some() {
+        incompatible(
+            ev,
+            b,
+            if swap { "float" } else { "histogram" },
+            if swap { "histogram" } else { "float" },
+        );
+        return None;
+    }
+    let (res, keep) = apply(ev, b, l, r)?;
+    if b.op.is_comparison() && !b.return_bool {
+        // The filter keeps the vector's own value.
+        return keep.then_some((f, h));
+    }
+    Some(match res {
+        Outcome::F(f) => (f, None),
+        Outcome::H(nh) => (0.0, Some(Arc::new(nh))),
+    })
+}
+
 fn vector_scalar(ev: &mut Evaluator<'_>, b: &BinaryExpr, v: Vector, s: f64, swap: bool) -> Vector {
     let mut out = Vec::with_capacity(v.len());
     let drop = drops_name(b.op, b.return_bool);
     for mut smp in v {
         let h = smp.h.take();
-        let vo = match &h {
-            Some(h) => Operand::H(h),
-            None => Operand::F(smp.f),
-        };
-        let (l, r) = if swap { (Operand::F(s), vo) } else { (vo, Operand::F(s)) };
-        // Comparisons of histograms with scalars are not defined.
-        if b.op.is_comparison() && h.is_some() {
-            incompatible(
-                ev,
-                b,
-                if swap { "float" } else { "histogram" },
-                if swap { "histogram" } else { "float" },
-            );
-            continue;
-        }
-        let Some((res, keep)) = apply(ev, b, l, r) else {
+        let Some((f, h)) = element_scalar(ev, b, smp.f, h, s, swap) else {
             continue;
         };
-        if b.op.is_comparison() && !b.return_bool {
-            if !keep {
-                continue;
-            }
-            // The filter keeps the vector's own value.
-            smp.h = h;
-        } else {
-            match res {
-                Outcome::F(f) => smp.f = f,
-                Outcome::H(nh) => smp.h = Some(Arc::new(nh)),
-            }
-        }
+        smp.f = f;
+        smp.h = h;
         if drop {
             smp.drop_name = true;
         }
         out.push(smp);
     }
     out
+}
+
+/// A series-major vector with per-step scalars `s`, series by series.
+fn series_scalar(ev: &mut Evaluator<'_>, b: &BinaryExpr, mut m: Matrix, s: &[f64], swap: bool) -> Matrix {
+    let drop = drops_name(b.op, b.return_bool);
+    let (start, interval) = (ev.start, ev.interval);
+    let filter = b.op.is_comparison() && !b.return_bool;
+    for series in &mut m {
+        let mut moved_kind = false;
+        if filter || !series.histograms.is_empty() {
+            // General case: values may be dropped or change kind.
+            let mut floats = Vec::with_capacity(series.floats.len());
+            let mut hists = Vec::with_capacity(series.histograms.len());
+            let points = std::mem::take(&mut series.floats)
+                .into_iter()
+                .map(|p| (p.t, p.f, None))
+                .chain(
+                    std::mem::take(&mut series.histograms)
+                        .into_iter()
+                        .map(|p| (p.t, 0.0, Some(p.h))),
+                );
+            for (t, f, h) in points {
+                let was_h = h.is_some();
+                let sv = s[step_index(t, start, interval)];
+                match element_scalar(ev, b, f, h, sv, swap) {
+                    Some((_, Some(h))) => {
+                        moved_kind |= !was_h;
+                        hists.push(HPoint { t, h });
+                    }
+                    Some((f, None)) => {
+                        moved_kind |= was_h;
+                        floats.push(FPoint { t, f });
+                    }
+                    None => {}
+                }
+            }
+            if moved_kind {
+                floats.sort_by_key(|p| p.t);
+                hists.sort_by_key(|p| p.t);
+            }
+            series.floats = floats;
+            series.histograms = hists;
+        } else {
+            for p in &mut series.floats {
+                let sv = s[step_index(p.t, start, interval)];
+                let (a, c) = if swap { (sv, p.f) } else { (p.f, sv) };
+                p.f = scalar_op(b.op, a, c).0;
+            }
+        }
+        if drop {
+            series.drop_name = true;
+        }
+    }
+    m
 }
 
 /// The matching signature of a label set: the `on` labels, or all but the `ignoring` labels and the name.

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use super::extended::{XProblem, XValue, interpolate};
 use super::histogram::HistogramOps;
+use super::stream::Flow;
 use super::value::{FPoint, FastMap, HPoint, Matrix, Sample, Series, Value, Vector};
 use super::{Annotation, Annotations, EngineOptions, QueryError, QueryResult, QueryStats, position_suffix};
 use crate::model::histogram::{CounterResetHint, FloatHistogram};
@@ -32,7 +33,8 @@ pub enum Val {
 }
 
 impl Val {
-    fn size(&self) -> usize {
+    /// Samples held.
+    pub fn size(&self) -> usize {
         match self {
             Val::Vectors(v) => v.iter().map(Vec::len).sum(),
             Val::Scalars(s) => s.len(),
@@ -188,7 +190,19 @@ pub fn evaluate(
         stats_mode: false,
         in_subquery: false,
     };
-    let val = ev.eval(expr)?;
+    let val = match ev.eval_flow(expr)? {
+        Flow::Series(m) if step != 0 => {
+            return Ok(QueryResult {
+                value: Value::Matrix(super::stream::finish_series(m)?),
+                annotations: ev.annotations,
+                stats: QueryStats {
+                    total_queryable_samples: ev.total_samples,
+                    peak_samples: ev.peak_samples,
+                },
+            });
+        }
+        flow => ev.into_val(flow),
+    };
     let value = if step == 0 {
         match val {
             Val::Scalars(v) => Value::Scalar {
@@ -265,6 +279,31 @@ fn duration_value(d: &crate::promql::ast::DurationExpr, ctx: &DurationContext) -
         }
         DurationKind::Neg(e) => -duration_value(e, ctx),
         _ => d.eval(ctx),
+    }
+}
+
+/// Negates a value (unary minus): histograms are scaled by -1 and become gauges; vectors drop their names.
+fn negate_val(v: Val) -> Val {
+    match v {
+        Val::Scalars(mut s) => {
+            s.iter_mut().for_each(|x| *x = -*x);
+            Val::Scalars(s)
+        }
+        Val::Vectors(mut vs) => {
+            for v in &mut vs {
+                for s in v.iter_mut() {
+                    s.f = -s.f;
+                    if let Some(h) = &mut s.h {
+                        let h = Arc::make_mut(h);
+                        h.scale(-1.0);
+                        h.counter_reset_hint = CounterResetHint::Gauge;
+                    }
+                    s.drop_name = true;
+                }
+            }
+            Val::Vectors(vs)
+        }
+        other => other,
     }
 }
 
@@ -437,7 +476,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Per step: the time a selector or subquery with these modifiers looks at.
-    fn ref_times(&self, offset: &Option<Duration>, at: &Option<AtModifier>) -> Vec<i64> {
+    pub(super) fn ref_times(&self, offset: &Option<Duration>, at: &Option<AtModifier>) -> Vec<i64> {
         let off = offset.as_ref().map_or(0, |d| self.duration(d));
         match at {
             Some(a) => vec![self.at_time(a) - off; self.steps()],
@@ -445,17 +484,41 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// Evaluates `expr` for every step of the current range.
+    /// Evaluates `expr` for every step of the current range, step-major.
     pub fn eval(&mut self, expr: &Expr) -> Result<Val, QueryError> {
-        self.check_deadline("expression evaluation")?;
-        let before = self.current_samples;
-        let val = self.eval_inner(expr)?;
-        self.current_samples = before;
-        self.account(val.size())?;
-        Ok(val)
+        let flow = self.eval_flow(expr)?;
+        Ok(self.into_val(flow))
     }
 
-    fn eval_inner(&mut self, expr: &Expr) -> Result<Val, QueryError> {
+    /// Evaluates `expr` for every step of the current range, series-major where the expression allows it.
+    pub fn eval_flow(&mut self, expr: &Expr) -> Result<Flow, QueryError> {
+        self.check_deadline("expression evaluation")?;
+        let before = self.current_samples;
+        let flow = self.eval_inner(expr)?;
+        self.current_samples = before;
+        self.account(flow.size())?;
+        Ok(flow)
+    }
+
+    fn eval_inner(&mut self, expr: &Expr) -> Result<Flow, QueryError> {
+        Ok(match expr {
+            Expr::Paren(p) => return self.eval_flow(&p.expr),
+            Expr::VectorSelector(vs) if !vs.anchored && !vs.smoothed => Flow::Series(self.selector_series(vs)?),
+            Expr::Unary(u) if u.op == UnaryOp::Neg => match self.eval_flow(&u.expr)? {
+                Flow::Series(mut m) => {
+                    super::stream::negate(&mut m);
+                    Flow::Series(m)
+                }
+                Flow::Val(v) => Flow::Val(negate_val(v)),
+            },
+            Expr::Call(c) => super::functions::eval_call(self, c)?,
+            Expr::Aggregate(a) => super::aggregate::eval_aggregate(self, a)?,
+            Expr::Binary(b) => super::binop::eval_binary(self, b)?,
+            _ => Flow::Val(self.eval_val(expr)?),
+        })
+    }
+
+    fn eval_val(&mut self, expr: &Expr) -> Result<Val, QueryError> {
         match expr {
             Expr::NumberLiteral(n) => Ok(Val::Scalars(vec![n.val; self.steps()])),
             Expr::StringLiteral(s) => Ok(Val::Str(s.val.clone())),
@@ -469,27 +532,7 @@ impl<'a> Evaluator<'a> {
                 if u.op == UnaryOp::Pos {
                     return Ok(v);
                 }
-                Ok(match v {
-                    Val::Scalars(mut s) => {
-                        s.iter_mut().for_each(|x| *x = -*x);
-                        Val::Scalars(s)
-                    }
-                    Val::Vectors(mut vs) => {
-                        for v in &mut vs {
-                            for s in v.iter_mut() {
-                                s.f = -s.f;
-                                if let Some(h) = &mut s.h {
-                                    let h = Arc::make_mut(h);
-                                    h.scale(-1.0);
-                                    h.counter_reset_hint = CounterResetHint::Gauge;
-                                }
-                                s.drop_name = true;
-                            }
-                        }
-                        Val::Vectors(vs)
-                    }
-                    other => other,
-                })
+                Ok(negate_val(v))
             }
             Expr::VectorSelector(vs) => Ok(Val::Vectors(self.eval_vector_selector(vs, false)?)),
             Expr::MatrixSelector(_) | Expr::Subquery(_) => {
@@ -510,13 +553,14 @@ impl<'a> Evaluator<'a> {
                 }
                 Ok(Val::Matrix(m))
             }
-            Expr::Call(c) => super::functions::eval_call(self, c),
-            Expr::Aggregate(a) => super::aggregate::eval_aggregate(self, a),
-            Expr::Binary(b) => super::binop::eval_binary(self, b),
+            Expr::Call(_) | Expr::Aggregate(_) | Expr::Binary(_) => {
+                let flow = self.eval_inner(expr)?;
+                Ok(self.into_val(flow))
+            }
         }
     }
 
-    fn select(
+    pub(super) fn select(
         &mut self,
         vs: &VectorSelector,
         mint: i64,
@@ -535,7 +579,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Loads a selected series' points in `[mint, maxt]` (staleness markers included).
-    fn load_points(&mut self, s: &crate::storage::Series) -> Result<Vec<(i64, Point)>, QueryError> {
+    pub(super) fn load_points(&mut self, s: &crate::storage::Series) -> Result<Vec<(i64, Point)>, QueryError> {
         let mut it = s.iter();
         let mut out = Vec::new();
         loop {
@@ -720,24 +764,7 @@ impl<'a> Evaluator<'a> {
                     Point::F(f) if is_stale_nan(*f) => {}
                     Point::F(f) => out[i].push(Sample::float(metric.clone(), st, *f)),
                     Point::H(h) => {
-                        // A sample seen again at a later step must not report its counter reset again; inside
-                        // subqueries, samples are not consecutive, so storage hints give way to detection.
-                        let hint = h.counter_reset_hint;
-                        let h = if *t == last_t && hint == CounterResetHint::CounterReset {
-                            let mut c = (**h).clone();
-                            c.counter_reset_hint = CounterResetHint::NotCounterReset;
-                            Arc::new(c)
-                        } else if self.in_subquery && *t != last_t && hint != CounterResetHint::Gauge {
-                            let mut c = (**h).clone();
-                            c.counter_reset_hint = CounterResetHint::Unknown;
-                            Arc::new(c)
-                        } else if self.in_subquery && *t == last_t && hint != CounterResetHint::Gauge {
-                            let mut c = (**h).clone();
-                            c.counter_reset_hint = CounterResetHint::NotCounterReset;
-                            Arc::new(c)
-                        } else {
-                            h.clone()
-                        };
+                        let h = self.step_histogram(h, *t, last_t);
                         out[i].push(Sample {
                             metric: metric.clone(),
                             t: st,
@@ -751,6 +778,31 @@ impl<'a> Evaluator<'a> {
             }
         }
         Ok(out)
+    }
+
+    /// The lookback delta (ms).
+    pub fn lookback(&self) -> i64 {
+        self.lookback
+    }
+
+    /// A histogram sample (taken at `t`) as an instant selector yields it at a step, `last_t` being the time of
+    /// the sample the series yielded at the step before.
+    pub(super) fn step_histogram(&self, h: &Arc<FloatHistogram>, t: i64, last_t: i64) -> Arc<FloatHistogram> {
+        // A sample seen again at a later step must not report its counter reset again; inside subqueries,
+        // samples are not consecutive, so storage hints give way to detection.
+        let hint = h.counter_reset_hint;
+        let new_hint = if t == last_t && hint == CounterResetHint::CounterReset {
+            CounterResetHint::NotCounterReset
+        } else if self.in_subquery && t != last_t && hint != CounterResetHint::Gauge {
+            CounterResetHint::Unknown
+        } else if self.in_subquery && t == last_t && hint != CounterResetHint::Gauge {
+            CounterResetHint::NotCounterReset
+        } else {
+            return h.clone();
+        };
+        let mut c = (**h).clone();
+        c.counter_reset_hint = new_hint;
+        Arc::new(c)
     }
 
     /// Loads a range-vector expression (matrix selector or subquery, possibly in parentheses) for all steps.

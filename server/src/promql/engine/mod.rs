@@ -15,6 +15,7 @@ pub mod extended;
 pub mod functions;
 pub mod histogram;
 pub mod kahan;
+pub mod stream;
 pub mod value;
 
 #[cfg(test)]
