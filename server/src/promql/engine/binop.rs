@@ -9,7 +9,7 @@ use super::QueryError;
 use super::eval::{Evaluator, Val};
 use super::histogram::HistogramOps;
 use super::stream::{Flow, step_index};
-use super::value::{FPoint, FastMap, FastSet, HPoint, Matrix, Sample, Vector};
+use super::value::{FPoint, FastMap, FastSet, HPoint, Matrix, Sample, Series, Vector};
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
 use crate::promql::ast::{BinaryExpr, BinaryOp, Cardinality, VectorMatching};
@@ -53,11 +53,103 @@ pub fn eval_binary(ev: &mut Evaluator<'_>, b: &BinaryExpr) -> Result<Flow, Query
     match (lhs, rhs) {
         (Flow::Series(l), Flow::Val(Val::Scalars(r))) => Ok(Flow::Series(series_scalar(ev, b, l, &r, false))),
         (Flow::Val(Val::Scalars(l)), Flow::Series(r)) => Ok(Flow::Series(series_scalar(ev, b, r, &l, true))),
+        (Flow::Series(l), Flow::Series(r)) => match series_vector(b, l, r) {
+            Ok(m) => Ok(Flow::Series(m)),
+            Err((l, r)) => {
+                let (lhs, rhs) = (ev.into_val(Flow::Series(l)), ev.into_val(Flow::Series(r)));
+                eval_binary_steps(ev, b, lhs, rhs).map(Flow::Val)
+            }
+        },
         (lhs, rhs) => {
             let (lhs, rhs) = (ev.into_val(lhs), ev.into_val(rhs));
             eval_binary_steps(ev, b, lhs, rhs).map(Flow::Val)
         }
     }
+}
+
+/// A one-to-one arithmetic operator or comparison between float-only series-major vectors whose series each have
+/// a distinct matching signature on their side: every series meets at most one series of the other side at any
+/// step, so the series are paired once and their points joined on time. Anything else (duplicate signatures,
+/// whose errors depend on the step, `group_left`/`group_right`, `fill`, histograms, set operators) gives the
+/// operands back for step-by-step evaluation.
+#[allow(clippy::type_complexity)]
+fn series_vector(b: &BinaryExpr, l: Matrix, r: Matrix) -> Result<Matrix, (Matrix, Matrix)> {
+    let default = VectorMatching {
+        card: Cardinality::OneToOne,
+        matching_labels: Vec::new(),
+        on: false,
+        include: Vec::new(),
+        fill_left: None,
+        fill_right: None,
+    };
+    let m = b.matching.as_ref().unwrap_or(&default);
+    let simple = !b.op.is_set_operator()
+        && !matches!(b.op, BinaryOp::TrimUpper | BinaryOp::TrimLower)
+        && m.card == Cardinality::OneToOne
+        && m.fill_left.is_none()
+        && m.fill_right.is_none()
+        && l.iter().chain(&r).all(|s| s.histograms.is_empty());
+    if !simple {
+        return Err((l, r));
+    }
+    let mut index: FastMap<u64, usize> = FastMap::with_capacity_and_hasher(r.len(), Default::default());
+    for (i, s) in r.iter().enumerate() {
+        if index.insert(signature(&s.metric, m), i).is_some() {
+            return Err((l, r));
+        }
+    }
+    let mut pairs = Vec::with_capacity(l.len());
+    let mut seen: FastSet<u64> = FastSet::default();
+    for s in &l {
+        let sig = signature(&s.metric, m);
+        if !seen.insert(sig) {
+            return Err((l, r));
+        }
+        pairs.push(index.get(&sig).copied());
+    }
+    let drop = drops_name(b.op, b.return_bool);
+    let filter = b.op.is_comparison() && !b.return_bool;
+    let mut out = Matrix::with_capacity(l.len());
+    for (ls, ri) in l.iter().zip(pairs) {
+        let Some(ri) = ri else {
+            continue;
+        };
+        let rs = &r[ri];
+        let (lm, rm) = (
+            Sample::float(ls.metric.clone(), 0, 0.0),
+            Sample::float(rs.metric.clone(), 0, 0.0),
+        );
+        let mut floats = Vec::with_capacity(ls.floats.len().min(rs.floats.len()));
+        let (mut i, mut j) = (0, 0);
+        while i < ls.floats.len() && j < rs.floats.len() {
+            let (lp, rp) = (ls.floats[i], rs.floats[j]);
+            if lp.t < rp.t {
+                i += 1;
+                continue;
+            }
+            if rp.t < lp.t {
+                j += 1;
+                continue;
+            }
+            i += 1;
+            j += 1;
+            let (v, keep) = scalar_op(b.op, lp.f, rp.f);
+            if filter {
+                if keep {
+                    floats.push(lp);
+                }
+            } else {
+                floats.push(FPoint { t: lp.t, f: v });
+            }
+        }
+        out.push(Series {
+            metric: result_metric(&lm, &rm, m),
+            floats,
+            histograms: Vec::new(),
+            drop_name: drop || ls.drop_name,
+        });
+    }
+    Ok(out)
 }
 
 /// A binary operator step by step.

@@ -628,6 +628,34 @@ impl<'a> Evaluator<'a> {
         Ok(out)
     }
 
+    /// Loads a selected series' points into `rs` as a range vector holds them: floats and histograms apart,
+    /// staleness markers left out.
+    fn load_range_points(&mut self, s: &crate::storage::Series, rs: &mut RangeSeries) -> Result<(), QueryError> {
+        let mut it = s.iter();
+        let mut n = 0u64;
+        loop {
+            match it.next() {
+                StorageValueType::None => break,
+                StorageValueType::Float => {
+                    let (t, f) = it.at();
+                    if !is_stale_nan(f) {
+                        rs.floats.push(FPoint { t, f });
+                    }
+                }
+                StorageValueType::Histogram | StorageValueType::FloatHistogram => {
+                    let (t, h) = it.at_float_histogram();
+                    rs.histograms.push(HPoint { t, h: Arc::new(h) });
+                }
+            }
+            n += 1;
+        }
+        if let Some(e) = it.err() {
+            return Err(QueryError::Execution(e.to_string()));
+        }
+        self.total_samples += n;
+        Ok(())
+    }
+
     /// An instant vector selector at every step. With `sample_time`, each sample's `t` is the time of the
     /// sample found rather than the step's (for `timestamp()`).
     pub fn eval_vector_selector(&mut self, vs: &VectorSelector, sample_time: bool) -> Result<Vec<Vector>, QueryError> {
@@ -835,20 +863,27 @@ impl<'a> Evaluator<'a> {
                 };
                 let series = self.select(&ms.vs, mint, maxt, range)?;
                 let mut total = 0;
-                for s in &series {
+                // Series of one selection usually hold about as many samples as each other: size each one's
+                // buffer by the one before.
+                let mut expect = 0;
+                arg.series.reserve_exact(series.len());
+                for s in series {
                     self.check_deadline("expression evaluation")?;
-                    let points = self.load_points(s)?;
-                    let mut rs = RangeSeries {
-                        metric: Arc::new(s.labels.clone()),
-                        ..RangeSeries::default()
-                    };
-                    for (t, p) in points {
-                        match p {
-                            Point::F(f) if is_stale_nan(f) => {}
-                            Point::F(f) => rs.floats.push(FPoint { t, f }),
-                            Point::H(h) => rs.histograms.push(HPoint { t, h }),
+                    let mut rs = RangeSeries::default();
+                    if self.stats_mode {
+                        for (t, p) in self.load_points(&s)? {
+                            match p {
+                                Point::F(f) if is_stale_nan(f) => {}
+                                Point::F(f) => rs.floats.push(FPoint { t, f }),
+                                Point::H(h) => rs.histograms.push(HPoint { t, h }),
+                            }
                         }
+                    } else {
+                        rs.floats.reserve(expect);
+                        self.load_range_points(&s, &mut rs)?;
+                        expect = rs.floats.len() + rs.floats.len() / 16;
                     }
+                    rs.metric = Arc::new(s.labels);
                     total += rs.floats.len() + rs.histograms.len();
                     arg.series.push(rs);
                 }
