@@ -155,7 +155,7 @@ fn series_aggregation(a: &AggregateExpr, m: &Matrix) -> bool {
             | AggregateOp::Group
             | AggregateOp::Stddev
             | AggregateOp::Stdvar
-    ) && !(!a.without && a.grouping.iter().any(|n| n == "__name__"))
+    ) && (a.without || !a.grouping.iter().any(|n| n == "__name__"))
         && m.iter().all(|s| s.histograms.is_empty())
 }
 
