@@ -376,7 +376,7 @@ fn aggregate_step(
             if p.is_nan() {
                 return Err(QueryError::Execution("Parameter value is NaN".into()));
             }
-            return Ok(top_k(ev, a, p, v));
+            return Ok(top_k(ev, a, p, v, cache));
         }
         AggregateOp::LimitRatio => {
             let mut r = param.unwrap_or(f64::NAN);
@@ -585,7 +585,7 @@ pub fn fmt_g(v: f64) -> String {
     }
 }
 
-fn top_k(ev: &mut Evaluator<'_>, a: &AggregateExpr, k: f64, v: Vector) -> Vector {
+fn top_k(ev: &mut Evaluator<'_>, a: &AggregateExpr, k: f64, v: Vector, cache: &mut GroupCache) -> Vector {
     if k < 1.0 {
         return Vec::new();
     }
@@ -598,7 +598,7 @@ fn top_k(ev: &mut Evaluator<'_>, a: &AggregateExpr, k: f64, v: Vector) -> Vector
             ignored = true;
             continue;
         }
-        let key = group_hash(&s.metric, a);
+        let key = u64::from(cache.get(&s.metric, a));
         groups
             .entry(key)
             .or_insert_with(|| {
@@ -613,6 +613,15 @@ fn top_k(ev: &mut Evaluator<'_>, a: &AggregateExpr, k: f64, v: Vector) -> Vector
     let mut out = Vec::new();
     for key in order {
         let mut members = groups.remove(&key).unwrap_or_default();
+        if k == 1 && a.op != AggregateOp::Limitk && members.len() > 1 {
+            // The first of the best, as a stable sort would put first.
+            let cmp = if a.op == AggregateOp::Topk { cmp_desc } else { cmp_asc };
+            let best = members
+                .iter()
+                .copied()
+                .reduce(|b, x| if cmp(v[x].f, v[b].f) == Ordering::Less { x } else { b });
+            members = best.into_iter().collect();
+        }
         match a.op {
             AggregateOp::Topk => members.sort_by(|&x, &y| cmp_desc(v[x].f, v[y].f)),
             AggregateOp::Bottomk => members.sort_by(|&x, &y| cmp_asc(v[x].f, v[y].f)),
