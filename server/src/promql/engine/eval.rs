@@ -106,6 +106,39 @@ impl RangeArg {
         let h1 = h0 + rs.histograms[h0..].partition_point(|p| p.t <= end);
         (f0..f1, h0..h1)
     }
+
+    /// As [`RangeArg::window_bounds`], for a step whose window ends no earlier than the window `prev` of the
+    /// same series: moves `prev`'s edges forward instead of searching the whole series.
+    pub fn window_bounds_after(
+        &self,
+        s: usize,
+        i: usize,
+        prev: (std::ops::Range<usize>, std::ops::Range<usize>),
+    ) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        let rs = &self.series[s];
+        let end = self.ends[i];
+        let start = end - self.range;
+        let f0 = advance(&rs.floats, prev.0.start, start, |p| p.t);
+        let f1 = advance(&rs.floats, prev.0.end.max(f0), end, |p| p.t);
+        let h0 = advance(&rs.histograms, prev.1.start, start, |p| p.t);
+        let h1 = advance(&rs.histograms, prev.1.end.max(h0), end, |p| p.t);
+        (f0..f1, h0..h1)
+    }
+}
+
+/// The index of the first point at or after `from` whose time is after `bound`: a few steps forward, then a
+/// binary search over the rest (windows usually move by a few points).
+#[inline]
+fn advance<T>(points: &[T], from: usize, bound: i64, t: impl Fn(&T) -> i64) -> usize {
+    let lim = (from + 8).min(points.len());
+    let mut i = from;
+    while i < lim {
+        if t(&points[i]) > bound {
+            return i;
+        }
+        i += 1;
+    }
+    i + points[i..].partition_point(|p| t(p) <= bound)
 }
 
 /// When a query must stop: its deadline, and an optional cancellation flag.

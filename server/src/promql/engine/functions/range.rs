@@ -205,6 +205,8 @@ fn run_kernel(
     // Only windows that overlap from step to step share work; otherwise the prefix pass costs as much as the
     // windows it would save.
     let overlapping = steps > 1 && arg.ends.windows(2).any(|w| w[1] - w[0] < arg.range);
+    // Windows that only move forward are found by moving the previous window's edges.
+    let ascending = arg.ends.windows(2).all(|w| w[0] <= w[1]);
     for (si, rs) in arg.series.iter().enumerate() {
         ev.check_deadline("expression evaluation")?;
         let name = rs.metric.metric_name().unwrap_or("").to_string();
@@ -221,6 +223,7 @@ fn run_kernel(
             histograms: Vec::new(),
             drop_name: !keep_name || rs.drop_name,
         };
+        let mut bounds = (0..0, 0..0);
         for i in 0..steps {
             if extended {
                 let counter = name_fn != "delta";
@@ -250,7 +253,12 @@ fn run_kernel(
                 }
                 continue;
             }
-            let (fr, hr) = arg.window_bounds(si, i);
+            bounds = if ascending {
+                arg.window_bounds_after(si, i, bounds)
+            } else {
+                arg.window_bounds(si, i)
+            };
+            let (fr, hr) = bounds.clone();
             if fr.is_empty() && hr.is_empty() {
                 continue;
             }
