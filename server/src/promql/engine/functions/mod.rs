@@ -183,6 +183,7 @@ pub fn eval_call(ev: &mut Evaluator<'_>, call: &Call) -> Result<Flow, QueryError
     let res = match name {
         "label_replace" => labels::label_replace(ev, call),
         "label_join" => labels::label_join(ev, call),
+        n if n.starts_with("histogram_") => histogram::eval(ev, call),
         _ => eval_call_inner(ev, call).map(Flow::Val),
     };
     ev.stats_mode = saved_stats;
@@ -327,7 +328,6 @@ fn eval_call_inner(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryErro
         )),
         "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" => labels::sort(ev, call),
         "info" => labels::info(ev, call),
-        n if n.starts_with("histogram_") => histogram::eval(ev, call),
         _ => Err(QueryError::Execution(format!("function {name:?} is not implemented"))),
     }
 }
