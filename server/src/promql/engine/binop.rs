@@ -53,6 +53,15 @@ pub fn eval_binary(ev: &mut Evaluator<'_>, b: &BinaryExpr) -> Result<Flow, Query
     match (lhs, rhs) {
         (Flow::Series(l), Flow::Val(Val::Scalars(r))) => Ok(Flow::Series(series_scalar(ev, b, l, &r, false))),
         (Flow::Val(Val::Scalars(l)), Flow::Series(r)) => Ok(Flow::Series(series_scalar(ev, b, r, &l, true))),
+        (Flow::Series(l), Flow::Series(r)) if b.op.is_set_operator() => {
+            match series_set(b, l, r, ev.start, ev.interval, ev.steps()) {
+                Ok(m) => Ok(Flow::Series(m)),
+                Err((l, r)) => {
+                    let (lhs, rhs) = (ev.into_val(Flow::Series(l)), ev.into_val(Flow::Series(r)));
+                    eval_binary_steps(ev, b, lhs, rhs).map(Flow::Val)
+                }
+            }
+        }
         (Flow::Series(l), Flow::Series(r)) => match series_vector(b, l, r) {
             Ok(m) => Ok(Flow::Series(m)),
             Err((l, r)) => {
@@ -150,6 +159,67 @@ fn series_vector(b: &BinaryExpr, l: Matrix, r: Matrix) -> Result<Matrix, (Matrix
         });
     }
     Ok(out)
+}
+
+/// Most signature-by-step cells the series-major set operators track; beyond that they run step by step.
+const MAX_PRESENCE_CELLS: usize = 1 << 24;
+
+/// `and`, `or` and `unless` between series-major vectors: per matching signature of the side that filters, the
+/// steps where any of its series has a point; the other side's points are kept or dropped by that. Output order
+/// per step is what the step-by-step evaluation gives (left series, then for `or` the right ones).
+#[allow(clippy::type_complexity)]
+fn series_set(
+    b: &BinaryExpr,
+    mut l: Matrix,
+    mut r: Matrix,
+    start: i64,
+    interval: i64,
+    steps: usize,
+) -> Result<Matrix, (Matrix, Matrix)> {
+    let default = VectorMatching {
+        card: Cardinality::ManyToMany,
+        matching_labels: Vec::new(),
+        on: false,
+        include: Vec::new(),
+        fill_left: None,
+        fill_right: None,
+    };
+    let m = b.matching.as_ref().unwrap_or(&default);
+    let (filter_by, filtered) = if b.op == BinaryOp::Or { (&l, &r) } else { (&r, &l) };
+    let by_sigs: Vec<u64> = filter_by.iter().map(|s| signature(&s.metric, m)).collect();
+    let distinct: FastSet<u64> = by_sigs.iter().copied().collect();
+    if distinct.len().saturating_mul(steps) > MAX_PRESENCE_CELLS {
+        return Err((l, r));
+    }
+    let mut presence: FastMap<u64, Vec<bool>> = FastMap::with_capacity_and_hasher(distinct.len(), Default::default());
+    for (s, sig) in filter_by.iter().zip(&by_sigs) {
+        let bits = presence.entry(*sig).or_insert_with(|| vec![false; steps]);
+        for t in s.floats.iter().map(|p| p.t).chain(s.histograms.iter().map(|p| p.t)) {
+            bits[step_index(t, start, interval)] = true;
+        }
+    }
+    let sigs: Vec<u64> = filtered.iter().map(|s| signature(&s.metric, m)).collect();
+    let keep_present = b.op == BinaryOp::And;
+    let target = if b.op == BinaryOp::Or { &mut r } else { &mut l };
+    for (s, sig) in target.iter_mut().zip(sigs) {
+        match presence.get(&sig) {
+            Some(bits) => {
+                s.floats
+                    .retain(|p| bits[step_index(p.t, start, interval)] == keep_present);
+                s.histograms
+                    .retain(|p| bits[step_index(p.t, start, interval)] == keep_present);
+            }
+            None if keep_present => {
+                s.floats.clear();
+                s.histograms.clear();
+            }
+            None => {}
+        }
+    }
+    if b.op == BinaryOp::Or {
+        l.extend(r);
+    }
+    Ok(l)
 }
 
 /// A binary operator step by step.

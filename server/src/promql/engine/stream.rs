@@ -216,3 +216,83 @@ impl Evaluator<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(labels: &[(&str, &str)], drop_name: bool, points: &[(i64, f64)]) -> Series {
+        Series {
+            metric: Arc::new(labels.iter().copied().collect()),
+            floats: points.iter().map(|&(t, f)| FPoint { t, f }).collect(),
+            histograms: Vec::new(),
+            drop_name,
+        }
+    }
+
+    #[test]
+    fn series_to_vectors_keeps_series_order_per_step() {
+        let m = vec![
+            series(&[("a", "2")], false, &[(10, 1.0), (30, 3.0)]),
+            series(&[("a", "1")], true, &[(20, 2.0), (30, 4.0)]),
+        ];
+        let vs = series_to_vectors(m, 10, 10, 3);
+        let got: Vec<Vec<(String, f64, bool)>> = vs
+            .iter()
+            .map(|v| v.iter().map(|s| (s.metric.to_string(), s.f, s.drop_name)).collect())
+            .collect();
+        let want = vec![
+            vec![("{a=\"2\"}".to_string(), 1.0, false)],
+            vec![("{a=\"1\"}".to_string(), 2.0, true)],
+            vec![
+                ("{a=\"2\"}".to_string(), 3.0, false),
+                ("{a=\"1\"}".to_string(), 4.0, true),
+            ],
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn finish_series_cases() {
+        // (input, expected (labels, points) or None for the duplicate-labelset error)
+        type Case = (Vec<Series>, Option<Vec<(String, Vec<(i64, f64)>)>>);
+        let cases: Vec<Case> = vec![
+            // Empty series are left out; the rest is sorted by labels.
+            (
+                vec![
+                    series(&[("a", "2")], false, &[(1, 1.0)]),
+                    series(&[("a", "3")], false, &[]),
+                    series(&[("a", "1")], false, &[(1, 2.0)]),
+                ],
+                Some(vec![
+                    ("{a=\"1\"}".into(), vec![(1, 2.0)]),
+                    ("{a=\"2\"}".into(), vec![(1, 1.0)]),
+                ]),
+            ),
+            // Dropping the name merges series that then share labels, at different times.
+            (
+                vec![
+                    series(&[("__name__", "x"), ("a", "1")], true, &[(2, 1.0)]),
+                    series(&[("__name__", "y"), ("a", "1")], true, &[(1, 2.0)]),
+                ],
+                Some(vec![("{a=\"1\"}".into(), vec![(1, 2.0), (2, 1.0)])]),
+            ),
+            // ... and fails where both have a point at the same time.
+            (
+                vec![
+                    series(&[("__name__", "x"), ("a", "1")], true, &[(1, 1.0)]),
+                    series(&[("__name__", "y"), ("a", "1")], true, &[(1, 2.0)]),
+                ],
+                None,
+            ),
+        ];
+        for (i, (input, want)) in cases.into_iter().enumerate() {
+            let got = finish_series(input).ok().map(|m| {
+                m.iter()
+                    .map(|s| (s.metric.to_string(), s.floats.iter().map(|p| (p.t, p.f)).collect()))
+                    .collect::<Vec<(String, Vec<(i64, f64)>)>>()
+            });
+            assert_eq!(got, want, "case {i}");
+        }
+    }
+}
