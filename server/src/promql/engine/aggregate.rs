@@ -99,7 +99,10 @@ pub fn quantile(q: f64, values: &mut [f64]) -> f64 {
 }
 
 /// Evaluates an aggregation for all steps.
-pub fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Result<Flow, QueryError> {
+///
+/// `at_root`: the aggregation is a range query's top-level expression, whose per-step sample order does not
+/// matter (it is regrouped into series); `topk`/`bottomk` then run series-major too.
+pub fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr, at_root: bool) -> Result<Flow, QueryError> {
     // The parameter first (as upstream), then the vector.
     let mut params: Option<Vec<f64>> = None;
     let mut label_param: Option<String> = None;
@@ -113,6 +116,17 @@ pub fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Result<Flow,
     let flow = ev.eval_flow(&a.expr)?;
     let flow = match flow {
         Flow::Series(m) if series_aggregation(a, &m) => return Ok(Flow::Series(aggregate_series(ev, a, &m))),
+        Flow::Series(m)
+            if at_root
+                && matches!(a.op, AggregateOp::Topk | AggregateOp::Bottomk)
+                && m.iter().all(|s| s.histograms.is_empty()) =>
+        {
+            let params = params.unwrap_or_default();
+            if params.len() != ev.steps() || params.iter().any(|p| p.is_nan()) {
+                return Err(QueryError::Execution("Parameter value is NaN".into()));
+            }
+            return Ok(Flow::Series(top_k_series(ev, a, &params, m)));
+        }
         other => other,
     };
     let vectors = match ev.into_val(flow) {
@@ -157,6 +171,73 @@ fn series_aggregation(a: &AggregateExpr, m: &Matrix) -> bool {
             | AggregateOp::Stdvar
     ) && (a.without || !a.grouping.iter().any(|n| n == "__name__"))
         && m.iter().all(|s| s.histograms.is_empty())
+}
+
+/// `topk`/`bottomk` of float-only series-major input with `k` per step: each series' group is found once; per
+/// step, each group's members (in series order) are ranked as the step-by-step evaluation ranks them, and the
+/// selected series keep their point at that step.
+fn top_k_series(ev: &mut Evaluator<'_>, a: &AggregateExpr, params: &[f64], m: Matrix) -> Matrix {
+    let mut cache = GroupCache::default();
+    let gids: Vec<usize> = m.iter().map(|s| cache.get(&s.metric, a) as usize).collect();
+    let groups = cache.labels.len();
+    let steps = ev.steps();
+    let cmp = if a.op == AggregateOp::Topk { cmp_desc } else { cmp_asc };
+    let mut kept: Vec<Vec<FPoint>> = vec![Vec::new(); m.len()];
+    let mut members: Vec<Vec<(usize, f64)>> = vec![Vec::new(); groups];
+    let mut touched: Vec<usize> = Vec::with_capacity(groups);
+    let mut cursors = vec![0usize; m.len()];
+    for (i, &k) in params.iter().enumerate().take(steps) {
+        let t = ev.ts(i);
+        touched.clear();
+        let mut present = 0usize;
+        for (si, s) in m.iter().enumerate() {
+            let c = cursors[si];
+            let Some(p) = s.floats.get(c) else {
+                continue;
+            };
+            if p.t != t {
+                continue;
+            }
+            cursors[si] = c + 1;
+            present += 1;
+            let g = &mut members[gids[si]];
+            if g.is_empty() {
+                touched.push(gids[si]);
+            }
+            g.push((si, p.f));
+        }
+        if k >= 1.0 {
+            let k = if k >= present as f64 { present } else { k as usize };
+            for &g in &touched {
+                let g = &mut members[g];
+                if k == 1 {
+                    if let Some(&(si, f)) = g
+                        .iter()
+                        .reduce(|b, x| if cmp(x.1, b.1) == Ordering::Less { x } else { b })
+                    {
+                        kept[si].push(FPoint { t, f });
+                    }
+                } else {
+                    g.sort_by(|x, y| cmp(x.1, y.1));
+                    for &(si, f) in g.iter().take(k) {
+                        kept[si].push(FPoint { t, f });
+                    }
+                }
+            }
+        }
+        for &g in &touched {
+            members[g].clear();
+        }
+    }
+    m.into_iter()
+        .zip(kept)
+        .map(|(s, floats)| Series {
+            metric: s.metric,
+            floats,
+            histograms: Vec::new(),
+            drop_name: s.drop_name,
+        })
+        .collect()
 }
 
 /// One group's fold at one step (floats only).

@@ -177,6 +177,9 @@ pub struct Evaluator<'a> {
     pub stats_mode: bool,
     /// Evaluating the inner expression of a subquery.
     in_subquery: bool,
+    /// The address of a range query's top-level expression (0 for instant queries): its result is regrouped
+    /// into series and sorted, so the order of samples within a step does not matter there.
+    root: usize,
 }
 
 impl std::fmt::Debug for Evaluator<'_> {
@@ -222,6 +225,11 @@ pub fn evaluate(
         total_samples: 0,
         stats_mode: false,
         in_subquery: false,
+        root: if step == 0 {
+            0
+        } else {
+            expr.unparen() as *const Expr as usize
+        },
     };
     let val = match ev.eval_flow(expr)? {
         Flow::Series(m) if step != 0 => {
@@ -545,7 +553,10 @@ impl<'a> Evaluator<'a> {
                 Flow::Val(v) => Flow::Val(negate_val(v)),
             },
             Expr::Call(c) => super::functions::eval_call(self, c)?,
-            Expr::Aggregate(a) => super::aggregate::eval_aggregate(self, a)?,
+            Expr::Aggregate(a) => {
+                let at_root = self.root == expr as *const Expr as usize;
+                super::aggregate::eval_aggregate(self, a, at_root)?
+            }
             Expr::Binary(b) => super::binop::eval_binary(self, b)?,
             _ => Flow::Val(self.eval_val(expr)?),
         })
