@@ -10,16 +10,17 @@ use super::QueryError;
 use super::eval::{Evaluator, NAME_LABELS, Val};
 use super::histogram::{HistogramMean, HistogramOps, HistogramSum};
 use super::kahan::{KahanMean, KahanSum};
-use super::value::{FastMap, Sample, Vector, format_float};
+use super::stream::Flow;
+use super::value::{FPoint, FastMap, Matrix, Sample, Series, Vector, format_float};
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
 use crate::promql::ast::{AggregateExpr, AggregateOp};
 
 /// The grouping key of a sample's labels.
-fn group_hash(s: &Sample, a: &AggregateExpr) -> u64 {
+fn group_hash(metric: &Labels, a: &AggregateExpr) -> u64 {
     let mut h = DefaultHasher::new();
     if a.without {
-        for (n, v) in s.metric.iter() {
+        for (n, v) in metric.iter() {
             if NAME_LABELS.contains(&n) || a.grouping.iter().any(|g| g == n) {
                 continue;
             }
@@ -28,7 +29,7 @@ fn group_hash(s: &Sample, a: &AggregateExpr) -> u64 {
         }
     } else {
         for g in &a.grouping {
-            if let Some(v) = s.metric.get(g) {
+            if let Some(v) = metric.get(g) {
                 g.hash(&mut h);
                 v.hash(&mut h);
             }
@@ -38,14 +39,14 @@ fn group_hash(s: &Sample, a: &AggregateExpr) -> u64 {
 }
 
 /// The labels of a sample's group.
-fn group_labels(s: &Sample, a: &AggregateExpr) -> Labels {
+fn group_labels(metric: &Labels, a: &AggregateExpr) -> Labels {
     if a.without {
-        s.metric
+        metric
             .iter()
             .filter(|(n, _)| !NAME_LABELS.contains(n) && !a.grouping.iter().any(|g| g == n))
             .collect()
     } else {
-        s.metric
+        metric
             .iter()
             .filter(|(n, _)| a.grouping.iter().any(|g| g == n))
             .collect()
@@ -98,7 +99,10 @@ pub fn quantile(q: f64, values: &mut [f64]) -> f64 {
 }
 
 /// Evaluates an aggregation for all steps.
-pub fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Result<Val, QueryError> {
+///
+/// `at_root`: the aggregation is a range query's top-level expression, whose per-step sample order does not
+/// matter (it is regrouped into series); `topk`/`bottomk` then run series-major too.
+pub fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr, at_root: bool) -> Result<Flow, QueryError> {
     // The parameter first (as upstream), then the vector.
     let mut params: Option<Vec<f64>> = None;
     let mut label_param: Option<String> = None;
@@ -109,14 +113,38 @@ pub fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Result<Val, 
             _ => return Err(QueryError::Execution("invalid aggregation parameter".into())),
         }
     }
-    let vectors = ev.eval_vectors(&a.expr)?;
+    let flow = ev.eval_flow(&a.expr)?;
+    let flow = match flow {
+        Flow::Series(m) if series_aggregation(a, &m) => return Ok(Flow::Series(aggregate_series(ev, a, &m))),
+        Flow::Series(m)
+            if at_root
+                && matches!(a.op, AggregateOp::Topk | AggregateOp::Bottomk)
+                && m.iter().all(|s| s.histograms.is_empty()) =>
+        {
+            let params = params.unwrap_or_default();
+            if params.len() != ev.steps() || params.iter().any(|p| p.is_nan()) {
+                return Err(QueryError::Execution("Parameter value is NaN".into()));
+            }
+            return Ok(Flow::Series(top_k_series(ev, a, &params, m)));
+        }
+        other => other,
+    };
+    let vectors = match ev.into_val(flow) {
+        Val::Vectors(v) => v,
+        _ => {
+            return Err(QueryError::Execution(format!(
+                "expected an instant vector, got {}",
+                a.expr.value_type().documented()
+            )));
+        }
+    };
     if a.op == AggregateOp::CountValues {
         let label = label_param.unwrap_or_default();
         if !valid_label_name(&label) {
             return Err(QueryError::Execution(format!("invalid label name {label:?}")));
         }
         let out = vectors.into_iter().map(|v| count_values(a, &label, v)).collect();
-        return Ok(Val::Vectors(out));
+        return Ok(Flow::Val(Val::Vectors(out)));
     }
     let mut out = Vec::with_capacity(vectors.len());
     let mut cache = GroupCache::default();
@@ -124,7 +152,190 @@ pub fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Result<Val, 
         let param = params.as_ref().map(|p| p[i]);
         out.push(aggregate_step(ev, a, param, v, &mut cache, i)?);
     }
-    Ok(Val::Vectors(out))
+    Ok(Flow::Val(Val::Vectors(out)))
+}
+
+/// Whether an aggregation of series-major `m` can run series-major: a float-only input and an operator that
+/// folds each group's values into one (`sum`, `avg`, `count`, `min`, `max`, `group`, `stddev`, `stdvar`), not
+/// grouping by the metric name (whose removal depends on the members).
+fn series_aggregation(a: &AggregateExpr, m: &Matrix) -> bool {
+    matches!(
+        a.op,
+        AggregateOp::Sum
+            | AggregateOp::Avg
+            | AggregateOp::Count
+            | AggregateOp::Min
+            | AggregateOp::Max
+            | AggregateOp::Group
+            | AggregateOp::Stddev
+            | AggregateOp::Stdvar
+    ) && (a.without || !a.grouping.iter().any(|n| n == "__name__"))
+        && m.iter().all(|s| s.histograms.is_empty())
+}
+
+/// `topk`/`bottomk` of float-only series-major input with `k` per step: each series' group is found once; per
+/// step, each group's members (in series order) are ranked as the step-by-step evaluation ranks them, and the
+/// selected series keep their point at that step.
+fn top_k_series(ev: &mut Evaluator<'_>, a: &AggregateExpr, params: &[f64], m: Matrix) -> Matrix {
+    let mut cache = GroupCache::default();
+    let gids: Vec<usize> = m.iter().map(|s| cache.get(&s.metric, a) as usize).collect();
+    let groups = cache.labels.len();
+    let steps = ev.steps();
+    let cmp = if a.op == AggregateOp::Topk { cmp_desc } else { cmp_asc };
+    let mut kept: Vec<Vec<FPoint>> = vec![Vec::new(); m.len()];
+    let mut members: Vec<Vec<(usize, f64)>> = vec![Vec::new(); groups];
+    let mut touched: Vec<usize> = Vec::with_capacity(groups);
+    let mut cursors = vec![0usize; m.len()];
+    for (i, &k) in params.iter().enumerate().take(steps) {
+        let t = ev.ts(i);
+        touched.clear();
+        let mut present = 0usize;
+        for (si, s) in m.iter().enumerate() {
+            let c = cursors[si];
+            let Some(p) = s.floats.get(c) else {
+                continue;
+            };
+            if p.t != t {
+                continue;
+            }
+            cursors[si] = c + 1;
+            present += 1;
+            let g = &mut members[gids[si]];
+            if g.is_empty() {
+                touched.push(gids[si]);
+            }
+            g.push((si, p.f));
+        }
+        if k >= 1.0 {
+            let k = if k >= present as f64 { present } else { k as usize };
+            for &g in &touched {
+                let g = &mut members[g];
+                if k == 1 {
+                    if let Some(&(si, f)) = g
+                        .iter()
+                        .reduce(|b, x| if cmp(x.1, b.1) == Ordering::Less { x } else { b })
+                    {
+                        kept[si].push(FPoint { t, f });
+                    }
+                } else {
+                    g.sort_by(|x, y| cmp(x.1, y.1));
+                    for &(si, f) in g.iter().take(k) {
+                        kept[si].push(FPoint { t, f });
+                    }
+                }
+            }
+        }
+        for &g in &touched {
+            members[g].clear();
+        }
+    }
+    m.into_iter()
+        .zip(kept)
+        .map(|(s, floats)| Series {
+            metric: s.metric,
+            floats,
+            histograms: Vec::new(),
+            drop_name: s.drop_name,
+        })
+        .collect()
+}
+
+/// One group's fold at one step (floats only).
+#[derive(Clone, Copy, Default)]
+struct FloatFold {
+    /// The step it was last reset for, plus one (0: never used).
+    stamp: usize,
+    n: usize,
+    sum: KahanSum,
+    mean: KahanMean,
+    value: f64,
+    w_mean: f64,
+    w_mean_c: f64,
+    w_aux: f64,
+    w_aux_c: f64,
+}
+
+/// A float-only aggregation of series-major input, series-major: each series' group is found once, and each
+/// step folds the series with a point there into their groups' accumulators (in series order, as the
+/// step-major evaluation does).
+fn aggregate_series(ev: &mut Evaluator<'_>, a: &AggregateExpr, m: &Matrix) -> Matrix {
+    let mut cache = GroupCache::default();
+    let gids: Vec<usize> = m.iter().map(|s| cache.get(&s.metric, a) as usize).collect();
+    let groups = cache.labels.len();
+    let steps = ev.steps();
+    let mut out: Matrix = cache
+        .labels
+        .iter()
+        .map(|l| Series {
+            metric: l.clone(),
+            floats: Vec::new(),
+            histograms: Vec::new(),
+            drop_name: false,
+        })
+        .collect();
+    let mut folds = vec![FloatFold::default(); groups];
+    let mut cursors = vec![0usize; m.len()];
+    let mut touched: Vec<usize> = Vec::with_capacity(groups);
+    for i in 0..steps {
+        let t = ev.ts(i);
+        touched.clear();
+        for (si, s) in m.iter().enumerate() {
+            let c = cursors[si];
+            let Some(p) = s.floats.get(c) else {
+                continue;
+            };
+            if p.t != t {
+                continue;
+            }
+            cursors[si] = c + 1;
+            let g = &mut folds[gids[si]];
+            if g.stamp != i + 1 {
+                *g = FloatFold {
+                    stamp: i + 1,
+                    value: f64::NAN,
+                    ..FloatFold::default()
+                };
+                touched.push(gids[si]);
+            }
+            let f = p.f;
+            g.n += 1;
+            match a.op {
+                AggregateOp::Sum => g.sum.add(f),
+                AggregateOp::Avg => g.mean.add(f),
+                AggregateOp::Min if g.value.is_nan() || f < g.value => g.value = f,
+                AggregateOp::Max if g.value.is_nan() || f > g.value => g.value = f,
+                AggregateOp::Stddev | AggregateOp::Stdvar => {
+                    let n = g.n as f64;
+                    let delta = f - (g.w_mean + g.w_mean_c);
+                    (g.w_mean, g.w_mean_c) = super::kahan::sum_inc(delta / n, g.w_mean, g.w_mean_c);
+                    let d2 = f - (g.w_mean + g.w_mean_c);
+                    (g.w_aux, g.w_aux_c) = super::kahan::sum_inc(delta * d2, g.w_aux, g.w_aux_c);
+                }
+                _ => {}
+            }
+        }
+        for &gid in &touched {
+            let g = &folds[gid];
+            let f = match a.op {
+                AggregateOp::Count => g.n as f64,
+                AggregateOp::Group => 1.0,
+                AggregateOp::Sum => g.sum.value(),
+                AggregateOp::Avg => g.mean.value(),
+                AggregateOp::Min | AggregateOp::Max => g.value,
+                AggregateOp::Stddev | AggregateOp::Stdvar => {
+                    let var = (g.w_aux + g.w_aux_c) / g.n as f64;
+                    if a.op == AggregateOp::Stddev { var.sqrt() } else { var }
+                }
+                _ => f64::NAN,
+            };
+            let series = &mut out[gid];
+            if series.floats.capacity() == 0 {
+                series.floats.reserve_exact(steps - i);
+            }
+            series.floats.push(FPoint { t, f });
+        }
+    }
+    out
 }
 
 fn valid_label_name(s: &str) -> bool {
@@ -139,7 +350,7 @@ fn count_values(a: &AggregateExpr, label: &str, v: Vector) -> Vector {
             Some(h) => histogram_string(h),
             None => format_float(s.f),
         };
-        let mut labels = group_labels(s, a);
+        let mut labels = group_labels(&s.metric, a);
         labels.set(label, value);
         match index.get(&labels) {
             Some(&i) => out[i].f += 1.0,
@@ -211,23 +422,23 @@ struct GroupCache {
 }
 
 impl GroupCache {
-    fn get(&mut self, s: &Sample, a: &AggregateExpr) -> u32 {
-        let ptr = Arc::as_ptr(&s.metric) as usize;
+    fn get(&mut self, metric: &Arc<Labels>, a: &AggregateExpr) -> u32 {
+        let ptr = Arc::as_ptr(metric) as usize;
         if let Some((_, id)) = self.by_ptr.get(&ptr) {
             return *id;
         }
-        let key = group_hash(s, a);
+        let key = group_hash(metric, a);
         let id = match self.by_key.get(&key) {
             Some(&id) => id,
             None => {
                 let id = self.labels.len() as u32;
                 self.by_key.insert(key, id);
-                self.labels.push(Arc::new(group_labels(s, a)));
+                self.labels.push(Arc::new(group_labels(metric, a)));
                 self.slots.push((usize::MAX, 0));
                 id
             }
         };
-        self.by_ptr.insert(ptr, (s.metric.clone(), id));
+        self.by_ptr.insert(ptr, (metric.clone(), id));
         id
     }
 }
@@ -246,7 +457,7 @@ fn aggregate_step(
             if p.is_nan() {
                 return Err(QueryError::Execution("Parameter value is NaN".into()));
             }
-            return Ok(top_k(ev, a, p, v));
+            return Ok(top_k(ev, a, p, v, cache));
         }
         AggregateOp::LimitRatio => {
             let mut r = param.unwrap_or(f64::NAN);
@@ -281,7 +492,7 @@ fn aggregate_step(
     let mut groups: Vec<Group> = Vec::new();
     let keep_members = a.op == AggregateOp::Quantile;
     for (si, s) in v.iter().enumerate() {
-        let id = cache.get(s, a) as usize;
+        let id = cache.get(&s.metric, a) as usize;
         let gi = match cache.slots[id] {
             (st, g) if st == step => g,
             _ => {
@@ -455,7 +666,7 @@ pub fn fmt_g(v: f64) -> String {
     }
 }
 
-fn top_k(ev: &mut Evaluator<'_>, a: &AggregateExpr, k: f64, v: Vector) -> Vector {
+fn top_k(ev: &mut Evaluator<'_>, a: &AggregateExpr, k: f64, v: Vector, cache: &mut GroupCache) -> Vector {
     if k < 1.0 {
         return Vec::new();
     }
@@ -468,7 +679,7 @@ fn top_k(ev: &mut Evaluator<'_>, a: &AggregateExpr, k: f64, v: Vector) -> Vector
             ignored = true;
             continue;
         }
-        let key = group_hash(s, a);
+        let key = u64::from(cache.get(&s.metric, a));
         groups
             .entry(key)
             .or_insert_with(|| {
@@ -483,6 +694,15 @@ fn top_k(ev: &mut Evaluator<'_>, a: &AggregateExpr, k: f64, v: Vector) -> Vector
     let mut out = Vec::new();
     for key in order {
         let mut members = groups.remove(&key).unwrap_or_default();
+        if k == 1 && a.op != AggregateOp::Limitk && members.len() > 1 {
+            // The first of the best, as a stable sort would put first.
+            let cmp = if a.op == AggregateOp::Topk { cmp_desc } else { cmp_asc };
+            let best = members
+                .iter()
+                .copied()
+                .reduce(|b, x| if cmp(v[x].f, v[b].f) == Ordering::Less { x } else { b });
+            members = best.into_iter().collect();
+        }
         match a.op {
             AggregateOp::Topk => members.sort_by(|&x, &y| cmp_desc(v[x].f, v[y].f)),
             AggregateOp::Bottomk => members.sort_by(|&x, &y| cmp_asc(v[x].f, v[y].f)),

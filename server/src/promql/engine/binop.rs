@@ -8,7 +8,8 @@ use std::sync::Arc;
 use super::QueryError;
 use super::eval::{Evaluator, Val};
 use super::histogram::HistogramOps;
-use super::value::{FastMap, FastSet, Sample, Vector};
+use super::stream::{Flow, step_index};
+use super::value::{FPoint, FastMap, FastSet, HPoint, Matrix, Sample, Series, Vector};
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
 use crate::promql::ast::{BinaryExpr, BinaryOp, Cardinality, VectorMatching};
@@ -46,9 +47,183 @@ fn drops_name(op: BinaryOp, return_bool: bool) -> bool {
 }
 
 /// Evaluates a binary expression for all steps.
-pub fn eval_binary(ev: &mut Evaluator<'_>, b: &BinaryExpr) -> Result<Val, QueryError> {
-    let lhs = ev.eval(&b.lhs)?;
-    let rhs = ev.eval(&b.rhs)?;
+pub fn eval_binary(ev: &mut Evaluator<'_>, b: &BinaryExpr) -> Result<Flow, QueryError> {
+    let lhs = ev.eval_flow(&b.lhs)?;
+    let rhs = ev.eval_flow(&b.rhs)?;
+    match (lhs, rhs) {
+        (Flow::Series(l), Flow::Val(Val::Scalars(r))) => Ok(Flow::Series(series_scalar(ev, b, l, &r, false))),
+        (Flow::Val(Val::Scalars(l)), Flow::Series(r)) => Ok(Flow::Series(series_scalar(ev, b, r, &l, true))),
+        (Flow::Series(l), Flow::Series(r)) if b.op.is_set_operator() => {
+            match series_set(b, l, r, ev.start, ev.interval, ev.steps()) {
+                Ok(m) => Ok(Flow::Series(m)),
+                Err((l, r)) => {
+                    let (lhs, rhs) = (ev.into_val(Flow::Series(l)), ev.into_val(Flow::Series(r)));
+                    eval_binary_steps(ev, b, lhs, rhs).map(Flow::Val)
+                }
+            }
+        }
+        (Flow::Series(l), Flow::Series(r)) => match series_vector(b, l, r) {
+            Ok(m) => Ok(Flow::Series(m)),
+            Err((l, r)) => {
+                let (lhs, rhs) = (ev.into_val(Flow::Series(l)), ev.into_val(Flow::Series(r)));
+                eval_binary_steps(ev, b, lhs, rhs).map(Flow::Val)
+            }
+        },
+        (lhs, rhs) => {
+            let (lhs, rhs) = (ev.into_val(lhs), ev.into_val(rhs));
+            eval_binary_steps(ev, b, lhs, rhs).map(Flow::Val)
+        }
+    }
+}
+
+/// A one-to-one arithmetic operator or comparison between float-only series-major vectors whose series each have
+/// a distinct matching signature on their side: every series meets at most one series of the other side at any
+/// step, so the series are paired once and their points joined on time. Anything else (duplicate signatures,
+/// whose errors depend on the step, `group_left`/`group_right`, `fill`, histograms, set operators) gives the
+/// operands back for step-by-step evaluation.
+#[allow(clippy::type_complexity)]
+fn series_vector(b: &BinaryExpr, l: Matrix, r: Matrix) -> Result<Matrix, (Matrix, Matrix)> {
+    let default = VectorMatching {
+        card: Cardinality::OneToOne,
+        matching_labels: Vec::new(),
+        on: false,
+        include: Vec::new(),
+        fill_left: None,
+        fill_right: None,
+    };
+    let m = b.matching.as_ref().unwrap_or(&default);
+    let simple = !b.op.is_set_operator()
+        && !matches!(b.op, BinaryOp::TrimUpper | BinaryOp::TrimLower)
+        && m.card == Cardinality::OneToOne
+        && m.fill_left.is_none()
+        && m.fill_right.is_none()
+        && l.iter().chain(&r).all(|s| s.histograms.is_empty());
+    if !simple {
+        return Err((l, r));
+    }
+    let mut index: FastMap<u64, usize> = FastMap::with_capacity_and_hasher(r.len(), Default::default());
+    for (i, s) in r.iter().enumerate() {
+        if index.insert(signature(&s.metric, m), i).is_some() {
+            return Err((l, r));
+        }
+    }
+    let mut pairs = Vec::with_capacity(l.len());
+    let mut seen: FastSet<u64> = FastSet::default();
+    for s in &l {
+        let sig = signature(&s.metric, m);
+        if !seen.insert(sig) {
+            return Err((l, r));
+        }
+        pairs.push(index.get(&sig).copied());
+    }
+    let drop = drops_name(b.op, b.return_bool);
+    let filter = b.op.is_comparison() && !b.return_bool;
+    let mut out = Matrix::with_capacity(l.len());
+    for (ls, ri) in l.iter().zip(pairs) {
+        let Some(ri) = ri else {
+            continue;
+        };
+        let rs = &r[ri];
+        let (lm, rm) = (
+            Sample::float(ls.metric.clone(), 0, 0.0),
+            Sample::float(rs.metric.clone(), 0, 0.0),
+        );
+        let mut floats = Vec::with_capacity(ls.floats.len().min(rs.floats.len()));
+        let (mut i, mut j) = (0, 0);
+        while i < ls.floats.len() && j < rs.floats.len() {
+            let (lp, rp) = (ls.floats[i], rs.floats[j]);
+            if lp.t < rp.t {
+                i += 1;
+                continue;
+            }
+            if rp.t < lp.t {
+                j += 1;
+                continue;
+            }
+            i += 1;
+            j += 1;
+            let (v, keep) = scalar_op(b.op, lp.f, rp.f);
+            if filter {
+                if keep {
+                    floats.push(lp);
+                }
+            } else {
+                floats.push(FPoint { t: lp.t, f: v });
+            }
+        }
+        out.push(Series {
+            metric: result_metric(&lm, &rm, m),
+            floats,
+            histograms: Vec::new(),
+            drop_name: drop || ls.drop_name,
+        });
+    }
+    Ok(out)
+}
+
+/// Most signature-by-step cells the series-major set operators track; beyond that they run step by step.
+const MAX_PRESENCE_CELLS: usize = 1 << 24;
+
+/// `and`, `or` and `unless` between series-major vectors: per matching signature of the side that filters, the
+/// steps where any of its series has a point; the other side's points are kept or dropped by that. Output order
+/// per step is what the step-by-step evaluation gives (left series, then for `or` the right ones).
+#[allow(clippy::type_complexity)]
+fn series_set(
+    b: &BinaryExpr,
+    mut l: Matrix,
+    mut r: Matrix,
+    start: i64,
+    interval: i64,
+    steps: usize,
+) -> Result<Matrix, (Matrix, Matrix)> {
+    let default = VectorMatching {
+        card: Cardinality::ManyToMany,
+        matching_labels: Vec::new(),
+        on: false,
+        include: Vec::new(),
+        fill_left: None,
+        fill_right: None,
+    };
+    let m = b.matching.as_ref().unwrap_or(&default);
+    let (filter_by, filtered) = if b.op == BinaryOp::Or { (&l, &r) } else { (&r, &l) };
+    let by_sigs: Vec<u64> = filter_by.iter().map(|s| signature(&s.metric, m)).collect();
+    let distinct: FastSet<u64> = by_sigs.iter().copied().collect();
+    if distinct.len().saturating_mul(steps) > MAX_PRESENCE_CELLS {
+        return Err((l, r));
+    }
+    let mut presence: FastMap<u64, Vec<bool>> = FastMap::with_capacity_and_hasher(distinct.len(), Default::default());
+    for (s, sig) in filter_by.iter().zip(&by_sigs) {
+        let bits = presence.entry(*sig).or_insert_with(|| vec![false; steps]);
+        for t in s.floats.iter().map(|p| p.t).chain(s.histograms.iter().map(|p| p.t)) {
+            bits[step_index(t, start, interval)] = true;
+        }
+    }
+    let sigs: Vec<u64> = filtered.iter().map(|s| signature(&s.metric, m)).collect();
+    let keep_present = b.op == BinaryOp::And;
+    let target = if b.op == BinaryOp::Or { &mut r } else { &mut l };
+    for (s, sig) in target.iter_mut().zip(sigs) {
+        match presence.get(&sig) {
+            Some(bits) => {
+                s.floats
+                    .retain(|p| bits[step_index(p.t, start, interval)] == keep_present);
+                s.histograms
+                    .retain(|p| bits[step_index(p.t, start, interval)] == keep_present);
+            }
+            None if keep_present => {
+                s.floats.clear();
+                s.histograms.clear();
+            }
+            None => {}
+        }
+    }
+    if b.op == BinaryOp::Or {
+        l.extend(r);
+    }
+    Ok(l)
+}
+
+/// A binary operator step by step.
+fn eval_binary_steps(ev: &mut Evaluator<'_>, b: &BinaryExpr, lhs: Val, rhs: Val) -> Result<Val, QueryError> {
     match (lhs, rhs) {
         (Val::Scalars(l), Val::Scalars(r)) => Ok(Val::Scalars(
             l.iter()
@@ -223,47 +398,112 @@ fn incompatible(ev: &mut Evaluator<'_>, b: &BinaryExpr, l: &str, r: &str) {
     );
 }
 
+/// One vector element (float `f`, or histogram `h`) with a scalar `s`: the resulting value, or `None` where the
+/// element is dropped.
+fn element_scalar(
+    ev: &mut Evaluator<'_>,
+    b: &BinaryExpr,
+    f: f64,
+    h: Option<Arc<FloatHistogram>>,
+    s: f64,
+    swap: bool,
+) -> Option<(f64, Option<Arc<FloatHistogram>>)> {
+    let vo = match &h {
+        Some(h) => Operand::H(h),
+        None => Operand::F(f),
+    };
+    let (l, r) = if swap { (Operand::F(s), vo) } else { (vo, Operand::F(s)) };
+    // Comparisons of histograms with scalars are not defined.
+    if b.op.is_comparison() && h.is_some() {
+        incompatible(
+            ev,
+            b,
+            if swap { "float" } else { "histogram" },
+            if swap { "histogram" } else { "float" },
+        );
+        return None;
+    }
+    let (res, keep) = apply(ev, b, l, r)?;
+    if b.op.is_comparison() && !b.return_bool {
+        // The filter keeps the vector's own value.
+        return keep.then_some((f, h));
+    }
+    Some(match res {
+        Outcome::F(f) => (f, None),
+        Outcome::H(nh) => (0.0, Some(Arc::new(nh))),
+    })
+}
+
 fn vector_scalar(ev: &mut Evaluator<'_>, b: &BinaryExpr, v: Vector, s: f64, swap: bool) -> Vector {
     let mut out = Vec::with_capacity(v.len());
     let drop = drops_name(b.op, b.return_bool);
     for mut smp in v {
         let h = smp.h.take();
-        let vo = match &h {
-            Some(h) => Operand::H(h),
-            None => Operand::F(smp.f),
-        };
-        let (l, r) = if swap { (Operand::F(s), vo) } else { (vo, Operand::F(s)) };
-        // Comparisons of histograms with scalars are not defined.
-        if b.op.is_comparison() && h.is_some() {
-            incompatible(
-                ev,
-                b,
-                if swap { "float" } else { "histogram" },
-                if swap { "histogram" } else { "float" },
-            );
-            continue;
-        }
-        let Some((res, keep)) = apply(ev, b, l, r) else {
+        let Some((f, h)) = element_scalar(ev, b, smp.f, h, s, swap) else {
             continue;
         };
-        if b.op.is_comparison() && !b.return_bool {
-            if !keep {
-                continue;
-            }
-            // The filter keeps the vector's own value.
-            smp.h = h;
-        } else {
-            match res {
-                Outcome::F(f) => smp.f = f,
-                Outcome::H(nh) => smp.h = Some(Arc::new(nh)),
-            }
-        }
+        smp.f = f;
+        smp.h = h;
         if drop {
             smp.drop_name = true;
         }
         out.push(smp);
     }
     out
+}
+
+/// A series-major vector with per-step scalars `s`, series by series.
+fn series_scalar(ev: &mut Evaluator<'_>, b: &BinaryExpr, mut m: Matrix, s: &[f64], swap: bool) -> Matrix {
+    let drop = drops_name(b.op, b.return_bool);
+    let (start, interval) = (ev.start, ev.interval);
+    let filter = b.op.is_comparison() && !b.return_bool;
+    for series in &mut m {
+        let mut moved_kind = false;
+        if filter || !series.histograms.is_empty() {
+            // General case: values may be dropped or change kind.
+            let mut floats = Vec::with_capacity(series.floats.len());
+            let mut hists = Vec::with_capacity(series.histograms.len());
+            let points = std::mem::take(&mut series.floats)
+                .into_iter()
+                .map(|p| (p.t, p.f, None))
+                .chain(
+                    std::mem::take(&mut series.histograms)
+                        .into_iter()
+                        .map(|p| (p.t, 0.0, Some(p.h))),
+                );
+            for (t, f, h) in points {
+                let was_h = h.is_some();
+                let sv = s[step_index(t, start, interval)];
+                match element_scalar(ev, b, f, h, sv, swap) {
+                    Some((_, Some(h))) => {
+                        moved_kind |= !was_h;
+                        hists.push(HPoint { t, h });
+                    }
+                    Some((f, None)) => {
+                        moved_kind |= was_h;
+                        floats.push(FPoint { t, f });
+                    }
+                    None => {}
+                }
+            }
+            if moved_kind {
+                floats.sort_by_key(|p| p.t);
+                hists.sort_by_key(|p| p.t);
+            }
+            series.floats = floats;
+            series.histograms = hists;
+        } else {
+            for p in &mut series.floats {
+                let sv = s[step_index(p.t, start, interval)];
+                let (a, c) = if swap { (sv, p.f) } else { (p.f, sv) };
+                p.f = scalar_op(b.op, a, c).0;
+            }
+        }
+        if drop {
+            series.drop_name = true;
+        }
+    }
+    m
 }
 
 /// The matching signature of a label set: the `on` labels, or all but the `ignoring` labels and the name.

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use super::extended::{XProblem, XValue, interpolate};
 use super::histogram::HistogramOps;
+use super::stream::Flow;
 use super::value::{FPoint, FastMap, HPoint, Matrix, Sample, Series, Value, Vector};
 use super::{Annotation, Annotations, EngineOptions, QueryError, QueryResult, QueryStats, position_suffix};
 use crate::model::histogram::{CounterResetHint, FloatHistogram};
@@ -32,7 +33,8 @@ pub enum Val {
 }
 
 impl Val {
-    fn size(&self) -> usize {
+    /// Samples held.
+    pub fn size(&self) -> usize {
         match self {
             Val::Vectors(v) => v.iter().map(Vec::len).sum(),
             Val::Scalars(s) => s.len(),
@@ -104,6 +106,39 @@ impl RangeArg {
         let h1 = h0 + rs.histograms[h0..].partition_point(|p| p.t <= end);
         (f0..f1, h0..h1)
     }
+
+    /// As [`RangeArg::window_bounds`], for a step whose window ends no earlier than the window `prev` of the
+    /// same series: moves `prev`'s edges forward instead of searching the whole series.
+    pub fn window_bounds_after(
+        &self,
+        s: usize,
+        i: usize,
+        prev: (std::ops::Range<usize>, std::ops::Range<usize>),
+    ) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        let rs = &self.series[s];
+        let end = self.ends[i];
+        let start = end - self.range;
+        let f0 = advance(&rs.floats, prev.0.start, start, |p| p.t);
+        let f1 = advance(&rs.floats, prev.0.end.max(f0), end, |p| p.t);
+        let h0 = advance(&rs.histograms, prev.1.start, start, |p| p.t);
+        let h1 = advance(&rs.histograms, prev.1.end.max(h0), end, |p| p.t);
+        (f0..f1, h0..h1)
+    }
+}
+
+/// The index of the first point at or after `from` whose time is after `bound`: a few steps forward, then a
+/// binary search over the rest (windows usually move by a few points).
+#[inline]
+fn advance<T>(points: &[T], from: usize, bound: i64, t: impl Fn(&T) -> i64) -> usize {
+    let lim = (from + 8).min(points.len());
+    let mut i = from;
+    while i < lim {
+        if t(&points[i]) > bound {
+            return i;
+        }
+        i += 1;
+    }
+    i + points[i..].partition_point(|p| t(p) <= bound)
 }
 
 /// When a query must stop: its deadline, and an optional cancellation flag.
@@ -142,6 +177,9 @@ pub struct Evaluator<'a> {
     pub stats_mode: bool,
     /// Evaluating the inner expression of a subquery.
     in_subquery: bool,
+    /// The address of a range query's top-level expression (0 for instant queries): its result is regrouped
+    /// into series and sorted, so the order of samples within a step does not matter there.
+    root: usize,
 }
 
 impl std::fmt::Debug for Evaluator<'_> {
@@ -187,8 +225,25 @@ pub fn evaluate(
         total_samples: 0,
         stats_mode: false,
         in_subquery: false,
+        root: if step == 0 {
+            0
+        } else {
+            expr.unparen() as *const Expr as usize
+        },
     };
-    let val = ev.eval(expr)?;
+    let val = match ev.eval_flow(expr)? {
+        Flow::Series(m) if step != 0 => {
+            return Ok(QueryResult {
+                value: Value::Matrix(super::stream::finish_series(m)?),
+                annotations: ev.annotations,
+                stats: QueryStats {
+                    total_queryable_samples: ev.total_samples,
+                    peak_samples: ev.peak_samples,
+                },
+            });
+        }
+        flow => ev.into_val(flow),
+    };
     let value = if step == 0 {
         match val {
             Val::Scalars(v) => Value::Scalar {
@@ -265,6 +320,31 @@ fn duration_value(d: &crate::promql::ast::DurationExpr, ctx: &DurationContext) -
         }
         DurationKind::Neg(e) => -duration_value(e, ctx),
         _ => d.eval(ctx),
+    }
+}
+
+/// Negates a value (unary minus): histograms are scaled by -1 and become gauges; vectors drop their names.
+fn negate_val(v: Val) -> Val {
+    match v {
+        Val::Scalars(mut s) => {
+            s.iter_mut().for_each(|x| *x = -*x);
+            Val::Scalars(s)
+        }
+        Val::Vectors(mut vs) => {
+            for v in &mut vs {
+                for s in v.iter_mut() {
+                    s.f = -s.f;
+                    if let Some(h) = &mut s.h {
+                        let h = Arc::make_mut(h);
+                        h.scale(-1.0);
+                        h.counter_reset_hint = CounterResetHint::Gauge;
+                    }
+                    s.drop_name = true;
+                }
+            }
+            Val::Vectors(vs)
+        }
+        other => other,
     }
 }
 
@@ -437,7 +517,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Per step: the time a selector or subquery with these modifiers looks at.
-    fn ref_times(&self, offset: &Option<Duration>, at: &Option<AtModifier>) -> Vec<i64> {
+    pub(super) fn ref_times(&self, offset: &Option<Duration>, at: &Option<AtModifier>) -> Vec<i64> {
         let off = offset.as_ref().map_or(0, |d| self.duration(d));
         match at {
             Some(a) => vec![self.at_time(a) - off; self.steps()],
@@ -445,17 +525,44 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// Evaluates `expr` for every step of the current range.
+    /// Evaluates `expr` for every step of the current range, step-major.
     pub fn eval(&mut self, expr: &Expr) -> Result<Val, QueryError> {
-        self.check_deadline("expression evaluation")?;
-        let before = self.current_samples;
-        let val = self.eval_inner(expr)?;
-        self.current_samples = before;
-        self.account(val.size())?;
-        Ok(val)
+        let flow = self.eval_flow(expr)?;
+        Ok(self.into_val(flow))
     }
 
-    fn eval_inner(&mut self, expr: &Expr) -> Result<Val, QueryError> {
+    /// Evaluates `expr` for every step of the current range, series-major where the expression allows it.
+    pub fn eval_flow(&mut self, expr: &Expr) -> Result<Flow, QueryError> {
+        self.check_deadline("expression evaluation")?;
+        let before = self.current_samples;
+        let flow = self.eval_inner(expr)?;
+        self.current_samples = before;
+        self.account(flow.size())?;
+        Ok(flow)
+    }
+
+    fn eval_inner(&mut self, expr: &Expr) -> Result<Flow, QueryError> {
+        Ok(match expr {
+            Expr::Paren(p) => return self.eval_flow(&p.expr),
+            Expr::VectorSelector(vs) if !vs.anchored && !vs.smoothed => Flow::Series(self.selector_series(vs)?),
+            Expr::Unary(u) if u.op == UnaryOp::Neg => match self.eval_flow(&u.expr)? {
+                Flow::Series(mut m) => {
+                    super::stream::negate(&mut m);
+                    Flow::Series(m)
+                }
+                Flow::Val(v) => Flow::Val(negate_val(v)),
+            },
+            Expr::Call(c) => super::functions::eval_call(self, c)?,
+            Expr::Aggregate(a) => {
+                let at_root = self.root == expr as *const Expr as usize;
+                super::aggregate::eval_aggregate(self, a, at_root)?
+            }
+            Expr::Binary(b) => super::binop::eval_binary(self, b)?,
+            _ => Flow::Val(self.eval_val(expr)?),
+        })
+    }
+
+    fn eval_val(&mut self, expr: &Expr) -> Result<Val, QueryError> {
         match expr {
             Expr::NumberLiteral(n) => Ok(Val::Scalars(vec![n.val; self.steps()])),
             Expr::StringLiteral(s) => Ok(Val::Str(s.val.clone())),
@@ -469,27 +576,7 @@ impl<'a> Evaluator<'a> {
                 if u.op == UnaryOp::Pos {
                     return Ok(v);
                 }
-                Ok(match v {
-                    Val::Scalars(mut s) => {
-                        s.iter_mut().for_each(|x| *x = -*x);
-                        Val::Scalars(s)
-                    }
-                    Val::Vectors(mut vs) => {
-                        for v in &mut vs {
-                            for s in v.iter_mut() {
-                                s.f = -s.f;
-                                if let Some(h) = &mut s.h {
-                                    let h = Arc::make_mut(h);
-                                    h.scale(-1.0);
-                                    h.counter_reset_hint = CounterResetHint::Gauge;
-                                }
-                                s.drop_name = true;
-                            }
-                        }
-                        Val::Vectors(vs)
-                    }
-                    other => other,
-                })
+                Ok(negate_val(v))
             }
             Expr::VectorSelector(vs) => Ok(Val::Vectors(self.eval_vector_selector(vs, false)?)),
             Expr::MatrixSelector(_) | Expr::Subquery(_) => {
@@ -510,13 +597,14 @@ impl<'a> Evaluator<'a> {
                 }
                 Ok(Val::Matrix(m))
             }
-            Expr::Call(c) => super::functions::eval_call(self, c),
-            Expr::Aggregate(a) => super::aggregate::eval_aggregate(self, a),
-            Expr::Binary(b) => super::binop::eval_binary(self, b),
+            Expr::Call(_) | Expr::Aggregate(_) | Expr::Binary(_) => {
+                let flow = self.eval_inner(expr)?;
+                Ok(self.into_val(flow))
+            }
         }
     }
 
-    fn select(
+    pub(super) fn select(
         &mut self,
         vs: &VectorSelector,
         mint: i64,
@@ -535,7 +623,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Loads a selected series' points in `[mint, maxt]` (staleness markers included).
-    fn load_points(&mut self, s: &crate::storage::Series) -> Result<Vec<(i64, Point)>, QueryError> {
+    pub(super) fn load_points(&mut self, s: &crate::storage::Series) -> Result<Vec<(i64, Point)>, QueryError> {
         let mut it = s.iter();
         let mut out = Vec::new();
         loop {
@@ -582,6 +670,34 @@ impl<'a> Evaluator<'a> {
         }
         self.total_samples += out.len() as u64;
         Ok(out)
+    }
+
+    /// Loads a selected series' points into `rs` as a range vector holds them: floats and histograms apart,
+    /// staleness markers left out.
+    fn load_range_points(&mut self, s: &crate::storage::Series, rs: &mut RangeSeries) -> Result<(), QueryError> {
+        let mut it = s.iter();
+        let mut n = 0u64;
+        loop {
+            match it.next() {
+                StorageValueType::None => break,
+                StorageValueType::Float => {
+                    let (t, f) = it.at();
+                    if !is_stale_nan(f) {
+                        rs.floats.push(FPoint { t, f });
+                    }
+                }
+                StorageValueType::Histogram | StorageValueType::FloatHistogram => {
+                    let (t, h) = it.at_float_histogram();
+                    rs.histograms.push(HPoint { t, h: Arc::new(h) });
+                }
+            }
+            n += 1;
+        }
+        if let Some(e) = it.err() {
+            return Err(QueryError::Execution(e.to_string()));
+        }
+        self.total_samples += n;
+        Ok(())
     }
 
     /// An instant vector selector at every step. With `sample_time`, each sample's `t` is the time of the
@@ -720,24 +836,7 @@ impl<'a> Evaluator<'a> {
                     Point::F(f) if is_stale_nan(*f) => {}
                     Point::F(f) => out[i].push(Sample::float(metric.clone(), st, *f)),
                     Point::H(h) => {
-                        // A sample seen again at a later step must not report its counter reset again; inside
-                        // subqueries, samples are not consecutive, so storage hints give way to detection.
-                        let hint = h.counter_reset_hint;
-                        let h = if *t == last_t && hint == CounterResetHint::CounterReset {
-                            let mut c = (**h).clone();
-                            c.counter_reset_hint = CounterResetHint::NotCounterReset;
-                            Arc::new(c)
-                        } else if self.in_subquery && *t != last_t && hint != CounterResetHint::Gauge {
-                            let mut c = (**h).clone();
-                            c.counter_reset_hint = CounterResetHint::Unknown;
-                            Arc::new(c)
-                        } else if self.in_subquery && *t == last_t && hint != CounterResetHint::Gauge {
-                            let mut c = (**h).clone();
-                            c.counter_reset_hint = CounterResetHint::NotCounterReset;
-                            Arc::new(c)
-                        } else {
-                            h.clone()
-                        };
+                        let h = self.step_histogram(h, *t, last_t);
                         out[i].push(Sample {
                             metric: metric.clone(),
                             t: st,
@@ -751,6 +850,31 @@ impl<'a> Evaluator<'a> {
             }
         }
         Ok(out)
+    }
+
+    /// The lookback delta (ms).
+    pub fn lookback(&self) -> i64 {
+        self.lookback
+    }
+
+    /// A histogram sample (taken at `t`) as an instant selector yields it at a step, `last_t` being the time of
+    /// the sample the series yielded at the step before.
+    pub(super) fn step_histogram(&self, h: &Arc<FloatHistogram>, t: i64, last_t: i64) -> Arc<FloatHistogram> {
+        // A sample seen again at a later step must not report its counter reset again; inside subqueries,
+        // samples are not consecutive, so storage hints give way to detection.
+        let hint = h.counter_reset_hint;
+        let new_hint = if t == last_t && hint == CounterResetHint::CounterReset {
+            CounterResetHint::NotCounterReset
+        } else if self.in_subquery && t != last_t && hint != CounterResetHint::Gauge {
+            CounterResetHint::Unknown
+        } else if self.in_subquery && t == last_t && hint != CounterResetHint::Gauge {
+            CounterResetHint::NotCounterReset
+        } else {
+            return h.clone();
+        };
+        let mut c = (**h).clone();
+        c.counter_reset_hint = new_hint;
+        Arc::new(c)
     }
 
     /// Loads a range-vector expression (matrix selector or subquery, possibly in parentheses) for all steps.
@@ -783,20 +907,27 @@ impl<'a> Evaluator<'a> {
                 };
                 let series = self.select(&ms.vs, mint, maxt, range)?;
                 let mut total = 0;
-                for s in &series {
+                // Series of one selection usually hold about as many samples as each other: size each one's
+                // buffer by the one before.
+                let mut expect = 0;
+                arg.series.reserve_exact(series.len());
+                for s in series {
                     self.check_deadline("expression evaluation")?;
-                    let points = self.load_points(s)?;
-                    let mut rs = RangeSeries {
-                        metric: Arc::new(s.labels.clone()),
-                        ..RangeSeries::default()
-                    };
-                    for (t, p) in points {
-                        match p {
-                            Point::F(f) if is_stale_nan(f) => {}
-                            Point::F(f) => rs.floats.push(FPoint { t, f }),
-                            Point::H(h) => rs.histograms.push(HPoint { t, h }),
+                    let mut rs = RangeSeries::default();
+                    if self.stats_mode {
+                        for (t, p) in self.load_points(&s)? {
+                            match p {
+                                Point::F(f) if is_stale_nan(f) => {}
+                                Point::F(f) => rs.floats.push(FPoint { t, f }),
+                                Point::H(h) => rs.histograms.push(HPoint { t, h }),
+                            }
                         }
+                    } else {
+                        rs.floats.reserve(expect);
+                        self.load_range_points(&s, &mut rs)?;
+                        expect = rs.floats.len() + rs.floats.len() / 16;
                     }
+                    rs.metric = Arc::new(s.labels);
                     total += rs.floats.len() + rs.histograms.len();
                     arg.series.push(rs);
                 }

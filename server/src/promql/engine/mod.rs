@@ -3,10 +3,12 @@
 //! markers), annotations (warnings and infos with upstream's messages) and the query limits of
 //! `--query.max-samples`, `--query.timeout` and `--query.max-concurrency`.
 //!
-//! Evaluation follows upstream's step model: every expression is evaluated for all steps of the query at once;
-//! instant-vector expressions yield one vector per step ([`eval`]), binary operators ([`binop`]), aggregations
-//! ([`aggregate`]) and functions ([`functions`]) work step by step, and range-vector arguments are windows over
-//! series loaded once for the whole query.
+//! Every expression is evaluated for all steps of the query at once. Instant-vector expressions yield one vector
+//! per step ([`eval`]) or, where the expression allows, one series per input series ([`stream`]: selectors,
+//! range functions, element-wise operations and the simple aggregations work series by series); binary
+//! operators ([`binop`]), aggregations ([`aggregate`]) and functions ([`functions`]) that need a step's whole
+//! vector work step by step, and range-vector arguments are windows over series loaded once for the whole
+//! query.
 
 pub mod aggregate;
 pub mod binop;
@@ -15,6 +17,7 @@ pub mod extended;
 pub mod functions;
 pub mod histogram;
 pub mod kahan;
+pub mod stream;
 pub mod value;
 
 #[cfg(test)]

@@ -11,23 +11,37 @@ use super::super::aggregate::fmt_g;
 use super::super::eval::{Evaluator, Val};
 use super::super::histogram::HistogramOps;
 use super::super::kahan::sum_inc;
-use super::super::value::{FastMap, Sample, Vector, format_float};
+use super::super::stream::Flow;
+use super::super::value::{FPoint, FastMap, Matrix, Sample, Series, Vector, format_float};
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
 use crate::promql::ast::{Call, PosRange};
 
 /// Evaluates one of the `histogram_*` functions.
-pub fn eval(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryError> {
+pub fn eval(ev: &mut Evaluator<'_>, call: &Call) -> Result<Flow, QueryError> {
     match call.func.name {
         "histogram_quantile" => {
             let q = ev.eval_scalars(&call.args[0])?;
-            let vs = ev.eval_vectors(&call.args[1])?;
+            let vs = match ev.eval_flow(&call.args[1])? {
+                Flow::Series(m) if m.iter().all(|s| s.histograms.is_empty()) => {
+                    return Ok(Flow::Series(quantile_series(ev, call, &q, &m)));
+                }
+                flow => match ev.into_val(flow) {
+                    Val::Vectors(vs) => vs,
+                    _ => {
+                        return Err(QueryError::Execution(format!(
+                            "expected an instant vector, got {}",
+                            call.args[1].value_type().documented()
+                        )));
+                    }
+                },
+            };
             let mut out = Vec::with_capacity(vs.len());
             let mut cache = SplitCache::default();
             for (i, v) in vs.into_iter().enumerate() {
                 out.push(quantile_step(ev, call, q[i], v, None, &mut cache));
             }
-            Ok(Val::Vectors(out))
+            Ok(Flow::Val(Val::Vectors(out)))
         }
         "histogram_quantiles" => {
             let vs = ev.eval_vectors(&call.args[0])?;
@@ -48,7 +62,7 @@ pub fn eval(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryError> {
                 }
                 out.push(step);
             }
-            Ok(Val::Vectors(out))
+            Ok(Flow::Val(Val::Vectors(out)))
         }
         "histogram_fraction" => {
             let lo = ev.eval_scalars(&call.args[0])?;
@@ -59,7 +73,7 @@ pub fn eval(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryError> {
             for (i, v) in vs.into_iter().enumerate() {
                 out.push(fraction_step(ev, call, lo[i], hi[i], v, &mut cache));
             }
-            Ok(Val::Vectors(out))
+            Ok(Flow::Val(Val::Vectors(out)))
         }
         name => {
             let vs = ev.eval_vectors(&call.args[0])?;
@@ -84,7 +98,7 @@ pub fn eval(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryError> {
                         .collect()
                 })
                 .collect();
-            Ok(Val::Vectors(out))
+            Ok(Flow::Val(Val::Vectors(out)))
         }
     }
 }
@@ -412,21 +426,21 @@ struct SplitCache {
 }
 
 impl SplitCache {
-    fn get(&mut self, s: &Sample) -> (Option<f64>, usize) {
-        let ptr = Arc::as_ptr(&s.metric) as usize;
+    fn get(&mut self, metric: &Arc<Labels>) -> (Option<f64>, usize) {
+        let ptr = Arc::as_ptr(metric) as usize;
         if let Some((_, upper, g)) = self.by_ptr.get(&ptr) {
             return (*upper, *g);
         }
-        let upper = s.metric.get("le").and_then(parse_le);
-        let mut key = (*s.metric).clone();
+        let upper = metric.get("le").and_then(parse_le);
+        let mut key = (**metric).clone();
         key.remove("le");
         let k = labels_hash(&key);
         let g = *self.by_key.entry(k).or_insert_with(|| {
-            let name: Arc<str> = Arc::from(s.metric.metric_name().unwrap_or(""));
+            let name: Arc<str> = Arc::from(metric.metric_name().unwrap_or(""));
             self.groups.push((Arc::new(key), k, name));
             self.groups.len() - 1
         });
-        self.by_ptr.insert(ptr, (s.metric.clone(), upper, g));
+        self.by_ptr.insert(ptr, (metric.clone(), upper, g));
         (upper, g)
     }
 }
@@ -447,7 +461,7 @@ fn split<'v>(
             natives.push((s, labels_hash(&s.metric)));
             continue;
         }
-        let (upper, g) = cache.get(s);
+        let (upper, g) = cache.get(&s.metric);
         let Some(upper) = upper else {
             let le = s.metric.get("le");
             let name = s.metric.metric_name().unwrap_or("");
@@ -499,6 +513,89 @@ fn quantile_label(q: f64) -> String {
     } else {
         s
     }
+}
+
+/// `histogram_quantile` over classic buckets held series-major (float-only input, `q` per step): each series'
+/// bound and group are found once, and each step computes the quantile of every group with buckets there, in
+/// the order the step-by-step evaluation meets them.
+fn quantile_series(ev: &mut Evaluator<'_>, call: &Call, q: &[f64], m: &Matrix) -> Matrix {
+    let vec_pos = call.args[1].pos();
+    let q_pos = call.args[0].pos();
+    let mut cache = SplitCache::default();
+    let split: Vec<(Option<f64>, usize)> = m.iter().map(|s| cache.get(&s.metric)).collect();
+    let groups = cache.groups.len();
+    let steps = ev.steps();
+    let mut out: Matrix = cache
+        .groups
+        .iter()
+        .map(|(labels, _, _)| Series {
+            metric: labels.clone(),
+            floats: Vec::new(),
+            histograms: Vec::new(),
+            drop_name: true,
+        })
+        .collect();
+    let mut buckets: Vec<Vec<ClassicBucket>> = vec![Vec::new(); groups];
+    let mut stamp = vec![usize::MAX; groups];
+    let mut touched: Vec<usize> = Vec::with_capacity(groups);
+    let mut cursors = vec![0usize; m.len()];
+    for (i, &qi) in q.iter().enumerate().take(steps) {
+        if qi.is_nan() || !(0.0..=1.0).contains(&qi) {
+            ev.warn(
+                format!("quantile value should be between 0 and 1, got {}", fmt_g(qi)),
+                q_pos,
+            );
+        }
+        let t = ev.ts(i);
+        touched.clear();
+        for (si, s) in m.iter().enumerate() {
+            let c = cursors[si];
+            let Some(p) = s.floats.get(c) else {
+                continue;
+            };
+            if p.t != t {
+                continue;
+            }
+            cursors[si] = c + 1;
+            let (upper, g) = split[si];
+            let Some(upper) = upper else {
+                let le = s.metric.get("le");
+                let name = s.metric.metric_name().unwrap_or("");
+                ev.warn(
+                    format!(
+                        "bucket label \"le\" is missing or has a malformed value of {:?} for metric name {name:?}",
+                        le.unwrap_or("")
+                    ),
+                    vec_pos,
+                );
+                continue;
+            };
+            if stamp[g] != i {
+                stamp[g] = i;
+                buckets[g].clear();
+                touched.push(g);
+            }
+            buckets[g].push(ClassicBucket { upper, count: p.f });
+        }
+        for &g in &touched {
+            let (val, forced) = classic_quantile(qi, &mut buckets[g]);
+            if forced {
+                ev.info(
+                    format!(
+                        "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {:?}",
+                        cache.groups[g].2
+                    ),
+                    vec_pos,
+                );
+            }
+            let series = &mut out[g];
+            if series.floats.capacity() == 0 {
+                series.floats.reserve_exact(steps - i);
+            }
+            series.floats.push(FPoint { t, f: val });
+        }
+    }
+    out
 }
 
 /// `histogram_quantile` for one step. With `label`, the quantile is added as that label's value.

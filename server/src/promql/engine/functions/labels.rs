@@ -10,6 +10,7 @@ use regex::Regex;
 
 use super::super::QueryError;
 use super::super::eval::{Evaluator, Val};
+use super::super::stream::Flow;
 use super::super::value::{FastMap, Sample, Vector};
 use crate::model::labels::Labels;
 use crate::model::matcher::{MatchOp, Matcher};
@@ -81,8 +82,8 @@ fn expand(template: &str, caps: &regex::Captures<'_>, re: &Regex) -> String {
 }
 
 /// `label_replace(v, dst, replacement, src, regex)`.
-pub fn label_replace(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryError> {
-    let vs = ev.eval_vectors(&call.args[0])?;
+pub fn label_replace(ev: &mut Evaluator<'_>, call: &Call) -> Result<Flow, QueryError> {
+    let vs = vector_flow(ev, &call.args[0])?;
     let dst = string_arg(ev, &call.args[1])?;
     let repl = string_arg(ev, &call.args[2])?;
     let src = string_arg(ev, &call.args[3])?;
@@ -106,15 +107,29 @@ pub fn label_replace(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryEr
             None => metric.clone(),
         }
     });
-    Ok(Val::Vectors(out))
+    Ok(out)
 }
 
 /// Replaces every sample's labels by `f` of them, calling `f` once per series: a series keeps its `Arc` across
 /// steps, so results are cached by the `Arc`'s address (the cache holds the `Arc`, so the address stays unique).
 /// With `sets_name`, the new labels carry the name, so it is no longer marked for removal.
-fn relabel(vs: Vec<Vector>, sets_name: bool, mut f: impl FnMut(&Arc<Labels>) -> Arc<Labels>) -> Vec<Vector> {
+fn relabel(vs: Flow, sets_name: bool, mut f: impl FnMut(&Arc<Labels>) -> Arc<Labels>) -> Flow {
+    let vs = match vs {
+        Flow::Series(mut m) => {
+            for s in &mut m {
+                s.metric = f(&s.metric);
+                if sets_name {
+                    s.drop_name = false;
+                }
+            }
+            return Flow::Series(m);
+        }
+        Flow::Val(Val::Vectors(vs)) => vs,
+        other => return other,
+    };
     let mut cache: FastMap<usize, (Arc<Labels>, Arc<Labels>)> = FastMap::default();
-    vs.into_iter()
+    let out = vs
+        .into_iter()
         .map(|v| {
             v.into_iter()
                 .map(|mut s| {
@@ -128,12 +143,24 @@ fn relabel(vs: Vec<Vector>, sets_name: bool, mut f: impl FnMut(&Arc<Labels>) -> 
                 })
                 .collect()
         })
-        .collect()
+        .collect();
+    Flow::Val(Val::Vectors(out))
+}
+
+/// Evaluates an instant-vector argument, series-major where it allows.
+fn vector_flow(ev: &mut Evaluator<'_>, e: &Expr) -> Result<Flow, QueryError> {
+    match ev.eval_flow(e)? {
+        Flow::Val(Val::Scalars(_) | Val::Str(_) | Val::Matrix(_)) => Err(QueryError::Execution(format!(
+            "expected an instant vector, got {}",
+            e.value_type().documented()
+        ))),
+        flow => Ok(flow),
+    }
 }
 
 /// `label_join(v, dst, separator, src...)`.
-pub fn label_join(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryError> {
-    let vs = ev.eval_vectors(&call.args[0])?;
+pub fn label_join(ev: &mut Evaluator<'_>, call: &Call) -> Result<Flow, QueryError> {
+    let vs = vector_flow(ev, &call.args[0])?;
     let dst = string_arg(ev, &call.args[1])?;
     let sep = string_arg(ev, &call.args[2])?;
     let mut srcs = Vec::new();
@@ -155,7 +182,7 @@ pub fn label_join(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryError
         l.set(dst.clone(), joined);
         Arc::new(l)
     });
-    Ok(Val::Vectors(out))
+    Ok(out)
 }
 
 /// Compares strings in natural order: digit runs by numeric value.

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::QueryError;
 use super::eval::{Evaluator, Val};
+use super::stream::{self, Flow};
 use super::value::{Sample, Vector};
 use crate::model::labels::Labels;
 use crate::model::matcher::MatchOp;
@@ -153,20 +154,38 @@ fn math_fn(name: &str) -> Option<fn(f64) -> f64> {
 }
 
 /// Evaluates a function call for all steps.
-pub fn eval_call(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryError> {
+pub fn eval_call(ev: &mut Evaluator<'_>, call: &Call) -> Result<Flow, QueryError> {
     let name = call.func.name;
     if let Some((kernel, keep)) = range::lookup(name) {
         return range::eval(ev, call, kernel, keep);
     }
     if let Some(f) = math_fn(name) {
-        let vs = ev.eval_vectors(&call.args[0])?;
-        return Ok(Val::Vectors(map_floats(ev, call, vs, f)));
+        return Ok(match ev.eval_flow(&call.args[0])? {
+            Flow::Series(mut m) => {
+                stream::map_floats(&mut m, f);
+                Flow::Series(m)
+            }
+            flow => {
+                let Val::Vectors(vs) = ev.into_val(flow) else {
+                    return Err(QueryError::Execution(format!(
+                        "expected an instant vector, got {}",
+                        call.args[0].value_type().documented()
+                    )));
+                };
+                Flow::Val(Val::Vectors(map_floats(ev, call, vs, f)))
+            }
+        });
     }
     // The statistics-only reading applies below histogram_count/sum/avg, not below functions needing buckets.
     let saved_stats = ev.stats_mode;
     ev.stats_mode = matches!(name, "histogram_count" | "histogram_sum" | "histogram_avg")
         || (saved_stats && !name.starts_with("histogram_"));
-    let res = eval_call_inner(ev, call);
+    let res = match name {
+        "label_replace" => labels::label_replace(ev, call),
+        "label_join" => labels::label_join(ev, call),
+        n if n.starts_with("histogram_") => histogram::eval(ev, call),
+        _ => eval_call_inner(ev, call).map(Flow::Val),
+    };
     ev.stats_mode = saved_stats;
     res
 }
@@ -307,11 +326,8 @@ fn eval_call_inner(ev: &mut Evaluator<'_>, call: &Call) -> Result<Val, QueryErro
         "start_timestamp" => Err(QueryError::Execution(
             "start_timestamp(): sample start timestamps are not recorded by the storage".into(),
         )),
-        "label_replace" => labels::label_replace(ev, call),
-        "label_join" => labels::label_join(ev, call),
         "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" => labels::sort(ev, call),
         "info" => labels::info(ev, call),
-        n if n.starts_with("histogram_") => histogram::eval(ev, call),
         _ => Err(QueryError::Execution(format!("function {name:?} is not implemented"))),
     }
 }

@@ -10,7 +10,8 @@ use super::super::eval::{Evaluator, RangeArg, Val};
 use super::super::extended;
 use super::super::histogram::{HistogramMean, HistogramOps, HistogramSum};
 use super::super::kahan::{KahanMean, KahanSum, sum_inc};
-use super::super::value::{FPoint, FastSet, HPoint, Sample, Vector};
+use super::super::stream::Flow;
+use super::super::value::{FPoint, FastSet, HPoint, Matrix, Sample, Series, Vector};
 use crate::model::histogram::{CounterResetHint, FloatHistogram};
 use crate::promql::ast::{Call, Expr};
 
@@ -128,7 +129,7 @@ pub fn lookup(name: &str) -> Option<(Kernel, bool)> {
 }
 
 /// Evaluates a call of a range function for all steps.
-pub fn eval(ev: &mut Evaluator<'_>, call: &Call, kernel: Kernel, keep_name: bool) -> Result<Val, QueryError> {
+pub fn eval(ev: &mut Evaluator<'_>, call: &Call, kernel: Kernel, keep_name: bool) -> Result<Flow, QueryError> {
     let name = call.func.name;
     // The range argument's index and any scalar arguments.
     let (range_idx, scalar_idx): (usize, Vec<usize>) = match name {
@@ -143,8 +144,6 @@ pub fn eval(ev: &mut Evaluator<'_>, call: &Call, kernel: Kernel, keep_name: bool
     }
     let arg_expr: &Expr = &call.args[range_idx];
     let arg = ev.range_arg(arg_expr)?;
-    let steps = ev.steps();
-    let mut out: Vec<Vector> = (0..steps).map(|_| Vector::new()).collect();
     if name == "quantile_over_time" {
         for (i, &q) in params[0].iter().enumerate() {
             let any = (0..arg.series.len()).any(|s| {
@@ -176,8 +175,8 @@ pub fn eval(ev: &mut Evaluator<'_>, call: &Call, kernel: Kernel, keep_name: bool
             }
         }
     }
-    run_kernel(ev, call, &arg, kernel, keep_name, &params, &mut out)?;
-    Ok(Val::Vectors(out))
+    let out = run_kernel(ev, call, &arg, kernel, keep_name, &params)?;
+    Ok(Flow::Series(out))
 }
 
 fn run_kernel(
@@ -187,9 +186,9 @@ fn run_kernel(
     kernel: Kernel,
     keep_name: bool,
     params: &[Vec<f64>],
-    out: &mut [Vector],
-) -> Result<(), QueryError> {
-    let steps = out.len();
+) -> Result<Matrix, QueryError> {
+    let steps = ev.steps();
+    let mut out = Matrix::with_capacity(arg.series.len());
     let arg_pos = call
         .args
         .iter()
@@ -206,6 +205,8 @@ fn run_kernel(
     // Only windows that overlap from step to step share work; otherwise the prefix pass costs as much as the
     // windows it would save.
     let overlapping = steps > 1 && arg.ends.windows(2).any(|w| w[1] - w[0] < arg.range);
+    // Windows that only move forward are found by moving the previous window's edges.
+    let ascending = arg.ends.windows(2).all(|w| w[0] <= w[1]);
     for (si, rs) in arg.series.iter().enumerate() {
         ev.check_deadline("expression evaluation")?;
         let name = rs.metric.metric_name().unwrap_or("").to_string();
@@ -216,7 +217,14 @@ fn run_kernel(
             Some(kind) if overlapping && !extended && rs.histograms.is_empty() => Some(prefix_events(&rs.floats, kind)),
             _ => None,
         };
-        for (i, out_i) in out.iter_mut().enumerate().take(steps) {
+        let mut series = Series {
+            metric: rs.metric.clone(),
+            floats: Vec::new(),
+            histograms: Vec::new(),
+            drop_name: !keep_name || rs.drop_name,
+        };
+        let mut bounds = (0..0, 0..0);
+        for i in 0..steps {
             if extended {
                 let counter = name_fn != "delta";
                 let ts = ev.ts(i);
@@ -241,17 +249,16 @@ fn run_kernel(
                     }
                 };
                 if let Some(res) = res {
-                    let mut s = Sample::float(rs.metric.clone(), ts, 0.0);
-                    s.drop_name = !keep_name || rs.drop_name;
-                    match res {
-                        Out::F(v) => s.f = v,
-                        Out::H(hv) => s.h = Some(Arc::new(hv)),
-                    }
-                    out_i.push(s);
+                    push_out(&mut series, ts, res, steps - i);
                 }
                 continue;
             }
-            let (fr, hr) = arg.window_bounds(si, i);
+            bounds = if ascending {
+                arg.window_bounds_after(si, i, bounds)
+            } else {
+                arg.window_bounds(si, i)
+            };
+            let (fr, hr) = bounds.clone();
             if fr.is_empty() && hr.is_empty() {
                 continue;
             }
@@ -281,16 +288,25 @@ fn run_kernel(
             let Some(res) = kernel(&mut ctx, f, h) else {
                 continue;
             };
-            let mut s = Sample::float(rs.metric.clone(), ts, 0.0);
-            s.drop_name = !keep_name || rs.drop_name;
-            match res {
-                Out::F(v) => s.f = v,
-                Out::H(hv) => s.h = Some(Arc::new(hv)),
-            }
-            out_i.push(s);
+            push_out(&mut series, ts, res, steps - i);
         }
+        out.push(series);
     }
-    Ok(())
+    Ok(out)
+}
+
+/// Adds a kernel's result at `t` to its output series; `left` is the most points it can still get.
+#[inline]
+fn push_out(series: &mut Series, t: i64, res: Out, left: usize) {
+    match res {
+        Out::F(f) => {
+            if series.floats.capacity() == 0 {
+                series.floats.reserve_exact(left);
+            }
+            series.floats.push(FPoint { t, f });
+        }
+        Out::H(h) => series.histograms.push(HPoint { t, h: Arc::new(h) }),
+    }
 }
 
 /// What a counting kernel counts between consecutive float points.
