@@ -1,4 +1,5 @@
-//! Links the shipped binary as a position-dependent executable on Linux (as Go links its binaries by default).
+//! Build script of the exporter binaries (node, nginx, mysql): links the shipped binary as a position-dependent
+//! executable on Linux, as Go links its binaries by default.
 //!
 //! A position-independent executable carries a relocation table the loader reads at start (about 0.2-0.5 MiB
 //! here) and a relocated read-only data segment that becomes private dirty memory (about 0.15-0.35 MiB), all of
