@@ -53,6 +53,13 @@ fn append_prefix(out: &mut Vec<u8>, buf: &[u8; FAST_LEN], n: usize) {
 /// division would sit in the dependency chain of every number.
 #[inline]
 pub(super) fn fast_float(buf: &mut [u8; FAST_LEN], v: f64, om: bool) -> usize {
+    fast(buf, v, om, true)
+}
+
+/// The fast paths of [`fast_float`]; integers from 1e6 to 2^53 are written in exponent form when `exponent`, else
+/// as plain digits.
+#[inline(always)]
+fn fast(buf: &mut [u8; FAST_LEN], v: f64, om: bool, exponent: bool) -> usize {
     const FRACTION: u64 = (1 << 52) - 1;
     buf[0] = b'-';
     let bits = v.to_bits();
@@ -83,7 +90,10 @@ pub(super) fn fast_float(buf: &mut [u8; FAST_LEN], v: f64, om: bool) -> usize {
         }
     } else if (0..=33).contains(&k) && mant & ((1u64 << k) - 1) == 0 {
         // An integer from 1e6 to 2^53.
-        return put_large_integer(buf, p, mant >> k);
+        if exponent {
+            return put_large_integer(buf, p, mant >> k);
+        }
+        return put_digits(buf, p, mant >> k);
     } else if biased == 0x7FF && bits & FRACTION == 0 {
         // `+Inf` for the `le` label of the last bucket.
         buf[..4].copy_from_slice(if p == 0 { b"+Inf" } else { b"-Inf" });
@@ -242,6 +252,41 @@ pub(super) fn put_frac_millis(buf: &mut [u8; FAST_LEN], p: usize, frac: u64) -> 
         2
     };
     p + keep
+}
+
+/// Appends `v` as Go's `strconv.FormatFloat(v, 'f', -1, 64)` (and Rust's `Display`) write it, for the common
+/// cases (values below 1e6 with at most three decimals, integers below 2^53); returns false, having written
+/// nothing, for the rest.
+#[inline]
+pub fn write_fixed_fast(out: &mut String, v: f64) -> bool {
+    let mut buf = [0u8; FAST_LEN];
+    let n = fast(&mut buf, v, false, false);
+    if n == 0 || v.is_infinite() {
+        return false;
+    }
+    // Only ASCII digits, `-` and `.` are written.
+    match std::str::from_utf8(&buf[..n]) {
+        Ok(s) => {
+            out.push_str(s);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Appends a millisecond timestamp as seconds with up to three decimals, without trailing zeros
+/// (`1435781451.781`, `1`, `-0.5`), as Prometheus' JSON API writes times.
+#[inline]
+pub fn write_millis_as_seconds(out: &mut String, ms: i64) {
+    let mut buf = [0u8; FAST_LEN];
+    buf[0] = b'-';
+    let abs = ms.unsigned_abs();
+    let p = put_digits(&mut buf, usize::from(ms < 0), abs / 1000);
+    let n = put_frac_millis(&mut buf, p, abs % 1000);
+    // Only ASCII digits, `-` and `.` are written.
+    if let Ok(s) = std::str::from_utf8(&buf[..n]) {
+        out.push_str(s);
+    }
 }
 
 /// Formats `v` as text format 0.0.4 writes it.
@@ -505,6 +550,54 @@ mod tests {
                 String::from_utf8(general).unwrap(),
                 "{v:?}"
             );
+        }
+    }
+
+    #[test]
+    fn fixed_fast_path_agrees_with_display() {
+        let mut x = 0x1234_5678_9ABC_DEF1u64;
+        let mut hits = 0;
+        for i in 0..200_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = match i % 4 {
+                0 => (x % 1_000_000_000) as f64 / 1000.0,
+                1 => (x % (1 << 53)) as f64,
+                2 => f64::from_bits(x),
+                _ => (x % 1_000_000_000_000) as f64 / 1_000_000.0,
+            };
+            let v = if x & 1 == 1 { -v } else { v };
+            let mut out = String::new();
+            if write_fixed_fast(&mut out, v) {
+                hits += 1;
+                assert_eq!(out, format!("{v}"), "{v:?}");
+            } else {
+                assert!(out.is_empty());
+            }
+        }
+        assert!(hits > 100_000, "{hits}");
+        for (v, want) in [(0.0, "0"), (-0.0, "-0"), (1e6, "1000000"), (0.1 + 0.2, ""), (1e300, "")] {
+            let mut out = String::new();
+            write_fixed_fast(&mut out, v);
+            assert_eq!(out, want);
+        }
+    }
+
+    #[test]
+    fn millis_as_seconds() {
+        for (ms, want) in [
+            (0i64, "0"),
+            (1000, "1"),
+            (-500, "-0.5"),
+            (1435781451781, "1435781451.781"),
+            (1435781451780, "1435781451.78"),
+            (i64::MIN, "-9223372036854775.808"),
+            (i64::MAX, "9223372036854775.807"),
+        ] {
+            let mut out = String::new();
+            write_millis_as_seconds(&mut out, ms);
+            assert_eq!(out, want);
         }
     }
 

@@ -8,7 +8,7 @@ mod line;
 mod openmetrics;
 mod text;
 
-pub use float::{format_float, write_float, write_int, write_om_float};
+pub use float::{format_float, write_fixed_fast, write_float, write_int, write_millis_as_seconds, write_om_float};
 pub use openmetrics::encode_openmetrics;
 pub use text::encode_text;
 

@@ -275,17 +275,7 @@ fn write_histogram_point(out: &mut String, t: i64, h: &FloatHistogram) {
 
 /// Milliseconds as seconds with up to three decimals (`1435781451.781`, `1`, `-0.5`).
 pub fn write_timestamp(out: &mut String, t: i64) {
-    if t < 0 {
-        out.push('-');
-    }
-    let abs = t.unsigned_abs();
-    let _ = write!(out, "{}", abs / 1000);
-    let frac = abs % 1000;
-    if frac != 0 {
-        let digits = format!("{frac:03}");
-        out.push('.');
-        out.push_str(digits.trim_end_matches('0'));
-    }
+    exposition::encode::write_millis_as_seconds(out, t);
 }
 
 /// A float as Go's `strconv.FormatFloat(v, 'f', -1, 64)`: shortest round-trip digits, never an exponent;
@@ -297,7 +287,7 @@ pub fn write_float(out: &mut String, v: f64) {
         out.push_str("+Inf");
     } else if v == f64::NEG_INFINITY {
         out.push_str("-Inf");
-    } else {
+    } else if !exposition::encode::write_fixed_fast(out, v) {
         let _ = write!(out, "{v}");
     }
 }
