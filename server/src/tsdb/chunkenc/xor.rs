@@ -104,6 +104,13 @@ impl XorChunk {
     }
 }
 
+/// The most bytes one sample can add: a 4-bit prefix and 64-bit delta of deltas, then `11`, 11 bits of window and
+/// 64 value bits (145 bits).
+const MAX_SAMPLE_BYTES: usize = 19;
+
+/// The least a [`XorBuilder`]'s buffer grows by.
+const GROWTH_STEP: usize = 32;
+
 /// "No leading/trailing window yet", as upstream marks it.
 pub(super) const NO_WINDOW: u8 = 0xff;
 
@@ -130,7 +137,7 @@ impl XorAppender<'_> {
     /// Appends a sample. Timestamps are expected to increase (the head checks order); any `f64` bit pattern,
     /// including the staleness NaN, is stored exactly.
     pub fn append(&mut self, t: i64, v: f64) -> Result<(), ChunkError> {
-        append_sample(self.chunk, &mut self.state, t, v)
+        append_sample(self.chunk, &mut self.state, t, v, true)
     }
 }
 
@@ -173,19 +180,59 @@ impl XorBuilder {
         }
     }
 
-    /// Appends a sample (see [`XorAppender::append`]).
+    /// Appends a sample (see [`XorAppender::append`]). The buffer grows in small exact steps rather than by
+    /// doubling: a head holds one open chunk per series, and a doubled buffer would be a quarter empty on average.
+    #[inline]
     pub fn append(&mut self, t: i64, v: f64) -> Result<(), ChunkError> {
-        append_sample(&mut self.chunk, &mut self.state, t, v)
+        let stream = &mut self.chunk.stream;
+        let len = stream.bytes().len();
+        debug_assert!(len >= 2, "a builder's chunk always has its header");
+        if stream.capacity() - len < MAX_SAMPLE_BYTES {
+            // Keep the allocation a whole allocator size class (16-byte steps with an 8-byte header).
+            let want = (len + MAX_SAMPLE_BYTES + (len / 4).max(GROWTH_STEP) + 8).next_multiple_of(16) - 8;
+            stream.reserve_exact(want - len);
+        }
+        append_sample(&mut self.chunk, &mut self.state, t, v, false)
+    }
+
+    /// Bytes allocated for the chunk.
+    pub fn capacity(&self) -> usize {
+        self.chunk.stream.capacity()
+    }
+
+    /// Writes the sample count into the chunk's header.
+    fn sync_header(&mut self) {
+        let count = self.state.num.to_be_bytes();
+        self.chunk.stream.bytes_mut()[..2].copy_from_slice(&count);
     }
 
     /// The chunk built so far.
-    pub fn chunk(&self) -> &XorChunk {
+    pub fn chunk(&mut self) -> &XorChunk {
+        self.sync_header();
         &self.chunk
     }
 
     /// The encoded bytes so far.
-    pub fn bytes(&self) -> &[u8] {
+    pub fn bytes(&mut self) -> &[u8] {
+        self.sync_header();
         self.chunk.bytes()
+    }
+
+    /// A copy of the encoded bytes so far.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.chunk.bytes().to_vec();
+        out[..2].copy_from_slice(&self.state.num.to_be_bytes());
+        out
+    }
+
+    /// The length of the encoded bytes so far.
+    pub fn len(&self) -> usize {
+        self.chunk.stream.bytes().len()
+    }
+
+    /// Whether the chunk holds no sample (its header only).
+    pub fn is_empty(&self) -> bool {
+        self.state.num == 0
     }
 
     /// The number of samples.
@@ -199,12 +246,15 @@ impl XorBuilder {
     }
 
     /// The finished chunk.
-    pub fn into_chunk(self) -> XorChunk {
+    pub fn into_chunk(mut self) -> XorChunk {
+        self.sync_header();
         self.chunk
     }
 }
 
-fn append_sample(chunk: &mut XorChunk, s: &mut EncoderState, t: i64, v: f64) -> Result<(), ChunkError> {
+/// Appends a sample; the header's count is updated only when `header` is set (a [`XorBuilder`] writes it when its
+/// bytes are asked for, so an append touches only the chunk's tail).
+fn append_sample(chunk: &mut XorChunk, s: &mut EncoderState, t: i64, v: f64, header: bool) -> Result<(), ChunkError> {
     let num = s.num;
     if num == MAX_SAMPLES {
         return Err(ChunkError::Full);
@@ -224,20 +274,19 @@ fn append_sample(chunk: &mut XorChunk, s: &mut EncoderState, t: i64, v: f64) -> 
         _ => {
             t_delta = t.wrapping_sub(s.t) as u64;
             let dod = t_delta.wrapping_sub(s.t_delta) as i64;
+            // The prefix and the delta of deltas go out in one write (the delta is cut to its width by the write).
+            let d = dod as u64;
             if dod == 0 {
-                w.write_bit(false);
+                w.write_bits(0, 1);
             } else if fits(dod, 14) {
-                w.write_bits(0b10, 2);
-                w.write_bits(dod as u64, 14);
+                w.write_bits((0b10 << 14) | (d & 0x3fff), 16);
             } else if fits(dod, 17) {
-                w.write_bits(0b110, 3);
-                w.write_bits(dod as u64, 17);
+                w.write_bits((0b110 << 17) | (d & 0x1_ffff), 20);
             } else if fits(dod, 20) {
-                w.write_bits(0b1110, 4);
-                w.write_bits(dod as u64, 20);
+                w.write_bits((0b1110 << 20) | (d & 0xf_ffff), 24);
             } else {
                 w.write_bits(0b1111, 4);
-                w.write_bits(dod as u64, 64);
+                w.write_bits(d, 64);
             }
             write_xor(w, v, s.v, &mut s.leading, &mut s.trailing);
         }
@@ -246,8 +295,9 @@ fn append_sample(chunk: &mut XorChunk, s: &mut EncoderState, t: i64, v: f64) -> 
     s.v = v;
     s.t_delta = t_delta;
     s.num = num + 1;
-    let count = (num + 1).to_be_bytes();
-    w.bytes_mut()[..2].copy_from_slice(&count);
+    if header {
+        w.bytes_mut()[..2].copy_from_slice(&s.num.to_be_bytes());
+    }
     Ok(())
 }
 
@@ -260,26 +310,28 @@ fn fits(x: i64, n: u32) -> bool {
 pub(super) fn write_xor(w: &mut BitWriter, new: f64, prev: f64, leading: &mut u8, trailing: &mut u8) {
     let delta = new.to_bits() ^ prev.to_bits();
     if delta == 0 {
-        w.write_bit(false);
+        w.write_bits(0, 1);
         return;
     }
-    w.write_bit(true);
     // Leading zeros are written in 5 bits, so at most 31.
     let new_leading = (delta.leading_zeros() as u8).min(31);
     let new_trailing = delta.trailing_zeros() as u8;
     if *leading != NO_WINDOW && new_leading >= *leading && new_trailing >= *trailing {
-        w.write_bit(false);
-        w.write_bits(delta >> *trailing, 64 - *leading - *trailing);
+        // `10` and the meaningful bits inside the previous window.
+        let sig = 64 - *leading - *trailing;
+        w.write_bits_wide((0b10 << sig) | u128::from(delta >> *trailing), sig + 2);
         return;
     }
     *leading = new_leading;
     *trailing = new_trailing;
-    w.write_bit(true);
-    w.write_bits(u64::from(new_leading), 5);
-    // 64 meaningful bits do not fit 6 bits; they are written as 0 (0 meaningful bits cannot occur here).
+    // `11`, 5 bits of leading zeros, 6 bits of meaningful-bit count (64 does not fit and is written as 0; 0
+    // meaningful bits cannot occur here), then the bits.
     let sig = 64 - new_leading - new_trailing;
-    w.write_bits(u64::from(sig), 6);
-    w.write_bits(delta >> new_trailing, sig);
+    let header = (0b11 << 11) | (u64::from(new_leading) << 6) | u64::from(sig & 0x3f);
+    w.write_bits_wide(
+        (u128::from(header) << sig) | u128::from(delta >> new_trailing),
+        sig + 13,
+    );
 }
 
 /// Iterates over the samples of an XOR chunk; a corrupt chunk yields one error, never a panic.

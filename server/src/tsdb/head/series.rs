@@ -154,11 +154,20 @@ pub struct HeadChunk {
 
 impl HeadChunk {
     /// The encoded bytes.
-    pub fn bytes(&self) -> &[u8] {
-        match &self.chunk {
+    pub fn bytes(&mut self) -> &[u8] {
+        match &mut self.chunk {
             OpenChunk::Xor(b) => b.bytes(),
             OpenChunk::Histogram(b) => b.bytes(),
             OpenChunk::FloatHistogram(b) => b.bytes(),
+        }
+    }
+
+    /// A copy of the encoded bytes.
+    pub fn to_bytes(&self) -> Box<[u8]> {
+        match &self.chunk {
+            OpenChunk::Xor(b) => b.to_bytes().into(),
+            OpenChunk::Histogram(b) => b.bytes().into(),
+            OpenChunk::FloatHistogram(b) => b.bytes().into(),
         }
     }
 
@@ -477,7 +486,7 @@ pub fn append_sample(
         (Some(h), SampleRef::Float(_)) => match &h.chunk {
             OpenChunk::Xor(b) => {
                 let num = b.num_samples();
-                if b.bytes().len() > MAX_BYTES_PER_XOR_CHUNK {
+                if b.len() > MAX_BYTES_PER_XOR_CHUNK {
                     Some(CounterResetHeader::Unknown)
                 } else {
                     if num == spc / 4
@@ -543,15 +552,12 @@ fn cut(
     params: ChunkParams,
     mapper: &ChunkDiskMapper,
 ) {
-    // Series are self-similar: size the new chunk's buffer like the last one, so little capacity is wasted.
-    let mut capacity = 128;
     if let Some(old) = st.head.take() {
-        let len = old.bytes().len();
-        capacity = (len + len / 8).clamp(32, MAX_BYTES_PER_XOR_CHUNK + 64);
         map_chunk(st, series_ref, old, mapper);
     }
     let chunk = match v {
-        SampleRef::Float(_) => OpenChunk::Xor(XorBuilder::with_capacity(capacity)),
+        // The buffer starts small and grows in small steps as samples arrive (see `XorBuilder::append`).
+        SampleRef::Float(_) => OpenChunk::Xor(XorBuilder::new()),
         SampleRef::Histogram(_) => OpenChunk::Histogram(Box::new(HistogramBuilder::new(header))),
         SampleRef::FloatHistogram(_) => OpenChunk::FloatHistogram(Box::new(FloatHistogramBuilder::new(header))),
     };
@@ -560,26 +566,23 @@ fn cut(
 }
 
 /// Writes a finished chunk to disk (or keeps it in memory if that fails).
-pub fn map_chunk(st: &mut SeriesState, series_ref: u64, chunk: HeadChunk, mapper: &ChunkDiskMapper) {
+pub fn map_chunk(st: &mut SeriesState, series_ref: u64, mut chunk: HeadChunk, mapper: &ChunkDiskMapper) {
     let Some(maxt) = chunk.maxt() else { return };
-    let bytes = chunk.bytes();
     let encoding = chunk.encoding();
-    match mapper.write_chunk(series_ref, chunk.mint, maxt, encoding, bytes) {
+    let mint = chunk.mint;
+    let bytes = chunk.bytes();
+    match mapper.write_chunk(series_ref, mint, maxt, encoding, bytes) {
         Ok(chunk_ref) => {
             // Grow by one: a series holds few chunks and they stay for hours, so no spare capacity.
             let mut list = std::mem::take(&mut st.mmapped).into_vec();
             list.reserve_exact(1);
-            list.push(MmappedChunk {
-                chunk_ref,
-                mint: chunk.mint,
-                maxt,
-            });
+            list.push(MmappedChunk { chunk_ref, mint, maxt });
             st.mmapped = list.into_boxed_slice();
         }
         Err(e) => {
             tracing::error!(series_ref, error = %e, "writing head chunk to disk failed; keeping it in memory");
             st.spilled.get_or_insert_with(Default::default).push(SpilledChunk {
-                mint: chunk.mint,
+                mint,
                 maxt,
                 encoding,
                 bytes: bytes.into(),
