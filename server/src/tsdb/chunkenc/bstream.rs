@@ -24,6 +24,18 @@ impl BitWriter {
         BitWriter { bytes, free }
     }
 
+    /// A stream from the parts [`BitWriter::into_parts`] gave: `free` unwritten (zero) low bits in the last byte.
+    #[inline]
+    pub fn from_parts(bytes: Vec<u8>, free: u8) -> BitWriter {
+        BitWriter { bytes, free }
+    }
+
+    /// The bytes and the number of free bits in the last one.
+    #[inline]
+    pub fn into_parts(self) -> (Vec<u8>, u8) {
+        (self.bytes, self.free)
+    }
+
     /// The bytes written so far (a partly written last byte is zero-padded).
     pub fn bytes(&self) -> &[u8] {
         &self.bytes

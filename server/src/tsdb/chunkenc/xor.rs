@@ -93,6 +93,7 @@ impl XorChunk {
             leading: it.leading,
             trailing: it.trailing,
             num: self.num_samples(),
+            free: 0,
         };
         // Continue writing at the exact bit where the last sample ended.
         let used = it.reader.position();
@@ -124,6 +125,20 @@ struct EncoderState {
     /// The sample count, also in the chunk's header: kept here so checks need not read the chunk's bytes (a
     /// separate allocation, so a cache miss per sample in the head).
     num: u16,
+    /// Bits free in the last byte, for a [`XorBuilder`] (which keeps its bytes outside a [`BitWriter`]).
+    free: u8,
+}
+
+impl EncoderState {
+    const EMPTY: EncoderState = EncoderState {
+        t: 0,
+        v: 0.0,
+        t_delta: 0,
+        leading: NO_WINDOW,
+        trailing: 0,
+        num: 0,
+        free: 0,
+    };
 }
 
 /// Appends samples to an [`XorChunk`].
@@ -137,15 +152,17 @@ impl XorAppender<'_> {
     /// Appends a sample. Timestamps are expected to increase (the head checks order); any `f64` bit pattern,
     /// including the staleness NaN, is stored exactly.
     pub fn append(&mut self, t: i64, v: f64) -> Result<(), ChunkError> {
-        append_sample(self.chunk, &mut self.state, t, v, true)
+        append_sample(&mut self.chunk.stream, &mut self.state, t, v, true)
     }
 }
 
 /// An owned chunk together with its encoder state: appends never re-read the chunk. This is what the head keeps
-/// for each series' open chunk.
+/// for each series' open chunk, so it is kept small (56 bytes: the byte vector and the encoder state, the bit
+/// position included).
 #[derive(Debug, Clone)]
 pub struct XorBuilder {
-    chunk: XorChunk,
+    /// The chunk's bytes; the header's count is written when the bytes are read (see [`XorBuilder::bytes`]).
+    bytes: Vec<u8>,
     state: EncoderState,
 }
 
@@ -166,17 +183,8 @@ impl XorBuilder {
         let mut buf = Vec::with_capacity(bytes.max(2));
         buf.extend_from_slice(&[0, 0]);
         XorBuilder {
-            chunk: XorChunk {
-                stream: BitWriter::from_bytes(buf),
-            },
-            state: EncoderState {
-                t: 0,
-                v: 0.0,
-                t_delta: 0,
-                leading: NO_WINDOW,
-                trailing: 0,
-                num: 0,
-            },
+            bytes: buf,
+            state: EncoderState::EMPTY,
         }
     }
 
@@ -184,50 +192,46 @@ impl XorBuilder {
     /// doubling: a head holds one open chunk per series, and a doubled buffer would be a quarter empty on average.
     #[inline]
     pub fn append(&mut self, t: i64, v: f64) -> Result<(), ChunkError> {
-        let stream = &mut self.chunk.stream;
-        let len = stream.bytes().len();
+        let len = self.bytes.len();
         debug_assert!(len >= 2, "a builder's chunk always has its header");
-        if stream.capacity() - len < MAX_SAMPLE_BYTES {
+        if self.bytes.capacity() - len < MAX_SAMPLE_BYTES {
             // Keep the allocation a whole allocator size class (16-byte steps with an 8-byte header).
             let want = (len + MAX_SAMPLE_BYTES + (len / 4).max(GROWTH_STEP) + 8).next_multiple_of(16) - 8;
-            stream.reserve_exact(want - len);
+            self.bytes.reserve_exact(want - len);
         }
-        append_sample(&mut self.chunk, &mut self.state, t, v, false)
+        let mut w = BitWriter::from_parts(std::mem::take(&mut self.bytes), self.state.free);
+        let result = append_sample(&mut w, &mut self.state, t, v, false);
+        (self.bytes, self.state.free) = w.into_parts();
+        result
     }
 
     /// Bytes allocated for the chunk.
     pub fn capacity(&self) -> usize {
-        self.chunk.stream.capacity()
+        self.bytes.capacity()
     }
 
     /// Writes the sample count into the chunk's header.
     fn sync_header(&mut self) {
         let count = self.state.num.to_be_bytes();
-        self.chunk.stream.bytes_mut()[..2].copy_from_slice(&count);
-    }
-
-    /// The chunk built so far.
-    pub fn chunk(&mut self) -> &XorChunk {
-        self.sync_header();
-        &self.chunk
+        self.bytes[..2].copy_from_slice(&count);
     }
 
     /// The encoded bytes so far.
     pub fn bytes(&mut self) -> &[u8] {
         self.sync_header();
-        self.chunk.bytes()
+        &self.bytes
     }
 
     /// A copy of the encoded bytes so far.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = self.chunk.bytes().to_vec();
+        let mut out = self.bytes.clone();
         out[..2].copy_from_slice(&self.state.num.to_be_bytes());
         out
     }
 
     /// The length of the encoded bytes so far.
     pub fn len(&self) -> usize {
-        self.chunk.stream.bytes().len()
+        self.bytes.len()
     }
 
     /// Whether the chunk holds no sample (its header only).
@@ -248,18 +252,19 @@ impl XorBuilder {
     /// The finished chunk.
     pub fn into_chunk(mut self) -> XorChunk {
         self.sync_header();
-        self.chunk
+        XorChunk {
+            stream: BitWriter::from_parts(self.bytes, self.state.free),
+        }
     }
 }
 
 /// Appends a sample; the header's count is updated only when `header` is set (a [`XorBuilder`] writes it when its
 /// bytes are asked for, so an append touches only the chunk's tail).
-fn append_sample(chunk: &mut XorChunk, s: &mut EncoderState, t: i64, v: f64, header: bool) -> Result<(), ChunkError> {
+fn append_sample(w: &mut BitWriter, s: &mut EncoderState, t: i64, v: f64, header: bool) -> Result<(), ChunkError> {
     let num = s.num;
     if num == MAX_SAMPLES {
         return Err(ChunkError::Full);
     }
-    let w = &mut chunk.stream;
     let mut t_delta = s.t_delta;
     match num {
         0 => {

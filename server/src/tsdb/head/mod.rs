@@ -507,7 +507,7 @@ impl Head {
                 if let Some((lo, _)) = st.time_range() {
                     new_min = new_min.min(lo);
                 }
-                if st.is_empty() && st.pending.is_none() {
+                if st.is_empty() && st.pending().is_none() {
                     st.deleted = true;
                     drop(st);
                     victims.push(s);
