@@ -132,8 +132,8 @@ struct CacheEntry {
     series_ref: SeriesRef,
     /// Relabeling dropped the series (or its labels are invalid).
     dropped: bool,
-    /// Iteration of the last successful scrape that exposed the series.
-    seen: u64,
+    /// Iteration of the last successful scrape that exposed the series (wrapping; see [`TargetCache::iter`]).
+    seen: u32,
     /// Whether the last exposure carried its own timestamp.
     explicit_ts: bool,
 }
@@ -145,10 +145,11 @@ pub struct TargetCache {
     opts: ScrapeOptions,
     index: HashMap<Box<[u8]>, u32, foldhash::fast::RandomState>,
     entries: Vec<CacheEntry>,
-    /// Iteration number of the scrape being appended.
-    iter: u64,
-    /// Iteration number of the last successful scrape.
-    last_ok: u64,
+    /// Iteration number of the scrape being appended. 32 bits keep a cache entry at 16 bytes; the count wraps
+    /// (after 136 years of scrapes a second apart) and ages are computed with wrapping arithmetic.
+    iter: u32,
+    /// Iteration number of the last successful scrape (0: none).
+    last_ok: u32,
     touched: Vec<u32>,
     metadata: MetadataMap,
     metadata_changed: bool,
@@ -197,7 +198,7 @@ impl TargetCache {
         format: Format,
         ts: i64,
     ) -> Result<AppendStats, ScrapeError> {
-        self.iter += 1;
+        self.iter = self.iter.wrapping_add(1).max(1);
         self.touched.clear();
         let mut stats = AppendStats::default();
         let mut family: Option<(String, MetricType)> = None;
@@ -338,7 +339,7 @@ impl TargetCache {
     /// After a failed scrape: every series the last successful scrape had goes stale at `ts` (the caller appends
     /// the report series and commits).
     pub fn append_failure(&mut self, app: &mut dyn Appender, ts: i64) -> Result<(), StorageError> {
-        self.iter += 1;
+        self.iter = self.iter.wrapping_add(1).max(1);
         let previous = self.last_ok;
         self.last_ok = self.iter;
         self.stale_since(app, previous, ts)
@@ -350,7 +351,7 @@ impl TargetCache {
     }
 
     /// Stale markers for series seen in scrape `previous` but not in the current one.
-    fn stale_since(&mut self, app: &mut dyn Appender, previous: u64, ts: i64) -> Result<(), StorageError> {
+    fn stale_since(&mut self, app: &mut dyn Appender, previous: u32, ts: i64) -> Result<(), StorageError> {
         if previous == 0 {
             return Ok(());
         }
@@ -374,15 +375,17 @@ impl TargetCache {
 
     /// Forgets series not exposed for a while (they are stale already), so churning targets do not grow the cache.
     fn evict(&mut self) {
-        const KEEP_ITERATIONS: u64 = 10;
+        const KEEP_ITERATIONS: u32 = 10;
         if self.iter % KEEP_ITERATIONS != 0 {
             return;
         }
-        let horizon = self.iter.saturating_sub(KEEP_ITERATIONS);
-        if self.entries.iter().all(|e| e.seen >= horizon) {
+        // Entries never seen (0) count as old once the cache is KEEP_ITERATIONS scrapes old.
+        let iter = self.iter;
+        let recent = |e: &CacheEntry| e.seen != 0 && iter.wrapping_sub(e.seen) <= KEEP_ITERATIONS;
+        if self.entries.iter().all(recent) {
             return;
         }
-        let keep: Vec<bool> = self.entries.iter().map(|e| e.seen >= horizon).collect();
+        let keep: Vec<bool> = self.entries.iter().map(recent).collect();
         let mut remap = vec![u32::MAX; self.entries.len()];
         let mut kept = Vec::with_capacity(self.entries.len());
         for (i, e) in std::mem::take(&mut self.entries).into_iter().enumerate() {
