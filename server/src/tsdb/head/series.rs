@@ -288,23 +288,25 @@ pub struct Pending {
 }
 
 /// The mutable part of a series. Kept small (112 bytes): a head holds one per active series. The pending sample is
-/// stored flat so the appender id shares its word with the flags.
+/// stored flat so the appender id shares its word with the flags. Laid out in declaration order, the fields an
+/// append touches first, so they share as few cache lines as possible.
 #[derive(Debug, Default)]
+#[repr(C)]
 pub struct SeriesState {
+    /// The appender that last touched the series with a sample not yet committed.
+    pending_appender: Option<std::num::NonZeroU32>,
+    /// Set when garbage collection removed the series from the index.
+    pub deleted: bool,
+    /// That sample's timestamp.
+    pending_t: i64,
+    /// When the open chunk is due to be cut.
+    pub next_at: i64,
+    /// The open chunk.
+    pub head: Option<HeadChunk>,
     /// Full chunks on disk, oldest first (a boxed slice: exact size, 16 bytes when empty).
     pub mmapped: Box<[MmappedChunk]>,
     /// Full chunks that could not be written to disk.
     pub spilled: Option<Box<Vec<SpilledChunk>>>,
-    /// The open chunk.
-    pub head: Option<HeadChunk>,
-    /// When the open chunk is due to be cut.
-    pub next_at: i64,
-    /// The appender that last touched the series with a sample not yet committed.
-    pending_appender: Option<std::num::NonZeroU32>,
-    /// That sample's timestamp.
-    pending_t: i64,
-    /// Set when garbage collection removed the series from the index.
-    pub deleted: bool,
 }
 
 impl SeriesState {
@@ -366,16 +368,18 @@ impl SeriesState {
     }
 }
 
-/// A series in the head.
+/// A series in the head: a 176-byte allocation with its reference counts. Laid out in declaration order, the
+/// fields an append touches first (the labels are read only for new series and queries).
 #[derive(Debug)]
+#[repr(C)]
 pub struct MemSeries {
     /// The series reference (as in the WAL).
     pub series_ref: u64,
-    /// Label names and values, alternating, sorted by name.
-    pub labels: Box<[Sym]>,
     /// Whether a series record for it is in the WAL.
     pub logged: AtomicBool,
     state: Mutex<SeriesState>,
+    /// Label names and values, alternating, sorted by name.
+    pub labels: Box<[Sym]>,
 }
 
 /// What appending a committed sample did.

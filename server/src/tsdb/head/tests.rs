@@ -621,45 +621,70 @@ fn per_series_structures_stay_small() {
 
 #[test]
 fn ref_stripes_find_dense_and_sparse_references() {
-    // Stripe 3 of 16 (shift 4): references 3, 19, 35, ... are slots 0, 1, 2, ...
+    // Stripe 3 of 16 (shift 4) holds references in blocks of 64: 192..256, then 1216..1280, ...; slot k is the
+    // k-th of them.
     let series = |r: u64| Arc::new(MemSeries::new(r, Box::new([])));
-    type Case = (&'static str, &'static [u64], &'static [u64], &'static [u64]);
-    let cases: &[Case] = &[
+    const fn at(slot: u64) -> u64 {
+        ((slot >> 6) << 10) | (3 << 6) | (slot & 63)
+    }
+    for slot in [0, 1, 63, 64, 65, 1000] {
+        assert_eq!(RefStripe::new(4).slot(at(slot)), slot as usize);
+        assert_eq!(super::ref_stripe_index(at(slot), 15), 3);
+    }
+    type Case = (&'static str, Vec<u64>, Vec<u64>, Vec<u64>);
+    let cases: Vec<Case> = vec![
         // name, inserted, removed, expected present
-        ("sequential", &[3, 19, 35], &[], &[3, 19, 35]),
-        ("gap within the slack", &[3, 19 + 16 * 60], &[], &[3, 19 + 16 * 60]),
+        (
+            "sequential",
+            vec![at(0), at(1), at(2)],
+            vec![],
+            vec![at(0), at(1), at(2)],
+        ),
+        (
+            "across blocks",
+            vec![at(62), at(63), at(64)],
+            vec![],
+            vec![at(62), at(63), at(64)],
+        ),
+        ("gap within the slack", vec![at(0), at(61)], vec![], vec![at(0), at(61)]),
         (
             "far reference goes to the map",
-            &[3, 3 + 16 * 10_000],
-            &[],
-            &[3, 3 + 16 * 10_000],
+            vec![at(0), at(10_000)],
+            vec![],
+            vec![at(0), at(10_000)],
         ),
         (
             "far then dense past it",
-            &[3 + 16 * 100, 3, 19, 35],
-            &[],
-            &[3 + 16 * 100, 3, 19, 35],
+            vec![at(100), at(0), at(1), at(2)],
+            vec![],
+            vec![at(100), at(0), at(1), at(2)],
         ),
         (
             "removals",
-            &[3, 19, 35, 3 + 16 * 10_000],
-            &[35, 3, 3 + 16 * 10_000],
-            &[19],
+            vec![at(0), at(1), at(2), at(10_000)],
+            vec![at(2), at(0), at(10_000)],
+            vec![at(1)],
         ),
-        ("remove the last slot trims", &[3, 19, 35], &[35, 19], &[3]),
+        (
+            "remove the last slot trims",
+            vec![at(0), at(1), at(2)],
+            vec![at(2), at(1)],
+            vec![at(0)],
+        ),
+        ("largest reference", vec![u64::MAX], vec![], vec![u64::MAX]),
     ];
     for (name, inserted, removed, present) in cases {
         let mut stripe = RefStripe::new(4);
-        for &r in *inserted {
+        for &r in &inserted {
             stripe.insert(r, series(r));
         }
-        for r in *removed {
+        for r in &removed {
             stripe.remove(r);
         }
-        for &r in *present {
+        for &r in &present {
             assert_eq!(stripe.get(&r).map(|s| s.series_ref), Some(r), "{name}: {r}");
         }
-        for &r in inserted.iter().chain(*removed) {
+        for &r in inserted.iter().chain(&removed) {
             assert_eq!(stripe.contains_key(&r), present.contains(&r), "{name}: {r}");
         }
         let mut all: Vec<u64> = stripe.values().map(|s| s.series_ref).collect();
