@@ -143,7 +143,8 @@ struct CacheEntry {
 pub struct TargetCache {
     target_labels: Labels,
     opts: ScrapeOptions,
-    index: HashMap<Box<[u8]>, u32, foldhash::fast::RandomState>,
+    /// Series text -> entry number.
+    index: keys::SeriesKeys,
     entries: Vec<CacheEntry>,
     /// Iteration number of the scrape being appended. 32 bits keep a cache entry at 16 bytes; the count wraps
     /// (after 136 years of scrapes a second apart) and ages are computed with wrapping arithmetic.
@@ -163,7 +164,7 @@ impl TargetCache {
         TargetCache {
             target_labels,
             opts,
-            index: HashMap::default(),
+            index: keys::SeriesKeys::default(),
             entries: Vec::new(),
             iter: 1,
             last_ok: 0,
@@ -200,6 +201,7 @@ impl TargetCache {
     ) -> Result<AppendStats, ScrapeError> {
         self.iter = self.iter.wrapping_add(1).max(1);
         self.touched.clear();
+        let entries_before = self.entries.len();
         let mut stats = AppendStats::default();
         let mut family: Option<(String, MetricType)> = None;
         let mut parser = Parser::new(body, format, Mode::Lenient);
@@ -236,7 +238,7 @@ impl TargetCache {
             // appended by reference alone.
             let mut fresh: Option<Labels> = None;
             let idx = match self.index.get(sample.series) {
-                Some(&i) => i,
+                Some(i) => i,
                 None => {
                     fresh = self.final_labels(&sample.name, &sample.labels)?;
                     let i = self.entries.len() as u32;
@@ -246,7 +248,8 @@ impl TargetCache {
                         seen: 0,
                         explicit_ts: false,
                     });
-                    self.index.insert(sample.series.into(), i);
+                    let j = self.index.insert(sample.series);
+                    debug_assert_eq!(i, j);
                     i
                 }
             };
@@ -300,6 +303,11 @@ impl TargetCache {
             }
             entry.explicit_ts = explicit;
             self.touched.push(idx);
+        }
+        if self.entries.len() > entries_before {
+            // New series: give back the spare capacity growth left (a target's series set is mostly stable).
+            self.entries.shrink_to_fit();
+            self.index.shrink();
         }
         let previous = self.last_ok;
         for &i in &self.touched {
@@ -386,20 +394,12 @@ impl TargetCache {
             return;
         }
         let keep: Vec<bool> = self.entries.iter().map(recent).collect();
-        let mut remap = vec![u32::MAX; self.entries.len()];
-        let mut kept = Vec::with_capacity(self.entries.len());
-        for (i, e) in std::mem::take(&mut self.entries).into_iter().enumerate() {
-            if keep[i] {
-                remap[i] = kept.len() as u32;
-                kept.push(e);
-            }
-        }
-        self.entries = kept;
-        self.index.retain(|_, i| {
-            let new = remap[*i as usize];
-            *i = new;
-            new != u32::MAX
-        });
+        // Both renumber the kept entries in order.
+        let mut flags = keep.iter();
+        self.entries.retain(|_| flags.next().copied().unwrap_or(false));
+        self.entries.shrink_to_fit();
+        self.index.retain(&keep);
+        debug_assert_eq!(self.index.len(), self.entries.len());
     }
 
     /// The labels a scraped series is stored under: target labels merged, metric relabeling applied, limits
@@ -503,5 +503,6 @@ fn is_created_series(name: &str, family: Option<&(String, MetricType)>) -> bool 
         )
 }
 
+mod keys;
 #[cfg(test)]
 mod tests;
