@@ -114,8 +114,9 @@ impl KnownSeries {
 
 /// Work for a replay shard, in WAL order.
 enum ShardMsg {
-    /// A series (by its WAL reference) samples will refer to.
-    Series(u64, Known),
+    /// Series (by their WAL references) samples will refer to: those of one series record, so a replay of a
+    /// million series sends a few thousand messages, not a million.
+    Series(Vec<(u64, Known)>),
     /// Float samples.
     Floats(Vec<RefSample>),
     /// Integer native histogram samples.
@@ -147,7 +148,11 @@ impl Shard<'_> {
     fn run(mut self, rx: std::sync::mpsc::Receiver<ShardMsg>) -> ShardStats {
         for msg in rx {
             match msg {
-                ShardMsg::Series(r, known) => self.known.insert(r, known),
+                ShardMsg::Series(list) => {
+                    for (r, known) in list {
+                        self.known.insert(r, known);
+                    }
+                }
                 ShardMsg::Floats(samples) => {
                     for s in &samples {
                         self.sample(s.series_ref, s.t, SampleRef::Float(s.v));
@@ -207,6 +212,8 @@ struct Replayer<'a> {
     /// Duplicate series records: ref -> the ref of the series with the same labels.
     aliases: HashMap<u64, u64>,
     stats: ReplayStats,
+    /// Series announcements for each shard, sent once per series record.
+    announced: Vec<Vec<(u64, Known)>>,
     series_buf: Vec<RefSeries>,
     samples_buf: Vec<RefSample>,
     stones_buf: Vec<RefTombstone>,
@@ -224,6 +231,7 @@ impl Replayer<'_> {
                 for s in std::mem::take(&mut self.series_buf) {
                     self.series(s);
                 }
+                self.send_announced();
             }
             types::SAMPLES => {
                 self.samples_buf.clear();
@@ -323,10 +331,21 @@ impl Replayer<'_> {
         self.aliases.get(&r).copied().unwrap_or(r)
     }
 
-    /// Hands series `r` (a WAL reference) to the shard of the series it names.
-    fn announce(&self, r: u64, known: Known) {
+    /// Queues series `r` (a WAL reference) for the shard of the series it names.
+    fn announce(&mut self, r: u64, known: Known) {
         let n = self.shards.len() as u64;
-        let _ = self.shards[(self.resolve(r) % n) as usize].send(ShardMsg::Series(r, known));
+        let shard = (self.resolve(r) % n) as usize;
+        self.announced[shard].push((r, known));
+    }
+
+    /// Sends the queued series to their shards.
+    fn send_announced(&mut self) {
+        for (tx, list) in self.shards.iter().zip(self.announced.iter_mut()) {
+            if !list.is_empty() {
+                // A shard only stops when its queue is closed, so sending cannot fail.
+                let _ = tx.send(ShardMsg::Series(std::mem::take(list)));
+            }
+        }
     }
 }
 
@@ -385,6 +404,7 @@ pub(crate) fn replay(head: &Arc<HeadInner>, chunks: Vec<DiskChunk>) -> Result<Re
             mmapped,
             aliases: HashMap::new(),
             stats: ReplayStats::default(),
+            announced: (0..shards).map(|_| Vec::new()).collect(),
             series_buf: Vec::new(),
             samples_buf: Vec::new(),
             stones_buf: Vec::new(),

@@ -62,7 +62,7 @@ impl Hash for Sym {
 /// The symbol table: every label name and value in the head, once.
 #[derive(Debug, Default)]
 pub struct Interner {
-    set: Mutex<HashSet<Sym>>,
+    set: Mutex<HashSet<Sym, foldhash::fast::RandomState>>,
 }
 
 impl Interner {
@@ -96,9 +96,14 @@ impl Interner {
     }
 }
 
-/// Hash of a label set (stable across runs).
+/// The seed of [`labels_hash`], random per process.
+static LABELS_HASH_STATE: std::sync::LazyLock<foldhash::fast::RandomState> =
+    std::sync::LazyLock::new(foldhash::fast::RandomState::default);
+
+/// Hash of a label set (stable within the process; it is never stored).
 pub fn labels_hash<'a>(labels: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
+    use std::hash::BuildHasher;
+    let mut h = LABELS_HASH_STATE.build_hasher();
     for (n, v) in labels {
         h.write(n.as_bytes());
         h.write_u8(0xff);
