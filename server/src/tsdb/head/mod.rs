@@ -66,10 +66,10 @@ struct HashStripe {
 }
 
 impl HashStripe {
-    fn get(&self, hash: u64, labels: &Labels) -> Option<&Arc<MemSeries>> {
+    fn get<N: AsRef<str>, V: AsRef<str>>(&self, hash: u64, labels: &[(N, V)]) -> Option<&Arc<MemSeries>> {
         match self.unique.get(&hash) {
-            Some(s) if s.has_labels(labels) => Some(s),
-            Some(_) => self.conflicts.get(&hash)?.iter().find(|s| s.has_labels(labels)),
+            Some(s) if s.has_pairs(labels) => Some(s),
+            Some(_) => self.conflicts.get(&hash)?.iter().find(|s| s.has_pairs(labels)),
             None => None,
         }
     }
@@ -688,6 +688,10 @@ impl HeadInner {
     }
 
     pub(crate) fn series_by_labels(&self, labels: &Labels, hash: u64) -> Option<Arc<MemSeries>> {
+        self.series_by_pairs(labels.as_slice(), hash)
+    }
+
+    fn series_by_pairs<N: AsRef<str>, V: AsRef<str>>(&self, labels: &[(N, V)], hash: u64) -> Option<Arc<MemSeries>> {
         let hs = self.hashes[hash as usize & self.mask]
             .read()
             .unwrap_or_else(|e| e.into_inner());
@@ -697,8 +701,19 @@ impl HeadInner {
     /// The series named `labels`, created (with reference `want_ref` when non-zero, else the next free one) if
     /// missing. Returns whether it was created.
     pub(crate) fn get_or_create(&self, labels: &Labels, want_ref: u64) -> (Arc<MemSeries>, bool) {
-        let hash = labels_hash(labels.iter());
-        if let Some(s) = self.series_by_labels(labels, hash) {
+        self.get_or_create_pairs(labels.as_slice(), want_ref)
+    }
+
+    /// [`HeadInner::get_or_create`] for label pairs already sorted by name with no name twice (as a [`Labels`]
+    /// holds them), borrowed from wherever they were decoded.
+    pub(crate) fn get_or_create_pairs<N: AsRef<str>, V: AsRef<str>>(
+        &self,
+        labels: &[(N, V)],
+        want_ref: u64,
+    ) -> (Arc<MemSeries>, bool) {
+        debug_assert!(labels.windows(2).all(|w| w[0].0.as_ref() < w[1].0.as_ref()));
+        let hash = labels_hash(labels.iter().map(|(n, v)| (n.as_ref(), v.as_ref())));
+        if let Some(s) = self.series_by_pairs(labels, hash) {
             return (s, false);
         }
         let mut hs = self.hashes[hash as usize & self.mask]
@@ -715,7 +730,7 @@ impl HeadInner {
         };
         let syms: Box<[Sym]> = labels
             .iter()
-            .flat_map(|(n, v)| [self.symbols.intern(n), self.symbols.intern(v)])
+            .flat_map(|(n, v)| [self.symbols.intern(n.as_ref()), self.symbols.intern(v.as_ref())])
             .collect();
         let series = Arc::new(MemSeries::new(r, syms));
         hs.insert(hash, series.clone());

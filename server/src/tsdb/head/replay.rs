@@ -11,12 +11,13 @@ use std::sync::Arc;
 
 use super::series::{Appended, MemSeries, MmappedChunk, SampleRef, append_sample};
 use super::{HeadInner, U64Map};
+use crate::model::labels::Labels;
 use crate::tsdb::TsdbError;
 use crate::tsdb::chunkenc::{ENCODING_FLOAT_HISTOGRAM, ENCODING_HISTOGRAM};
 use crate::tsdb::chunks_head::{DiskChunk, ENCODING_XOR};
 use crate::tsdb::wal::checkpoint::{last_checkpoint, remove_temporary};
 use crate::tsdb::wal::histogram_record::{RefFloatHistogram, RefHistogram, decode_float_histograms, decode_histograms};
-use crate::tsdb::wal::record::{self, RefSample, RefSeries, RefTombstone, types};
+use crate::tsdb::wal::record::{self, RefSample, RefTombstone, types};
 use crate::tsdb::wal::{Corruption, WalError, list_segments, read_segment_records};
 
 /// What a replay restored.
@@ -214,7 +215,6 @@ struct Replayer<'a> {
     stats: ReplayStats,
     /// Series announcements for each shard, sent once per series record.
     announced: Vec<Vec<(u64, Known)>>,
-    series_buf: Vec<RefSeries>,
     samples_buf: Vec<RefSample>,
     stones_buf: Vec<RefTombstone>,
     hist_buf: Vec<RefHistogram>,
@@ -226,11 +226,19 @@ impl Replayer<'_> {
         let Some(&typ) = rec.first() else { return Ok(()) };
         match typ {
             types::SERIES => {
-                self.series_buf.clear();
-                record::decode_series(rec, &mut self.series_buf)?;
-                for s in std::mem::take(&mut self.series_buf) {
-                    self.series(s);
-                }
+                // Label strings are used straight from the record (the symbol table copies those it lacks); a
+                // series whose labels are not in a label set's normal form (sorted names, no empty value) goes
+                // through a label set.
+                let mut pairs = Vec::new();
+                record::decode_series_borrowed(rec, &mut pairs, |series_ref, pairs| {
+                    let normal = pairs.windows(2).all(|w| w[0].0 < w[1].0) && pairs.iter().all(|(_, v)| !v.is_empty());
+                    if normal {
+                        self.series(series_ref, pairs);
+                    } else {
+                        let labels: Labels = pairs.iter().copied().collect();
+                        self.series(series_ref, labels.as_slice());
+                    }
+                })?;
                 self.send_announced();
             }
             types::SAMPLES => {
@@ -268,27 +276,28 @@ impl Replayer<'_> {
         Ok(())
     }
 
-    fn series(&mut self, s: RefSeries) {
-        if s.labels.is_empty() {
+    /// A series record's series: `labels` sorted by name, no name twice, no empty value.
+    fn series<N: AsRef<str>, V: AsRef<str>>(&mut self, wal_ref: u64, labels: &[(N, V)]) {
+        if labels.is_empty() {
             return;
         }
-        let (series, created) = self.head.get_or_create(&s.labels, s.series_ref);
+        let (series, created) = self.head.get_or_create_pairs(labels, wal_ref);
         series.logged.store(true, std::sync::atomic::Ordering::Release);
         if !created {
-            if series.series_ref != s.series_ref {
-                self.aliases.insert(s.series_ref, series.series_ref);
+            if series.series_ref != wal_ref {
+                self.aliases.insert(wal_ref, series.series_ref);
             }
             let known = Known {
-                wal_ref: s.series_ref,
+                wal_ref,
                 series,
                 on_disk_until: i64::MIN,
             };
-            self.announce(s.series_ref, known);
+            self.announce(wal_ref, known);
             return;
         }
         self.stats.series += 1;
         let mut on_disk_until = i64::MIN;
-        if let Some(chunks) = self.mmapped.remove(&s.series_ref) {
+        if let Some(chunks) = self.mmapped.remove(&wal_ref) {
             let mut st = series.lock();
             let (lo, hi) = (chunks.first().map(|c| c.mint), chunks.last().map(|c| c.maxt));
             self.stats.mmapped_chunks += chunks.len();
@@ -301,11 +310,11 @@ impl Replayer<'_> {
             }
         }
         let known = Known {
-            wal_ref: s.series_ref,
+            wal_ref,
             series,
             on_disk_until,
         };
-        self.announce(s.series_ref, known);
+        self.announce(wal_ref, known);
     }
 
     /// Sends each shard its part of a record's samples.
@@ -405,7 +414,6 @@ pub(crate) fn replay(head: &Arc<HeadInner>, chunks: Vec<DiskChunk>) -> Result<Re
             aliases: HashMap::new(),
             stats: ReplayStats::default(),
             announced: (0..shards).map(|_| Vec::new()).collect(),
-            series_buf: Vec::new(),
             samples_buf: Vec::new(),
             stones_buf: Vec::new(),
             hist_buf: Vec::new(),

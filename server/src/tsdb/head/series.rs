@@ -457,7 +457,16 @@ impl MemSeries {
 
     /// Whether the series has exactly `labels`.
     pub fn has_labels(&self, labels: &Labels) -> bool {
-        self.labels.len() == labels.len() * 2 && self.label_pairs().zip(labels.iter()).all(|(a, b)| a == b)
+        self.has_pairs(labels.as_slice())
+    }
+
+    /// Whether the series has exactly the label pairs `labels` (sorted by name).
+    pub fn has_pairs<N: AsRef<str>, V: AsRef<str>>(&self, labels: &[(N, V)]) -> bool {
+        self.labels.len() == labels.len() * 2
+            && self
+                .label_pairs()
+                .zip(labels)
+                .all(|((n, v), (ln, lv))| n == ln.as_ref() && v == lv.as_ref())
     }
 
     /// The value of label `name`.

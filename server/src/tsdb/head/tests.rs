@@ -413,13 +413,13 @@ fn hash_collisions_keep_series_apart() {
     for s in [&a, &b, &c] {
         stripe.insert(42, s.clone());
     }
-    assert_eq!(stripe.get(42, &lb).map(|s| s.series_ref), Some(2));
-    assert_eq!(stripe.get(42, &lc).map(|s| s.series_ref), Some(3));
-    assert!(stripe.get(7, &la).is_none());
+    assert_eq!(stripe.get(42, lb.as_slice()).map(|s| s.series_ref), Some(2));
+    assert_eq!(stripe.get(42, lc.as_slice()).map(|s| s.series_ref), Some(3));
+    assert!(stripe.get(7, la.as_slice()).is_none());
     stripe.remove(42, 1);
-    assert!(stripe.get(42, &la).is_none());
-    assert_eq!(stripe.get(42, &lb).map(|s| s.series_ref), Some(2));
-    assert_eq!(stripe.get(42, &lc).map(|s| s.series_ref), Some(3));
+    assert!(stripe.get(42, la.as_slice()).is_none());
+    assert_eq!(stripe.get(42, lb.as_slice()).map(|s| s.series_ref), Some(2));
+    assert_eq!(stripe.get(42, lc.as_slice()).map(|s| s.series_ref), Some(3));
     stripe.remove(42, 3);
     stripe.remove(42, 2);
     assert!(stripe.unique.is_empty() && stripe.conflicts.is_empty());
