@@ -205,6 +205,9 @@ impl Shard<'_> {
     }
 }
 
+/// Float samples per message to a replay shard.
+const FLOATS_PER_MESSAGE: usize = 16 * 1024;
+
 struct Replayer<'a> {
     head: &'a HeadInner,
     /// The shards' queues.
@@ -213,8 +216,12 @@ struct Replayer<'a> {
     /// Duplicate series records: ref -> the ref of the series with the same labels.
     aliases: HashMap<u64, u64>,
     stats: ReplayStats,
-    /// Series announcements for each shard, sent once per series record.
+    /// Series announcements for each shard, sent once per series record (before any sample of the series, which
+    /// comes in a later record; announcing a known reference again changes nothing, so queued samples of earlier
+    /// records need not go first).
     announced: Vec<Vec<(u64, Known)>>,
+    /// Float samples queued for each shard.
+    floats: Vec<Vec<RefSample>>,
     samples_buf: Vec<RefSample>,
     stones_buf: Vec<RefTombstone>,
     hist_buf: Vec<RefHistogram>,
@@ -245,10 +252,12 @@ impl Replayer<'_> {
                 self.samples_buf.clear();
                 record::decode_samples(rec, &mut self.samples_buf)?;
                 let samples = std::mem::take(&mut self.samples_buf);
-                self.dispatch(&samples, |s| s.series_ref, ShardMsg::Floats);
+                self.dispatch_floats(&samples);
                 self.samples_buf = samples;
             }
             types::HISTOGRAM_SAMPLES | types::CUSTOM_BUCKETS_HISTOGRAM_SAMPLES => {
+                // A series' samples stay in WAL order across kinds.
+                self.send_floats();
                 let mut buf = std::mem::take(&mut self.hist_buf);
                 buf.clear();
                 decode_histograms(rec, &mut buf)?;
@@ -256,6 +265,7 @@ impl Replayer<'_> {
                 self.hist_buf = buf;
             }
             types::FLOAT_HISTOGRAM_SAMPLES | types::CUSTOM_BUCKETS_FLOAT_HISTOGRAM_SAMPLES => {
+                self.send_floats();
                 let mut buf = std::mem::take(&mut self.float_hist_buf);
                 buf.clear();
                 decode_float_histograms(rec, &mut buf)?;
@@ -315,6 +325,33 @@ impl Replayer<'_> {
             on_disk_until,
         };
         self.announce(wal_ref, known);
+    }
+
+    /// Queues each shard's part of a float samples record, sending a shard's queue once it holds
+    /// [`FLOATS_PER_MESSAGE`] samples: the decoding thread is the bottleneck, and a message per record would wake a
+    /// waiting shard (a futex call and a context switch) every thousand samples.
+    fn dispatch_floats(&mut self, samples: &[RefSample]) {
+        let n = self.shards.len() as u64;
+        for s in samples {
+            let shard = (self.resolve(s.series_ref) % n) as usize;
+            self.floats[shard].push(*s);
+        }
+        for (tx, queue) in self.shards.iter().zip(self.floats.iter_mut()) {
+            if queue.len() >= FLOATS_PER_MESSAGE {
+                let full = std::mem::replace(queue, Vec::with_capacity(FLOATS_PER_MESSAGE + 1024));
+                // A shard only stops when its queue is closed, so sending cannot fail.
+                let _ = tx.send(ShardMsg::Floats(full));
+            }
+        }
+    }
+
+    /// Sends the queued float samples.
+    fn send_floats(&mut self) {
+        for (tx, queue) in self.shards.iter().zip(self.floats.iter_mut()) {
+            if !queue.is_empty() {
+                let _ = tx.send(ShardMsg::Floats(std::mem::take(queue)));
+            }
+        }
     }
 
     /// Sends each shard its part of a record's samples.
@@ -414,12 +451,14 @@ pub(crate) fn replay(head: &Arc<HeadInner>, chunks: Vec<DiskChunk>) -> Result<Re
             aliases: HashMap::new(),
             stats: ReplayStats::default(),
             announced: (0..shards).map(|_| Vec::new()).collect(),
+            floats: (0..shards).map(|_| Vec::new()).collect(),
             samples_buf: Vec::new(),
             stones_buf: Vec::new(),
             hist_buf: Vec::new(),
             float_hist_buf: Vec::new(),
         };
         let result = replay_wal(&mut r, &wal_dir);
+        r.send_floats();
         // Closing the queues lets the shards finish.
         r.shards.clear();
         for w in workers {
