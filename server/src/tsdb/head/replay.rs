@@ -430,7 +430,8 @@ pub(crate) fn replay(head: &Arc<HeadInner>, chunks: Vec<DiskChunk>) -> Result<Re
         let mut senders = Vec::with_capacity(shards);
         let mut workers = Vec::with_capacity(shards);
         for k in 0..shards {
-            let (tx, rx) = std::sync::mpsc::sync_channel(64);
+            // A few messages in flight per shard: a message holds up to FLOATS_PER_MESSAGE samples (384 KiB).
+            let (tx, rx) = std::sync::mpsc::sync_channel(4);
             let shard = Shard {
                 head,
                 min_valid,
