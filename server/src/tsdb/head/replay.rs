@@ -154,7 +154,11 @@ impl Shard<'_> {
                         self.known.insert(r, known);
                     }
                 }
-                ShardMsg::Floats(samples) => self.floats(samples),
+                ShardMsg::Floats(samples) => {
+                    for s in &samples {
+                        self.sample(s.series_ref, s.t, SampleRef::Float(s.v));
+                    }
+                }
                 ShardMsg::Histograms(samples) => {
                     for s in &samples {
                         self.sample(s.series_ref, s.t, SampleRef::Histogram(&s.h));
@@ -168,41 +172,6 @@ impl Shard<'_> {
             }
         }
         self.stats
-    }
-
-    /// Appends a message's float samples series by series: each series is looked up and locked once for all its
-    /// samples in the message, while its structures and its chunk's tail are in cache (appending them in WAL order
-    /// touches a different series for every sample).
-    fn floats(&mut self, mut samples: Vec<RefSample>) {
-        // A stable sort: a series' samples keep their WAL order. Each record's samples come sorted by reference,
-        // so this merges a few runs.
-        samples.sort_by_key(|s| s.series_ref);
-        let (head, min_valid) = (self.head, self.min_valid);
-        for group in samples.chunk_by(|a, b| a.series_ref == b.series_ref) {
-            let Some(known) = self.known.get(group[0].series_ref) else {
-                self.stats.unknown_refs += group.len();
-                continue;
-            };
-            let on_disk_until = known.on_disk_until;
-            let series = &known.series;
-            let mut st = None;
-            for s in group {
-                if s.t < min_valid || s.t <= on_disk_until {
-                    // Too old, or in a chunk on disk already (as most samples are when the head chunks survived).
-                    continue;
-                }
-                let st = st.get_or_insert_with(|| series.lock());
-                let appended = append_sample(
-                    st,
-                    series.series_ref,
-                    s.t,
-                    SampleRef::Float(s.v),
-                    head.params,
-                    &head.mapper,
-                );
-                self.stats.count(head, appended, s.t);
-            }
-        }
     }
 
     fn sample(&mut self, series_ref: u64, t: i64, v: SampleRef<'_>) {
@@ -221,25 +190,18 @@ impl Shard<'_> {
         let mut st = series.lock();
         let appended = append_sample(&mut st, series.series_ref, t, v, self.head.params, &self.head.mapper);
         drop(st);
-        self.stats.count(self.head, appended, t);
-    }
-}
-
-impl ShardStats {
-    /// Counts an appended sample at `t` (and a new chunk).
-    fn count(&mut self, head: &HeadInner, appended: Appended, t: i64) {
         match appended {
             Appended::Ok => {}
             Appended::NewChunk => {
-                head.metrics.head.chunks.inc();
-                head.metrics.head.chunks_created.inc();
+                self.head.metrics.head.chunks.inc();
+                self.head.metrics.head.chunks_created.inc();
             }
             // Already in a chunk on disk (or a duplicate), or unusable: skipped, as upstream does.
             Appended::OutOfOrder | Appended::Invalid => return,
         }
-        self.samples += 1;
-        self.mint = self.mint.min(t);
-        self.maxt = self.maxt.max(t);
+        self.stats.samples += 1;
+        self.stats.mint = self.stats.mint.min(t);
+        self.stats.maxt = self.stats.maxt.max(t);
     }
 }
 
@@ -371,11 +333,8 @@ impl Replayer<'_> {
     fn dispatch_floats(&mut self, samples: &[RefSample]) {
         let n = self.shards.len() as u64;
         for s in samples {
-            // Samples under a duplicate series record's reference go under the reference of the series it names,
-            // so the shard's grouping by reference keeps all of the series' samples in WAL order.
-            let series_ref = self.resolve(s.series_ref);
-            let shard = (series_ref % n) as usize;
-            self.floats[shard].push(RefSample { series_ref, ..*s });
+            let shard = (self.resolve(s.series_ref) % n) as usize;
+            self.floats[shard].push(*s);
         }
         for (tx, queue) in self.shards.iter().zip(self.floats.iter_mut()) {
             if queue.len() >= FLOATS_PER_MESSAGE {
