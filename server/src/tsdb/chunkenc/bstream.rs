@@ -108,16 +108,6 @@ impl BitWriter {
             self.write_bits(value as u64, n);
         }
     }
-
-    /// Bytes allocated for the stream.
-    pub fn capacity(&self) -> usize {
-        self.bytes.capacity()
-    }
-
-    /// Makes room for at least `additional` more bytes, allocating exactly that much more if needed.
-    pub fn reserve_exact(&mut self, additional: usize) {
-        self.bytes.reserve_exact(additional);
-    }
 }
 
 /// Reads bits from a byte slice, most significant bit first.
@@ -236,6 +226,8 @@ mod tests {
             w.write_byte(0xA5);
             w.write_bits(u64::MAX, 64);
             w.write_bits(0x1234, 14);
+            w.write_bits_wide((0b10 << 64) | u128::from(u64::MAX - 5), 66);
+            w.write_bits_wide(0x1fff, 13);
             put_uvarint(&mut w, 300);
             put_varint(&mut w, -12345);
             let mut r = BitReader::new(w.bytes());
@@ -244,6 +236,9 @@ mod tests {
             assert_eq!(r.read_byte(), Some(0xA5));
             assert_eq!(r.read_bits(64), Some(u64::MAX));
             assert_eq!(r.read_bits(14), Some(0x1234 & 0x3fff));
+            assert_eq!(r.read_bits(2), Some(0b10));
+            assert_eq!(r.read_bits(64), Some(u64::MAX - 5));
+            assert_eq!(r.read_bits(13), Some(0x1fff));
             assert_eq!(r.read_uvarint(), Some(300));
             assert_eq!(r.read_varint(), Some(-12345));
             assert!(r.remaining() < 8);
