@@ -132,8 +132,8 @@ struct CacheEntry {
     series_ref: SeriesRef,
     /// Relabeling dropped the series (or its labels are invalid).
     dropped: bool,
-    /// Iteration of the last successful scrape that exposed the series.
-    seen: u64,
+    /// Iteration of the last successful scrape that exposed the series (wrapping; see [`TargetCache::iter`]).
+    seen: u32,
     /// Whether the last exposure carried its own timestamp.
     explicit_ts: bool,
 }
@@ -143,12 +143,14 @@ struct CacheEntry {
 pub struct TargetCache {
     target_labels: Labels,
     opts: ScrapeOptions,
-    index: HashMap<Box<[u8]>, u32, foldhash::fast::RandomState>,
+    /// Series text -> entry number.
+    index: keys::SeriesKeys,
     entries: Vec<CacheEntry>,
-    /// Iteration number of the scrape being appended.
-    iter: u64,
-    /// Iteration number of the last successful scrape.
-    last_ok: u64,
+    /// Iteration number of the scrape being appended. 32 bits keep a cache entry at 16 bytes; the count wraps
+    /// (after 136 years of scrapes a second apart) and ages are computed with wrapping arithmetic.
+    iter: u32,
+    /// Iteration number of the last successful scrape (0: none).
+    last_ok: u32,
     touched: Vec<u32>,
     metadata: MetadataMap,
     metadata_changed: bool,
@@ -162,7 +164,7 @@ impl TargetCache {
         TargetCache {
             target_labels,
             opts,
-            index: HashMap::default(),
+            index: keys::SeriesKeys::default(),
             entries: Vec::new(),
             iter: 1,
             last_ok: 0,
@@ -197,8 +199,9 @@ impl TargetCache {
         format: Format,
         ts: i64,
     ) -> Result<AppendStats, ScrapeError> {
-        self.iter += 1;
+        self.iter = self.iter.wrapping_add(1).max(1);
         self.touched.clear();
+        let entries_before = self.entries.len();
         let mut stats = AppendStats::default();
         let mut family: Option<(String, MetricType)> = None;
         let mut parser = Parser::new(body, format, Mode::Lenient);
@@ -235,7 +238,7 @@ impl TargetCache {
             // appended by reference alone.
             let mut fresh: Option<Labels> = None;
             let idx = match self.index.get(sample.series) {
-                Some(&i) => i,
+                Some(i) => i,
                 None => {
                     fresh = self.final_labels(&sample.name, &sample.labels)?;
                     let i = self.entries.len() as u32;
@@ -245,7 +248,8 @@ impl TargetCache {
                         seen: 0,
                         explicit_ts: false,
                     });
-                    self.index.insert(sample.series.into(), i);
+                    let j = self.index.insert(sample.series);
+                    debug_assert_eq!(i, j);
                     i
                 }
             };
@@ -300,6 +304,11 @@ impl TargetCache {
             entry.explicit_ts = explicit;
             self.touched.push(idx);
         }
+        if self.entries.len() > entries_before {
+            // New series: give back the spare capacity growth left (a target's series set is mostly stable).
+            self.entries.shrink_to_fit();
+            self.index.shrink();
+        }
         let previous = self.last_ok;
         for &i in &self.touched {
             self.entries[i as usize].seen = self.iter;
@@ -338,7 +347,7 @@ impl TargetCache {
     /// After a failed scrape: every series the last successful scrape had goes stale at `ts` (the caller appends
     /// the report series and commits).
     pub fn append_failure(&mut self, app: &mut dyn Appender, ts: i64) -> Result<(), StorageError> {
-        self.iter += 1;
+        self.iter = self.iter.wrapping_add(1).max(1);
         let previous = self.last_ok;
         self.last_ok = self.iter;
         self.stale_since(app, previous, ts)
@@ -350,7 +359,7 @@ impl TargetCache {
     }
 
     /// Stale markers for series seen in scrape `previous` but not in the current one.
-    fn stale_since(&mut self, app: &mut dyn Appender, previous: u64, ts: i64) -> Result<(), StorageError> {
+    fn stale_since(&mut self, app: &mut dyn Appender, previous: u32, ts: i64) -> Result<(), StorageError> {
         if previous == 0 {
             return Ok(());
         }
@@ -374,29 +383,23 @@ impl TargetCache {
 
     /// Forgets series not exposed for a while (they are stale already), so churning targets do not grow the cache.
     fn evict(&mut self) {
-        const KEEP_ITERATIONS: u64 = 10;
+        const KEEP_ITERATIONS: u32 = 10;
         if self.iter % KEEP_ITERATIONS != 0 {
             return;
         }
-        let horizon = self.iter.saturating_sub(KEEP_ITERATIONS);
-        if self.entries.iter().all(|e| e.seen >= horizon) {
+        // Entries never seen (0) count as old once the cache is KEEP_ITERATIONS scrapes old.
+        let iter = self.iter;
+        let recent = |e: &CacheEntry| e.seen != 0 && iter.wrapping_sub(e.seen) <= KEEP_ITERATIONS;
+        if self.entries.iter().all(recent) {
             return;
         }
-        let keep: Vec<bool> = self.entries.iter().map(|e| e.seen >= horizon).collect();
-        let mut remap = vec![u32::MAX; self.entries.len()];
-        let mut kept = Vec::with_capacity(self.entries.len());
-        for (i, e) in std::mem::take(&mut self.entries).into_iter().enumerate() {
-            if keep[i] {
-                remap[i] = kept.len() as u32;
-                kept.push(e);
-            }
-        }
-        self.entries = kept;
-        self.index.retain(|_, i| {
-            let new = remap[*i as usize];
-            *i = new;
-            new != u32::MAX
-        });
+        let keep: Vec<bool> = self.entries.iter().map(recent).collect();
+        // Both renumber the kept entries in order.
+        let mut flags = keep.iter();
+        self.entries.retain(|_| flags.next().copied().unwrap_or(false));
+        self.entries.shrink_to_fit();
+        self.index.retain(&keep);
+        debug_assert_eq!(self.index.len(), self.entries.len());
     }
 
     /// The labels a scraped series is stored under: target labels merged, metric relabeling applied, limits
@@ -500,5 +503,6 @@ fn is_created_series(name: &str, family: Option<&(String, MetricType)>) -> bool 
         )
 }
 
+mod keys;
 #[cfg(test)]
 mod tests;

@@ -261,3 +261,13 @@ fn metadata_is_recorded_and_change_tracked() {
     assert!(c.take_metadata_changed());
     assert_eq!(c.metadata()["b_seconds"].unit, "seconds");
 }
+
+#[test]
+fn cache_entries_stay_small() {
+    // One per scraped series of every target: 16 bytes (reference, wrapping iteration, two flags).
+    assert!(
+        std::mem::size_of::<CacheEntry>() <= 16,
+        "{}",
+        std::mem::size_of::<CacheEntry>()
+    );
+}

@@ -24,6 +24,18 @@ impl BitWriter {
         BitWriter { bytes, free }
     }
 
+    /// A stream from the parts [`BitWriter::into_parts`] gave: `free` unwritten (zero) low bits in the last byte.
+    #[inline]
+    pub fn from_parts(bytes: Vec<u8>, free: u8) -> BitWriter {
+        BitWriter { bytes, free }
+    }
+
+    /// The bytes and the number of free bits in the last one.
+    #[inline]
+    pub fn into_parts(self) -> (Vec<u8>, u8) {
+        (self.bytes, self.free)
+    }
+
     /// The bytes written so far (a partly written last byte is zero-padded).
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
@@ -47,49 +59,53 @@ impl BitWriter {
     /// Appends one bit.
     #[inline]
     pub fn write_bit(&mut self, bit: bool) {
-        if self.free == 0 {
-            self.bytes.push(0);
-            self.free = 8;
-        }
-        if bit {
-            if let Some(last) = self.bytes.last_mut() {
-                *last |= 1 << (self.free - 1);
-            }
-        }
-        self.free -= 1;
+        self.write_bits(u64::from(bit), 1);
     }
 
     /// Appends a whole byte.
     #[inline]
     pub fn write_byte(&mut self, byte: u8) {
-        if self.free == 0 {
-            self.bytes.push(byte);
-            return;
-        }
-        if let Some(last) = self.bytes.last_mut() {
-            *last |= byte >> (8 - self.free);
-        }
-        self.bytes.push(byte << self.free);
+        self.write_bits(u64::from(byte), 8);
     }
 
-    /// Appends the low `n` bits of `value` (n <= 64), most significant first.
+    /// Appends the low `n` bits of `value` (n <= 64), most significant first: the first bits fill the free low
+    /// bits of the last byte, the rest go out as whole bytes in one copy (the unwritten bits of the new last byte
+    /// are zero).
     #[inline]
     pub fn write_bits(&mut self, value: u64, n: u8) {
         debug_assert!(n <= 64);
         if n == 0 {
             return;
         }
+        let n = n.min(64);
+        // The bits to write, aligned to the top of the word; everything below them is zero.
         let mut v = value << (64 - u32::from(n));
         let mut n = n;
-        while n >= 8 {
-            self.write_byte((v >> 56) as u8);
-            v <<= 8;
-            n -= 8;
+        if self.free > 0 {
+            let free = self.free;
+            if let Some(last) = self.bytes.last_mut() {
+                *last |= (v >> (64 - u32::from(free))) as u8;
+            }
+            if n <= free {
+                self.free = free - n;
+                return;
+            }
+            v <<= free;
+            n -= free;
         }
-        while n > 0 {
-            self.write_bit(v >> 63 == 1);
-            v <<= 1;
-            n -= 1;
+        let whole = usize::from(n.div_ceil(8));
+        self.bytes.extend_from_slice(&v.to_be_bytes()[..whole]);
+        self.free = (whole * 8) as u8 - n;
+    }
+
+    /// Appends `n` (<= 128) bits of `value` (the low ones), most significant first.
+    #[inline]
+    pub fn write_bits_wide(&mut self, value: u128, n: u8) {
+        if n > 64 {
+            self.write_bits((value >> 64) as u64, n - 64);
+            self.write_bits(value as u64, 64);
+        } else {
+            self.write_bits(value as u64, n);
         }
     }
 }
@@ -210,6 +226,8 @@ mod tests {
             w.write_byte(0xA5);
             w.write_bits(u64::MAX, 64);
             w.write_bits(0x1234, 14);
+            w.write_bits_wide((0b10 << 64) | u128::from(u64::MAX - 5), 66);
+            w.write_bits_wide(0x1fff, 13);
             put_uvarint(&mut w, 300);
             put_varint(&mut w, -12345);
             let mut r = BitReader::new(w.bytes());
@@ -218,6 +236,9 @@ mod tests {
             assert_eq!(r.read_byte(), Some(0xA5));
             assert_eq!(r.read_bits(64), Some(u64::MAX));
             assert_eq!(r.read_bits(14), Some(0x1234 & 0x3fff));
+            assert_eq!(r.read_bits(2), Some(0b10));
+            assert_eq!(r.read_bits(64), Some(u64::MAX - 5));
+            assert_eq!(r.read_bits(13), Some(0x1fff));
             assert_eq!(r.read_uvarint(), Some(300));
             assert_eq!(r.read_varint(), Some(-12345));
             assert!(r.remaining() < 8);

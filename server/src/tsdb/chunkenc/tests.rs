@@ -193,6 +193,8 @@ fn builder_matches_appender_bytes() {
     }
     assert_eq!(b.last(), Some(*samples.last().unwrap()));
     assert_eq!(b.num_samples(), 300);
-    assert_eq!(b.chunk(), &encode(&samples));
-    assert_eq!(decode(b.chunk()), bits(&samples));
+    assert_eq!(b.to_bytes(), encode(&samples).bytes());
+    let chunk = b.clone().into_chunk();
+    assert_eq!(chunk, encode(&samples));
+    assert_eq!(decode(&chunk), bits(&samples));
 }

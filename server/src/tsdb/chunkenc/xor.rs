@@ -93,6 +93,7 @@ impl XorChunk {
             leading: it.leading,
             trailing: it.trailing,
             num: self.num_samples(),
+            free: 0,
         };
         // Continue writing at the exact bit where the last sample ended.
         let used = it.reader.position();
@@ -103,6 +104,13 @@ impl XorChunk {
         Ok(XorAppender { chunk: self, state })
     }
 }
+
+/// The most bytes one sample can add: a 4-bit prefix and 64-bit delta of deltas, then `11`, 11 bits of window and
+/// 64 value bits (145 bits).
+const MAX_SAMPLE_BYTES: usize = 19;
+
+/// The least a [`XorBuilder`]'s buffer grows by.
+const GROWTH_STEP: usize = 32;
 
 /// "No leading/trailing window yet", as upstream marks it.
 pub(super) const NO_WINDOW: u8 = 0xff;
@@ -117,6 +125,20 @@ struct EncoderState {
     /// The sample count, also in the chunk's header: kept here so checks need not read the chunk's bytes (a
     /// separate allocation, so a cache miss per sample in the head).
     num: u16,
+    /// Bits free in the last byte, for a [`XorBuilder`] (which keeps its bytes outside a [`BitWriter`]).
+    free: u8,
+}
+
+impl EncoderState {
+    const EMPTY: EncoderState = EncoderState {
+        t: 0,
+        v: 0.0,
+        t_delta: 0,
+        leading: NO_WINDOW,
+        trailing: 0,
+        num: 0,
+        free: 0,
+    };
 }
 
 /// Appends samples to an [`XorChunk`].
@@ -130,15 +152,17 @@ impl XorAppender<'_> {
     /// Appends a sample. Timestamps are expected to increase (the head checks order); any `f64` bit pattern,
     /// including the staleness NaN, is stored exactly.
     pub fn append(&mut self, t: i64, v: f64) -> Result<(), ChunkError> {
-        append_sample(self.chunk, &mut self.state, t, v)
+        append_sample(&mut self.chunk.stream, &mut self.state, t, v, true)
     }
 }
 
 /// An owned chunk together with its encoder state: appends never re-read the chunk. This is what the head keeps
-/// for each series' open chunk.
+/// for each series' open chunk, so it is kept small (56 bytes: the byte vector and the encoder state, the bit
+/// position included).
 #[derive(Debug, Clone)]
 pub struct XorBuilder {
-    chunk: XorChunk,
+    /// The chunk's bytes; the header's count is written when the bytes are read (see [`XorBuilder::bytes`]).
+    bytes: Vec<u8>,
     state: EncoderState,
 }
 
@@ -159,33 +183,60 @@ impl XorBuilder {
         let mut buf = Vec::with_capacity(bytes.max(2));
         buf.extend_from_slice(&[0, 0]);
         XorBuilder {
-            chunk: XorChunk {
-                stream: BitWriter::from_bytes(buf),
-            },
-            state: EncoderState {
-                t: 0,
-                v: 0.0,
-                t_delta: 0,
-                leading: NO_WINDOW,
-                trailing: 0,
-                num: 0,
-            },
+            bytes: buf,
+            state: EncoderState::EMPTY,
         }
     }
 
-    /// Appends a sample (see [`XorAppender::append`]).
+    /// Appends a sample (see [`XorAppender::append`]). The buffer grows in small exact steps rather than by
+    /// doubling: a head holds one open chunk per series, and a doubled buffer would be a quarter empty on average.
+    #[inline]
     pub fn append(&mut self, t: i64, v: f64) -> Result<(), ChunkError> {
-        append_sample(&mut self.chunk, &mut self.state, t, v)
+        let len = self.bytes.len();
+        debug_assert!(len >= 2, "a builder's chunk always has its header");
+        if self.bytes.capacity() - len < MAX_SAMPLE_BYTES {
+            // Keep the allocation a whole allocator size class (16-byte steps with an 8-byte header).
+            let want = (len + MAX_SAMPLE_BYTES + (len / 4).max(GROWTH_STEP) + 8).next_multiple_of(16) - 8;
+            self.bytes.reserve_exact(want - len);
+        }
+        let mut w = BitWriter::from_parts(std::mem::take(&mut self.bytes), self.state.free);
+        let result = append_sample(&mut w, &mut self.state, t, v, false);
+        (self.bytes, self.state.free) = w.into_parts();
+        result
     }
 
-    /// The chunk built so far.
-    pub fn chunk(&self) -> &XorChunk {
-        &self.chunk
+    /// Bytes allocated for the chunk.
+    pub fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    /// Writes the sample count into the chunk's header.
+    fn sync_header(&mut self) {
+        let count = self.state.num.to_be_bytes();
+        self.bytes[..2].copy_from_slice(&count);
     }
 
     /// The encoded bytes so far.
-    pub fn bytes(&self) -> &[u8] {
-        self.chunk.bytes()
+    pub fn bytes(&mut self) -> &[u8] {
+        self.sync_header();
+        &self.bytes
+    }
+
+    /// A copy of the encoded bytes so far.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.bytes.clone();
+        out[..2].copy_from_slice(&self.state.num.to_be_bytes());
+        out
+    }
+
+    /// The length of the encoded bytes so far.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether the chunk holds no sample (its header only).
+    pub fn is_empty(&self) -> bool {
+        self.state.num == 0
     }
 
     /// The number of samples.
@@ -199,17 +250,21 @@ impl XorBuilder {
     }
 
     /// The finished chunk.
-    pub fn into_chunk(self) -> XorChunk {
-        self.chunk
+    pub fn into_chunk(mut self) -> XorChunk {
+        self.sync_header();
+        XorChunk {
+            stream: BitWriter::from_parts(self.bytes, self.state.free),
+        }
     }
 }
 
-fn append_sample(chunk: &mut XorChunk, s: &mut EncoderState, t: i64, v: f64) -> Result<(), ChunkError> {
+/// Appends a sample; the header's count is updated only when `header` is set (a [`XorBuilder`] writes it when its
+/// bytes are asked for, so an append touches only the chunk's tail).
+fn append_sample(w: &mut BitWriter, s: &mut EncoderState, t: i64, v: f64, header: bool) -> Result<(), ChunkError> {
     let num = s.num;
     if num == MAX_SAMPLES {
         return Err(ChunkError::Full);
     }
-    let w = &mut chunk.stream;
     let mut t_delta = s.t_delta;
     match num {
         0 => {
@@ -224,20 +279,19 @@ fn append_sample(chunk: &mut XorChunk, s: &mut EncoderState, t: i64, v: f64) -> 
         _ => {
             t_delta = t.wrapping_sub(s.t) as u64;
             let dod = t_delta.wrapping_sub(s.t_delta) as i64;
+            // The prefix and the delta of deltas go out in one write (the delta is cut to its width by the write).
+            let d = dod as u64;
             if dod == 0 {
-                w.write_bit(false);
+                w.write_bits(0, 1);
             } else if fits(dod, 14) {
-                w.write_bits(0b10, 2);
-                w.write_bits(dod as u64, 14);
+                w.write_bits((0b10 << 14) | (d & 0x3fff), 16);
             } else if fits(dod, 17) {
-                w.write_bits(0b110, 3);
-                w.write_bits(dod as u64, 17);
+                w.write_bits((0b110 << 17) | (d & 0x1_ffff), 20);
             } else if fits(dod, 20) {
-                w.write_bits(0b1110, 4);
-                w.write_bits(dod as u64, 20);
+                w.write_bits((0b1110 << 20) | (d & 0xf_ffff), 24);
             } else {
                 w.write_bits(0b1111, 4);
-                w.write_bits(dod as u64, 64);
+                w.write_bits(d, 64);
             }
             write_xor(w, v, s.v, &mut s.leading, &mut s.trailing);
         }
@@ -246,8 +300,9 @@ fn append_sample(chunk: &mut XorChunk, s: &mut EncoderState, t: i64, v: f64) -> 
     s.v = v;
     s.t_delta = t_delta;
     s.num = num + 1;
-    let count = (num + 1).to_be_bytes();
-    w.bytes_mut()[..2].copy_from_slice(&count);
+    if header {
+        w.bytes_mut()[..2].copy_from_slice(&s.num.to_be_bytes());
+    }
     Ok(())
 }
 
@@ -260,26 +315,28 @@ fn fits(x: i64, n: u32) -> bool {
 pub(super) fn write_xor(w: &mut BitWriter, new: f64, prev: f64, leading: &mut u8, trailing: &mut u8) {
     let delta = new.to_bits() ^ prev.to_bits();
     if delta == 0 {
-        w.write_bit(false);
+        w.write_bits(0, 1);
         return;
     }
-    w.write_bit(true);
     // Leading zeros are written in 5 bits, so at most 31.
     let new_leading = (delta.leading_zeros() as u8).min(31);
     let new_trailing = delta.trailing_zeros() as u8;
     if *leading != NO_WINDOW && new_leading >= *leading && new_trailing >= *trailing {
-        w.write_bit(false);
-        w.write_bits(delta >> *trailing, 64 - *leading - *trailing);
+        // `10` and the meaningful bits inside the previous window.
+        let sig = 64 - *leading - *trailing;
+        w.write_bits_wide((0b10 << sig) | u128::from(delta >> *trailing), sig + 2);
         return;
     }
     *leading = new_leading;
     *trailing = new_trailing;
-    w.write_bit(true);
-    w.write_bits(u64::from(new_leading), 5);
-    // 64 meaningful bits do not fit 6 bits; they are written as 0 (0 meaningful bits cannot occur here).
+    // `11`, 5 bits of leading zeros, 6 bits of meaningful-bit count (64 does not fit and is written as 0; 0
+    // meaningful bits cannot occur here), then the bits.
     let sig = 64 - new_leading - new_trailing;
-    w.write_bits(u64::from(sig), 6);
-    w.write_bits(delta >> new_trailing, sig);
+    let header = (0b11 << 11) | (u64::from(new_leading) << 6) | u64::from(sig & 0x3f);
+    w.write_bits_wide(
+        (u128::from(header) << sig) | u128::from(delta >> new_trailing),
+        sig + 13,
+    );
 }
 
 /// Iterates over the samples of an XOR chunk; a corrupt chunk yields one error, never a panic.

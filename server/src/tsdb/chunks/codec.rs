@@ -77,7 +77,7 @@ enum Open {
 impl Open {
     fn finish(self, mint: i64, maxt: i64) -> EncodedChunk {
         let (encoding, data) = match self {
-            Open::Xor(b) => (ENCODING_XOR, b.bytes().to_vec()),
+            Open::Xor(b) => (ENCODING_XOR, b.to_bytes()),
             Open::Hist(b) => (ENCODING_HISTOGRAM, b.bytes().to_vec()),
             Open::FloatHist(b) => (ENCODING_FLOAT_HISTOGRAM, b.bytes().to_vec()),
         };

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::HeadInner;
-use super::series::{Appended, MemSeries, Pending, SampleRef, ValueKey, append_sample};
+use super::series::{Appended, MemSeries, Pending, SampleRef, SeriesState, ValueKey, append_sample};
+use super::{HeadInner, U64Map};
 use crate::model::histogram::{FloatHistogram, Histogram, Span};
 use crate::model::labels::Labels;
 use crate::storage::{AppendError, Appender, SeriesRef, StorageError, validate_labels};
@@ -41,6 +41,8 @@ pub struct HeadAppender {
     samples: Vec<(Arc<MemSeries>, i64, PendingValue)>,
     /// Whether every pending sample is a float (no histogram records to encode).
     floats_only: bool,
+    /// Series reference -> index of its newest sample in `samples`, built on first need.
+    batch_index: Option<U64Map<usize>>,
     done: bool,
 }
 
@@ -66,6 +68,7 @@ impl HeadAppender {
             id,
             samples: Vec::new(),
             floats_only: true,
+            batch_index: None,
             done: false,
         }
     }
@@ -105,7 +108,6 @@ impl HeadAppender {
             self.head.metrics.head.out_of_bound.inc();
             return Err(AppendError::OutOfBounds);
         }
-        let key = v.as_ref().key();
         for _ in 0..2 {
             let mut st = series.lock();
             if st.deleted {
@@ -115,40 +117,29 @@ impl HeadAppender {
                 series = self.head.get_or_create(&labels, 0).0;
                 continue;
             }
-            let last: Option<(i64, ValueKey)> = match st.pending {
-                Some(p) if p.appender == self.id => Some((p.t, p.key())),
-                _ => match st.head.as_ref().and_then(|h| h.last()) {
-                    Some(last) => Some(last),
-                    // Only after a restart or truncation left no open chunk: the last value is on disk.
-                    None => st.max_time().map(|maxt| {
-                        let key = st
-                            .mmapped
-                            .last()
-                            .filter(|c| c.maxt == maxt)
-                            .and_then(|c| last_float_on_disk(&self.head, c.chunk_ref))
-                            .map_or((u8::MAX, 0), |v| SampleRef::Float(v).key());
-                        (maxt, key)
-                    }),
-                },
+            // The newest sample: this batch's, else the committed one.
+            let (last_t, in_batch) = match st.pending() {
+                Some(p) if p.appender == self.id => (Some(p.t), true),
+                _ => (st.max_time(), false),
             };
-            if let Some((lt, lkey)) = last {
+            if let Some(lt) = last_t {
                 if t < lt {
                     self.head.metrics.head.out_of_order.inc();
                     return Err(AppendError::OutOfOrder);
                 }
                 if t == lt {
-                    if lkey != key {
+                    let last_key = if in_batch {
+                        self.batch_value_key(series.series_ref)
+                    } else {
+                        committed_value_key(&self.head, &st)
+                    };
+                    if last_key != Some(v.as_ref().key()) {
                         return Err(AppendError::DuplicateTimestamp);
                     }
                     return Ok(series.series_ref);
                 }
             }
-            st.pending = Some(Pending {
-                appender: self.id,
-                kind: key.0,
-                t,
-                v: key.1,
-            });
+            st.set_pending(Some(Pending { appender: self.id, t }));
             drop(st);
             let r = series.series_ref;
             if self.samples.capacity() == 0 {
@@ -157,19 +148,38 @@ impl HeadAppender {
                     .reserve(self.head.batch_hint.load(Ordering::Relaxed).min(1 << 16));
             }
             self.floats_only &= matches!(v, PendingValue::Float(_));
+            if let Some(index) = self.batch_index.as_mut() {
+                index.insert(r, self.samples.len());
+            }
             self.samples.push((series, t, v));
             return Ok(r);
         }
         Err(AppendError::UnknownRef(series_ref))
     }
 
+    /// The value key of this batch's newest sample for series `r`. The batch's index by series is built the first
+    /// time it is needed (a second sample at the same timestamp in one batch is rare) and kept up to date after.
+    fn batch_value_key(&mut self, r: SeriesRef) -> Option<ValueKey> {
+        let samples = &self.samples;
+        let index = self.batch_index.get_or_insert_with(|| {
+            let mut m = U64Map::default();
+            for (i, (s, _, _)) in samples.iter().enumerate() {
+                m.insert(s.series_ref, i);
+            }
+            m
+        });
+        let (_, _, v) = samples.get(*index.get(&r)?)?;
+        Some(v.as_ref().key())
+    }
+
     fn clear_pending(&mut self) {
         for (s, _, _) in &self.samples {
             let mut st = s.lock();
-            if st.pending.is_some_and(|p| p.appender == self.id) {
-                st.pending = None;
+            if st.pending().is_some_and(|p| p.appender == self.id) {
+                st.set_pending(None);
             }
         }
+        self.batch_index = None;
     }
 
     fn finish(&mut self) {
@@ -293,8 +303,8 @@ impl HeadAppender {
                 Appended::OutOfOrder => ooo += 1,
                 Appended::Ok | Appended::Invalid => {}
             }
-            if st.pending.is_some_and(|p| p.appender == self.id && p.t <= *t) {
-                st.pending = None;
+            if st.pending().is_some_and(|p| p.appender == self.id && p.t <= *t) {
+                st.set_pending(None);
             }
         }
         let m = &head.metrics.head;
@@ -310,6 +320,18 @@ impl HeadAppender {
         self.finish();
         Ok(())
     }
+}
+
+/// The value key of the newest committed sample of a series (`None` when unknown: a chunk on disk that cannot be
+/// read or is not a float chunk).
+fn committed_value_key(head: &HeadInner, st: &SeriesState) -> Option<ValueKey> {
+    if let Some((_, key)) = st.head.as_ref().and_then(|h| h.last()) {
+        return Some(key);
+    }
+    // Only after a restart or truncation left no open chunk: the last value is on disk.
+    let maxt = st.max_time()?;
+    let c = st.mmapped.last().filter(|c| c.maxt == maxt)?;
+    last_float_on_disk(head, c.chunk_ref).map(|v| SampleRef::Float(v).key())
 }
 
 /// The last sample value of a float chunk on disk (`None` for other encodings or on error).

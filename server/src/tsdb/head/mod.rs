@@ -66,10 +66,10 @@ struct HashStripe {
 }
 
 impl HashStripe {
-    fn get(&self, hash: u64, labels: &Labels) -> Option<&Arc<MemSeries>> {
+    fn get<N: AsRef<str>, V: AsRef<str>>(&self, hash: u64, labels: &[(N, V)]) -> Option<&Arc<MemSeries>> {
         match self.unique.get(&hash) {
-            Some(s) if s.has_labels(labels) => Some(s),
-            Some(_) => self.conflicts.get(&hash)?.iter().find(|s| s.has_labels(labels)),
+            Some(s) if s.has_pairs(labels) => Some(s),
+            Some(_) => self.conflicts.get(&hash)?.iter().find(|s| s.has_pairs(labels)),
             None => None,
         }
     }
@@ -104,11 +104,23 @@ impl HashStripe {
     }
 }
 
-/// One stripe of the reference map. References are handed out sequentially, so the series of stripe `r & mask`
-/// sit in a dense vector at slot `r >> shift`: a lookup is an index, not a hash probe, and a slot costs 8 bytes.
-/// References far beyond the dense part (a WAL written by another server may use any numbers) go to a map.
+/// References map to stripes in blocks of this many consecutive references: the series of one scrape (whose
+/// references were handed out together) share a stripe lock and neighbouring slots, so a lookup touches cache
+/// lines the previous lookup brought in.
+const REF_BLOCK_BITS: u32 = 6;
+
+/// The stripe of reference `r` among `mask + 1` stripes.
+fn ref_stripe_index(r: u64, mask: usize) -> usize {
+    (r >> REF_BLOCK_BITS) as usize & mask
+}
+
+/// One stripe of the reference map. References are handed out sequentially, so the series of a stripe sit in a
+/// dense vector (block `r >> REF_BLOCK_BITS >> shift`, then `r`'s place in its block): a lookup is an index, not a
+/// hash probe, and a slot costs 8 bytes. References far beyond the dense part (a WAL written by another server may
+/// use any numbers) go to a map.
 #[derive(Debug)]
 struct RefStripe {
+    /// log2 of the number of stripes.
     shift: u32,
     dense: Vec<Option<Arc<MemSeries>>>,
     sparse: U64Map<Arc<MemSeries>>,
@@ -127,7 +139,12 @@ impl RefStripe {
     }
 
     fn slot(&self, r: u64) -> usize {
-        usize::try_from(r >> self.shift).unwrap_or(usize::MAX)
+        let block = (r >> REF_BLOCK_BITS).checked_shr(self.shift).unwrap_or(0);
+        let within = r & ((1 << REF_BLOCK_BITS) - 1);
+        block
+            .checked_mul(1 << REF_BLOCK_BITS)
+            .and_then(|b| usize::try_from(b | within).ok())
+            .unwrap_or(usize::MAX)
     }
 
     fn get(&self, r: &u64) -> Option<&Arc<MemSeries>> {
@@ -507,7 +524,7 @@ impl Head {
                 if let Some((lo, _)) = st.time_range() {
                     new_min = new_min.min(lo);
                 }
-                if st.is_empty() && st.pending.is_none() {
+                if st.is_empty() && st.pending().is_none() {
                     st.deleted = true;
                     drop(st);
                     victims.push(s);
@@ -530,7 +547,7 @@ impl Head {
                     .write()
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(hash, s.series_ref);
-                inner.refs[s.series_ref as usize & inner.mask]
+                inner.refs[ref_stripe_index(s.series_ref, inner.mask)]
                     .write()
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(&s.series_ref);
@@ -579,7 +596,7 @@ impl Head {
         }
         inner.metrics.wal.truncations.inc();
         let keep = |r: u64| -> bool {
-            if inner.refs[r as usize & inner.mask]
+            if inner.refs[ref_stripe_index(r, inner.mask)]
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .contains_key(&r)
@@ -663,7 +680,7 @@ impl Head {
 
 impl HeadInner {
     pub(crate) fn series_by_ref(&self, r: u64) -> Option<Arc<MemSeries>> {
-        self.refs[r as usize & self.mask]
+        self.refs[ref_stripe_index(r, self.mask)]
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(&r)
@@ -671,6 +688,10 @@ impl HeadInner {
     }
 
     pub(crate) fn series_by_labels(&self, labels: &Labels, hash: u64) -> Option<Arc<MemSeries>> {
+        self.series_by_pairs(labels.as_slice(), hash)
+    }
+
+    fn series_by_pairs<N: AsRef<str>, V: AsRef<str>>(&self, labels: &[(N, V)], hash: u64) -> Option<Arc<MemSeries>> {
         let hs = self.hashes[hash as usize & self.mask]
             .read()
             .unwrap_or_else(|e| e.into_inner());
@@ -680,8 +701,19 @@ impl HeadInner {
     /// The series named `labels`, created (with reference `want_ref` when non-zero, else the next free one) if
     /// missing. Returns whether it was created.
     pub(crate) fn get_or_create(&self, labels: &Labels, want_ref: u64) -> (Arc<MemSeries>, bool) {
-        let hash = labels_hash(labels.iter());
-        if let Some(s) = self.series_by_labels(labels, hash) {
+        self.get_or_create_pairs(labels.as_slice(), want_ref)
+    }
+
+    /// [`HeadInner::get_or_create`] for label pairs already sorted by name with no name twice (as a [`Labels`]
+    /// holds them), borrowed from wherever they were decoded.
+    pub(crate) fn get_or_create_pairs<N: AsRef<str>, V: AsRef<str>>(
+        &self,
+        labels: &[(N, V)],
+        want_ref: u64,
+    ) -> (Arc<MemSeries>, bool) {
+        debug_assert!(labels.windows(2).all(|w| w[0].0.as_ref() < w[1].0.as_ref()));
+        let hash = labels_hash(labels.iter().map(|(n, v)| (n.as_ref(), v.as_ref())));
+        if let Some(s) = self.series_by_pairs(labels, hash) {
             return (s, false);
         }
         let mut hs = self.hashes[hash as usize & self.mask]
@@ -698,11 +730,11 @@ impl HeadInner {
         };
         let syms: Box<[Sym]> = labels
             .iter()
-            .flat_map(|(n, v)| [self.symbols.intern(n), self.symbols.intern(v)])
+            .flat_map(|(n, v)| [self.symbols.intern(n.as_ref()), self.symbols.intern(v.as_ref())])
             .collect();
         let series = Arc::new(MemSeries::new(r, syms));
         hs.insert(hash, series.clone());
-        self.refs[r as usize & self.mask]
+        self.refs[ref_stripe_index(r, self.mask)]
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(r, series.clone());

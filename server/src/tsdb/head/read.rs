@@ -69,7 +69,7 @@ fn snapshot(st: &SeriesState, mint: i64, maxt: i64) -> Vec<ChunkSrc> {
     {
         out.push(ChunkSrc::Mem {
             encoding: h.encoding(),
-            bytes: h.bytes().into(),
+            bytes: h.to_bytes().into(),
             mint: h.mint,
             maxt: last,
         });

@@ -11,12 +11,13 @@ use std::sync::Arc;
 
 use super::series::{Appended, MemSeries, MmappedChunk, SampleRef, append_sample};
 use super::{HeadInner, U64Map};
+use crate::model::labels::Labels;
 use crate::tsdb::TsdbError;
 use crate::tsdb::chunkenc::{ENCODING_FLOAT_HISTOGRAM, ENCODING_HISTOGRAM};
 use crate::tsdb::chunks_head::{DiskChunk, ENCODING_XOR};
 use crate::tsdb::wal::checkpoint::{last_checkpoint, remove_temporary};
 use crate::tsdb::wal::histogram_record::{RefFloatHistogram, RefHistogram, decode_float_histograms, decode_histograms};
-use crate::tsdb::wal::record::{self, RefSample, RefSeries, RefTombstone, types};
+use crate::tsdb::wal::record::{self, RefSample, RefTombstone, types};
 use crate::tsdb::wal::{Corruption, WalError, list_segments, read_segment_records};
 
 /// What a replay restored.
@@ -114,8 +115,9 @@ impl KnownSeries {
 
 /// Work for a replay shard, in WAL order.
 enum ShardMsg {
-    /// A series (by its WAL reference) samples will refer to.
-    Series(u64, Known),
+    /// Series (by their WAL references) samples will refer to: those of one series record, so a replay of a
+    /// million series sends a few thousand messages, not a million.
+    Series(Vec<(u64, Known)>),
     /// Float samples.
     Floats(Vec<RefSample>),
     /// Integer native histogram samples.
@@ -147,7 +149,11 @@ impl Shard<'_> {
     fn run(mut self, rx: std::sync::mpsc::Receiver<ShardMsg>) -> ShardStats {
         for msg in rx {
             match msg {
-                ShardMsg::Series(r, known) => self.known.insert(r, known),
+                ShardMsg::Series(list) => {
+                    for (r, known) in list {
+                        self.known.insert(r, known);
+                    }
+                }
                 ShardMsg::Floats(samples) => {
                     for s in &samples {
                         self.sample(s.series_ref, s.t, SampleRef::Float(s.v));
@@ -199,6 +205,9 @@ impl Shard<'_> {
     }
 }
 
+/// Float samples per message to a replay shard.
+const FLOATS_PER_MESSAGE: usize = 16 * 1024;
+
 struct Replayer<'a> {
     head: &'a HeadInner,
     /// The shards' queues.
@@ -207,7 +216,12 @@ struct Replayer<'a> {
     /// Duplicate series records: ref -> the ref of the series with the same labels.
     aliases: HashMap<u64, u64>,
     stats: ReplayStats,
-    series_buf: Vec<RefSeries>,
+    /// Series announcements for each shard, sent once per series record (before any sample of the series, which
+    /// comes in a later record; announcing a known reference again changes nothing, so queued samples of earlier
+    /// records need not go first).
+    announced: Vec<Vec<(u64, Known)>>,
+    /// Float samples queued for each shard.
+    floats: Vec<Vec<RefSample>>,
     samples_buf: Vec<RefSample>,
     stones_buf: Vec<RefTombstone>,
     hist_buf: Vec<RefHistogram>,
@@ -219,20 +233,31 @@ impl Replayer<'_> {
         let Some(&typ) = rec.first() else { return Ok(()) };
         match typ {
             types::SERIES => {
-                self.series_buf.clear();
-                record::decode_series(rec, &mut self.series_buf)?;
-                for s in std::mem::take(&mut self.series_buf) {
-                    self.series(s);
-                }
+                // Label strings are used straight from the record (the symbol table copies those it lacks); a
+                // series whose labels are not in a label set's normal form (sorted names, no empty value) goes
+                // through a label set.
+                let mut pairs = Vec::new();
+                record::decode_series_borrowed(rec, &mut pairs, |series_ref, pairs| {
+                    let normal = pairs.windows(2).all(|w| w[0].0 < w[1].0) && pairs.iter().all(|(_, v)| !v.is_empty());
+                    if normal {
+                        self.series(series_ref, pairs);
+                    } else {
+                        let labels: Labels = pairs.iter().copied().collect();
+                        self.series(series_ref, labels.as_slice());
+                    }
+                })?;
+                self.send_announced();
             }
             types::SAMPLES => {
                 self.samples_buf.clear();
                 record::decode_samples(rec, &mut self.samples_buf)?;
                 let samples = std::mem::take(&mut self.samples_buf);
-                self.dispatch(&samples, |s| s.series_ref, ShardMsg::Floats);
+                self.dispatch_floats(&samples);
                 self.samples_buf = samples;
             }
             types::HISTOGRAM_SAMPLES | types::CUSTOM_BUCKETS_HISTOGRAM_SAMPLES => {
+                // A series' samples stay in WAL order across kinds.
+                self.send_floats();
                 let mut buf = std::mem::take(&mut self.hist_buf);
                 buf.clear();
                 decode_histograms(rec, &mut buf)?;
@@ -240,6 +265,7 @@ impl Replayer<'_> {
                 self.hist_buf = buf;
             }
             types::FLOAT_HISTOGRAM_SAMPLES | types::CUSTOM_BUCKETS_FLOAT_HISTOGRAM_SAMPLES => {
+                self.send_floats();
                 let mut buf = std::mem::take(&mut self.float_hist_buf);
                 buf.clear();
                 decode_float_histograms(rec, &mut buf)?;
@@ -260,27 +286,28 @@ impl Replayer<'_> {
         Ok(())
     }
 
-    fn series(&mut self, s: RefSeries) {
-        if s.labels.is_empty() {
+    /// A series record's series: `labels` sorted by name, no name twice, no empty value.
+    fn series<N: AsRef<str>, V: AsRef<str>>(&mut self, wal_ref: u64, labels: &[(N, V)]) {
+        if labels.is_empty() {
             return;
         }
-        let (series, created) = self.head.get_or_create(&s.labels, s.series_ref);
+        let (series, created) = self.head.get_or_create_pairs(labels, wal_ref);
         series.logged.store(true, std::sync::atomic::Ordering::Release);
         if !created {
-            if series.series_ref != s.series_ref {
-                self.aliases.insert(s.series_ref, series.series_ref);
+            if series.series_ref != wal_ref {
+                self.aliases.insert(wal_ref, series.series_ref);
             }
             let known = Known {
-                wal_ref: s.series_ref,
+                wal_ref,
                 series,
                 on_disk_until: i64::MIN,
             };
-            self.announce(s.series_ref, known);
+            self.announce(wal_ref, known);
             return;
         }
         self.stats.series += 1;
         let mut on_disk_until = i64::MIN;
-        if let Some(chunks) = self.mmapped.remove(&s.series_ref) {
+        if let Some(chunks) = self.mmapped.remove(&wal_ref) {
             let mut st = series.lock();
             let (lo, hi) = (chunks.first().map(|c| c.mint), chunks.last().map(|c| c.maxt));
             self.stats.mmapped_chunks += chunks.len();
@@ -293,11 +320,38 @@ impl Replayer<'_> {
             }
         }
         let known = Known {
-            wal_ref: s.series_ref,
+            wal_ref,
             series,
             on_disk_until,
         };
-        self.announce(s.series_ref, known);
+        self.announce(wal_ref, known);
+    }
+
+    /// Queues each shard's part of a float samples record, sending a shard's queue once it holds
+    /// [`FLOATS_PER_MESSAGE`] samples: the decoding thread is the bottleneck, and a message per record would wake a
+    /// waiting shard (a futex call and a context switch) every thousand samples.
+    fn dispatch_floats(&mut self, samples: &[RefSample]) {
+        let n = self.shards.len() as u64;
+        for s in samples {
+            let shard = (self.resolve(s.series_ref) % n) as usize;
+            self.floats[shard].push(*s);
+        }
+        for (tx, queue) in self.shards.iter().zip(self.floats.iter_mut()) {
+            if queue.len() >= FLOATS_PER_MESSAGE {
+                let full = std::mem::replace(queue, Vec::with_capacity(FLOATS_PER_MESSAGE + 1024));
+                // A shard only stops when its queue is closed, so sending cannot fail.
+                let _ = tx.send(ShardMsg::Floats(full));
+            }
+        }
+    }
+
+    /// Sends the queued float samples.
+    fn send_floats(&mut self) {
+        for (tx, queue) in self.shards.iter().zip(self.floats.iter_mut()) {
+            if !queue.is_empty() {
+                let _ = tx.send(ShardMsg::Floats(std::mem::take(queue)));
+            }
+        }
     }
 
     /// Sends each shard its part of a record's samples.
@@ -323,10 +377,21 @@ impl Replayer<'_> {
         self.aliases.get(&r).copied().unwrap_or(r)
     }
 
-    /// Hands series `r` (a WAL reference) to the shard of the series it names.
-    fn announce(&self, r: u64, known: Known) {
+    /// Queues series `r` (a WAL reference) for the shard of the series it names.
+    fn announce(&mut self, r: u64, known: Known) {
         let n = self.shards.len() as u64;
-        let _ = self.shards[(self.resolve(r) % n) as usize].send(ShardMsg::Series(r, known));
+        let shard = (self.resolve(r) % n) as usize;
+        self.announced[shard].push((r, known));
+    }
+
+    /// Sends the queued series to their shards.
+    fn send_announced(&mut self) {
+        for (tx, list) in self.shards.iter().zip(self.announced.iter_mut()) {
+            if !list.is_empty() {
+                // A shard only stops when its queue is closed, so sending cannot fail.
+                let _ = tx.send(ShardMsg::Series(std::mem::take(list)));
+            }
+        }
     }
 }
 
@@ -365,7 +430,8 @@ pub(crate) fn replay(head: &Arc<HeadInner>, chunks: Vec<DiskChunk>) -> Result<Re
         let mut senders = Vec::with_capacity(shards);
         let mut workers = Vec::with_capacity(shards);
         for k in 0..shards {
-            let (tx, rx) = std::sync::mpsc::sync_channel(64);
+            // A few messages in flight per shard: a message holds up to FLOATS_PER_MESSAGE samples (384 KiB).
+            let (tx, rx) = std::sync::mpsc::sync_channel(4);
             let shard = Shard {
                 head,
                 min_valid,
@@ -385,13 +451,15 @@ pub(crate) fn replay(head: &Arc<HeadInner>, chunks: Vec<DiskChunk>) -> Result<Re
             mmapped,
             aliases: HashMap::new(),
             stats: ReplayStats::default(),
-            series_buf: Vec::new(),
+            announced: (0..shards).map(|_| Vec::new()).collect(),
+            floats: (0..shards).map(|_| Vec::new()).collect(),
             samples_buf: Vec::new(),
             stones_buf: Vec::new(),
             hist_buf: Vec::new(),
             float_hist_buf: Vec::new(),
         };
         let result = replay_wal(&mut r, &wal_dir);
+        r.send_floats();
         // Closing the queues lets the shards finish.
         r.shards.clear();
         for w in workers {

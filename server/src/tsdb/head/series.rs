@@ -62,7 +62,7 @@ impl Hash for Sym {
 /// The symbol table: every label name and value in the head, once.
 #[derive(Debug, Default)]
 pub struct Interner {
-    set: Mutex<HashSet<Sym>>,
+    set: Mutex<HashSet<Sym, foldhash::fast::RandomState>>,
 }
 
 impl Interner {
@@ -96,9 +96,14 @@ impl Interner {
     }
 }
 
-/// Hash of a label set (stable across runs).
+/// The seed of [`labels_hash`], random per process.
+static LABELS_HASH_STATE: std::sync::LazyLock<foldhash::fast::RandomState> =
+    std::sync::LazyLock::new(foldhash::fast::RandomState::default);
+
+/// Hash of a label set (stable within the process; it is never stored).
 pub fn labels_hash<'a>(labels: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
+    use std::hash::BuildHasher;
+    let mut h = LABELS_HASH_STATE.build_hasher();
     for (n, v) in labels {
         h.write(n.as_bytes());
         h.write_u8(0xff);
@@ -154,11 +159,20 @@ pub struct HeadChunk {
 
 impl HeadChunk {
     /// The encoded bytes.
-    pub fn bytes(&self) -> &[u8] {
-        match &self.chunk {
+    pub fn bytes(&mut self) -> &[u8] {
+        match &mut self.chunk {
             OpenChunk::Xor(b) => b.bytes(),
             OpenChunk::Histogram(b) => b.bytes(),
             OpenChunk::FloatHistogram(b) => b.bytes(),
+        }
+    }
+
+    /// A copy of the encoded bytes.
+    pub fn to_bytes(&self) -> Box<[u8]> {
+        match &self.chunk {
+            OpenChunk::Xor(b) => b.to_bytes().into(),
+            OpenChunk::Histogram(b) => b.bytes().into(),
+            OpenChunk::FloatHistogram(b) => b.bytes().into(),
         }
     }
 
@@ -268,44 +282,53 @@ fn hash_float_histogram(h: &FloatHistogram) -> u64 {
     hs.finish()
 }
 
-/// An uncommitted sample of one appender, for in-batch order checks.
-#[derive(Debug, Clone, Copy)]
+/// The newest uncommitted sample of one appender, for in-batch order checks (its value, needed only for a
+/// second sample at the same timestamp in the same batch, is found in the appender's batch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pending {
     /// The appender's id.
     pub appender: std::num::NonZeroU32,
-    /// The value's kind.
-    pub kind: u8,
-    /// Its last sample for this series.
+    /// Its last sample's timestamp for this series.
     pub t: i64,
-    /// The value's identity (float bits or histogram hash).
-    pub v: u64,
 }
 
-impl Pending {
-    /// The value key.
-    pub fn key(&self) -> ValueKey {
-        (self.kind, self.v)
-    }
-}
-
-/// The mutable part of a series.
+/// The mutable part of a series. Kept small (112 bytes): a head holds one per active series. The pending sample is
+/// stored flat so the appender id shares its word with the flags. Laid out in declaration order, the fields an
+/// append touches first, so they share as few cache lines as possible.
 #[derive(Debug, Default)]
+#[repr(C)]
 pub struct SeriesState {
+    /// The appender that last touched the series with a sample not yet committed.
+    pending_appender: Option<std::num::NonZeroU32>,
+    /// Set when garbage collection removed the series from the index.
+    pub deleted: bool,
+    /// That sample's timestamp.
+    pending_t: i64,
+    /// When the open chunk is due to be cut.
+    pub next_at: i64,
+    /// The open chunk.
+    pub head: Option<HeadChunk>,
     /// Full chunks on disk, oldest first (a boxed slice: exact size, 16 bytes when empty).
     pub mmapped: Box<[MmappedChunk]>,
     /// Full chunks that could not be written to disk.
     pub spilled: Option<Box<Vec<SpilledChunk>>>,
-    /// The open chunk.
-    pub head: Option<HeadChunk>,
-    /// When the open chunk is due to be cut.
-    pub next_at: i64,
-    /// The newest uncommitted sample of the appender that last touched the series.
-    pub pending: Option<Pending>,
-    /// Set when garbage collection removed the series from the index.
-    pub deleted: bool,
 }
 
 impl SeriesState {
+    /// The newest uncommitted sample of the appender that last touched the series.
+    pub fn pending(&self) -> Option<Pending> {
+        self.pending_appender.map(|appender| Pending {
+            appender,
+            t: self.pending_t,
+        })
+    }
+
+    /// Sets or clears the pending sample.
+    pub fn set_pending(&mut self, pending: Option<Pending>) {
+        self.pending_appender = pending.map(|p| p.appender);
+        self.pending_t = pending.map_or(0, |p| p.t);
+    }
+
     /// Whether the series holds no samples at all.
     pub fn is_empty(&self) -> bool {
         self.mmapped.is_empty() && self.head.is_none() && self.spilled.as_ref().is_none_or(|s| s.is_empty())
@@ -350,16 +373,18 @@ impl SeriesState {
     }
 }
 
-/// A series in the head.
+/// A series in the head: a 176-byte allocation with its reference counts. Laid out in declaration order, the
+/// fields an append touches first (the labels are read only for new series and queries).
 #[derive(Debug)]
+#[repr(C)]
 pub struct MemSeries {
     /// The series reference (as in the WAL).
     pub series_ref: u64,
-    /// Label names and values, alternating, sorted by name.
-    pub labels: Box<[Sym]>,
     /// Whether a series record for it is in the WAL.
     pub logged: AtomicBool,
     state: Mutex<SeriesState>,
+    /// Label names and values, alternating, sorted by name.
+    pub labels: Box<[Sym]>,
 }
 
 /// What appending a committed sample did.
@@ -432,7 +457,16 @@ impl MemSeries {
 
     /// Whether the series has exactly `labels`.
     pub fn has_labels(&self, labels: &Labels) -> bool {
-        self.labels.len() == labels.len() * 2 && self.label_pairs().zip(labels.iter()).all(|(a, b)| a == b)
+        self.has_pairs(labels.as_slice())
+    }
+
+    /// Whether the series has exactly the label pairs `labels` (sorted by name).
+    pub fn has_pairs<N: AsRef<str>, V: AsRef<str>>(&self, labels: &[(N, V)]) -> bool {
+        self.labels.len() == labels.len() * 2
+            && self
+                .label_pairs()
+                .zip(labels)
+                .all(|((n, v), (ln, lv))| n == ln.as_ref() && v == lv.as_ref())
     }
 
     /// The value of label `name`.
@@ -477,7 +511,7 @@ pub fn append_sample(
         (Some(h), SampleRef::Float(_)) => match &h.chunk {
             OpenChunk::Xor(b) => {
                 let num = b.num_samples();
-                if b.bytes().len() > MAX_BYTES_PER_XOR_CHUNK {
+                if b.len() > MAX_BYTES_PER_XOR_CHUNK {
                     Some(CounterResetHeader::Unknown)
                 } else {
                     if num == spc / 4
@@ -543,15 +577,12 @@ fn cut(
     params: ChunkParams,
     mapper: &ChunkDiskMapper,
 ) {
-    // Series are self-similar: size the new chunk's buffer like the last one, so little capacity is wasted.
-    let mut capacity = 128;
     if let Some(old) = st.head.take() {
-        let len = old.bytes().len();
-        capacity = (len + len / 8).clamp(32, MAX_BYTES_PER_XOR_CHUNK + 64);
         map_chunk(st, series_ref, old, mapper);
     }
     let chunk = match v {
-        SampleRef::Float(_) => OpenChunk::Xor(XorBuilder::with_capacity(capacity)),
+        // The buffer starts small and grows in small steps as samples arrive (see `XorBuilder::append`).
+        SampleRef::Float(_) => OpenChunk::Xor(XorBuilder::new()),
         SampleRef::Histogram(_) => OpenChunk::Histogram(Box::new(HistogramBuilder::new(header))),
         SampleRef::FloatHistogram(_) => OpenChunk::FloatHistogram(Box::new(FloatHistogramBuilder::new(header))),
     };
@@ -560,26 +591,23 @@ fn cut(
 }
 
 /// Writes a finished chunk to disk (or keeps it in memory if that fails).
-pub fn map_chunk(st: &mut SeriesState, series_ref: u64, chunk: HeadChunk, mapper: &ChunkDiskMapper) {
+pub fn map_chunk(st: &mut SeriesState, series_ref: u64, mut chunk: HeadChunk, mapper: &ChunkDiskMapper) {
     let Some(maxt) = chunk.maxt() else { return };
-    let bytes = chunk.bytes();
     let encoding = chunk.encoding();
-    match mapper.write_chunk(series_ref, chunk.mint, maxt, encoding, bytes) {
+    let mint = chunk.mint;
+    let bytes = chunk.bytes();
+    match mapper.write_chunk(series_ref, mint, maxt, encoding, bytes) {
         Ok(chunk_ref) => {
             // Grow by one: a series holds few chunks and they stay for hours, so no spare capacity.
             let mut list = std::mem::take(&mut st.mmapped).into_vec();
             list.reserve_exact(1);
-            list.push(MmappedChunk {
-                chunk_ref,
-                mint: chunk.mint,
-                maxt,
-            });
+            list.push(MmappedChunk { chunk_ref, mint, maxt });
             st.mmapped = list.into_boxed_slice();
         }
         Err(e) => {
             tracing::error!(series_ref, error = %e, "writing head chunk to disk failed; keeping it in memory");
             st.spilled.get_or_insert_with(Default::default).push(SpilledChunk {
-                mint: chunk.mint,
+                mint,
                 maxt,
                 encoding,
                 bytes: bytes.into(),

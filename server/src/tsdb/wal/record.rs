@@ -196,6 +196,29 @@ pub fn decode_series(rec: &[u8], out: &mut Vec<RefSeries>) -> Result<(), String>
     Ok(())
 }
 
+/// Decodes a series record without copying its strings: `f` gets each series' reference and its label pairs as
+/// written (in the record's order; `pairs` is a buffer reused across series).
+pub fn decode_series_borrowed<'a>(
+    rec: &'a [u8],
+    pairs: &mut Vec<(&'a str, &'a str)>,
+    mut f: impl FnMut(u64, &[(&'a str, &'a str)]),
+) -> Result<(), String> {
+    let mut d = Decbuf::new(rec);
+    expect_type(&mut d, types::SERIES)?;
+    while !d.is_empty() {
+        let series_ref = d.be64()?;
+        let n = d.uvarint()?;
+        pairs.clear();
+        for _ in 0..n {
+            let name = d.uvarint_str()?;
+            let value = d.uvarint_str()?;
+            pairs.push((name, value));
+        }
+        f(series_ref, pairs);
+    }
+    Ok(())
+}
+
 /// Encodes a float samples record (nothing when `samples` is empty).
 pub fn encode_samples(samples: &[RefSample], out: &mut Vec<u8>) {
     encode_sample_iter(samples.iter().copied(), out);
@@ -293,6 +316,16 @@ mod tests {
         let mut series = Vec::new();
         decode_series(&buf, &mut series).unwrap();
         assert_eq!(series, [RefSeries { series_ref: 5, labels }]);
+        let mut borrowed = Vec::new();
+        decode_series_borrowed(&buf, &mut Vec::new(), |r, pairs| borrowed.push((r, pairs.to_vec()))).unwrap();
+        assert_eq!(borrowed, [(5, vec![("__name__", "up"), ("job", "a")])]);
+        // The type byte alone is an empty record; every other cut ends inside a series.
+        for cut in 2..buf.len() {
+            assert!(
+                decode_series_borrowed(&buf[..cut], &mut Vec::new(), |_, _| {}).is_err(),
+                "cut at {cut}"
+            );
+        }
 
         let samples = [
             RefSample {
