@@ -815,22 +815,7 @@ impl<'a> Evaluator<'a> {
             }
             let metric = Arc::new(s.labels.clone());
             let mut last_t = i64::MIN;
-            // Step times only grow (or stay, with `@`): walk a cursor instead of searching each time.
-            let mut idx = 0;
-            let mut prev_r = i64::MIN;
-            for (i, &r) in refs.iter().enumerate() {
-                if r < prev_r {
-                    idx = 0;
-                }
-                prev_r = r;
-                idx += points[idx..].iter().take_while(|(t, _)| *t <= r).count();
-                if idx == 0 {
-                    continue;
-                }
-                let (t, p) = &points[idx - 1];
-                if *t <= r - self.lookback {
-                    continue;
-                }
+            for (i, (t, p)) in super::stream::lookback_points(&refs, &points, self.lookback) {
                 let st = if sample_time { *t } else { self.ts(i) };
                 match p {
                     Point::F(f) if is_stale_nan(*f) => {}

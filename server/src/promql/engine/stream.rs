@@ -171,22 +171,7 @@ impl Evaluator<'_> {
                 drop_name: false,
             };
             let mut last_t = i64::MIN;
-            // Step times only grow (or stay, with `@`): walk a cursor instead of searching each time.
-            let mut idx = 0;
-            let mut prev_r = i64::MIN;
-            for (i, &r) in refs.iter().enumerate() {
-                if r < prev_r {
-                    idx = 0;
-                }
-                prev_r = r;
-                idx += points[idx..].iter().take_while(|(t, _)| *t <= r).count();
-                if idx == 0 {
-                    continue;
-                }
-                let (t, p) = &points[idx - 1];
-                if *t <= r - lookback {
-                    continue;
-                }
+            for (i, (t, p)) in lookback_points(&refs, &points, lookback) {
                 let st = self.ts(i);
                 match p {
                     Point::F(f) if is_stale_nan(*f) => {}
@@ -215,6 +200,28 @@ impl Evaluator<'_> {
             Flow::Series(m) => Val::Vectors(series_to_vectors(m, self.start, self.interval, self.steps())),
         }
     }
+}
+
+/// The point a selector sees at each step: for every step `i` with reference time `refs[i]`, the latest of
+/// `points` at or before it and after `refs[i] - lookback`, as `(i, point)`; steps without one are left out. Step
+/// times only grow (or stay, with `@`), so a cursor walks the points instead of a search per step; it starts over
+/// when a reference time goes back.
+pub(super) fn lookback_points<'a, P>(
+    refs: &'a [i64],
+    points: &'a [(i64, P)],
+    lookback: i64,
+) -> impl Iterator<Item = (usize, &'a (i64, P))> + 'a {
+    let mut idx = 0;
+    let mut prev_r = i64::MIN;
+    refs.iter().enumerate().filter_map(move |(i, &r)| {
+        if r < prev_r {
+            idx = 0;
+        }
+        prev_r = r;
+        idx += points[idx..].iter().take_while(|(t, _)| *t <= r).count();
+        let point = points.get(idx.checked_sub(1)?)?;
+        (point.0 > r - lookback).then_some((i, point))
+    })
 }
 
 #[cfg(test)]
