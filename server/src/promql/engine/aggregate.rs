@@ -190,15 +190,7 @@ fn top_k_series(ev: &mut Evaluator<'_>, a: &AggregateExpr, params: &[f64], m: Ma
         let t = ev.ts(i);
         touched.clear();
         let mut present = 0usize;
-        for (si, s) in m.iter().enumerate() {
-            let c = cursors[si];
-            let Some(p) = s.floats.get(c) else {
-                continue;
-            };
-            if p.t != t {
-                continue;
-            }
-            cursors[si] = c + 1;
+        for (si, _, p) in super::stream::points_at(&m, &mut cursors, t) {
             present += 1;
             let g = &mut members[gids[si]];
             if g.is_empty() {
@@ -279,15 +271,7 @@ fn aggregate_series(ev: &mut Evaluator<'_>, a: &AggregateExpr, m: &Matrix) -> Ma
     for i in 0..steps {
         let t = ev.ts(i);
         touched.clear();
-        for (si, s) in m.iter().enumerate() {
-            let c = cursors[si];
-            let Some(p) = s.floats.get(c) else {
-                continue;
-            };
-            if p.t != t {
-                continue;
-            }
-            cursors[si] = c + 1;
+        for (si, _, p) in super::stream::points_at(m, &mut cursors, t) {
             let g = &mut folds[gids[si]];
             if g.stamp != i + 1 {
                 *g = FloatFold {

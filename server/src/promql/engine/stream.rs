@@ -202,6 +202,24 @@ impl Evaluator<'_> {
     }
 }
 
+/// The float points of the series of `m` at step time `t`, as `(series index, series, point)`, for walking a
+/// series-major matrix step by step: `cursors` holds each series' next point and is advanced past the ones
+/// returned (a series has at most one point per step, in step order).
+pub(super) fn points_at<'a>(
+    m: &'a Matrix,
+    cursors: &'a mut [usize],
+    t: i64,
+) -> impl Iterator<Item = (usize, &'a Series, &'a FPoint)> + 'a {
+    m.iter()
+        .zip(cursors.iter_mut())
+        .enumerate()
+        .filter_map(move |(si, (s, c))| {
+            let p = s.floats.get(*c).filter(|p| p.t == t)?;
+            *c += 1;
+            Some((si, s, p))
+        })
+}
+
 /// The point a selector sees at each step: for every step `i` with reference time `refs[i]`, the latest of
 /// `points` at or before it and after `refs[i] - lookback`, as `(i, point)`; steps without one are left out. Step
 /// times only grow (or stay, with `@`), so a cursor walks the points instead of a search per step; it starts over

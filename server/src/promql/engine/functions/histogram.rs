@@ -548,15 +548,7 @@ fn quantile_series(ev: &mut Evaluator<'_>, call: &Call, q: &[f64], m: &Matrix) -
         }
         let t = ev.ts(i);
         touched.clear();
-        for (si, s) in m.iter().enumerate() {
-            let c = cursors[si];
-            let Some(p) = s.floats.get(c) else {
-                continue;
-            };
-            if p.t != t {
-                continue;
-            }
-            cursors[si] = c + 1;
+        for (si, s, p) in super::super::stream::points_at(m, &mut cursors, t) {
             let (upper, g) = split[si];
             let Some(upper) = upper else {
                 let le = s.metric.get("le");
