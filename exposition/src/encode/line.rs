@@ -125,6 +125,31 @@ impl Sink<'_> {
     }
 }
 
+/// How the text of a metadata line is written.
+#[derive(Clone, Copy)]
+pub(super) enum MetaText {
+    /// HELP text, escaped (`"` too when `quote`).
+    Help { quote: bool },
+    /// As it is (a type or unit).
+    Plain,
+}
+
+/// Writes `# <keyword> <name> <text>` and a newline.
+pub(super) fn meta_line(sink: &mut Sink<'_>, keyword: &[u8; 4], name: &str, text: &str, how: MetaText) {
+    let Line { buf, pos, .. } = sink.line(name.len() + 2 * text.len() + 16);
+    let p = lit(buf, pos, b"# ");
+    let p = lit(buf, p, keyword);
+    let p = byte(buf, p, b' ');
+    let p = bytes(buf, p, name.as_bytes());
+    let p = byte(buf, p, b' ');
+    let p = match how {
+        MetaText::Help { quote } => help(buf, p, text, quote),
+        MetaText::Plain => bytes(buf, p, text.as_bytes()),
+    };
+    let p = byte(buf, p, b'\n');
+    sink.commit(p);
+}
+
 /// A line's room: the buffer and where the line starts. The writers below take the buffer and a position and
 /// return the position after what they wrote, so that the position stays in a register.
 pub(super) struct Line<'a> {

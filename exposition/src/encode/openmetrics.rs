@@ -5,7 +5,7 @@
 //! seconds. Counters, histograms and summaries write `_created` when set; exemplars follow their sample as
 //! ` # {labels} value [timestamp]`. The output ends with `# EOF`.
 
-use super::line::{self, LINE_FIXED, Line, Sink, byte, bytes, labels_bound, lit, with_sink};
+use super::line::{self, LINE_FIXED, Line, MetaText, Sink, byte, bytes, labels_bound, lit, meta_line, with_sink};
 use super::text::{Extra, SeriesLabels, extra_bound, write_labels};
 use crate::model::{Exemplar, MetricFamily, MetricType, Value};
 
@@ -27,24 +27,17 @@ fn family(sink: &mut Sink<'_>, fam: &MetricFamily) {
     }
     let name = fam.openmetrics_name();
     if let Some(help) = &fam.help {
-        let Line { buf, pos, .. } = sink.line(name.len() + 2 * help.len() + 16);
-        let p = meta(buf, pos, b"HELP", name);
-        let p = line::help(buf, p, help, true);
-        let p = byte(buf, p, b'\n');
-        sink.commit(p);
+        meta_line(sink, b"HELP", name, help, MetaText::Help { quote: true });
     }
-    let kind = fam.metric_type.as_openmetrics_str();
-    let Line { buf, pos, .. } = sink.line(name.len() + kind.len() + 16);
-    let p = meta(buf, pos, b"TYPE", name);
-    let p = bytes(buf, p, kind.as_bytes());
-    let p = byte(buf, p, b'\n');
-    sink.commit(p);
+    meta_line(
+        sink,
+        b"TYPE",
+        name,
+        fam.metric_type.as_openmetrics_str(),
+        MetaText::Plain,
+    );
     if let Some(unit) = &fam.unit {
-        let Line { buf, pos, .. } = sink.line(name.len() + unit.len() + 16);
-        let p = meta(buf, pos, b"UNIT", name);
-        let p = bytes(buf, p, unit.as_bytes());
-        let p = byte(buf, p, b'\n');
-        sink.commit(p);
+        meta_line(sink, b"UNIT", name, unit, MetaText::Plain);
     }
     let gauge_hist = fam.metric_type == MetricType::GaugeHistogram;
     for m in &fam.metrics {
@@ -119,14 +112,6 @@ fn family(sink: &mut Sink<'_>, fam: &MetricFamily) {
             }
         }
     }
-}
-
-fn meta(buf: &mut [u8], p: usize, keyword: &[u8; 4], name: &str) -> usize {
-    let p = lit(buf, p, b"# ");
-    let p = lit(buf, p, keyword);
-    let p = byte(buf, p, b' ');
-    let p = bytes(buf, p, name.as_bytes());
-    byte(buf, p, b' ')
 }
 
 /// A sample's value: a float (`.0` added when integral) or a count (an integer when integral).

@@ -6,7 +6,7 @@
 //! `<name>_info`, a stateset a gauge with one series per state labelled `<name>="<state>"`. Exemplars, UNIT and
 //! `_created` are OpenMetrics-only and not written. Families without metrics are skipped, as Go skips them.
 
-use super::line::{self, LINE_FIXED, Line, Sink, byte, bytes, labels_bound, lit, with_sink};
+use super::line::{self, LINE_FIXED, Line, MetaText, Sink, byte, bytes, labels_bound, lit, meta_line, with_sink};
 use crate::model::{Labels, MetricFamily, MetricType, Value};
 
 /// Writes `families` in text format 0.0.4.
@@ -30,22 +30,9 @@ fn family(sink: &mut Sink<'_>, fam: &MetricFamily) {
         &fam.name
     };
     if let Some(help) = &fam.help {
-        let Line { buf, pos, .. } = sink.line(name.len() + 2 * help.len() + 16);
-        let p = lit(buf, pos, b"# HELP ");
-        let p = bytes(buf, p, name.as_bytes());
-        let p = byte(buf, p, b' ');
-        let p = line::help(buf, p, help, false);
-        let p = byte(buf, p, b'\n');
-        sink.commit(p);
+        meta_line(sink, b"HELP", name, help, MetaText::Help { quote: false });
     }
-    let kind = fam.metric_type.as_text_str();
-    let Line { buf, pos, .. } = sink.line(name.len() + kind.len() + 16);
-    let p = lit(buf, pos, b"# TYPE ");
-    let p = bytes(buf, p, name.as_bytes());
-    let p = byte(buf, p, b' ');
-    let p = bytes(buf, p, kind.as_bytes());
-    let p = byte(buf, p, b'\n');
-    sink.commit(p);
+    meta_line(sink, b"TYPE", name, fam.metric_type.as_text_str(), MetaText::Plain);
     for m in &fam.metrics {
         let s = &mut Sampler {
             name,
