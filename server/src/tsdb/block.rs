@@ -497,3 +497,6 @@ impl SeriesData for BlockSeriesData {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests;
