@@ -7,7 +7,7 @@ use super::{Block, BlockCompaction};
 use crate::model::histogram::{CounterResetHint, Histogram, Span};
 use crate::model::labels::Labels;
 use crate::model::matcher::{MatchOp, Matcher};
-use crate::storage::{Querier, SampleIterator, Value, ValueType, collect_samples};
+use crate::storage::{Querier, Value, ValueType, collect_samples};
 use crate::tsdb::chunks::encode_samples;
 use crate::tsdb::compact::BlockWriter;
 use crate::tsdb::tombstones::{Interval, is_deleted};
@@ -70,10 +70,12 @@ fn all() -> Vec<Matcher> {
     vec![Matcher::new(MatchOp::Regex, "__name__", ".+").unwrap()]
 }
 
+/// A deletion applied before the queries and the query ranges.
+type Case = (Option<(i64, i64)>, &'static [(i64, i64)]);
+
 #[test]
 fn selects_and_iterates_as_brute_force() {
-    // (deletion applied before the queries, query ranges)
-    let cases: &[(Option<(i64, i64)>, &[(i64, i64)])] = &[
+    let cases: &[Case] = &[
         (
             None,
             &[
