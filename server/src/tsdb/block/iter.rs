@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use crate::model::histogram::{FloatHistogram, Histogram};
 use crate::storage::{SampleIterator, StorageError, Value, ValueType};
-use crate::tsdb::chunkenc::{ENCODING_FLOAT_HISTOGRAM, ENCODING_HISTOGRAM};
-use crate::tsdb::chunkenc::{FloatHistogramIter, HistogramIter, XorChunk};
+use crate::tsdb::chunkenc::{
+    ENCODING_FLOAT_HISTOGRAM, ENCODING_HISTOGRAM, FloatHistogramIter, HistogramIter, XorChunk,
+};
 use crate::tsdb::chunks::CodecError;
 use crate::tsdb::chunks_head::ENCODING_XOR;
 use crate::tsdb::index::ChunkMeta;
