@@ -76,9 +76,15 @@ impl SeriesData for MergedData {
 }
 
 /// Interleaves several timestamp-ordered iterators; on equal timestamps the earliest iterator's sample is used.
+///
+/// Besides the current source it remembers the earliest timestamp any other source is at (`bound`): while the
+/// current source stays below it, moving on touches only that source, so a single source with samples (the others
+/// exhausted or empty in range) and sources that do not overlap in time pass their samples straight through.
 pub struct MergeIterator<'a> {
     its: Vec<(Box<dyn SampleIterator + 'a>, ValueType)>,
     current: Option<usize>,
+    /// The earliest timestamp of the sources other than `current` (`i64::MAX` when none has a sample).
+    bound: i64,
     started: bool,
 }
 
@@ -96,22 +102,32 @@ impl<'a> MergeIterator<'a> {
         MergeIterator {
             its: its.into_iter().map(|it| (it, ValueType::None)).collect(),
             current: None,
+            bound: i64::MAX,
             started: false,
         }
     }
 
+    /// Chooses the source with the earliest sample (the first of equals) and the bound the others set.
     fn pick(&mut self) -> ValueType {
         let mut best: Option<(usize, i64)> = None;
+        let mut second = i64::MAX;
         for (i, (it, kind)) in self.its.iter().enumerate() {
             if *kind == ValueType::None {
                 continue;
             }
             let t = it.at_t();
-            if best.is_none_or(|(_, bt)| t < bt) {
-                best = Some((i, t));
+            match best {
+                Some((_, bt)) if t >= bt => second = second.min(t),
+                _ => {
+                    if let Some((_, bt)) = best {
+                        second = second.min(bt);
+                    }
+                    best = Some((i, t));
+                }
             }
         }
         self.current = best.map(|(i, _)| i);
+        self.bound = second;
         best.map_or(ValueType::None, |(i, _)| self.its[i].1)
     }
 }
@@ -125,9 +141,18 @@ impl SampleIterator for MergeIterator<'_> {
             }
         } else if let Some(c) = self.current {
             let t = self.its[c].0.at_t();
-            for (it, kind) in &mut self.its {
-                if *kind != ValueType::None && it.at_t() == t {
-                    *kind = it.next();
+            if t < self.bound {
+                // No other source is at `t`: only the current one moves.
+                let (it, kind) = &mut self.its[c];
+                *kind = it.next();
+                if *kind != ValueType::None && it.at_t() < self.bound {
+                    return *kind;
+                }
+            } else {
+                for (it, kind) in &mut self.its {
+                    if *kind != ValueType::None && it.at_t() == t {
+                        *kind = it.next();
+                    }
                 }
             }
         } else {
@@ -139,9 +164,19 @@ impl SampleIterator for MergeIterator<'_> {
     fn seek(&mut self, t: i64) -> ValueType {
         if self.started
             && let Some(c) = self.current
-            && self.its[c].0.at_t() >= t
         {
-            return self.its[c].1;
+            let (it, kind) = &mut self.its[c];
+            if it.at_t() >= t {
+                return *kind;
+            }
+            if t < self.bound {
+                // Every other source is at or past `bound`, so only the current one needs to seek.
+                *kind = it.seek(t);
+                if *kind != ValueType::None && it.at_t() < self.bound {
+                    return *kind;
+                }
+                return self.pick();
+            }
         }
         let started = self.started;
         self.started = true;
@@ -237,5 +272,110 @@ mod tests {
         assert_eq!(it.at(), (30, 3.0));
         assert_eq!(it.next(), ValueType::None);
         assert_eq!(it.seek(100), ValueType::None);
+    }
+
+    /// The merged samples by brute force: every timestamp once, from the first source that has it.
+    fn reference(sources: &[&[(i64, f64)]]) -> Vec<(i64, f64)> {
+        let mut by_t = std::collections::BTreeMap::new();
+        for src in sources {
+            for &(t, v) in *src {
+                by_t.entry(t).or_insert(v);
+            }
+        }
+        by_t.into_iter().collect()
+    }
+
+    #[test]
+    fn merge_iterator_matches_brute_force_under_next_and_seek() {
+        let a: Vec<(i64, f64)> = (0..50).map(|i| (i * 10, i as f64)).collect();
+        let b: Vec<(i64, f64)> = (40..90).map(|i| (i * 10, -(i as f64))).collect();
+        let c: Vec<(i64, f64)> = (0..30).map(|i| (i * 35 + 5, 1000.0 + i as f64)).collect();
+        let far: Vec<(i64, f64)> = (0..10).map(|i| (5000 + i, 7.0)).collect();
+        // Source lists: one source, disjoint, overlapping with shared timestamps, an empty one, three-way.
+        let cases: &[&[&[(i64, f64)]]] = &[
+            &[&a],
+            &[&a, &far],
+            &[&far, &a],
+            &[&a, &b],
+            &[&b, &a],
+            &[&[], &a, &[]],
+            &[&a, &b, &c],
+            &[&c, &far, &b],
+        ];
+        // Operations: None is next, Some(t) is seek(t).
+        let ops: Vec<Option<i64>> = vec![
+            None,
+            None,
+            Some(95),
+            Some(95),
+            None,
+            Some(398),
+            None,
+            None,
+            Some(401),
+            Some(10),
+            None,
+            Some(700),
+            None,
+            Some(4999),
+            None,
+            Some(5004),
+            None,
+            Some(6000),
+            None,
+        ];
+        for (n, sources) in cases.iter().enumerate() {
+            let want = reference(sources);
+            // Whole sequence by next.
+            let merged = MergeIterator::new(
+                sources
+                    .iter()
+                    .map(|s| Box::new(SliceIterator::new(leak(s))) as Box<dyn SampleIterator>)
+                    .collect(),
+            );
+            let mut it = merged;
+            let mut got = Vec::new();
+            while it.next() == ValueType::Float {
+                got.push(it.at());
+            }
+            assert_eq!(got, want, "case {n} by next");
+            // Mixed next and seek against a cursor over the reference.
+            let mut it = MergeIterator::new(
+                sources
+                    .iter()
+                    .map(|s| Box::new(SliceIterator::new(leak(s))) as Box<dyn SampleIterator>)
+                    .collect(),
+            );
+            let mut pos: Option<usize> = None;
+            for (k, op) in ops.iter().enumerate() {
+                let kind = match op {
+                    None => {
+                        pos = Some(pos.map_or(0, |p| (p + 1).min(want.len())));
+                        it.next()
+                    }
+                    Some(t) => {
+                        let from = pos.unwrap_or(0);
+                        if pos.is_none_or(|p| want.get(p).is_none_or(|s| s.0 < *t)) {
+                            pos = Some(from + want[from.min(want.len())..].partition_point(|s| s.0 < *t));
+                        }
+                        it.seek(*t)
+                    }
+                };
+                match pos.and_then(|p| want.get(p)) {
+                    Some(&s) => assert_eq!((kind, it.at()), (ValueType::Float, s), "case {n} op {k} {op:?}"),
+                    None => assert_eq!(kind, ValueType::None, "case {n} op {k} {op:?}"),
+                }
+            }
+        }
+    }
+
+    /// Samples as values for [`SliceIterator`].
+    fn leak(s: &[(i64, f64)]) -> &'static [(i64, Value)] {
+        Box::leak(
+            s.iter()
+                .map(|&(t, v)| (t, Value::Float(v)))
+                .collect::<Vec<_>>()
+                .into_boxed_slice(),
+        )
     }
 }

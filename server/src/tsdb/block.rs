@@ -9,14 +9,17 @@ use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::histogram::{FloatHistogram, Histogram};
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
-use crate::storage::{Querier, SampleIterator, SelectHints, Series, SeriesData, StorageError, Value, ValueType};
+use crate::storage::{Querier, SampleIterator, SelectHints, Series, SeriesData, StorageError, Value};
 use crate::tsdb::chunks::{ChunkFileError, ChunkReader, CodecError, decode_chunk};
 use crate::tsdb::index::{ChunkMeta, IndexError, IndexReader};
 use crate::tsdb::tombstones::{Interval, Tombstones, TombstonesError, is_deleted};
 use crate::tsdb::ulid::Ulid;
+
+mod iter;
+
+use iter::{ChunksIter, SeriesSource};
 
 /// The meta file's name.
 pub const META_FILE: &str = "meta.json";
@@ -364,10 +367,14 @@ type Matched = (Labels, Vec<ChunkMeta>, Vec<Interval>);
 
 impl BlockQuerier {
     /// The matching series with samples in range: (labels, chunks overlapping the range, deleted intervals).
+    ///
+    /// A chunk's first and last timestamps (its `mint` and `maxt` in the index) are samples, so a series is
+    /// settled from the index alone when either lies in range and is not deleted. Only otherwise (a chunk spanning
+    /// the whole range, or endpoints deleted) are its chunks read, lazily and stopping at the first kept sample.
     fn matching(&self, matchers: &[Matcher]) -> Result<Vec<Matched>, StorageError> {
         let b = &self.block;
         let ids = b.index.postings_for_matchers(matchers).map_err(BlockError::from)?;
-        let stones = b.tombstones.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let stones = b.tombstones.read().unwrap_or_else(|e| e.into_inner());
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             let (labels, mut chunks) = b.index.series(id).map_err(BlockError::from)?;
@@ -375,28 +382,28 @@ impl BlockQuerier {
             if chunks.is_empty() {
                 continue;
             }
-            let deleted = stones.get(u64::from(id)).to_vec();
-            let settled = chunks.iter().any(|c| {
-                c.mint >= self.mint
-                    && c.maxt <= self.maxt
-                    && !deleted.iter().any(|iv| iv.mint <= c.maxt && c.mint <= iv.maxt)
-            });
-            if !settled && !self.has_samples(&chunks, &deleted) {
+            let deleted = stones.get(u64::from(id));
+            let kept = |t: i64| t >= self.mint && t <= self.maxt && !is_deleted(deleted, t);
+            let settled = chunks.iter().any(|c| kept(c.mint) || kept(c.maxt));
+            if !settled && !self.has_samples(&chunks, deleted) {
                 continue;
             }
-            out.push((labels, chunks, deleted));
+            out.push((labels, chunks, deleted.to_vec()));
         }
         Ok(out)
     }
 
+    /// Whether any of `chunks` has a sample in range that is not deleted (true when a chunk is unreadable, so that
+    /// the series' iterator reports the error).
     fn has_samples(&self, chunks: &[ChunkMeta], deleted: &[Interval]) -> bool {
-        chunks.iter().any(|c| match self.block.read_chunk(c.chunk_ref) {
-            Ok(samples) => samples
-                .iter()
-                .any(|(t, _)| *t >= self.mint && *t <= self.maxt && !is_deleted(deleted, *t)),
-            // Unreadable: let the iterator report it.
-            Err(_) => true,
-        })
+        let mut it = ChunksIter::new(SeriesSource {
+            block: &self.block,
+            chunks,
+            deleted,
+            mint: self.mint,
+            maxt: self.maxt,
+        });
+        it.load_next() || it.failed()
     }
 }
 
@@ -481,131 +488,15 @@ struct BlockSeriesData {
 
 impl SeriesData for BlockSeriesData {
     fn iter(&self) -> Box<dyn SampleIterator + '_> {
-        Box::new(ChunksIter {
-            data: self,
-            next_chunk: 0,
-            buf: Vec::new(),
-            i: 0,
-            cur: None,
-            err: None,
-        })
+        Box::new(ChunksIter::new(SeriesSource {
+            block: &self.block,
+            chunks: &self.chunks,
+            deleted: &self.deleted,
+            mint: self.mint,
+            maxt: self.maxt,
+        }))
     }
 }
 
-/// Iterates a series' chunks, decoding one at a time and skipping samples out of range or deleted.
-struct ChunksIter<'a> {
-    data: &'a BlockSeriesData,
-    next_chunk: usize,
-    buf: Vec<(i64, Value)>,
-    i: usize,
-    cur: Option<usize>,
-    err: Option<StorageError>,
-}
-
-impl ChunksIter<'_> {
-    fn load_next(&mut self) -> bool {
-        let d = self.data;
-        while self.err.is_none() && self.next_chunk < d.chunks.len() {
-            let c = d.chunks[self.next_chunk];
-            self.next_chunk += 1;
-            match d.block.read_chunk(c.chunk_ref) {
-                Ok(mut samples) => {
-                    samples.retain(|(t, _)| *t >= d.mint && *t <= d.maxt && !is_deleted(&d.deleted, *t));
-                    if !samples.is_empty() {
-                        self.buf = samples;
-                        self.i = 0;
-                        return true;
-                    }
-                }
-                Err(e) => {
-                    self.err = Some(e.into());
-                    return false;
-                }
-            }
-        }
-        false
-    }
-
-    fn exhausted(&mut self) -> ValueType {
-        self.cur = None;
-        self.buf.clear();
-        self.i = 0;
-        ValueType::None
-    }
-
-    fn current(&self) -> Option<&(i64, Value)> {
-        self.cur.and_then(|i| self.buf.get(i))
-    }
-
-    fn kind(&self) -> ValueType {
-        self.current().map_or(ValueType::None, |(_, v)| v.value_type())
-    }
-}
-
-impl SampleIterator for ChunksIter<'_> {
-    fn next(&mut self) -> ValueType {
-        if self.i >= self.buf.len() && !self.load_next() {
-            return self.exhausted();
-        }
-        self.cur = Some(self.i);
-        self.i += 1;
-        self.kind()
-    }
-
-    fn seek(&mut self, t: i64) -> ValueType {
-        if let Some((ct, _)) = self.current()
-            && *ct >= t
-        {
-            return self.kind();
-        }
-        loop {
-            if self.i < self.buf.len() {
-                self.i += self.buf[self.i..].partition_point(|(st, _)| *st < t);
-                if self.i < self.buf.len() {
-                    self.cur = Some(self.i);
-                    self.i += 1;
-                    return self.kind();
-                }
-            }
-            while self.next_chunk < self.data.chunks.len() && self.data.chunks[self.next_chunk].maxt < t {
-                self.next_chunk += 1;
-            }
-            if !self.load_next() {
-                return self.exhausted();
-            }
-        }
-    }
-
-    fn at(&self) -> (i64, f64) {
-        match self.current() {
-            Some((t, Value::Float(v))) => (*t, *v),
-            Some((t, _)) => (*t, f64::NAN),
-            None => (i64::MIN, f64::NAN),
-        }
-    }
-
-    fn at_histogram(&self) -> (i64, Histogram) {
-        match self.current() {
-            Some((t, Value::Histogram(h))) => (*t, (**h).clone()),
-            Some((t, _)) => (*t, Histogram::default()),
-            None => (i64::MIN, Histogram::default()),
-        }
-    }
-
-    fn at_float_histogram(&self) -> (i64, FloatHistogram) {
-        match self.current() {
-            Some((t, Value::Histogram(h))) => (*t, h.to_float()),
-            Some((t, Value::FloatHistogram(h))) => (*t, (**h).clone()),
-            Some((t, _)) => (*t, FloatHistogram::default()),
-            None => (i64::MIN, FloatHistogram::default()),
-        }
-    }
-
-    fn at_t(&self) -> i64 {
-        self.current().map_or(i64::MIN, |(t, _)| *t)
-    }
-
-    fn err(&self) -> Option<&StorageError> {
-        self.err.as_ref()
-    }
-}
+#[cfg(test)]
+mod tests;
