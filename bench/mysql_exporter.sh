@@ -27,8 +27,8 @@ for bin in "$MARIADBD" "$GO_EXPORTER" mariadb-install-db mariadb wrk python3 cur
   }
 done
 
-cargo build --release -q -p mysql_exporter
-OURS=$PWD/target/release/mysql_exporter
+source bench/lib.sh
+OURS=$(build_exporter mysql_exporter)
 
 WORK=$(mktemp -d)
 PIDS=()

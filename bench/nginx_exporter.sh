@@ -23,8 +23,8 @@ for bin in "$NGINX" "$GO_EXPORTER" wrk python3 curl; do
   command -v "$bin" >/dev/null 2>&1 || { echo "missing $bin (apt-get install nginx-light prometheus-nginx-exporter wrk curl)" >&2; exit 1; }
 done
 
-cargo build --release -q -p nginx_exporter
-OURS=$PWD/target/release/nginx_exporter
+source bench/lib.sh
+OURS=$(build_exporter nginx_exporter)
 
 WORK=$(mktemp -d)
 PIDS=()
@@ -35,7 +35,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-source bench/lib.sh
 
 NGINX_PORT=$(free_port)
 cat > "$WORK/nginx.conf" <<CONF

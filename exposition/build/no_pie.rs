@@ -5,10 +5,18 @@
 //! here) and a relocated read-only data segment that becomes private dirty memory (about 0.15-0.35 MiB), all of
 //! it resident for the process's life. Linked at a fixed address, both are resolved by the linker instead. The
 //! image loses address-space randomization; shared libraries, heap and stacks keep it.
+//!
+//! A static build (`-C target-feature=+crt-static`, the shipped build described in the top-level README) is left
+//! alone: its relocation model decides (`-C relocation-model=static` for a fixed address), and the musl target
+//! links static position-independent executables that must not get `-no-pie`.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
+    let features = std::env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
+    let static_crt = features.split(',').any(|f| f == "crt-static");
+    if os == "linux" && env == "gnu" && !static_crt {
         println!("cargo:rustc-link-arg-bins=-no-pie");
     }
 }

@@ -384,3 +384,70 @@ async fn binds_several_addresses_and_reports_bind_errors() {
     assert_eq!(get(loopback, "/metrics", &[]).await.status, 200);
     srv.stop().await.unwrap();
 }
+
+/// Families of an async collector: a gauge whose value is the number of scrapes so far, awaited after a yield
+/// (the future really suspends), or a panic on demand.
+struct Ticking {
+    scrapes: std::sync::atomic::AtomicUsize,
+    panic: bool,
+}
+
+impl exposition::http::AsyncCollector for Ticking {
+    fn collect(&self) -> exposition::http::CollectFuture<'_> {
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            assert!(!self.panic, "collector asked to panic");
+            let n = self.scrapes.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            let mut up = exposition::MetricFamily::new("aaa_async_up", exposition::MetricType::Gauge).with_help("h");
+            up.push(exposition::Metric::new(
+                exposition::Labels::new(),
+                exposition::Value::Gauge(n as f64),
+            ));
+            vec![up]
+        })
+    }
+}
+
+#[tokio::test]
+async fn async_collector_families_are_merged_with_the_registry() {
+    let ticking = Arc::new(Ticking {
+        scrapes: Default::default(),
+        panic: false,
+    });
+    let srv = start(node(sample_registry()).async_collector(ticking), &local_args()).await;
+    for n in 1..=2 {
+        let r = get(srv.addr, "/metrics", &[]).await;
+        assert_eq!(r.status, 200);
+        let body = r.text();
+        assert!(body.contains(&format!("aaa_async_up {n}\n")), "{body}");
+        // The registry's collectors and the runtime's own families are still there, after ours by name.
+        assert!(body.contains("node_cpu_test 1.5\n"), "{body}");
+        let ours = body.find("aaa_async_up").expect("async family");
+        let registry = body.find("node_cpu_test").expect("registry family");
+        assert!(ours < registry, "families sorted by name: {body}");
+    }
+    // collect[] still selects among the registry's collectors; the async collector always contributes.
+    let r = get(srv.addr, "/metrics?collect[]=cpu", &[]).await;
+    let body = r.text();
+    assert!(
+        body.contains("aaa_async_up 3\n") && body.contains("node_cpu_test 1.5\n"),
+        "{body}"
+    );
+    srv.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn panicking_async_collector_is_a_500_and_the_server_keeps_serving() {
+    let ticking = Arc::new(Ticking {
+        scrapes: Default::default(),
+        panic: true,
+    });
+    let srv = start(node(sample_registry()).async_collector(ticking), &local_args()).await;
+    for _ in 0..2 {
+        let r = get(srv.addr, "/metrics", &[]).await;
+        assert_eq!(r.status, 500, "{}", r.text());
+    }
+    assert_eq!(get(srv.addr, "/", &[]).await.status, 200);
+    srv.stop().await.unwrap();
+}

@@ -6,22 +6,25 @@
 //! [`stub_status::parse`]. Like Go's HTTP client it keeps connections open for the next scrapes when nginx
 //! allows it, up to [`MAX_IDLE`] of them as Go's default transport (so the exporter does not add one accepted
 //! connection per scrape, nor when scrapes overlap), and retries once on a fresh connection when a kept one turns
-//! out to be closed. All of it is blocking: the exporter runtime calls
-//! collectors on blocking threads.
+//! out to be closed. It is asynchronous: a scrape runs on the exporter's runtime thread, which waits for nginx
+//! in its event loop instead of handing each scrape to a blocking thread and back.
 
 pub mod http1;
 pub mod stub_status;
 pub mod target;
 pub mod tls;
 
-use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::os::unix::net::UnixStream;
+use std::io;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use base64::Engine;
 use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpStream, UnixStream};
+use tokio::time::Instant;
 
 pub use http1::HttpError;
 pub use stub_status::{ParseError, StubStatus};
@@ -109,9 +112,10 @@ pub struct Client {
     timeout: Duration,
     tls: Option<Arc<rustls::ClientConfig>>,
     user_agent: String,
-    authorization: Option<String>,
+    /// The request, the same for every fetch.
+    request: Vec<u8>,
     /// Connections kept from earlier fetches (at most [`MAX_IDLE`]), the most recently used last.
-    idle: Mutex<Vec<http1::Conn>>,
+    idle: Mutex<Vec<Stream>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -137,12 +141,14 @@ impl Client {
             let decoded = percent_decode(u);
             format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(decoded))
         });
+        let user_agent = user_agent.into();
+        let request = http1::request(&target.path, &target.host_header, &user_agent, authorization.as_deref());
         Client {
             target,
             timeout,
             tls,
-            user_agent: user_agent.into(),
-            authorization,
+            user_agent,
+            request,
             idle: Mutex::new(Vec::with_capacity(MAX_IDLE)),
         }
     }
@@ -153,20 +159,23 @@ impl Client {
     }
 
     /// Fetches and parses the page within the timeout.
-    pub fn fetch(&self) -> Result<StubStatus, FetchError> {
+    pub async fn fetch(&self) -> Result<StubStatus, FetchError> {
         let uri = || self.target.uri.clone();
         let deadline = Instant::now() + self.timeout;
         let kept = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut response = None;
         if let Some(conn) = kept {
             // A kept connection nginx has closed meanwhile fails at once; a GET is safe to repeat.
-            response = self.exchange(conn, deadline).ok();
+            response = self.exchange(conn, deadline).await.ok();
         }
         let response = match response {
             Some(r) => r,
-            None => self
-                .exchange(http1::Conn::new(self.connect(deadline)?), deadline)
-                .map_err(|source| FetchError::Http { uri: uri(), source })?,
+            None => {
+                let conn = self.connect(deadline).await?;
+                self.exchange(conn, deadline)
+                    .await
+                    .map_err(|source| FetchError::Http { uri: uri(), source })?
+            }
         };
         if response.status != 200 {
             return Err(FetchError::Status {
@@ -182,17 +191,18 @@ impl Client {
         })
     }
 
-    /// One request on `conn`, which is kept for a later fetch when the response allows it and fewer than
-    /// [`MAX_IDLE`] are kept.
-    fn exchange(&self, mut conn: http1::Conn, deadline: Instant) -> Result<http1::Response, HttpError> {
-        let response = http1::get(
-            &mut conn,
-            deadline,
-            &self.target.path,
-            &self.target.host_header,
-            &self.user_agent,
-            self.authorization.as_deref(),
-        )?;
+    /// One request on `conn` before `deadline`; the connection is kept for a later fetch when the response allows
+    /// it and fewer than [`MAX_IDLE`] are kept.
+    async fn exchange(&self, mut conn: Stream, deadline: Instant) -> Result<http1::Response, HttpError> {
+        let response = match tokio::time::timeout_at(deadline, http1::get(&mut conn, &self.request)).await {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(HttpError::Io(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "timeout exceeded while awaiting response",
+                )));
+            }
+        };
         if response.keep_alive {
             let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
             if idle.len() < MAX_IDLE {
@@ -202,20 +212,38 @@ impl Client {
         Ok(response)
     }
 
-    fn connect(&self, deadline: Instant) -> Result<Box<dyn http1::Timed>, FetchError> {
+    async fn connect(&self, deadline: Instant) -> Result<Stream, FetchError> {
+        let uri = || self.target.uri.clone();
+        let address = || match &self.target.endpoint {
+            Endpoint::Unix { socket } => socket.display().to_string(),
+            Endpoint::Http { host, port } | Endpoint::Https { host, port } => format!("{host}:{port}"),
+        };
+        let timed_out = || FetchError::Connect {
+            uri: uri(),
+            address: address(),
+            source: io::Error::new(io::ErrorKind::TimedOut, "timeout exceeded while connecting"),
+        };
+        tokio::time::timeout_at(deadline, self.open())
+            .await
+            .unwrap_or_else(|_| Err(timed_out()))
+    }
+
+    async fn open(&self) -> Result<Stream, FetchError> {
         let uri = || self.target.uri.clone();
         match &self.target.endpoint {
             Endpoint::Unix { socket } => {
-                let s = UnixStream::connect(socket).map_err(|source| FetchError::Connect {
-                    uri: uri(),
-                    address: socket.display().to_string(),
-                    source,
-                })?;
-                Ok(Box::new(s))
+                let s = UnixStream::connect(socket)
+                    .await
+                    .map_err(|source| FetchError::Connect {
+                        uri: uri(),
+                        address: socket.display().to_string(),
+                        source,
+                    })?;
+                Ok(Stream::Unix(s))
             }
-            Endpoint::Http { host, port } => Ok(Box::new(self.tcp(host, *port, deadline)?)),
+            Endpoint::Http { host, port } => Ok(Stream::Tcp(self.tcp(host, *port).await?)),
             Endpoint::Https { host, port } => {
-                let tcp = self.tcp(host, *port, deadline)?;
+                let tcp = self.tcp(host, *port).await?;
                 let name = ServerName::try_from(host.clone()).map_err(|_| FetchError::ServerName {
                     uri: uri(),
                     host: host.clone(),
@@ -228,17 +256,28 @@ impl Client {
                         source: io::Error::other(e.to_string()),
                     })?,
                 };
-                let conn = rustls::ClientConnection::new(config, name)
-                    .map_err(|source| FetchError::Tls { uri: uri(), source })?;
-                Ok(Box::new(TlsStream(rustls::StreamOwned::new(conn, tcp))))
+                let tls = tokio_rustls::TlsConnector::from(config)
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|source| match source.downcast::<rustls::Error>() {
+                        Ok(source) => FetchError::Tls { uri: uri(), source },
+                        Err(source) => FetchError::Connect {
+                            uri: uri(),
+                            address: format!("{host}:{port}"),
+                            source,
+                        },
+                    })?;
+                Ok(Stream::Tls(Box::new(tls)))
             }
         }
     }
 
-    fn tcp(&self, host: &str, port: u16, deadline: Instant) -> Result<TcpStream, FetchError> {
+    async fn tcp(&self, host: &str, port: u16) -> Result<TcpStream, FetchError> {
         let uri = || self.target.uri.clone();
-        let addrs: Vec<_> = (host, port)
-            .to_socket_addrs()
+        // An address literal resolves at once; a name goes to the system resolver (a connection is kept, so
+        // this happens once, not per scrape).
+        let addrs: Vec<_> = tokio::net::lookup_host((host, port))
+            .await
             .map_err(|source| FetchError::Resolve {
                 uri: uri(),
                 host: host.to_string(),
@@ -248,12 +287,7 @@ impl Client {
         let mut last = io::Error::new(io::ErrorKind::NotFound, "no addresses");
         let mut last_addr = format!("{host}:{port}");
         for addr in addrs {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                last = io::Error::new(io::ErrorKind::TimedOut, "timeout exceeded while connecting");
-                break;
-            }
-            match TcpStream::connect_timeout(&addr, left) {
+            match TcpStream::connect(addr).await {
                 Ok(s) => {
                     let _ = s.set_nodelay(true);
                     return Ok(s);
@@ -272,46 +306,50 @@ impl Client {
     }
 }
 
-impl http1::Timed for TcpStream {
-    fn set_timeouts(&self, timeout: Duration) -> io::Result<()> {
-        self.set_read_timeout(Some(timeout))?;
-        self.set_write_timeout(Some(timeout))
-    }
+/// A connection to nginx: TCP, TLS over TCP or a unix socket.
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
-impl http1::Timed for UnixStream {
-    fn set_timeouts(&self, timeout: Duration) -> io::Result<()> {
-        self.set_read_timeout(Some(timeout))?;
-        self.set_write_timeout(Some(timeout))
-    }
-}
-
-/// A TLS session over TCP.
-struct TlsStream(rustls::StreamOwned<rustls::ClientConnection, TcpStream>);
-
-impl Read for TlsStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.0.read(buf) {
-            // A peer that closes without close_notify after a complete response is common; treat it as EOF.
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
-            other => other,
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Unix(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => match Pin::new(s.as_mut()).poll_read(cx, buf) {
+                // A peer that closes without close_notify after a complete response is common; treat it as EOF.
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Poll::Ready(Ok(())),
+                other => other,
+            },
         }
     }
 }
 
-impl Write for TlsStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf)
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Unix(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Stream::Unix(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
     }
-}
 
-impl http1::Timed for TlsStream {
-    fn set_timeouts(&self, timeout: Duration) -> io::Result<()> {
-        self.0.sock.set_timeouts(timeout)
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Unix(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
     }
 }
 
@@ -339,7 +377,8 @@ fn percent_decode(s: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::TcpListener;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream as StdTcpStream};
 
     /// Serves one canned response on a loopback port and returns the request it received.
     fn serve_once(response: &'static [u8]) -> (String, std::thread::JoinHandle<String>) {
@@ -371,13 +410,13 @@ mod tests {
         )
     }
 
-    #[test]
-    fn fetches_and_sends_upstream_headers() {
+    #[tokio::test]
+    async fn fetches_and_sends_upstream_headers() {
         let (uri, server) = serve_once(
             b"HTTP/1.1 200 OK\r\nContent-Length: 97\r\n\r\nActive connections: 1 \nserver accepts handled requests\n 2 3 4 \n\
               Reading: 0 Writing: 1 Waiting: 0 \n",
         );
-        let stats = client(&uri, Duration::from_secs(5)).fetch().expect("fetch");
+        let stats = client(&uri, Duration::from_secs(5)).fetch().await.expect("fetch");
         assert_eq!(
             (stats.active, stats.accepted, stats.requests, stats.writing),
             (1, 2, 4, 1)
@@ -396,7 +435,7 @@ mod tests {
                           server accepts handled requests\n 2 3 4 \nReading: 0 Writing: 1 Waiting: 0 \n";
 
     /// Reads one request head from `s`.
-    fn read_request(s: &mut TcpStream) -> bool {
+    fn read_request(s: &mut StdTcpStream) -> bool {
         let mut req = Vec::new();
         let mut buf = [0u8; 1];
         while !req.ends_with(b"\r\n\r\n") {
@@ -408,8 +447,8 @@ mod tests {
         true
     }
 
-    #[test]
-    fn keeps_the_connection_and_reconnects_when_it_was_closed() {
+    #[tokio::test]
+    async fn keeps_the_connection_and_reconnects_when_it_was_closed() {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let uri = format!("http://{}/", listener.local_addr().expect("addr"));
         let server = std::thread::spawn(move || {
@@ -429,15 +468,15 @@ mod tests {
         });
         let c = client(&uri, Duration::from_secs(5));
         for _ in 0..3 {
-            assert_eq!(c.fetch().expect("fetch").requests, 4);
+            assert_eq!(c.fetch().await.expect("fetch").requests, 4);
         }
         drop(c);
         server.join().expect("server");
     }
 
     /// Two fetches at once, twice: both connections of the first round are kept and carry the second.
-    #[test]
-    fn keeps_two_connections_for_overlapping_fetches() {
+    #[tokio::test]
+    async fn keeps_two_connections_for_overlapping_fetches() {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let uri = format!("http://{}/", listener.local_addr().expect("addr"));
         let server = std::thread::spawn(move || {
@@ -455,48 +494,49 @@ mod tests {
         });
         let c = client(&uri, Duration::from_secs(5));
         for _ in 0..2 {
-            std::thread::scope(|s| {
-                let fetches = [s.spawn(|| c.fetch()), s.spawn(|| c.fetch())];
-                for f in fetches {
-                    assert_eq!(f.join().expect("fetch thread").expect("fetch").requests, 4);
-                }
-            });
+            let (a, b) = tokio::join!(c.fetch(), c.fetch());
+            for f in [a, b] {
+                assert_eq!(f.expect("fetch").requests, 4);
+            }
         }
         server.join().expect("server");
     }
 
-    #[test]
-    fn status_and_garbage_are_errors() {
+    #[tokio::test]
+    async fn status_and_garbage_are_errors() {
         let (uri, server) = serve_once(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
-        let err = client(&uri, Duration::from_secs(5)).fetch().expect_err("404");
+        let err = client(&uri, Duration::from_secs(5)).fetch().await.expect_err("404");
         assert!(matches!(err, FetchError::Status { status: 404, .. }), "{err}");
         server.join().expect("server");
 
         let (uri, server) = serve_once(b"HTTP/1.1 200 OK\r\n\r\n<html>hello</html>");
-        let err = client(&uri, Duration::from_secs(5)).fetch().expect_err("garbage");
+        let err = client(&uri, Duration::from_secs(5)).fetch().await.expect_err("garbage");
         assert!(matches!(err, FetchError::Parse { .. }), "{err}");
         assert!(err.to_string().contains("<html>hello</html>"), "{err}");
         server.join().expect("server");
     }
 
-    #[test]
-    fn times_out() {
+    #[tokio::test]
+    async fn times_out() {
         // A listener that accepts but never answers.
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let uri = format!("http://{}/", listener.local_addr().expect("addr"));
-        let start = Instant::now();
-        let err = client(&uri, Duration::from_millis(200)).fetch().expect_err("timeout");
+        let start = std::time::Instant::now();
+        let err = client(&uri, Duration::from_millis(200))
+            .fetch()
+            .await
+            .expect_err("timeout");
         assert!(start.elapsed() < Duration::from_secs(3));
         assert!(err.to_string().contains("timeout"), "{err}");
         drop(listener);
     }
 
-    #[test]
-    fn connection_refused() {
+    #[tokio::test]
+    async fn connection_refused() {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let uri = format!("http://{}/", listener.local_addr().expect("addr"));
         drop(listener);
-        let err = client(&uri, Duration::from_secs(1)).fetch().expect_err("refused");
+        let err = client(&uri, Duration::from_secs(1)).fetch().await.expect_err("refused");
         assert!(matches!(err, FetchError::Connect { .. }), "{err}");
     }
 }

@@ -1,11 +1,14 @@
 //! Turns stub_status pages into the `nginx_*` families of nginx-prometheus-exporter.
 //!
-//! Each scrape fetches every target (in parallel when there are several). A target that answers gets
+//! Each scrape fetches every target (concurrently when there are several) on the exporter's runtime thread. A target that answers gets
 //! `nginx_up 1` and the seven stub_status families; one that fails gets `nginx_up 0` only and its error is
 //! logged, as upstream does. Every sample carries the `--prometheus.const-label` labels, plus `addr="<uri>"`
 //! when more than one `--nginx.scrape-uri` is given.
 
-use exposition::{CollectError, Collector, Labels, Metric, MetricFamily, MetricType, Value};
+use std::sync::Arc;
+
+use exposition::http::{AsyncCollector, CollectFuture};
+use exposition::{Labels, Metric, MetricFamily, MetricType, Value};
 
 use crate::client::{Client, FetchError, StubStatus};
 
@@ -64,7 +67,7 @@ pub const UP_HELP: &str = "Status of the last metric scrape";
 /// Scrapes one or more stub_status pages on each collect.
 #[derive(Debug)]
 pub struct NginxCollector {
-    targets: Vec<(Client, Labels)>,
+    targets: Vec<(Arc<Client>, Labels)>,
 }
 
 impl NginxCollector {
@@ -80,41 +83,39 @@ impl NginxCollector {
                     labels.push("addr", c.target().uri.clone());
                 }
                 labels.sort();
-                (c, labels)
+                (Arc::new(c), labels)
             })
             .collect();
         NginxCollector { targets }
     }
 
-    fn fetch_all(&self) -> Vec<Result<StubStatus, FetchError>> {
+    async fn fetch_all(&self) -> Vec<Result<StubStatus, FetchError>> {
         if let [(client, _)] = self.targets.as_slice() {
-            return vec![client.fetch()];
+            return vec![client.fetch().await];
         }
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = self
-                .targets
-                .iter()
-                .map(|(client, _)| scope.spawn(|| client.fetch()))
-                .collect();
-            handles
-                .into_iter()
-                .zip(&self.targets)
-                .map(|(h, (client, _))| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(FetchError::Http {
-                            uri: client.target().uri.clone(),
-                            source: crate::client::HttpError::Io(std::io::Error::other("scrape thread panicked")),
-                        })
-                    })
+        let tasks: Vec<_> = self
+            .targets
+            .iter()
+            .map(|(client, _)| {
+                let client = client.clone();
+                tokio::spawn(async move { client.fetch().await })
+            })
+            .collect();
+        let mut results = Vec::with_capacity(tasks.len());
+        for (task, (client, _)) in tasks.into_iter().zip(&self.targets) {
+            results.push(task.await.unwrap_or_else(|_| {
+                Err(FetchError::Http {
+                    uri: client.target().uri.clone(),
+                    source: crate::client::HttpError::Io(std::io::Error::other("scrape task panicked")),
                 })
-                .collect()
-        })
+            }));
+        }
+        results
     }
-}
 
-impl Collector for NginxCollector {
-    fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
-        let results = self.fetch_all();
+    /// Fetches every target and builds the families (a failed target is logged and reported as down).
+    pub async fn scrape(&self) -> Vec<MetricFamily> {
+        let results = self.fetch_all().await;
         let mut pages = Vec::with_capacity(results.len());
         for ((_, labels), result) in self.targets.iter().zip(results) {
             match result {
@@ -125,8 +126,13 @@ impl Collector for NginxCollector {
                 }
             }
         }
-        out.extend(families(&pages));
-        Ok(())
+        families(&pages)
+    }
+}
+
+impl AsyncCollector for NginxCollector {
+    fn collect(&self) -> CollectFuture<'_> {
+        Box::pin(self.scrape())
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! The metrics handler behaves like node_exporter's handler around promhttp: `collect[]` (or `exclude[]`) query
 //! parameters select named collectors, an unknown name is a 400 with node_exporter's message, at most
-//! `--web.max-requests` scrapes run at once (503 beyond), the registry is gathered on a blocking thread, the
+//! `--web.max-requests` scrapes run at once (503 beyond), the registry is gathered on a blocking thread (on the
+//! runtime thread, after awaiting it, when the exporter has an [`AsyncCollector`](super::AsyncCollector)), the
 //! format is negotiated from `Accept` and the body is gzipped when `Accept-Encoding` allows it.
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,7 @@ pub(crate) struct App {
     pub(crate) landing: Option<Bytes>,
     pub(crate) access: AccessSource,
     pub(crate) routes: Option<super::Routes>,
+    pub(crate) collector: Option<Arc<dyn super::AsyncCollector>>,
 }
 
 /// The parts of the web config applied per request: users, extra headers, rate limit.
@@ -273,7 +275,17 @@ impl App {
             },
         };
         let app = self.clone();
-        let result = tokio::task::spawn_blocking(move || app.gather_and_encode(&filter, format, gzip)).await;
+        let result = match self.collector.clone() {
+            // A task of its own on the runtime thread, so a panicking collector is a 500, as on a blocking thread.
+            Some(collector) => {
+                tokio::spawn(async move {
+                    let families = collector.collect().await;
+                    app.gather_and_encode(families, &filter, format, gzip)
+                })
+                .await
+            }
+            None => tokio::task::spawn_blocking(move || app.gather_and_encode(Vec::new(), &filter, format, gzip)).await,
+        };
         let resp = match result {
             Ok(Ok(body)) => {
                 let mut resp = Response::new(Full::new(Bytes::from(body)));
@@ -322,9 +334,11 @@ impl App {
         Ok(filter)
     }
 
-    /// Gathers, adds the runtime's own families, encodes and optionally gzips. Runs on a blocking thread.
+    /// Gathers, adds `collected` (the async collector's families) and the runtime's own families, encodes and
+    /// optionally gzips. Runs on a blocking thread unless the exporter has an async collector.
     fn gather_and_encode(
         &self,
+        collected: Vec<MetricFamily>,
         filter: &[String],
         format: Format,
         gzip: bool,
@@ -336,6 +350,7 @@ impl App {
             )
         })?;
         let before = families.len();
+        families.extend(collected);
         for c in &self.extra {
             if let Err(err) = c.collect(&mut families) {
                 tracing::error!(err = %err, "exporter metrics collector failed");

@@ -4,7 +4,8 @@
 //!
 //! - flags: [`WebArgs`] (`--web.listen-address` (repeatable), `--web.telemetry-path`, `--web.config.file`,
 //!   `--web.max-requests`, `--web.disable-exporter-metrics`) and [`LogArgs`] (`--log.level`, `--log.format`);
-//! - `GET <telemetry path>`: the registry gathered on a blocking thread, in the format negotiated from `Accept`
+//! - `GET <telemetry path>`: the registry gathered on a blocking thread (or, for an exporter whose work waits on
+//!   the network, an [`AsyncCollector`] awaited on the runtime thread), in the format negotiated from `Accept`
 //!   (text 0.0.4 or OpenMetrics 1.0), gzipped when `Accept-Encoding` allows; `collect[]`/`exclude[]` select
 //!   named collectors (unknown name: 400); beyond `--web.max-requests` concurrent scrapes: 503;
 //! - `GET /`: an HTML landing page with the exporter's name, version and a link to the metrics; 404 elsewhere;
@@ -144,6 +145,33 @@ pub struct Exporter {
     default_listen: Vec<String>,
     procfs: PathBuf,
     routes: Option<RoutesField>,
+    collector: Option<AsyncField>,
+}
+
+/// A collector whose scrape mostly waits on the network (e.g. fetching a status page over a kept connection):
+/// set with [`Exporter::async_collector`], it runs as a future on the runtime thread instead of occupying a
+/// blocking thread, which saves the two thread hand-offs (and their wake-ups) of every scrape. The registry of
+/// such an exporter is then gathered on the runtime thread too, so it must hold only collectors that do not
+/// block (instruments, small procfs reads); its families and the async collector's are merged by name. The
+/// async collector is not named: `collect[]`/`exclude[]` select among the registry's collectors only.
+pub trait AsyncCollector: Send + Sync + 'static {
+    /// Collects the exporter's families. Failures are reported in the families (e.g. an `up` gauge at 0) and
+    /// logged by the collector, as a scrape must still answer.
+    fn collect(&self) -> CollectFuture<'_>;
+}
+
+/// The future an [`AsyncCollector`] returns.
+pub type CollectFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Vec<crate::model::MetricFamily>> + Send + 'a>>;
+
+/// [`AsyncCollector`] inside the `Debug` exporter.
+#[derive(Clone)]
+struct AsyncField(Arc<dyn AsyncCollector>);
+
+impl std::fmt::Debug for AsyncField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AsyncCollector")
+    }
 }
 
 /// [`Routes`] inside the `Debug` exporter.
@@ -184,6 +212,7 @@ impl Exporter {
             default_listen: Vec::new(),
             procfs: PathBuf::from("/proc"),
             routes: None,
+            collector: None,
         }
     }
 
@@ -226,6 +255,13 @@ impl Exporter {
     /// Serves every path but the telemetry path with `routes` (which then also owns `/`: no landing page).
     pub fn routes(mut self, routes: Routes) -> Exporter {
         self.routes = Some(RoutesField(routes));
+        self
+    }
+
+    /// Adds `collector`'s families to every scrape of the telemetry path, awaited on the runtime thread; the
+    /// registry is then gathered on the runtime thread as well (see [`AsyncCollector`]).
+    pub fn async_collector(mut self, collector: Arc<dyn AsyncCollector>) -> Exporter {
+        self.collector = Some(AsyncField(collector));
         self
     }
 

@@ -106,6 +106,7 @@ pub(crate) fn prepare(exporter: &Exporter, args: &super::WebArgs) -> Result<Prep
         landing,
         access: AccessSource::new(args.config_file.clone().filter(|p| !p.as_os_str().is_empty()), &config),
         routes: exporter.routes.as_ref().map(|r| r.0.clone()),
+        collector: exporter.collector.as_ref().map(|c| c.0.clone()),
     };
     Ok(Prepared {
         app: Arc::new(app),

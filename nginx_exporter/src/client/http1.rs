@@ -1,15 +1,20 @@
-//! A minimal blocking HTTP/1.1 GET: an overall deadline, `Content-Length`, chunked and read-to-end bodies, bounded
-//! header and body sizes. A connection is reusable after a `Content-Length` response of HTTP/1.1 without
+//! A minimal HTTP/1.1 GET: `Content-Length`, chunked and read-to-end bodies, bounded header and body sizes. The
+//! response is framed by [`parse_response`], which looks only at the bytes received so far, so the same parser
+//! serves the asynchronous exchange ([`get`], on the exporter's runtime thread) and a plain reader
+//! ([`read_response`]). A connection is reusable after a `Content-Length` response of HTTP/1.1 without
 //! `Connection: close` (what nginx sends for stub_status), so the caller can keep it for the next scrape as Go's
 //! HTTP client does.
 
-use std::io::{self, Read, Write};
-use std::time::{Duration, Instant};
+use std::io::{self, Read};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Largest response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
 /// Largest body accepted (a stub_status page is about 100 bytes).
 pub const MAX_BODY: usize = 1024 * 1024;
+/// Largest raw response kept while framing it (head, body and chunk framing together).
+const MAX_RAW: usize = MAX_HEAD + 2 * MAX_BODY;
 
 /// A response: status code and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,46 +56,8 @@ pub enum HttpError {
     Truncated,
 }
 
-/// A byte stream whose read and write timeouts can be set (TCP, TLS over TCP, unix socket).
-pub trait Timed: Read + Write + Send {
-    /// Sets both the read and the write timeout.
-    fn set_timeouts(&self, timeout: Duration) -> io::Result<()>;
-}
-
-/// A connection with the socket timeout last applied to it, so a kept connection scraped again with the same
-/// budget needs no system call to set it.
-pub struct Conn {
-    stream: Box<dyn Timed>,
-    timeout: Option<Duration>,
-}
-
-impl std::fmt::Debug for Conn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Conn")
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Conn {
-    /// A connection with no timeout applied yet.
-    pub fn new(stream: Box<dyn Timed>) -> Conn {
-        Conn { stream, timeout: None }
-    }
-}
-
-/// Socket timeouts are applied in whole steps of this length (see [`Deadline`]).
-const TIMEOUT_STEP: Duration = Duration::from_millis(10);
-
-/// Sends `GET path` and reads the response before `deadline`.
-pub fn get(
-    conn: &mut Conn,
-    deadline: Instant,
-    path: &str,
-    host: &str,
-    user_agent: &str,
-    authorization: Option<&str>,
-) -> Result<Response, HttpError> {
+/// The request bytes of a `GET path` with upstream's headers (built once per target).
+pub fn request(path: &str, host: &str, user_agent: &str, authorization: Option<&str>) -> Vec<u8> {
     let mut request =
         format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {user_agent}\r\nAccept-Encoding: identity\r\n");
     if let Some(auth) = authorization {
@@ -99,32 +66,65 @@ pub fn get(
         request.push_str("\r\n");
     }
     request.push_str("\r\n");
-    let mut stream = Deadline { conn, deadline };
-    stream.write_all(request.as_bytes())?;
-    stream.flush()?;
-    read_response(&mut stream)
+    request.into_bytes()
 }
 
-/// Reads one response from `r`.
+/// Sends `request` on `stream` and reads the response. The caller bounds it in time.
+pub async fn get<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, request: &[u8]) -> Result<Response, HttpError> {
+    stream.write_all(request).await?;
+    stream.flush().await?;
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+        if buf.len() == buf.capacity() {
+            buf.reserve(buf.len().clamp(1024, 64 * 1024));
+        }
+        let n = stream.read_buf(&mut buf).await?;
+        if let Some(response) = parse_response(&buf, n == 0)? {
+            return Ok(response);
+        }
+    }
+}
+
+/// Reads one response from `r` (a whole response in memory, for tests and the fuzz target).
 pub fn read_response(r: &mut dyn Read) -> Result<Response, HttpError> {
     let mut buf = Vec::with_capacity(1024);
-    let head_end = loop {
-        if let Some(i) = find(&buf, b"\r\n\r\n") {
-            break i + 4;
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = loop {
+            match r.read(&mut chunk) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other?,
+            }
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(response) = parse_response(&buf, n == 0)? {
+            return Ok(response);
         }
+    }
+}
+
+/// Frames the response in `buf`, all bytes received so far; `eof`: the peer has closed the connection. `None`:
+/// more bytes are needed (never when `eof`). Errors as soon as the bytes cannot become a valid response or exceed
+/// the size limits.
+pub fn parse_response(buf: &[u8], eof: bool) -> Result<Option<Response>, HttpError> {
+    if buf.len() > MAX_RAW {
+        return Err(HttpError::BodyTooLarge);
+    }
+    let Some(head_end) = find(buf, b"\r\n\r\n").map(|i| i + 4) else {
         if buf.len() > MAX_HEAD {
             return Err(HttpError::HeadTooLarge);
         }
-        let mut chunk = [0u8; 4096];
-        let n = read_some(r, &mut chunk)?;
-        if n == 0 {
+        if eof {
             return Err(HttpError::Io(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "connection closed before the response header was complete",
             )));
         }
-        buf.extend_from_slice(&chunk[..n]);
+        return Ok(None);
     };
+    if head_end > MAX_HEAD + 4 {
+        return Err(HttpError::HeadTooLarge);
+    }
     let head = std::str::from_utf8(&buf[..head_end - 4])
         .map_err(|_| HttpError::Header(String::from_utf8_lossy(&buf[..head_end.min(200)]).into_owned()))?;
     let mut lines = head.split("\r\n");
@@ -151,36 +151,35 @@ pub fn read_response(r: &mut dyn Read) -> Result<Response, HttpError> {
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("chunked"));
         }
     }
-    let rest = buf.split_off(head_end);
-    // Only an exactly framed Content-Length body leaves the connection in a known state.
-    let mut keep_alive = false;
-    let body = if chunked {
-        read_chunked(r, rest)?
-    } else if let Some(n) = length {
+    let rest = &buf[head_end..];
+    let done = |body: Vec<u8>, keep_alive: bool| {
+        Ok(Some(Response {
+            status,
+            body,
+            keep_alive,
+        }))
+    };
+    if chunked {
+        return match parse_chunked(rest)? {
+            Some(body) => done(body, false),
+            None if eof => Err(HttpError::Truncated),
+            None => Ok(None),
+        };
+    }
+    if let Some(n) = length {
         if n > MAX_BODY {
             return Err(HttpError::BodyTooLarge);
         }
-        let mut body = rest;
-        read_until(r, &mut body, n)?;
-        if body.len() < n {
-            return Err(HttpError::Truncated);
+        if rest.len() < n {
+            return if eof { Err(HttpError::Truncated) } else { Ok(None) };
         }
-        keep_alive = !close && body.len() == n;
-        body.truncate(n);
-        body
-    } else {
-        let mut body = rest;
-        read_until(r, &mut body, MAX_BODY + 1)?;
-        if body.len() > MAX_BODY {
-            return Err(HttpError::BodyTooLarge);
-        }
-        body
-    };
-    Ok(Response {
-        status,
-        body,
-        keep_alive,
-    })
+        // Only an exactly framed Content-Length body leaves the connection in a known state.
+        return done(rest[..n].to_vec(), !close && rest.len() == n);
+    }
+    if rest.len() > MAX_BODY {
+        return Err(HttpError::BodyTooLarge);
+    }
+    if eof { done(rest.to_vec(), false) } else { Ok(None) }
 }
 
 /// `(is HTTP/1.1 or later, status code)`.
@@ -195,53 +194,33 @@ fn parse_status_line(line: &str) -> Result<(bool, u16), HttpError> {
     Ok((version != "HTTP/1.0", code.parse().map_err(|_| bad())?))
 }
 
-/// Reads from `r` into `buf` until it holds `want` bytes or the stream ends.
-fn read_until(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> Result<(), HttpError> {
-    let mut chunk = [0u8; 4096];
-    while buf.len() < want {
-        let n = read_some(r, &mut chunk)?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    Ok(())
-}
-
-fn read_chunked(r: &mut dyn Read, mut raw: Vec<u8>) -> Result<Vec<u8>, HttpError> {
+/// The decoded body of the chunked encoding in `raw`, or `None` while it is incomplete.
+fn parse_chunked(raw: &[u8]) -> Result<Option<Vec<u8>>, HttpError> {
     let mut body = Vec::new();
     let mut pos = 0;
     loop {
         // The chunk size line.
-        let line_end = loop {
-            if let Some(i) = find(&raw[pos..], b"\r\n") {
-                break pos + i;
-            }
+        let Some(line_end) = find(&raw[pos..], b"\r\n").map(|i| pos + i) else {
             if raw.len() - pos > 1024 {
                 return Err(HttpError::Chunk(
                     String::from_utf8_lossy(&raw[pos..pos + 40]).into_owned(),
                 ));
             }
-            let before = raw.len();
-            read_until(r, &mut raw, before + 1)?;
-            if raw.len() == before {
-                return Err(HttpError::Truncated);
-            }
+            return Ok(None);
         };
         let line = String::from_utf8_lossy(&raw[pos..line_end]).into_owned();
         let size_text = line.split(';').next().unwrap_or("").trim();
         let size = usize::from_str_radix(size_text, 16).map_err(|_| HttpError::Chunk(line.clone()))?;
         pos = line_end + 2;
         if size == 0 {
-            return Ok(body);
+            return Ok(Some(body));
         }
         if body.len().saturating_add(size) > MAX_BODY {
             return Err(HttpError::BodyTooLarge);
         }
         let need = pos + size + 2;
-        read_until(r, &mut raw, need)?;
         if raw.len() < need {
-            return Err(HttpError::Truncated);
+            return Ok(None);
         }
         body.extend_from_slice(&raw[pos..pos + size]);
         if &raw[pos + size..need] != b"\r\n" {
@@ -251,100 +230,14 @@ fn read_chunked(r: &mut dyn Read, mut raw: Vec<u8>) -> Result<Vec<u8>, HttpError
     }
 }
 
-fn read_some(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        match r.read(buf) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
-        }
-    }
-}
-
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// Applies the time left before the deadline as the socket timeout of each read and write: rounded down to a
-/// whole [`TIMEOUT_STEP`] (the time left itself when less than one step), and only when that differs from what
-/// the socket has. No call waits past the deadline; one may give up at most a step early.
-struct Deadline<'a> {
-    conn: &'a mut Conn,
-    deadline: Instant,
-}
-
-impl Deadline<'_> {
-    fn arm(&mut self) -> io::Result<()> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "timeout exceeded"));
-        }
-        let timeout = step_down(left);
-        if self.conn.timeout != Some(timeout) {
-            // Forget the old value first: a failed call may have applied one direction only.
-            self.conn.timeout = None;
-            self.conn.stream.set_timeouts(timeout)?;
-            self.conn.timeout = Some(timeout);
-        }
-        Ok(())
-    }
-}
-
-/// `left` rounded down to a whole [`TIMEOUT_STEP`]; `left` itself when it is less than one step.
-fn step_down(left: Duration) -> Duration {
-    let step = TIMEOUT_STEP.as_nanos();
-    if left.as_nanos() < step {
-        return left;
-    }
-    let whole = left.as_nanos() / step * step;
-    Duration::from_nanos(u64::try_from(whole).unwrap_or(u64::MAX))
-}
-
-impl Read for Deadline<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.arm()?;
-        self.conn.stream.read(buf).map_err(timeout_message)
-    }
-}
-
-impl Write for Deadline<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.arm()?;
-        self.conn.stream.write(buf).map_err(timeout_message)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.arm()?;
-        self.conn.stream.flush().map_err(timeout_message)
-    }
-}
-
-/// Socket timeouts surface as `WouldBlock` on Linux; name them.
-fn timeout_message(e: io::Error) -> io::Error {
-    if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) {
-        io::Error::new(io::ErrorKind::TimedOut, "timeout exceeded while awaiting response")
-    } else {
-        e
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn timeouts_step_down() {
-        let ms = Duration::from_millis;
-        let cases = [
-            (ms(5000), ms(5000)),
-            (ms(4999) + Duration::from_micros(990), ms(4990)),
-            (ms(10), ms(10)),
-            (ms(9) + Duration::from_micros(5), ms(9) + Duration::from_micros(5)),
-            (Duration::from_nanos(1), Duration::from_nanos(1)),
-        ];
-        for (left, want) in cases {
-            assert_eq!(step_down(left), want, "{left:?}");
-        }
-    }
     use proptest::prelude::*;
 
     fn read(raw: &[u8]) -> Result<Response, HttpError> {
@@ -400,6 +293,68 @@ mod tests {
                 _ => panic!("{name}: got {got:?}"),
             }
         }
+    }
+
+    /// A reader that hands out one byte per read.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let Some((first, rest)) = self.0.split_first() else {
+                return Ok(0);
+            };
+            match buf.first_mut() {
+                Some(b) => *b = *first,
+                None => return Ok(0),
+            }
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn byte_by_byte_reads_frame_like_whole_ones() {
+        let cases: &[&[u8]] = &[
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            b"HTTP/1.0 404 Not Found\r\nServer: x\r\n\r\nnope",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab0\r\n\r\n",
+        ];
+        for raw in cases {
+            let whole = format!("{:?}", read(raw));
+            let trickled = format!("{:?}", read_response(&mut Trickle(raw)));
+            assert_eq!(trickled, whole, "{}", String::from_utf8_lossy(raw));
+        }
+    }
+
+    #[tokio::test]
+    async fn get_sends_the_request_and_reads_the_response() {
+        let (mut ours, mut theirs) = tokio::io::duplex(64);
+        let server = tokio::spawn(async move {
+            let mut req = Vec::new();
+            while !req.ends_with(b"\r\n\r\n") {
+                let mut b = [0u8; 1];
+                theirs.read_exact(&mut b).await.expect("request byte");
+                req.push(b[0]);
+            }
+            // Written in two pieces, so the client has to read more than once.
+            theirs.write_all(b"HTTP/1.1 200 OK\r\nContent-Le").await.expect("write");
+            tokio::task::yield_now().await;
+            theirs.write_all(b"ngth: 2\r\n\r\nok").await.expect("write");
+            String::from_utf8(req).expect("utf-8")
+        });
+        let req = request("/s", "h:1", "UA/1", Some("Basic eA=="));
+        let resp = get(&mut ours, &req).await.expect("response");
+        assert_eq!(
+            (resp.status, resp.body.as_slice(), resp.keep_alive),
+            (200, &b"ok"[..], true)
+        );
+        assert_eq!(
+            server.await.expect("server"),
+            "GET /s HTTP/1.1\r\nHost: h:1\r\nUser-Agent: UA/1\r\nAccept-Encoding: identity\r\n\
+             Authorization: Basic eA==\r\n\r\n"
+        );
     }
 
     #[test]
