@@ -610,10 +610,8 @@ impl Families {
         match self.index.get(name) {
             Some(&i) => self.families[i].push(metric),
             None => {
+                // `MetricFamily::push` makes room for exactly one metric first: most families here have one.
                 let mut f = MetricFamily::new(name, kind).with_help(help);
-                // Most families here have one sample: room for exactly one, not the four a first push reserves
-                // (which was more than half of a scrape's peak heap).
-                f.metrics.reserve_exact(1);
                 f.push(metric);
                 self.index.insert(name.to_string(), self.families.len());
                 self.families.push(f);
