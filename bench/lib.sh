@@ -10,15 +10,8 @@ wait_port() {
   echo "port $1 did not open" >&2; exit 1
 }
 
-# Builds an exporter the way it ships (see the README): the `exporter` profile (release, optimized for size),
-# linked statically and position-dependent on Linux like upstream's Go binaries. Prints the binary's path.
-build_exporter() {
-  local host flags=""
-  host=$(rustc -vV | awk '/^host:/ {print $2}')
-  case $host in *-linux-gnu) flags="-C target-feature=+crt-static -C relocation-model=static" ;; esac
-  RUSTFLAGS="${RUSTFLAGS:-} $flags" cargo build --profile exporter -q --target "$host" -p "$1" >&2
-  echo "$PWD/target/$host/exporter/$1"
-}
+# Builds an exporter the way it ships (bench/build-exporter.sh) and prints the binary's path.
+build_exporter() { bench/build-exporter.sh "$1"; }
 
 TICKS=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

@@ -13,9 +13,16 @@
 //!
 //! Both scrape endpoints honour `X-Prometheus-Scrape-Timeout-Seconds` less `--timeout-offset` as the scrape's
 //! deadline (see [`scrape_timeout`]) and share `--web.max-requests` (503 beyond it, as the runtime does).
+//!
+//! Scrapes of one MySQL server take turns ([`ServerQueues`]): each scrape in flight holds its result rows, its
+//! families and its encoded body (about 0.75 MB for the default scrapers), and overlapping scrapes of the same
+//! server would gain little, since one runtime thread does the work of all of them; the server is also spared
+//! concurrent copies of the same queries. Scrapes of different servers (`/probe`) still run side by side. A
+//! waiting scrape's deadline counts from its request's arrival.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -82,6 +89,41 @@ pub fn scrape_timeout(header: Option<&str>, offset: f64) -> Result<Option<Durati
     Ok(Duration::try_from_secs_f64(timeout - offset).ok())
 }
 
+/// One turn at a time per MySQL server: a lock per server address, kept while any scrape holds or waits for it.
+#[derive(Debug, Default)]
+pub struct ServerQueues {
+    locks: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
+}
+
+/// Unused entries are dropped once the map holds this many (targets of `/probe` come from requests).
+const QUEUES_SWEEP_AT: usize = 64;
+
+impl ServerQueues {
+    /// The lock of the server at `address` (see [`ClientConfig::target`]).
+    pub fn lock_for(&self, address: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(lock) = locks.get(address).and_then(Weak::upgrade) {
+            return lock;
+        }
+        if locks.len() >= QUEUES_SWEEP_AT {
+            locks.retain(|_, lock| lock.strong_count() > 0);
+        }
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        locks.insert(address.to_string(), Arc::downgrade(&lock));
+        lock
+    }
+
+    /// How many servers have an entry (for tests).
+    pub fn len(&self) -> usize {
+        self.locks.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Whether no server has an entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Where `/-/reload` reads the credentials from.
 #[derive(Debug, Clone)]
 pub struct CnfSource {
@@ -115,6 +157,8 @@ pub struct Web {
     /// The size of the last encoded response: the next body is allocated at about that size at once rather than
     /// grown by doubling (which copies it and briefly holds both halves).
     body_hint: AtomicUsize,
+    /// Scrapes of one server take turns.
+    queues: ServerQueues,
 }
 
 /// Settings of [`Web::new`].
@@ -161,6 +205,7 @@ impl Web {
                 )
             }),
             body_hint: AtomicUsize::new(8 * 1024),
+            queues: ServerQueues::default(),
         }
     }
 
@@ -248,6 +293,11 @@ impl Web {
                 .ok(),
         };
         let deadline = self.deadline(req);
+        let queue = client.as_ref().map(|c| self.queues.lock_for(&c.target()));
+        let _turn = match &queue {
+            Some(queue) => Some(queue.lock().await),
+            None => None,
+        };
         let web = self.clone();
         // A task of its own (on the same runtime thread), so a panicking scraper is a 500 and not a dropped
         // connection.
@@ -326,6 +376,8 @@ impl Web {
         };
         let collect = query_values(query, "collect[]");
         let deadline = self.deadline(req);
+        let queue = self.queues.lock_for(&client.target());
+        let _turn = queue.lock().await;
         let web = self.clone();
         let gathered = tokio::spawn(async move { web.exporter.scrape(&client, &collect, deadline).await }).await;
         self.respond(req, gathered)
@@ -536,6 +588,31 @@ fn decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn scrapes_of_one_server_take_turns_and_others_do_not_wait() {
+        let queues = ServerQueues::default();
+        let a = queues.lock_for("db1:3306");
+        let first = a.clone().lock_owned().await;
+        // A second scrape of db1 waits for the first; one of db2 does not.
+        let again = queues.lock_for("db1:3306");
+        assert!(Arc::ptr_eq(&a, &again));
+        assert!(again.try_lock().is_err());
+        let other = queues.lock_for("db2:3306");
+        assert!(other.try_lock().is_ok());
+        drop(first);
+        assert!(again.try_lock().is_ok());
+        // Entries nobody holds are swept once the map is large.
+        drop((a, again, other));
+        let held: Vec<_> = (0..QUEUES_SWEEP_AT)
+            .map(|i| queues.lock_for(&format!("h{i}:1")))
+            .collect();
+        assert!(queues.len() <= QUEUES_SWEEP_AT);
+        assert!(!queues.is_empty());
+        drop(held);
+        let _one = queues.lock_for("last:1");
+        assert_eq!(queues.len(), 1, "unused entries are swept");
+    }
 
     #[test]
     fn timeout_header_as_upstream() {
