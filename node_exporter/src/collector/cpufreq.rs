@@ -92,7 +92,7 @@ impl Collector for Cpufreq {
                 continue;
             }
             let dir = base.join(&entry).join("cpufreq");
-            if dir.is_dir() {
+            if super::sysfs::is_dir(&dir) {
                 cpu_families(cpu, &dir, out);
             }
         }

@@ -14,6 +14,8 @@ use exposition::{Collector, Labels, Metric, MetricFamily, MetricType, Value};
 use crate::paths::Paths;
 
 #[cfg(target_os = "linux")]
+mod absence;
+#[cfg(target_os = "linux")]
 mod arp;
 #[cfg(target_os = "linux")]
 mod bcache;

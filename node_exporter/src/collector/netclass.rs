@@ -162,7 +162,7 @@ impl Collector for NetClass {
         for name in list_dir(&class)? {
             let dir = class.join(&name);
             // Interfaces are directories or links to them; `bonding_masters` and the like are plain files.
-            if !dir.is_dir() || self.ignored.is_match(&name) {
+            if !super::sysfs::is_dir(&dir) || self.ignored.is_match(&name) {
                 continue;
             }
             self.interface(&name, &dir, out)?;
