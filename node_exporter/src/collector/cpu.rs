@@ -322,7 +322,7 @@ impl Cpu {
 
     fn collect_stat(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let path = self.paths.proc("stat");
-        let stats = parse_stat(&path, &read_file(&path)?)?;
+        let stats = parse_stat(&path, &super::scrape::read_file(&path)?)?;
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         let mut secs = family(
             "node_cpu_seconds_total",
@@ -379,7 +379,7 @@ impl Cpu {
 
     fn collect_throttles(&self, out: &mut Vec<MetricFamily>) {
         let dir = self.paths.sys("devices/system/cpu");
-        let Ok(entries) = super::sysfs::list_dir(&dir) else {
+        let Ok(entries) = super::scrape::list_dir(&dir) else {
             return;
         };
         // Sorted by name, as the paths of one directory sort.

@@ -114,6 +114,8 @@ mod rapl;
 #[cfg(target_os = "linux")]
 mod schedstat;
 #[cfg(target_os = "linux")]
+pub mod scrape;
+#[cfg(target_os = "linux")]
 mod selinux;
 #[cfg(target_os = "linux")]
 mod slabinfo;
