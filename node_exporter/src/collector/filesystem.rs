@@ -160,7 +160,7 @@ impl MountTable {
 
 /// Filesystem types whose `statfs` reads counters the kernel keeps in memory, without I/O or network round trips;
 /// they are not run under the mount timeout.
-const LOCAL_FS_TYPES: &[&str] = &["btrfs", "ext2", "ext3", "ext4", "f2fs", "ramfs", "tmpfs", "vfat", "xfs"];
+const LOCAL_FS_TYPES: &[&str] = &["ext2", "ext3", "ext4", "f2fs", "ramfs", "tmpfs", "vfat", "xfs"];
 
 /// One line of `mountinfo`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
