@@ -13,8 +13,9 @@
 //!
 //! Directories on procfs and sysfs are kept open the same way ([`list_dir`]): rewinding a directory stream makes
 //! the kernel list the directory's current entries again, without the path walk, `fstat` and `close` of a fresh
-//! listing. A removed directory lists as empty through an old descriptor, so an empty listing is always confirmed
-//! by listing the path afresh (a missing directory is then reported as missing).
+//! listing. A removed directory lists as empty through an old descriptor, so an empty listing stands only while the
+//! path still names the kept directory (same device and inode); otherwise the path is listed afresh (a missing
+//! directory is then reported as missing).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -169,13 +170,16 @@ pub fn list_dir(path: &Path) -> io::Result<Vec<String>> {
         .get(path)
         .cloned();
     if let Some(dir) = hit {
-        match names(&mut dir.lock().unwrap_or_else(std::sync::PoisonError::into_inner)) {
-            // An empty listing may be a removed directory: confirmed below with a fresh open.
+        let mut dir = dir.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match names(&mut dir) {
             Ok(names) if !names.is_empty() => return Ok(names),
+            // An empty listing may be a removed directory: it stands if the path still names the kept directory.
+            Ok(names) if same_file(&dir, path) => return Ok(names),
             Ok(_) => {}
             Err(e) if !gone(&e) => return Err(e),
             Err(_) => {}
         }
+        drop(dir);
         dir_cache()
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -195,7 +199,7 @@ pub fn list_dir(path: &Path) -> io::Result<Vec<String>> {
         let t = fs.filesystem_type();
         t == nix::sys::statfs::PROC_SUPER_MAGIC || t == nix::sys::statfs::SYSFS_MAGIC
     });
-    if pseudo && !listed.is_empty() {
+    if pseudo {
         let mut map = dir_cache().write().unwrap_or_else(std::sync::PoisonError::into_inner);
         let files = cache().read().unwrap_or_else(std::sync::PoisonError::into_inner).len();
         if map.len() + files < limit() {
@@ -203,6 +207,14 @@ pub fn list_dir(path: &Path) -> io::Result<Vec<String>> {
         }
     }
     Ok(listed)
+}
+
+/// Whether `path` names the directory `dir` is open on (same device and inode).
+fn same_file(dir: &nix::dir::Dir, path: &Path) -> bool {
+    match (nix::sys::stat::fstat(dir), nix::sys::stat::stat(path)) {
+        (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
+        _ => false,
+    }
 }
 
 /// Lists a directory stream from its start (the stream rewinds when the listing ends).
@@ -321,6 +333,20 @@ mod tests {
                 .iter()
                 .all(|n| !n.is_empty() && n != "." && n != "..")
         );
+    }
+
+    #[test]
+    fn kept_directory_identity() {
+        use nix::fcntl::OFlag;
+        let dir = nix::dir::Dir::open(
+            "/proc/self",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY,
+            nix::sys::stat::Mode::empty(),
+        )
+        .expect("opens");
+        assert!(same_file(&dir, Path::new("/proc/self")));
+        assert!(!same_file(&dir, Path::new("/proc/self/task")));
+        assert!(!same_file(&dir, Path::new("/proc/no_such_dir")));
     }
 
     #[test]
