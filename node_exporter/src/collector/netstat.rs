@@ -133,7 +133,7 @@ mod tests {
         let p = Path::new("snmp");
         let got = parse_paired(p, "Tcp: RtoAlgorithm MaxConn\nTcp: 1 -1\nUdp: InErrors\nUdp: 5\n").unwrap();
         assert_eq!(got.len(), 3);
-        assert_eq!(got[1], ("Tcp".into(), "MaxConn".into(), -1.0));
+        assert_eq!(got[1], ("Tcp", "MaxConn", -1.0));
         for bad in ["Tcp: A B\nTcp: 1\n", "Tcp: A\n", "Tcp: A\nUdp: 1\n", "Tcp: A\nTcp: x\n"] {
             assert!(parse_paired(p, bad).is_err(), "{bad:?}");
         }
@@ -143,7 +143,7 @@ mod tests {
     fn snmp6_lines() {
         let p = Path::new("snmp6");
         let got = parse_snmp6(p, "Ip6InReceives  7\nUdpLite6InErrors 0\n").unwrap();
-        assert_eq!(got[0], ("Ip6".into(), "InReceives".into(), 7.0));
+        assert_eq!(got[0], ("Ip6", "InReceives", 7.0));
         assert_eq!(got[1].0, "UdpLite6");
         for bad in ["Ip6InReceives\n", "IpInReceives 1\n", "Ip6X y\n"] {
             assert!(parse_snmp6(p, bad).is_err(), "{bad:?}");
