@@ -86,12 +86,18 @@ pub fn registry(m: &ArgMatches) -> Result<Registry, BuildError> {
         matches: m,
     };
     let registry = Registry::with_scrape_metrics("node");
+    // Files several collectors read are read once per scrape, between these two marks (they emit nothing and are
+    // not timed).
+    #[cfg(target_os = "linux")]
+    registry.register(crate::collector::scrape::Begin);
     for spec in enabled(m) {
         let collector = (spec.build)(&settings)?;
         tracing::info!(collector = spec.name, "enabled collector");
         // Names come from a static table of unique names, so registration cannot collide.
         let _ = registry.register_named(spec.name, collector);
     }
+    #[cfg(target_os = "linux")]
+    registry.register(crate::collector::scrape::End);
     Ok(registry)
 }
 

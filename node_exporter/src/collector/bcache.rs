@@ -348,7 +348,7 @@ impl Collector for Bcache {
         for entry in list_dir(&base)? {
             let dir = base.join(&entry);
             // Cache sets are directories named by UUID; `register` and friends are files.
-            if entry.contains('-') && dir.is_dir() {
+            if entry.contains('-') && super::sysfs::is_dir(&dir) {
                 self.cache_set(&entry, &dir, out)?;
             }
         }

@@ -260,7 +260,7 @@ impl Collector for Bcachefs {
         let base = self.paths.sys("fs/bcachefs");
         for uuid in list_dir(&base)? {
             let dir = base.join(&uuid);
-            if dir.is_dir() {
+            if super::sysfs::is_dir(&dir) {
                 filesystem(&uuid, &dir, out)?;
             }
         }

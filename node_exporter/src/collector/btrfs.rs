@@ -90,7 +90,7 @@ fn filesystem(uuid: &str, dir: &Path, out: &mut Vec<MetricFamily>) -> Result<(),
     ));
     for kind in BLOCK_GROUP_TYPES {
         let group = allocation.join(kind);
-        if !group.is_dir() {
+        if !super::sysfs::is_dir(&group) {
             continue;
         }
         out.push(gauge(
@@ -101,7 +101,7 @@ fn filesystem(uuid: &str, dir: &Path, out: &mut Vec<MetricFamily>) -> Result<(),
         ));
         for mode in list_dir(&group)? {
             let layout = group.join(&mode);
-            if !layout.is_dir() {
+            if !super::sysfs::is_dir(&layout) {
                 continue;
             }
             let labels = [("block_group_type", kind), ("mode", mode.as_str()), ("uuid", uuid)];
@@ -158,7 +158,7 @@ impl Collector for Btrfs {
         let base = self.paths.sys("fs/btrfs");
         for entry in list_dir(&base)? {
             // Filesystems are named by UUID; `features` describes the kernel module.
-            if entry.contains('-') && base.join(&entry).is_dir() {
+            if entry.contains('-') && super::sysfs::is_dir(&base.join(&entry)) {
                 filesystem(&entry, &base.join(&entry), out)?;
             }
         }

@@ -322,7 +322,7 @@ impl Cpu {
 
     fn collect_stat(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let path = self.paths.proc("stat");
-        let stats = parse_stat(&path, &read_file(&path)?)?;
+        let stats = parse_stat(&path, &super::scrape::read_file(&path)?)?;
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         let mut secs = family(
             "node_cpu_seconds_total",
@@ -379,18 +379,18 @@ impl Cpu {
 
     fn collect_throttles(&self, out: &mut Vec<MetricFamily>) {
         let dir = self.paths.sys("devices/system/cpu");
-        let Ok(entries) = std::fs::read_dir(&dir) else { return };
-        let mut cpus: Vec<_> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .and_then(|n| n.strip_prefix("cpu"))
+        let Ok(entries) = super::scrape::list_dir(&dir) else {
+            return;
+        };
+        // Sorted by name, as the paths of one directory sort.
+        let cpus: Vec<_> = entries
+            .iter()
+            .filter(|n| {
+                n.strip_prefix("cpu")
                     .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
             })
+            .map(|n| dir.join(n))
             .collect();
-        cpus.sort();
         let read_u64 = |p: &Path| -> Option<u64> { super::read_to_string(p).ok()?.trim().parse().ok() };
         let mut packages: BTreeMap<u64, u64> = BTreeMap::new();
         let mut cores: BTreeMap<(u64, u64), Option<u64>> = BTreeMap::new();

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use exposition::{CollectError, Collector, MetricFamily};
 
-use super::sysfs::{gauge, list_dir, read_optional, read_optional_number};
+use super::sysfs::{gauge, read_optional, read_optional_number};
 use super::{BuildError, Settings, Spec};
 use crate::paths::Paths;
 
@@ -80,7 +80,7 @@ impl Collector for Cpufreq {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let base = self.paths.sys("devices/system/cpu");
         // A missing directory fails the collector (upstream's "no data"), so success reports 0.
-        let entries = list_dir(&base)?;
+        let entries = super::scrape::list_dir(&base)?;
         for entry in entries {
             let Some(cpu) = entry
                 .strip_prefix("cpu")
@@ -92,7 +92,7 @@ impl Collector for Cpufreq {
                 continue;
             }
             let dir = base.join(&entry).join("cpufreq");
-            if dir.is_dir() {
+            if super::sysfs::is_dir(&dir) {
                 cpu_families(cpu, &dir, out);
             }
         }

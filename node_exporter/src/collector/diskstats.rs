@@ -267,7 +267,7 @@ impl Collector for DiskStats {
                 .find(|s| !s.is_empty())
                 .unwrap_or("");
             // Not every device has queue attributes; upstream reports 0 then.
-            let rotational = std::fs::read_to_string(self.paths.sys(format!("block/{dev}/queue/rotational")))
+            let rotational = super::read_to_string(&self.paths.sys(format!("block/{dev}/queue/rotational")))
                 .ok()
                 .and_then(|s| s.trim().parse::<u64>().ok())
                 .map(|v| format!("{v:b}"))

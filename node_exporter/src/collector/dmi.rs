@@ -45,7 +45,7 @@ const FIELDS: [(&str, &str); 20] = [
 impl Collector for Dmi {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let dir = self.paths.sys("class/dmi/id");
-        if !dir.is_dir() {
+        if !super::sysfs::is_dir(&dir) {
             // No DMI on this system: reported as a missing directory (no data).
             return Err(super::CollectorError::Read {
                 path: dir,

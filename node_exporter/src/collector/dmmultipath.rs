@@ -55,7 +55,7 @@ fn device(block: &Path, sysfs_name: &str, out: &mut Vec<MetricFamily>) -> Result
         size,
     ));
     let slaves = dir.join("slaves");
-    let paths = if slaves.is_dir() {
+    let paths = if super::sysfs::is_dir(&slaves) {
         list_dir(&slaves)?
     } else {
         Vec::new()

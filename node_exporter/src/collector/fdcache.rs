@@ -10,6 +10,12 @@
 //! on disk must be seen. A kept descriptor whose file went away (an interface or device removed: `ENODEV`,
 //! `ESTALE`, `ENOENT`) is dropped and the path opened again, so a re-created device is found. At most [`limit`]
 //! descriptors are kept; beyond that files are read the ordinary way.
+//!
+//! Directories on procfs and sysfs are kept open the same way ([`list_dir`]): rewinding a directory stream makes
+//! the kernel list the directory's current entries again, without the path walk, `fstat` and `close` of a fresh
+//! listing. A removed directory lists as empty through an old descriptor, so an empty listing stands only while the
+//! path still names the kept directory (same device and inode); otherwise the path is listed afresh (a missing
+//! directory is then reported as missing).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -63,7 +69,7 @@ pub fn read_to_string(path: &Path) -> io::Result<String> {
             Err(e) => return Err(e),
         }
     }
-    let file = File::open(path)?;
+    let file = super::absence::probe(path, File::open)?;
     let kind = kind_of(&file);
     let text = read_all(&file, kind.unwrap_or(Kind::Proc));
     // An attribute the kernel refuses to show now (e.g. `speed` of a link that is down) may show later: its
@@ -146,6 +152,84 @@ fn read_all(file: &File, kind: Kind) -> io::Result<String> {
     })
 }
 
+/// A kept directory stream; its lock is held for a whole listing.
+type KeptDir = Arc<Mutex<nix::dir::Dir>>;
+
+fn dir_cache() -> &'static RwLock<HashMap<PathBuf, KeptDir>> {
+    static CACHE: OnceLock<RwLock<HashMap<PathBuf, KeptDir>>> = OnceLock::new();
+    CACHE.get_or_init(|| RwLock::new(HashMap::new()))
+}
+
+/// The entry names of a directory (without `.` and `..`, in the kernel's order), through a kept directory stream
+/// when the directory is on procfs or sysfs. A missing procfs or sysfs directory is remembered for a few seconds
+/// ([`super::absence`]).
+pub fn list_dir(path: &Path) -> io::Result<Vec<String>> {
+    let hit = dir_cache()
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(path)
+        .cloned();
+    if let Some(dir) = hit {
+        let mut dir = dir.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match names(&mut dir) {
+            Ok(names) if !names.is_empty() => return Ok(names),
+            // An empty listing may be a removed directory: it stands if the path still names the kept directory.
+            Ok(names) if same_file(&dir, path) => return Ok(names),
+            Ok(_) => {}
+            Err(e) if !gone(&e) => return Err(e),
+            Err(_) => {}
+        }
+        drop(dir);
+        dir_cache()
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(path);
+    }
+    let mut dir = super::absence::probe(path, |p| {
+        use nix::fcntl::OFlag;
+        nix::dir::Dir::open(
+            p,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(io::Error::from)
+    })?;
+    let listed = names(&mut dir)?;
+    let pseudo = nix::sys::statfs::fstatfs(&dir).is_ok_and(|fs| {
+        let t = fs.filesystem_type();
+        t == nix::sys::statfs::PROC_SUPER_MAGIC || t == nix::sys::statfs::SYSFS_MAGIC
+    });
+    if pseudo {
+        let mut map = dir_cache().write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let files = cache().read().unwrap_or_else(std::sync::PoisonError::into_inner).len();
+        if map.len() + files < limit() {
+            map.insert(path.to_path_buf(), Arc::new(Mutex::new(dir)));
+        }
+    }
+    Ok(listed)
+}
+
+/// Whether `path` names the directory `dir` is open on (same device and inode).
+fn same_file(dir: &nix::dir::Dir, path: &Path) -> bool {
+    match (nix::sys::stat::fstat(dir), nix::sys::stat::stat(path)) {
+        (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
+        _ => false,
+    }
+}
+
+/// Lists a directory stream from its start (the stream rewinds when the listing ends).
+fn names(dir: &mut nix::dir::Dir) -> io::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for entry in dir.iter() {
+        let entry = entry.map_err(io::Error::from)?;
+        let name = entry.file_name().to_bytes();
+        if name != b"." && name != b".." {
+            out.push(String::from_utf8_lossy(name).into_owned());
+        }
+    }
+    Ok(out)
+}
+
 /// Raises the soft open-files limit to the hard one, as Go programs (upstream's exporter among them) do at start,
 /// so kept descriptors and scrapes have room.
 pub fn raise_nofile_limit() {
@@ -223,6 +307,62 @@ mod tests {
     fn missing_files_are_not_found_errors() {
         let err = read_to_string(Path::new("/proc/no/such/file")).expect_err("missing");
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn directories_are_kept_and_listed_fresh() {
+        let path = Path::new("/proc/self/task");
+        let before = list_dir(path).expect("lists");
+        assert!(
+            dir_cache().read().expect("lock").contains_key(path),
+            "procfs directory kept"
+        );
+        // A new thread shows up in a later listing through the kept stream.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || rx.recv());
+        let during = list_dir(path).expect("lists");
+        assert!(
+            during.len() > before.len() || during != before,
+            "{before:?} then {during:?}"
+        );
+        drop(tx);
+        t.join().expect("joins").ok();
+        assert!(
+            list_dir(path)
+                .expect("lists")
+                .iter()
+                .all(|n| !n.is_empty() && n != "." && n != "..")
+        );
+    }
+
+    #[test]
+    fn kept_directory_identity() {
+        use nix::fcntl::OFlag;
+        let dir = nix::dir::Dir::open(
+            "/proc/self",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY,
+            nix::sys::stat::Mode::empty(),
+        )
+        .expect("opens");
+        assert!(same_file(&dir, Path::new("/proc/self")));
+        assert!(!same_file(&dir, Path::new("/proc/self/task")));
+        assert!(!same_file(&dir, Path::new("/proc/no_such_dir")));
+    }
+
+    #[test]
+    fn missing_and_non_pseudo_directories() {
+        assert_eq!(
+            list_dir(Path::new("/sys/no_such_dir")).expect_err("missing").kind(),
+            io::ErrorKind::NotFound
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("a"), "").expect("write");
+        assert_eq!(list_dir(dir.path()).expect("lists"), ["a"]);
+        assert!(!dir_cache().read().expect("lock").contains_key(dir.path()));
+        std::fs::write(dir.path().join("b"), "").expect("write");
+        let mut names = list_dir(dir.path()).expect("lists");
+        names.sort();
+        assert_eq!(names, ["a", "b"]);
     }
 
     #[test]

@@ -2,6 +2,12 @@
 //! `/proc/1/mountinfo`, falling back to `/proc/self/mountinfo`), with upstream's mount point and filesystem type
 //! filters. A mount point whose `statfs` does not return within `--collector.filesystem.mount-timeout` is
 //! reported with `device_error="mountpoint timeout"` until that call finishes.
+//!
+//! The mount table is parsed again only when it changed: the kernel marks a kept procfs `mountinfo` descriptor
+//! with `POLLPRI` after any mount or unmount in its namespace, so a scrape with nothing new polls once instead of
+//! regenerating and parsing the file. `statfs` on disk and memory filesystems whose call only reads counters the
+//! kernel keeps in memory (ext2/3/4, xfs, tmpfs, ...) runs on the collecting thread; every other filesystem type
+//! (network, FUSE, ...) goes through the worker thread and the mount timeout.
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -106,6 +112,7 @@ fn build(s: &Settings<'_>) -> Result<Box<dyn Collector>, BuildError> {
         timeout,
         stuck: Arc::new(Mutex::new(HashSet::new())),
         worker: Mutex::new(None),
+        table: Mutex::new(None),
     }))
 }
 
@@ -118,7 +125,42 @@ struct Filesystem {
     stuck: Arc<Mutex<HashSet<String>>>,
     /// The thread running `statfs` calls, started on first use.
     worker: Mutex<Option<mpsc::Sender<StatJob>>>,
+    /// The last mount table read from procfs, with the descriptor that tells when it changed.
+    table: Mutex<Option<MountTable>>,
 }
+
+/// A parsed procfs `mountinfo` and a descriptor on it opened before it was read: `poll` on that descriptor reports
+/// `POLLPRI` once the mount table changed after the open or the previous poll.
+struct MountTable {
+    watch: std::fs::File,
+    mounts: Arc<Vec<Selected>>,
+}
+
+/// A mount that passed the mount point and filesystem type filters, with where it is seen and `statfs`ed.
+struct Selected {
+    mount: Mount,
+    /// The mount point inside `--path.rootfs`.
+    mount_point: String,
+    /// The path to `statfs`.
+    stat_path: PathBuf,
+}
+
+impl MountTable {
+    /// Whether the table may have changed since it was read (any poll result but "nothing happened").
+    fn changed(&self) -> bool {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::os::fd::AsFd;
+        let mut fds = [PollFd::new(self.watch.as_fd(), PollFlags::POLLPRI)];
+        match poll(&mut fds, PollTimeout::ZERO) {
+            Ok(0) => false,
+            Ok(_) | Err(_) => true,
+        }
+    }
+}
+
+/// Filesystem types whose `statfs` reads counters the kernel keeps in memory, without I/O or network round trips;
+/// they are not run under the mount timeout.
+const LOCAL_FS_TYPES: &[&str] = &["ext2", "ext3", "ext4", "f2fs", "ramfs", "tmpfs", "vfat", "xfs"];
 
 /// One line of `mountinfo`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -200,17 +242,63 @@ fn statfs(path: &Path) -> Result<Stats, String> {
 }
 
 impl Filesystem {
-    fn mounts(&self) -> Result<Vec<Mount>, CollectorError> {
+    /// The mount table: the kept one when the kernel reports no change since it was read, else read again.
+    fn mounts(&self) -> Result<Arc<Vec<Selected>>, CollectorError> {
+        let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = table.as_ref()
+            && !t.changed()
+        {
+            return Ok(Arc::clone(&t.mounts));
+        }
+        *table = None;
         let pid1 = self.paths.proc("1/mountinfo");
-        let (path, text) = match read_file(&pid1) {
-            Ok(t) => (pid1, t),
+        let own = self.paths.proc("self/mountinfo");
+        // The watch descriptor is opened before the file is read, so a change in between is reported by the
+        // next poll.
+        let watch = std::fs::File::open(&pid1).ok();
+        let (path, text, watch) = match read_file(&pid1) {
+            Ok(t) => (pid1, t, watch),
             Err(_) => {
-                let own = self.paths.proc("self/mountinfo");
+                let watch = std::fs::File::open(&own).ok();
                 let t = read_file(&own)?;
-                (own, t)
+                (own, t, watch)
             }
         };
-        parse_mountinfo(&path, &text)
+        let mounts = Arc::new(self.select(parse_mountinfo(&path, &text)?));
+        // Only a procfs file signals changes; a mountinfo on any other filesystem (a fixture tree) is read on every
+        // scrape.
+        if let Some(watch) = watch
+            && nix::sys::statfs::fstatfs(&watch)
+                .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+        {
+            *table = Some(MountTable {
+                watch,
+                mounts: Arc::clone(&mounts),
+            });
+        }
+        Ok(mounts)
+    }
+
+    /// The mounts the mount point and filesystem type filters keep.
+    fn select(&self, mounts: Vec<Mount>) -> Vec<Selected> {
+        let mut selected = Vec::new();
+        for mount in mounts {
+            let (mount_point, stat_path) = self.locate(&mount.mount_point);
+            if self.mount_points.ignored(&mount_point) {
+                tracing::debug!(mountpoint = mount_point.as_str(), "Ignoring mount point");
+                continue;
+            }
+            if self.fs_types.ignored(&mount.fs_type) {
+                tracing::debug!(type = mount.fs_type.as_str(), "Ignoring fs type");
+                continue;
+            }
+            selected.push(Selected {
+                mount,
+                mount_point,
+                stat_path,
+            });
+        }
+        selected
     }
 
     /// The mount point as seen from inside `--path.rootfs` (the prefix stripped), and the path to `statfs` (that
@@ -299,16 +387,13 @@ fn spawn_worker(stuck: Arc<Mutex<HashSet<String>>>) -> mpsc::Sender<StatJob> {
 impl Collector for Filesystem {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let mut seen = BTreeSet::new();
-        for mount in self.mounts()? {
-            let (mount_point, stat_path) = self.locate(&mount.mount_point);
-            if self.mount_points.ignored(&mount_point) {
-                tracing::debug!(mountpoint = mount_point.as_str(), "Ignoring mount point");
-                continue;
-            }
-            if self.fs_types.ignored(&mount.fs_type) {
-                tracing::debug!(type = mount.fs_type.as_str(), "Ignoring fs type");
-                continue;
-            }
+        for selected in self.mounts()?.iter() {
+            let Selected {
+                mount,
+                mount_point,
+                stat_path,
+            } = selected;
+            let mount_point = mount_point.clone();
             let already_stuck = self
                 .stuck
                 .lock()
@@ -320,8 +405,10 @@ impl Collector for Filesystem {
                     "Mount point is in an unresponsive state"
                 );
                 Err("mountpoint timeout".to_string())
+            } else if LOCAL_FS_TYPES.contains(&mount.fs_type.as_str()) {
+                statfs(stat_path)
             } else {
-                self.stat_with_timeout(&mount_point, stat_path)
+                self.stat_with_timeout(&mount_point, stat_path.clone())
             };
             let device_error = result.as_ref().err().cloned().unwrap_or_default();
             if !seen.insert((
@@ -444,7 +531,26 @@ mod tests {
             timeout: Duration::from_secs(5),
             stuck: Arc::new(Mutex::new(HashSet::new())),
             worker: Mutex::new(None),
+            table: Mutex::new(None),
         }
+    }
+
+    #[test]
+    fn procfs_mount_table_is_kept_until_it_changes() {
+        let c = collector(Path::new("/proc"), "/");
+        let first = c.mounts().expect("host mount table");
+        let second = c.mounts().expect("host mount table");
+        assert!(
+            Arc::ptr_eq(&first, &second),
+            "no mount change: the parsed table is reused"
+        );
+        // A fixture file is not a procfs file: it is parsed on every call.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("1")).unwrap();
+        std::fs::write(dir.path().join("1/mountinfo"), "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n").unwrap();
+        let c = collector(dir.path(), "/");
+        let first = c.mounts().unwrap();
+        assert!(!Arc::ptr_eq(&first, &c.mounts().unwrap()));
     }
 
     #[test]

@@ -386,7 +386,7 @@ impl Collector for Hwmon {
         let mut chips = Vec::new();
         for entry in entries {
             let dir = class.join(&entry);
-            if !dir.is_dir() {
+            if !super::sysfs::is_dir(&dir) {
                 continue;
             }
             match Self::chip_name(&dir) {

@@ -170,7 +170,7 @@ impl Mdadm {
         let mut arrays: Vec<String> = entries
             .flatten()
             .filter_map(|e| e.file_name().to_str().map(str::to_string))
-            .filter(|n| n.starts_with("md") && dir.join(n).join("md").is_dir())
+            .filter(|n| n.starts_with("md") && super::sysfs::is_dir(&dir.join(n).join("md")))
             .collect();
         arrays.sort();
         let mut raid = family(

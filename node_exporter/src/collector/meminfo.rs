@@ -3,9 +3,9 @@
 //! As upstream: parentheses in field names become underscores (`Active(anon)` -> `Active_anon`), fields in `kB`
 //! are converted to bytes and get the `_bytes` suffix, unitless fields (`HugePages_Total`) keep their name.
 
-use exposition::{CollectError, Collector, MetricFamily, MetricType};
+use exposition::{CollectError, Collector, Labels, Metric, MetricFamily, MetricType, Value};
 
-use super::{CollectorError, Spec, parse_num, read_file, single};
+use super::{CollectorError, Spec, parse_num, read_file};
 use crate::paths::Paths;
 
 /// Table entry.
@@ -26,23 +26,29 @@ impl Collector for MemInfo {
                 return Err(CollectorError::malformed(&path, n + 1, format!("field {key:?} lacks ':'")).into());
             };
             let mut v: f64 = parse_num(&path, n + 1, num)?;
-            let key = key.replace('(', "_").replace(')', "");
-            let name = match fields.next() {
+            // `Active(anon)` is `Active_anon`.
+            let mut name = String::with_capacity(key.len() + 6);
+            for c in key.chars() {
+                match c {
+                    '(' => name.push('_'),
+                    ')' => {}
+                    c => name.push(c),
+                }
+            }
+            match fields.next() {
                 Some("kB") => {
                     v *= 1024.0;
-                    format!("{key}_bytes")
+                    name.push_str("_bytes");
                 }
                 Some(unit) => {
                     return Err(CollectorError::malformed(&path, n + 1, format!("unknown unit {unit:?}")).into());
                 }
-                None => key,
-            };
-            out.push(single(
-                &format!("node_memory_{name}"),
-                &format!("Memory information field {name}."),
-                MetricType::Gauge,
-                v,
-            ));
+                None => {}
+            }
+            let help = format!("Memory information field {name}.");
+            let mut f = MetricFamily::new(format!("node_memory_{name}"), MetricType::Gauge).with_help(help);
+            f.push(Metric::new(Labels::new(), Value::Gauge(v)));
+            out.push(f);
         }
         Ok(())
     }

@@ -14,6 +14,8 @@ use exposition::{Collector, Labels, Metric, MetricFamily, MetricType, Value};
 use crate::paths::Paths;
 
 #[cfg(target_os = "linux")]
+mod absence;
+#[cfg(target_os = "linux")]
 mod arp;
 #[cfg(target_os = "linux")]
 mod bcache;
@@ -111,6 +113,8 @@ mod qdisc;
 mod rapl;
 #[cfg(target_os = "linux")]
 mod schedstat;
+#[cfg(target_os = "linux")]
+pub mod scrape;
 #[cfg(target_os = "linux")]
 mod selinux;
 #[cfg(target_os = "linux")]

@@ -8,7 +8,8 @@ use clap::Arg;
 use exposition::{CollectError, Collector, MetricFamily, MetricType};
 use regex::Regex;
 
-use super::sysfs::{bool_args, flag_on, gauge, list_dir, read_optional, sample, string_arg};
+use super::procutil::{add, family};
+use super::sysfs::{bool_args, flag_on, list_dir, read_optional, string_arg};
 use super::{BuildError, CollectorError, Settings, Spec};
 use crate::paths::Paths;
 
@@ -91,35 +92,88 @@ fn parse_int(path: &Path, text: &str) -> Result<i64, CollectorError> {
     parsed.ok_or_else(|| CollectorError::malformed(path, 1, format!("invalid number {text:?}")))
 }
 
+/// The families of the collector, filled interface by interface (one family per name instead of one per
+/// interface and name, which the registry would merge).
+struct Families {
+    up: MetricFamily,
+    info: MetricFamily,
+    /// One per entry of [`PROPERTIES`].
+    properties: Vec<MetricFamily>,
+    speed: MetricFamily,
+}
+
+impl Families {
+    fn new() -> Families {
+        Families {
+            up: family(
+                "node_network_up",
+                "Value is 1 if operstate is 'up', 0 otherwise.",
+                MetricType::Gauge,
+            ),
+            info: family(
+                "node_network_info",
+                "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
+                MetricType::Gauge,
+            ),
+            properties: PROPERTIES
+                .iter()
+                .map(|(_, prop, t)| {
+                    family(
+                        &format!("node_network_{prop}"),
+                        &format!("Network device property: {prop}"),
+                        *t,
+                    )
+                })
+                .collect(),
+            speed: family(
+                "node_network_speed_bytes",
+                "Network device property: speed_bytes",
+                MetricType::Gauge,
+            ),
+        }
+    }
+
+    /// The families that got a sample.
+    fn into_nonempty(self) -> impl Iterator<Item = MetricFamily> {
+        [self.up, self.info]
+            .into_iter()
+            .chain(self.properties)
+            .chain([self.speed])
+            .filter(|f| !f.metrics.is_empty())
+    }
+}
+
 impl NetClass {
-    /// The families of one interface. Attributes the kernel refuses to report (unreadable, e.g. the speed of a
+    /// The samples of one interface. Attributes the kernel refuses to report (unreadable, e.g. the speed of a
     /// link that is down) are left out.
-    fn interface(&self, name: &str, dir: &Path, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
+    fn interface(&self, name: &str, dir: &Path, fams: &mut Families) -> Result<(), CollectorError> {
         let labels = [("device", name)];
         let text = |attr: &str| read_optional(&dir.join(attr));
         let operstate = text("operstate").unwrap_or_default();
-        out.push(gauge(
-            "node_network_up",
-            "Value is 1 if operstate is 'up', 0 otherwise.",
-            &labels,
-            if operstate == "up" { 1.0 } else { 0.0 },
-        ));
-        let mut ints = std::collections::BTreeMap::new();
-        for (attr, _, _) in PROPERTIES.iter().copied().chain([("speed", "", MetricType::Gauge)]) {
+        add(&mut fams.up, &labels, if operstate == "up" { 1.0 } else { 0.0 });
+        let mut ints = [None; PROPERTIES.len()];
+        for ((attr, _, _), slot) in PROPERTIES.iter().zip(ints.iter_mut()) {
             if let Some(t) = text(attr).filter(|t| !t.is_empty()) {
-                ints.insert(attr, parse_int(&dir.join(attr), &t)?);
+                *slot = Some(parse_int(&dir.join(attr), &t)?);
             }
         }
-        let adminstate = match ints.get("flags") {
+        let speed = match text("speed").filter(|t| !t.is_empty()) {
+            Some(t) => Some(parse_int(&dir.join("speed"), &t)?),
+            None => None,
+        };
+        let flags = PROPERTIES
+            .iter()
+            .position(|(attr, _, _)| *attr == "flags")
+            .and_then(|i| ints[i]);
+        let adminstate = match flags {
             Some(f) if f & 1 == 1 => "up",
             Some(_) => "down",
             None => "unknown",
         };
         let (address, broadcast, duplex, ifalias) =
             (text("address"), text("broadcast"), text("duplex"), text("ifalias"));
-        out.push(gauge(
-            "node_network_info",
-            "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
+        add(
+            &mut fams.info,
             &[
                 ("device", name),
                 ("address", address.as_deref().unwrap_or_default()),
@@ -130,27 +184,16 @@ impl NetClass {
                 ("ifalias", ifalias.as_deref().unwrap_or_default()),
             ],
             1.0,
-        ));
-        for (attr, prop, t) in PROPERTIES {
-            if let Some(v) = ints.get(attr) {
-                out.push(sample(
-                    &format!("node_network_{prop}"),
-                    &format!("Network device property: {prop}"),
-                    t,
-                    &labels,
-                    *v as f64,
-                ));
+        );
+        for (fam, v) in fams.properties.iter_mut().zip(ints) {
+            if let Some(v) = v {
+                add(fam, &labels, v as f64);
             }
         }
-        if let Some(&speed) = ints.get("speed")
+        if let Some(speed) = speed
             && (speed >= 0 || !self.ignore_invalid_speed)
         {
-            out.push(gauge(
-                "node_network_speed_bytes",
-                "Network device property: speed_bytes",
-                &labels,
-                (speed * 1000 * 1000 / 8) as f64,
-            ));
+            add(&mut fams.speed, &labels, (speed * 1000 * 1000 / 8) as f64);
         }
         Ok(())
     }
@@ -159,14 +202,16 @@ impl NetClass {
 impl Collector for NetClass {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let class = self.paths.sys("class/net");
+        let mut fams = Families::new();
         for name in list_dir(&class)? {
             let dir = class.join(&name);
             // Interfaces are directories or links to them; `bonding_masters` and the like are plain files.
-            if !dir.is_dir() || self.ignored.is_match(&name) {
+            if !super::sysfs::is_dir(&dir) || self.ignored.is_match(&name) {
                 continue;
             }
-            self.interface(&name, &dir, out)?;
+            self.interface(&name, &dir, &mut fams)?;
         }
+        out.extend(fams.into_nonempty());
         Ok(())
     }
 }

@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::Mutex;
 
 use clap::{Arg, ArgAction};
 use exposition::{CollectError, Collector, MetricFamily, MetricType};
@@ -74,6 +75,7 @@ fn build(s: &Settings<'_>) -> Result<Box<dyn Collector>, BuildError> {
         detailed: m.get_flag(DETAILED_FLAG),
         netlink,
         address_info: m.get_flag(ADDRESS_FLAG),
+        socket: Mutex::new(None),
     }))
 }
 
@@ -230,9 +232,18 @@ fn decode_link(payload: &[u8]) -> Result<Option<(String, Stats)>, NetlinkError> 
 }
 
 /// Every link's counters from one rtnetlink link dump.
-fn read_netlink_stats() -> Result<BTreeMap<String, Stats>, NetlinkError> {
-    let mut sock = Socket::open(nix::sys::socket::SockProtocol::NetlinkRoute)?;
+///
+/// The socket is kept in `kept` for the next scrape; after a failed exchange it is dropped and the next scrape opens
+/// a new one.
+fn read_netlink_stats(kept: &Mutex<Option<Socket>>) -> Result<BTreeMap<String, Stats>, NetlinkError> {
+    let mut kept = kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut sock = match kept.take() {
+        Some(sock) => sock,
+        None => Socket::open(nix::sys::socket::SockProtocol::NetlinkRoute)?,
+    };
     let replies = sock.request(RTM_GETLINK, F_REQUEST | F_DUMP, &ifinfomsg(0, 0))?;
+    *kept = Some(sock);
+    drop(kept);
     let mut out = BTreeMap::new();
     for (kind, payload) in replies {
         if kind != RTM_NEWLINK {
@@ -290,6 +301,8 @@ struct NetDev {
     detailed: bool,
     netlink: bool,
     address_info: bool,
+    /// The rtnetlink socket of the link dumps, kept between scrapes.
+    socket: Mutex<Option<Socket>>,
 }
 
 /// Upstream's address scope: loopback and link-local addresses are `link-local`, interface-local multicast is
@@ -365,7 +378,7 @@ fn interface_addresses() -> Result<Vec<(String, IpAddr, u32)>, CollectorError> {
 impl Collector for NetDev {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let devices = if self.netlink {
-            match read_netlink_stats() {
+            match read_netlink_stats(&self.socket) {
                 Ok(devices) => devices,
                 Err(e) => {
                     tracing::debug!(error = %e, "netlink link dump failed, reading sysfs statistics instead");
@@ -566,7 +579,7 @@ mod tests {
         }
         let dir = Path::new(KERNEL_NET_CLASS);
         let before = read_sysfs_stats(dir).unwrap();
-        let netlink = read_netlink_stats().unwrap();
+        let netlink = read_netlink_stats(&Mutex::new(None)).unwrap();
         let after = read_sysfs_stats(dir).unwrap();
         let devices = |m: &BTreeMap<String, Stats>| m.keys().cloned().collect::<Vec<_>>();
         assert_eq!(devices(&netlink), devices(&before));

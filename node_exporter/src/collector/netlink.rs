@@ -113,11 +113,13 @@ pub fn ifinfomsg(family: u8, index: i32) -> [u8; IFINFOMSG_LEN] {
     out
 }
 
-/// A netlink socket of one protocol.
+/// A netlink socket of one protocol. It may serve many requests: replies are matched by sequence number, and its
+/// receive buffer is allocated once.
 #[derive(Debug)]
 pub struct Socket {
     fd: OwnedFd,
     seq: u32,
+    buf: Vec<u8>,
 }
 
 impl Socket {
@@ -127,7 +129,11 @@ impl Socket {
         let fd =
             socket(AddressFamily::Netlink, SockType::Raw, SockFlag::SOCK_CLOEXEC, protocol).map_err(err("socket"))?;
         bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0)).map_err(err("bind"))?;
-        Ok(Socket { fd, seq: 0 })
+        Ok(Socket {
+            fd,
+            seq: 0,
+            buf: Vec::new(),
+        })
     }
 
     /// Sends one request and returns the `(type, payload)` of every reply message until the dump ends (or, for a
@@ -145,10 +151,12 @@ impl Socket {
         sendto(self.fd.as_raw_fd(), &msg, &NetlinkAddr::new(0, 0), MsgFlags::empty()).map_err(err("sendto"))?;
         let dump = flags & F_DUMP != 0;
         let mut out = Vec::new();
-        let mut buf = vec![0u8; 1 << 16];
+        if self.buf.is_empty() {
+            self.buf = vec![0u8; 1 << 16];
+        }
         loop {
-            let n = recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()).map_err(err("recv"))?;
-            let mut msgs = &buf[..n];
+            let n = recv(self.fd.as_raw_fd(), &mut self.buf, MsgFlags::empty()).map_err(err("recv"))?;
+            let mut msgs = &self.buf[..n];
             if msgs.is_empty() {
                 return Ok(out);
             }
@@ -159,6 +167,11 @@ impl Socket {
                     return Err(NetlinkError::Malformed("message length"));
                 }
                 let body = &msgs[HDRLEN..len];
+                // A reply to an earlier request (one abandoned after an error) is not this request's.
+                if u32_at(msgs, 8) != Some(self.seq) {
+                    msgs = msgs.get(align4(len)..).unwrap_or_default();
+                    continue;
+                }
                 match kind {
                     NLMSG_DONE => return Ok(out),
                     NLMSG_ERROR => {
@@ -222,5 +235,8 @@ mod tests {
                 .iter()
                 .all(|(kind, body)| *kind == RTM_NEWLINK && body.len() >= IFINFOMSG_LEN)
         );
+        // The same socket serves a second dump with the same links.
+        let again = sock.request(RTM_GETLINK, F_REQUEST | F_DUMP, &ifinfomsg(0, 0)).unwrap();
+        assert_eq!(again.len(), replies.len());
     }
 }

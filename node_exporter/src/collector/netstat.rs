@@ -7,7 +7,7 @@ use clap::Arg;
 use exposition::{CollectError, Collector, MetricFamily, MetricType};
 use regex::Regex;
 
-use super::procutil::{numbered, read_optional, regex_flag};
+use super::procutil::{FieldFilter, numbered, read_optional, regex_flag};
 use super::{BuildError, CollectorError, Settings, Spec, parse_num, read_file, single};
 use crate::paths::Paths;
 
@@ -30,75 +30,87 @@ fn build(s: &Settings<'_>) -> Result<Box<dyn Collector>, BuildError> {
     let fields = regex_flag("netstat", s.matches, FIELDS_FLAG)?;
     Ok(Box::new(NetStat {
         paths: s.paths.clone(),
-        fields: fields.unwrap_or_else(|| Regex::new(DEFAULT_FIELDS).expect("the default pattern is valid")),
+        fields: FieldFilter::new(
+            fields.unwrap_or_else(|| Regex::new(DEFAULT_FIELDS).expect("the default pattern is valid")),
+        ),
     }))
 }
 
 /// Parses the paired header/value lines of `/proc/net/netstat` and `/proc/net/snmp` into
 /// `(protocol, name, value)`.
-fn parse_paired(path: &Path, text: &str) -> Result<Vec<(String, String, f64)>, CollectorError> {
+fn parse_paired<'a>(path: &Path, text: &'a str) -> Result<Vec<(&'a str, &'a str, f64)>, CollectorError> {
     let mut out = Vec::new();
     let mut lines = numbered(text).filter(|(_, l)| !l.trim().is_empty());
     while let Some((hn, header)) = lines.next() {
         let Some((n, values)) = lines.next() else {
             return Err(CollectorError::malformed(path, hn, "header line without a value line"));
         };
-        let names: Vec<&str> = header.split_whitespace().collect();
-        let vals: Vec<&str> = values.split_whitespace().collect();
-        if names.len() != vals.len() || names.is_empty() || names[0] != vals[0] {
-            return Err(CollectorError::malformed(
-                path,
-                n,
-                "value line does not match its header",
-            ));
+        let mismatch = || CollectorError::malformed(path, n, "value line does not match its header");
+        let mut names = header.split_whitespace();
+        let mut vals = values.split_whitespace();
+        let (Some(proto), Some(proto_again)) = (names.next(), vals.next()) else {
+            return Err(mismatch());
+        };
+        if proto != proto_again {
+            return Err(mismatch());
         }
-        let proto = names[0].trim_end_matches(':');
-        for (name, v) in names.iter().zip(&vals).skip(1) {
-            out.push((proto.to_string(), name.to_string(), parse_num(path, n, v)?));
+        let proto = proto.trim_end_matches(':');
+        loop {
+            match (names.next(), vals.next()) {
+                (Some(name), Some(v)) => out.push((proto, name, parse_num(path, n, v)?)),
+                (None, None) => break,
+                _ => return Err(mismatch()),
+            }
         }
     }
     Ok(out)
 }
 
 /// Parses `/proc/net/snmp6` (`Ip6InReceives 7` lines): the protocol runs up to its first `6`.
-fn parse_snmp6(path: &Path, text: &str) -> Result<Vec<(String, String, f64)>, CollectorError> {
+fn parse_snmp6<'a>(path: &Path, text: &'a str) -> Result<Vec<(&'a str, &'a str, f64)>, CollectorError> {
     let mut out = Vec::new();
     for (n, line) in numbered(text) {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.is_empty() {
-            continue;
-        }
-        let [stat, v] = fields[..] else {
-            return Err(CollectorError::malformed(path, n, "expected a name and a value"));
+        let mut fields = line.split_whitespace();
+        let (stat, v) = match (fields.next(), fields.next(), fields.next()) {
+            (None, _, _) => continue,
+            (Some(stat), Some(v), None) => (stat, v),
+            _ => return Err(CollectorError::malformed(path, n, "expected a name and a value")),
         };
         let Some(six) = stat.find('6') else {
             return Err(CollectorError::malformed(path, n, format!("no protocol in {stat:?}")));
         };
         let (proto, name) = stat.split_at(six + 1);
-        out.push((proto.to_string(), name.to_string(), parse_num(path, n, v)?));
+        out.push((proto, name, parse_num(path, n, v)?));
     }
     Ok(out)
 }
 
 struct NetStat {
     paths: Paths,
-    fields: Regex,
+    fields: FieldFilter,
 }
 
 impl Collector for NetStat {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
-        let mut stats = Vec::new();
-        for file in ["net/netstat", "net/snmp"] {
-            let path = self.paths.proc(file);
-            stats.extend(parse_paired(&path, &read_file(&path)?)?);
-        }
+        let netstat = self.paths.proc("net/netstat");
+        let netstat_text = read_file(&netstat)?;
+        let snmp = self.paths.proc("net/snmp");
+        let snmp_text = read_file(&snmp)?;
+        let mut stats = parse_paired(&netstat, &netstat_text)?;
+        stats.extend(parse_paired(&snmp, &snmp_text)?);
         let snmp6 = self.paths.proc("net/snmp6");
-        if let Some(text) = read_optional(&snmp6)? {
-            stats.extend(parse_snmp6(&snmp6, &text)?);
+        let snmp6_text = read_optional(&snmp6)?;
+        if let Some(text) = &snmp6_text {
+            stats.extend(parse_snmp6(&snmp6, text)?);
         }
-        for (proto, name, v) in stats {
-            let key = format!("{proto}_{name}");
-            if !self.fields.is_match(&key) {
+        let mut key = String::new();
+        let mut pass = self.fields.pass();
+        for (i, (proto, name, v)) in stats.into_iter().enumerate() {
+            key.clear();
+            key.push_str(proto);
+            key.push('_');
+            key.push_str(name);
+            if !pass.keeps(i, &key) {
                 continue;
             }
             out.push(single(
@@ -121,7 +133,7 @@ mod tests {
         let p = Path::new("snmp");
         let got = parse_paired(p, "Tcp: RtoAlgorithm MaxConn\nTcp: 1 -1\nUdp: InErrors\nUdp: 5\n").unwrap();
         assert_eq!(got.len(), 3);
-        assert_eq!(got[1], ("Tcp".into(), "MaxConn".into(), -1.0));
+        assert_eq!(got[1], ("Tcp", "MaxConn", -1.0));
         for bad in ["Tcp: A B\nTcp: 1\n", "Tcp: A\n", "Tcp: A\nUdp: 1\n", "Tcp: A\nTcp: x\n"] {
             assert!(parse_paired(p, bad).is_err(), "{bad:?}");
         }
@@ -131,7 +143,7 @@ mod tests {
     fn snmp6_lines() {
         let p = Path::new("snmp6");
         let got = parse_snmp6(p, "Ip6InReceives  7\nUdpLite6InErrors 0\n").unwrap();
-        assert_eq!(got[0], ("Ip6".into(), "InReceives".into(), 7.0));
+        assert_eq!(got[0], ("Ip6", "InReceives", 7.0));
         assert_eq!(got[1].0, "UdpLite6");
         for bad in ["Ip6InReceives\n", "IpInReceives 1\n", "Ip6X y\n"] {
             assert!(parse_snmp6(p, bad).is_err(), "{bad:?}");

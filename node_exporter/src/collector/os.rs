@@ -3,7 +3,9 @@
 //! major.minor version.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use exposition::{CollectError, Collector, MetricFamily};
 
@@ -15,11 +17,30 @@ use crate::paths::Paths;
 pub const SPEC: Spec = Spec::new("os", true, build);
 
 fn build(s: &Settings<'_>) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(Os { paths: s.paths.clone() }))
+    Ok(Box::new(Os {
+        paths: s.paths.clone(),
+        parsed: Mutex::new(None),
+    }))
 }
 
 struct Os {
     paths: Paths,
+    /// The last file parsed, reused while its modification time, size and inode stay the same (upstream keeps
+    /// its parsed file while the modification time is unchanged).
+    parsed: Mutex<Option<Parsed>>,
+}
+
+/// A parsed os-release file and what identifies its version.
+struct Parsed {
+    path: PathBuf,
+    stamp: (Option<SystemTime>, u64, u64),
+    fields: Arc<BTreeMap<String, String>>,
+}
+
+/// Modification time, size and inode of a file.
+fn stamp(meta: &std::fs::Metadata) -> (Option<SystemTime>, u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.modified().ok(), meta.len(), meta.ino())
 }
 
 /// The os-release files, most specific first.
@@ -89,14 +110,38 @@ fn major_minor(version_id: &str) -> Option<f64> {
     version_id[..end].parse().ok()
 }
 
+impl Os {
+    /// The fields of the os-release file at `path`: the kept ones when the file is unchanged, else read again.
+    fn fields(&self, path: &Path) -> Result<Arc<BTreeMap<String, String>>, CollectorError> {
+        let meta = std::fs::metadata(path).map_err(|source| CollectorError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let stamp = stamp(&meta);
+        let mut parsed = self.parsed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(p) = parsed.as_ref()
+            && p.path == path
+            && p.stamp == stamp
+        {
+            return Ok(Arc::clone(&p.fields));
+        }
+        let fields = Arc::new(parse_os_release(path, &read_file(path)?)?);
+        *parsed = Some(Parsed {
+            path: path.to_path_buf(),
+            stamp,
+            fields: Arc::clone(&fields),
+        });
+        Ok(fields)
+    }
+}
+
 impl Collector for Os {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let mut last = None;
         for rel in FILES {
             let path = self.paths.rootfs.join(rel);
-            match read_file(&path) {
-                Ok(text) => {
-                    let fields = parse_os_release(&path, &text)?;
+            match self.fields(&path) {
+                Ok(fields) => {
                     let get = |k: &str| fields.get(k).map_or("", String::as_str);
                     let labels: Vec<(&str, &str)> = INFO_FIELDS.iter().map(|(k, l)| (*l, get(k))).collect();
                     let keys: Vec<&str> = INFO_FIELDS.iter().map(|(_, l)| *l).collect();
@@ -114,6 +159,7 @@ impl Collector for Os {
                     ));
                     return Ok(());
                 }
+                Err(e @ CollectorError::Malformed { .. }) => return Err(e.into()),
                 Err(e) => last = Some(e),
             }
         }
@@ -165,6 +211,7 @@ mod tests {
                 rootfs: root.path().to_path_buf(),
                 ..Paths::default()
             },
+            parsed: Mutex::new(None),
         };
         assert!(c.collect(&mut Vec::new()).is_err());
         std::fs::create_dir_all(root.path().join("usr/lib")).unwrap();
@@ -172,5 +219,17 @@ mod tests {
         let mut out = Vec::new();
         c.collect(&mut out).unwrap();
         assert_eq!(out[1].metrics[0].value, exposition::Value::Gauge(1.2));
+        // A replaced file (new inode and size) is read again; /etc/os-release takes precedence once it exists.
+        let tmp = root.path().join("usr/lib/os-release.new");
+        std::fs::write(&tmp, "ID=x\nVERSION_ID=3.25\n").unwrap();
+        std::fs::rename(&tmp, root.path().join("usr/lib/os-release")).unwrap();
+        let mut out = Vec::new();
+        c.collect(&mut out).unwrap();
+        assert_eq!(out[1].metrics[0].value, exposition::Value::Gauge(3.25));
+        std::fs::create_dir_all(root.path().join("etc")).unwrap();
+        std::fs::write(root.path().join("etc/os-release"), "ID=y\nVERSION_ID=7\n").unwrap();
+        let mut out = Vec::new();
+        c.collect(&mut out).unwrap();
+        assert_eq!(out[1].metrics[0].value, exposition::Value::Gauge(7.0));
     }
 }

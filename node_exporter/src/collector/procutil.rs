@@ -90,6 +90,60 @@ impl DeviceFilter {
     }
 }
 
+/// A field-name pattern (`--collector.netstat.fields`, `--collector.vmstat.fields`) with its answers remembered
+/// by position: a kernel file names the same fields in the same order on every scrape, so a name is matched again
+/// only when the name at its position changed.
+#[derive(Debug)]
+pub struct FieldFilter {
+    pattern: Regex,
+    seen: std::sync::Mutex<Vec<(Box<str>, bool)>>,
+}
+
+/// One pass over a file's fields with a [`FieldFilter`] (holds its memory locked).
+pub struct FieldPass<'a> {
+    pattern: &'a Regex,
+    seen: std::sync::MutexGuard<'a, Vec<(Box<str>, bool)>>,
+}
+
+impl FieldFilter {
+    /// At most this many positions are remembered; later ones are matched each time.
+    const MAX: usize = 4096;
+
+    /// A filter keeping the names `pattern` matches (anywhere, as Go's `MatchString`).
+    pub fn new(pattern: Regex) -> FieldFilter {
+        FieldFilter {
+            pattern,
+            seen: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Starts a pass over one scrape's fields.
+    pub fn pass(&self) -> FieldPass<'_> {
+        FieldPass {
+            pattern: &self.pattern,
+            seen: self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+        }
+    }
+}
+
+impl FieldPass<'_> {
+    /// Whether `name`, the `index`th field of this pass, is kept.
+    pub fn keeps(&mut self, index: usize, name: &str) -> bool {
+        if let Some((seen, keep)) = self.seen.get(index)
+            && **seen == *name
+        {
+            return *keep;
+        }
+        let keep = self.pattern.is_match(name);
+        if index < self.seen.len() {
+            self.seen[index] = (name.into(), keep);
+        } else if index == self.seen.len() && index < FieldFilter::MAX {
+            self.seen.push((name.into(), keep));
+        }
+        keep
+    }
+}
+
 /// Splits a text into lines numbered from 1, for error messages.
 pub fn numbered(text: &str) -> impl Iterator<Item = (usize, &str)> {
     text.lines().enumerate().map(|(i, l)| (i + 1, l))
@@ -135,6 +189,31 @@ mod tests {
         assert!(!include.ignored("sda") && include.ignored("nvme0n1"));
         assert!(build(&["--x=^sd", "--i=^sd"]).is_err());
         assert!(build(&["--x=("]).is_err());
+    }
+
+    #[test]
+    fn field_filter_answers_like_its_pattern() {
+        let f = FieldFilter::new(Regex::new("^(Tcp_.*|.*Errs)$").unwrap());
+        let first = [
+            ("Tcp_InSegs", true),
+            ("Udp_InErrs", true),
+            ("Udp_NoPorts", false),
+            ("", false),
+        ];
+        // The same names again, then names moved to other positions and a longer list.
+        let second = [
+            ("Udp_NoPorts", false),
+            ("Tcp_InSegs", true),
+            ("Udp_InErrs", true),
+            ("", false),
+            ("Tcp_X", true),
+        ];
+        for names in [&first[..], &first[..], &second[..], &first[..]] {
+            let mut pass = f.pass();
+            for (i, (name, want)) in names.iter().enumerate() {
+                assert_eq!(pass.keeps(i, name), *want, "{name} at {i}");
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use clap::{Arg, ArgAction};
 use exposition::{CollectError, Collector, Labels, Metric, MetricFamily, MetricType};
 
-use super::{BuildError, CollectorError, Settings, Spec, parse_num, read_file, single, value};
+use super::{BuildError, CollectorError, Settings, Spec, parse_num, single, value};
 use crate::paths::Paths;
 
 /// Table entry.
@@ -50,7 +50,7 @@ struct Stat {
 impl Collector for Stat {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let path = self.paths.proc("stat");
-        let text = read_file(&path)?;
+        let text = super::scrape::read_file(&path)?;
         let mut found = 0;
         for (n, line) in text.lines().enumerate() {
             let mut fields = line.split_whitespace();

@@ -31,18 +31,20 @@ pub fn read_optional_number(path: &Path) -> Option<f64> {
     read_optional(path)?.parse().ok()
 }
 
-/// The entry names of a directory, sorted. A missing directory is an error naming it.
+/// The entry names of a directory, sorted. A missing directory is an error naming it (a missing procfs or sysfs
+/// directory is remembered for a few seconds, see [`super::absence`]).
 pub fn list_dir(path: &Path) -> Result<Vec<String>, CollectorError> {
-    let entries = std::fs::read_dir(path).map_err(|source| CollectorError::Read {
+    let mut names = super::fdcache::list_dir(path).map_err(|source| CollectorError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    let mut names: Vec<String> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
     names.sort();
     Ok(names)
+}
+
+/// Whether `path` is a directory; a missing procfs or sysfs path is remembered for a few seconds.
+pub fn is_dir(path: &Path) -> bool {
+    super::absence::is_dir(path)
 }
 
 /// Whether the error is "file or directory not found" (collectors upstream skips silently in that case).

@@ -18,11 +18,16 @@ use crate::paths::Paths;
 pub const SPEC: Spec = Spec::new("time", true, build);
 
 fn build(s: &Settings<'_>) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(Time { paths: s.paths.clone() }))
+    Ok(Box::new(Time {
+        paths: s.paths.clone(),
+        zone: std::sync::OnceLock::new(),
+    }))
 }
 
 struct Time {
     paths: Paths,
+    /// The local zone file's content, read on first use and kept, as Go loads `time.Local` once per process.
+    zone: std::sync::OnceLock<Option<Vec<u8>>>,
 }
 
 /// Reads a big-endian u32 at `at`.
@@ -125,12 +130,12 @@ fn footer_standard_zone(rule: &str) -> Option<(String, i64)> {
     Some((name.to_string(), sign * secs))
 }
 
-/// The local zone as Go's `time.Local` finds it, at `now`; UTC when nothing usable is found.
-fn local_zone(now: i64) -> (String, i64) {
-    let utc = || ("UTC".to_string(), 0);
+/// The content of the local zone file as Go's `time.Local` finds it; `None` for UTC (`TZ` empty or no readable
+/// file).
+fn local_zone_file() -> Option<Vec<u8>> {
     let file = match std::env::var("TZ") {
         Err(_) => "/etc/localtime".to_string(),
-        Ok(tz) if tz.is_empty() => return utc(),
+        Ok(tz) if tz.is_empty() => return None,
         Ok(tz) => {
             let tz = tz.trim_start_matches(':');
             if tz.starts_with('/') {
@@ -140,10 +145,13 @@ fn local_zone(now: i64) -> (String, i64) {
             }
         }
     };
-    std::fs::read(file)
-        .ok()
-        .and_then(|d| zone_at(&d, now))
-        .unwrap_or_else(utc)
+    std::fs::read(file).ok()
+}
+
+/// The local zone's name and offset at `now` from its zone file; UTC when nothing usable is found.
+fn local_zone(file: Option<&[u8]>, now: i64) -> (String, i64) {
+    file.and_then(|d| zone_at(d, now))
+        .unwrap_or_else(|| ("UTC".to_string(), 0))
 }
 
 impl Collector for Time {
@@ -156,7 +164,7 @@ impl Collector for Time {
             now.as_secs_f64(),
         ));
         let secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-        let (zone, offset) = local_zone(secs);
+        let (zone, offset) = local_zone(self.zone.get_or_init(local_zone_file).as_deref(), secs);
         out.push(gauge(
             "node_time_zone_offset_seconds",
             "System time zone offset in seconds.",

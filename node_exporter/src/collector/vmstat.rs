@@ -4,7 +4,7 @@ use clap::Arg;
 use exposition::{CollectError, Collector, MetricFamily, MetricType};
 use regex::Regex;
 
-use super::procutil::{numbered, regex_flag};
+use super::procutil::{FieldFilter, numbered, regex_flag};
 use super::{BuildError, CollectorError, Settings, Spec, parse_num, read_file, single};
 use crate::paths::Paths;
 
@@ -27,28 +27,30 @@ fn build(s: &Settings<'_>) -> Result<Box<dyn Collector>, BuildError> {
     let fields = regex_flag("vmstat", s.matches, FIELDS_FLAG)?;
     Ok(Box::new(VmStat {
         paths: s.paths.clone(),
-        fields: fields.unwrap_or_else(|| Regex::new(DEFAULT_FIELDS).expect("the default pattern is valid")),
+        fields: FieldFilter::new(
+            fields.unwrap_or_else(|| Regex::new(DEFAULT_FIELDS).expect("the default pattern is valid")),
+        ),
     }))
 }
 
 struct VmStat {
     paths: Paths,
-    fields: Regex,
+    fields: FieldFilter,
 }
 
 impl Collector for VmStat {
     fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let path = self.paths.proc("vmstat");
         let text = read_file(&path)?;
+        let mut pass = self.fields.pass();
         for (n, line) in numbered(&text) {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            if fields.is_empty() {
-                continue;
-            }
-            let [name, v] = fields[..] else {
-                return Err(CollectorError::malformed(&path, n, "expected a name and a value").into());
+            let mut fields = line.split_whitespace();
+            let (name, v) = match (fields.next(), fields.next(), fields.next()) {
+                (None, _, _) => continue,
+                (Some(name), Some(v), None) => (name, v),
+                _ => return Err(CollectorError::malformed(&path, n, "expected a name and a value").into()),
             };
-            if !self.fields.is_match(name) {
+            if !pass.keeps(n, name) {
                 continue;
             }
             let v: f64 = parse_num(&path, n, v)?;

@@ -185,7 +185,7 @@ impl Collector for Zfs {
         }
         for pool in list_dir(&base)? {
             let dir = base.join(&pool);
-            if !dir.is_dir() {
+            if !super::sysfs::is_dir(&dir) {
                 continue;
             }
             for entry in list_dir(&dir)? {
