@@ -253,6 +253,11 @@ pub(crate) struct HeadInner {
     buffers: BufferPool,
     /// The number of samples of the last commit: new batches reserve that much.
     batch_hint: std::sync::atomic::AtomicUsize,
+    /// The ids of the appenders alive: a series' `pending` id counts only while its appender is.
+    live_appenders: Mutex<Vec<u32>>,
+    /// Failed WAL writes so far. A failed write un-marks the series it declared as logged; an appender that saw
+    /// one of them marked then (while this count was lower) checks every series of its batch when it commits.
+    wal_failures: AtomicU64,
 }
 
 /// A few byte buffers reused across commits, so encoding a WAL record allocates nothing in the steady state.
@@ -374,6 +379,8 @@ impl Head {
             replayed_tombstones: Mutex::default(),
             buffers: BufferPool::default(),
             batch_hint: std::sync::atomic::AtomicUsize::new(0),
+            live_appenders: Mutex::default(),
+            wal_failures: AtomicU64::new(0),
             opts,
         };
         let head = Head { inner: Arc::new(inner) };
@@ -492,7 +499,7 @@ impl Head {
         let inner = &self.inner;
         let started = Instant::now();
         let mut stats = TruncateStats::default();
-        let mut victims: Vec<Arc<MemSeries>> = Vec::new();
+        let mut candidates: Vec<Arc<MemSeries>> = Vec::new();
         let mut min_seq = u32::MAX;
         let mut new_min = i64::MAX;
         for stripe in inner.refs.iter() {
@@ -517,40 +524,50 @@ impl Head {
                 {
                     st.head = None;
                 }
-                stats.chunks_removed += before - st.num_chunks();
+                let removed = before - st.num_chunks();
+                if removed > 0 {
+                    s.sync_max_time(&st);
+                }
+                stats.chunks_removed += removed;
                 if let Some(c) = st.mmapped.first() {
                     min_seq = min_seq.min(ref_seq(c.chunk_ref));
                 }
                 if let Some((lo, _)) = st.time_range() {
                     new_min = new_min.min(lo);
                 }
-                if st.is_empty() && st.pending().is_none() {
-                    st.deleted = true;
+                if st.is_empty() {
                     drop(st);
-                    victims.push(s);
+                    candidates.push(s);
                 }
             }
         }
-        // Remove the victims from the maps and the index.
+        // Remove the series still empty and without a pending sample from the maps and the index. That is decided
+        // under the write locks of both maps' stripes: an appender marks a series pending while it holds the read
+        // lock of its reference stripe, so it either marked it before (and the series stays) or finds it gone
+        // (and creates it anew).
         let segment = inner
             .wal
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
             .map_or(0, Wal::current_segment);
-        let mut removed: Vec<(u64, Box<[Sym]>)> = Vec::with_capacity(victims.len());
+        let mut removed: Vec<(u64, Box<[Sym]>)> = Vec::with_capacity(candidates.len());
         {
             let mut deleted = inner.deleted.lock().unwrap_or_else(|e| e.into_inner());
-            for s in &victims {
+            for s in &candidates {
                 let hash = labels_hash(s.label_pairs());
-                inner.hashes[hash as usize & inner.mask]
+                let mut hs = inner.hashes[hash as usize & inner.mask]
                     .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(hash, s.series_ref);
-                inner.refs[ref_stripe_index(s.series_ref, inner.mask)]
+                    .unwrap_or_else(|e| e.into_inner());
+                let mut rs = inner.refs[ref_stripe_index(s.series_ref, inner.mask)]
                     .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&s.series_ref);
+                    .unwrap_or_else(|e| e.into_inner());
+                if !s.lock().is_empty() || inner.appender_alive(s.pending.load(Ordering::Acquire)) {
+                    continue;
+                }
+                hs.remove(hash, s.series_ref);
+                rs.remove(&s.series_ref);
+                drop((hs, rs));
                 deleted.insert(s.series_ref, segment);
                 removed.push((s.series_ref, s.labels.clone()));
             }
@@ -562,7 +579,7 @@ impl Head {
             .delete(&removed);
         stats.series_removed = removed.len();
         drop(removed);
-        drop(victims);
+        drop(candidates);
         inner.symbols.gc();
         if min_seq != u32::MAX || stats.chunks_removed > 0 {
             stats.chunk_files_removed = inner.mapper.truncate_before(min_seq)?;
@@ -679,6 +696,24 @@ impl Head {
 }
 
 impl HeadInner {
+    /// Registers a new appender's id.
+    pub(crate) fn appender_started(&self, id: u32) {
+        self.live_appenders.lock().unwrap_or_else(|e| e.into_inner()).push(id);
+    }
+
+    /// Unregisters a finished appender's id.
+    pub(crate) fn appender_finished(&self, id: u32) {
+        let mut live = self.live_appenders.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = live.iter().position(|&a| a == id) {
+            live.swap_remove(i);
+        }
+    }
+
+    /// Whether the appender with id `id` (0: none) is alive.
+    pub(crate) fn appender_alive(&self, id: u32) -> bool {
+        id != 0 && self.live_appenders.lock().unwrap_or_else(|e| e.into_inner()).contains(&id)
+    }
+
     pub(crate) fn series_by_ref(&self, r: u64) -> Option<Arc<MemSeries>> {
         self.refs[ref_stripe_index(r, self.mask)]
             .read()

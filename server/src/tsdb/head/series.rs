@@ -4,7 +4,7 @@
 use std::borrow::Borrow;
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::model::histogram::{CounterResetHint, FloatHistogram, Histogram};
@@ -282,28 +282,11 @@ fn hash_float_histogram(h: &FloatHistogram) -> u64 {
     hs.finish()
 }
 
-/// The newest uncommitted sample of one appender, for in-batch order checks (its value, needed only for a
-/// second sample at the same timestamp in the same batch, is found in the appender's batch).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Pending {
-    /// The appender's id.
-    pub appender: std::num::NonZeroU32,
-    /// Its last sample's timestamp for this series.
-    pub t: i64,
-}
-
-/// The mutable part of a series. Kept small (112 bytes): a head holds one per active series. The pending sample is
-/// stored flat so the appender id shares its word with the flags. Laid out in declaration order, the fields an
-/// append touches first, so they share as few cache lines as possible.
+/// The mutable part of a series. Kept small (96 bytes): a head holds one per active series. Laid out in
+/// declaration order, the fields an append touches first, so they share as few cache lines as possible.
 #[derive(Debug, Default)]
 #[repr(C)]
 pub struct SeriesState {
-    /// The appender that last touched the series with a sample not yet committed.
-    pending_appender: Option<std::num::NonZeroU32>,
-    /// Set when garbage collection removed the series from the index.
-    pub deleted: bool,
-    /// That sample's timestamp.
-    pending_t: i64,
     /// When the open chunk is due to be cut.
     pub next_at: i64,
     /// The open chunk.
@@ -315,20 +298,6 @@ pub struct SeriesState {
 }
 
 impl SeriesState {
-    /// The newest uncommitted sample of the appender that last touched the series.
-    pub fn pending(&self) -> Option<Pending> {
-        self.pending_appender.map(|appender| Pending {
-            appender,
-            t: self.pending_t,
-        })
-    }
-
-    /// Sets or clears the pending sample.
-    pub fn set_pending(&mut self, pending: Option<Pending>) {
-        self.pending_appender = pending.map(|p| p.appender);
-        self.pending_t = pending.map_or(0, |p| p.t);
-    }
-
     /// Whether the series holds no samples at all.
     pub fn is_empty(&self) -> bool {
         self.mmapped.is_empty() && self.head.is_none() && self.spilled.as_ref().is_none_or(|s| s.is_empty())
@@ -375,6 +344,11 @@ impl SeriesState {
 
 /// A series in the head: a 176-byte allocation with its reference counts. Laid out in declaration order, the
 /// fields an append touches first (the labels are read only for new series and queries).
+///
+/// An append checks a sample against the series without taking its lock: `max_t` mirrors the newest committed
+/// timestamp (written under the lock whenever the chunks change) and `pending` names the appender whose batch last
+/// took a sample for the series (the batch itself knows that sample). Only a commit (or an unusual append: a new
+/// series, a sample not newer than the committed ones) locks the state.
 #[derive(Debug)]
 #[repr(C)]
 pub struct MemSeries {
@@ -382,10 +356,19 @@ pub struct MemSeries {
     pub series_ref: u64,
     /// Whether a series record for it is in the WAL.
     pub logged: AtomicBool,
+    /// The id of the appender that last added a sample for the series (0: none). It is not cleared when that
+    /// appender finishes: it counts only while the appender is alive (see `HeadInner::appender_alive`).
+    pub pending: AtomicU32,
+    /// The newest committed timestamp ([`NO_SAMPLES`] when the series holds none): what the state's
+    /// [`SeriesState::max_time`] says, stored under the state lock by whoever changes the chunks.
+    pub max_t: AtomicI64,
     state: Mutex<SeriesState>,
     /// Label names and values, alternating, sorted by name.
     pub labels: Box<[Sym]>,
 }
+
+/// [`MemSeries::max_t`] of a series without samples.
+pub const NO_SAMPLES: i64 = i64::MIN;
 
 /// What appending a committed sample did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -433,6 +416,8 @@ impl MemSeries {
             series_ref,
             labels,
             logged: AtomicBool::new(false),
+            pending: AtomicU32::new(0),
+            max_t: AtomicI64::new(NO_SAMPLES),
             state: Mutex::new(SeriesState::default()),
         }
     }
@@ -472,6 +457,30 @@ impl MemSeries {
     /// The value of label `name`.
     pub fn label(&self, name: &str) -> Option<&str> {
         self.label_pairs().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// Stores the newest committed timestamp of `st` (this series' locked state) in [`MemSeries::max_t`]; called
+    /// after changing the chunks other than by appending a sample.
+    pub fn sync_max_time(&self, st: &SeriesState) {
+        self.max_t.store(st.max_time().unwrap_or(NO_SAMPLES), Ordering::Release);
+    }
+
+    /// Appends a committed sample to `st` (this series' locked state) as [`append_sample`] does, keeping
+    /// [`MemSeries::max_t`] up to date.
+    pub fn append_locked(
+        &self,
+        st: &mut SeriesState,
+        t: i64,
+        v: SampleRef<'_>,
+        params: ChunkParams,
+        mapper: &ChunkDiskMapper,
+    ) -> Appended {
+        let appended = append_sample(st, self.series_ref, t, v, params, mapper);
+        if matches!(appended, Appended::Ok | Appended::NewChunk) {
+            // Appending only accepts samples newer than the newest one.
+            self.max_t.store(t, Ordering::Release);
+        }
+        appended
     }
 
     /// Whether marked logged in the WAL; marks it.
