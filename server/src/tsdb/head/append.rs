@@ -13,8 +13,8 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::series::{Appended, MemSeries, NO_SAMPLES, SampleRef, SeriesState, ValueKey};
-use super::{HeadInner, U64Map, ref_stripe_index};
+use super::series::{Appended, MemSeries, SampleRef, SeriesState, ValueKey, append_sample};
+use super::{HeadInner, RefSlot, U64Map, ref_stripe_index};
 use crate::model::histogram::{FloatHistogram, Histogram, Span};
 use crate::model::labels::Labels;
 use crate::storage::{AppendError, Appender, SeriesRef, StorageError, validate_labels};
@@ -46,6 +46,23 @@ struct BatchSample {
     series_ref: SeriesRef,
     t: i64,
     v: PendingValue,
+    /// Whether the series' entry did not yet know the series declared in the WAL (the commit records that it is).
+    undeclared: bool,
+}
+
+/// Calls `f` with each sample of `samples` and its series' entry (`None` if the series is gone), taking each
+/// reference stripe's read lock once for a run of samples in that stripe (the samples of a scrape have
+/// neighbouring references).
+fn for_each_entry(head: &HeadInner, samples: &[BatchSample], mut f: impl FnMut(&BatchSample, Option<&RefSlot>)) {
+    let mut stripe: Option<(usize, std::sync::RwLockReadGuard<'_, super::RefStripe>)> = None;
+    for s in samples {
+        let k = ref_stripe_index(s.series_ref, head.mask);
+        if stripe.as_ref().is_none_or(|(i, _)| *i != k) {
+            drop(stripe.take());
+            stripe = Some((k, head.refs[k].read().unwrap_or_else(|e| e.into_inner())));
+        }
+        f(s, stripe.as_ref().and_then(|(_, g)| g.entry(&s.series_ref)));
+    }
 }
 
 /// An append batch on the head.
@@ -96,16 +113,9 @@ impl Batch {
         index.get(&r).copied()
     }
 
-    /// Checks a sample for `series` (found in its reference stripe, whose read lock the caller holds) against the
-    /// series' newest sample (this batch's, else the committed one) and queues it.
-    fn add(
-        &mut self,
-        head: &HeadInner,
-        series: &Arc<MemSeries>,
-        t: i64,
-        v: PendingValue,
-    ) -> Result<SeriesRef, AppendError> {
-        let r = series.series_ref;
+    /// Checks a sample for the series of `entry` (in its reference stripe, whose read lock the caller holds)
+    /// against the series' newest sample (this batch's, else the committed one) and queues it.
+    fn add(&mut self, head: &HeadInner, r: SeriesRef, entry: &RefSlot, t: i64, v: PendingValue) -> Result<SeriesRef, AppendError> {
         // As upstream's appendableMinValidTime: nothing goes into the range the compactor may be persisting (older
         // than half a chunk range before the newest sample), nor before the newest block's end.
         let max = head.max_time.load(Ordering::Acquire);
@@ -118,7 +128,7 @@ impl Batch {
             head.metrics.head.out_of_bound.inc();
             return Err(AppendError::OutOfBounds);
         }
-        let in_batch = if series.pending.load(Ordering::Acquire) == self.id.get() {
+        let in_batch = if entry.pending.load(Ordering::Acquire) == self.id.get() {
             self.newest(r)
         } else {
             None
@@ -136,11 +146,11 @@ impl Batch {
                 return Ok(r);
             }
         } else {
-            let committed = series.max_t.load(Ordering::Acquire);
+            let committed = entry.max_t.load(Ordering::Acquire);
             // Only a sample newer than the committed ones is decided without the lock; a new series, an older
             // sample or one at the same time (a duplicate unless the value is the same) looks at the chunks.
-            if committed == NO_SAMPLES || t <= committed {
-                let st = series.lock();
+            if committed == RefSlot::UNKNOWN || t <= committed {
+                let st = entry.series.lock();
                 if let Some(lt) = st.max_time() {
                     if t < lt {
                         head.metrics.head.out_of_order.inc();
@@ -155,9 +165,10 @@ impl Batch {
                 }
             }
         }
-        series.pending.store(self.id.get(), Ordering::Release);
-        if !series.logged.load(Ordering::Acquire) {
-            self.unlogged.push(series.clone());
+        entry.pending.store(self.id.get(), Ordering::Release);
+        let undeclared = !entry.logged.load(Ordering::Acquire);
+        if undeclared && !entry.series.logged.load(Ordering::Acquire) {
+            self.unlogged.push(entry.series.clone());
         }
         if self.samples.capacity() == 0 {
             // Size the batch like the last commit (scrapes of a target repeat), not by doubling.
@@ -168,7 +179,12 @@ impl Batch {
         if let Some(index) = self.index.as_mut() {
             index.insert(r, self.samples.len());
         }
-        self.samples.push(BatchSample { series_ref: r, t, v });
+        self.samples.push(BatchSample {
+            series_ref: r,
+            t,
+            v,
+            undeclared,
+        });
         Ok(r)
     }
 
@@ -257,8 +273,8 @@ impl HeadAppender {
                 let stripe = head.refs[ref_stripe_index(r, head.mask)]
                     .read()
                     .unwrap_or_else(|e| e.into_inner());
-                if let Some(series) = stripe.get(&r) {
-                    return self.batch.add(head, series, t, v);
+                if let Some(entry) = stripe.entry(&r) {
+                    return self.batch.add(head, r, entry, t, v);
                 }
             }
             validate_labels(labels)?;
@@ -354,22 +370,23 @@ impl HeadAppender {
         let mut min = i64::MAX;
         let mut max = i64::MIN;
         let (mut floats, mut hists, mut ooo, mut chunks) = (0u64, 0u64, 0u64, 0u64);
-        // Samples of neighbouring references share a stripe: its read lock is taken once for a run of them.
-        let mut stripe: Option<(usize, std::sync::RwLockReadGuard<'_, super::RefStripe>)> = None;
-        for s in &self.batch.samples {
-            let k = ref_stripe_index(s.series_ref, head.mask);
-            if stripe.as_ref().is_none_or(|(i, _)| *i != k) {
-                drop(stripe.take());
-                stripe = Some((k, head.refs[k].read().unwrap_or_else(|e| e.into_inner())));
-            }
-            let Some(series) = stripe.as_ref().and_then(|(_, g)| g.get(&s.series_ref)) else {
+        for_each_entry(&head, &self.batch.samples, |s, entry| {
+            let Some(entry) = entry else {
                 // Only when another appender took over the pending mark and then rolled back could garbage
                 // collection have removed the series: the sample is dropped as a series gone would drop it.
-                continue;
+                return;
             };
-            let mut st = series.lock();
-            let appended = series.append_locked(&mut st, s.t, s.v.as_ref(), head.params, &head.mapper);
+            let mut st = entry.series.lock();
+            let appended = append_sample(&mut st, s.series_ref, s.t, s.v.as_ref(), head.params, &head.mapper);
+            if matches!(appended, Appended::Ok | Appended::NewChunk) {
+                // Appending only accepts samples newer than the newest one.
+                entry.max_t.store(s.t, Ordering::Release);
+            }
             drop(st);
+            if s.undeclared {
+                // The WAL holds the series' record now: this commit or an earlier one wrote it.
+                entry.logged.store(true, Ordering::Release);
+            }
             if matches!(appended, Appended::Ok | Appended::NewChunk) {
                 match s.v {
                     PendingValue::Float(_) => floats += 1,
@@ -383,8 +400,7 @@ impl HeadAppender {
                 Appended::OutOfOrder => ooo += 1,
                 Appended::Ok | Appended::Invalid => {}
             }
-        }
-        drop(stripe);
+        });
         let m = &head.metrics.head;
         m.samples_appended.inc_by_int(floats);
         m.histograms_appended.inc_by_int(hists);

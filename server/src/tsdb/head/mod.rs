@@ -21,7 +21,7 @@ pub mod series;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -114,20 +114,57 @@ fn ref_stripe_index(r: u64, mask: usize) -> usize {
     (r >> REF_BLOCK_BITS) as usize & mask
 }
 
+/// A series in the reference map, with what an append checks a sample against: kept here, in the stripe's dense
+/// vector, rather than in the series, so appending to the series of a scrape (neighbouring references) reads
+/// neighbouring memory instead of one scattered allocation per sample.
+#[derive(Debug)]
+pub(crate) struct RefSlot {
+    pub(crate) series: Arc<MemSeries>,
+    /// The series' newest committed timestamp, or [`RefSlot::UNKNOWN`] (no samples, or not recorded since the
+    /// replay): written under the series lock by whoever changes its chunks (commits, garbage collection).
+    pub(crate) max_t: AtomicI64,
+    /// The id of the appender that last added a sample for the series (0: none). It is not cleared when that
+    /// appender finishes: it counts only while the appender is alive ([`HeadInner::appender_alive`]).
+    pub(crate) pending: AtomicU32,
+    /// Set once a commit found the series declared in the WAL (then it stays declared): appends to a series
+    /// without it check the series itself.
+    pub(crate) logged: AtomicBool,
+}
+
+impl RefSlot {
+    /// [`RefSlot::max_t`] when the newest timestamp is not recorded: an append looks at the chunks.
+    pub(crate) const UNKNOWN: i64 = i64::MIN;
+
+    fn new(series: Arc<MemSeries>) -> RefSlot {
+        RefSlot {
+            series,
+            max_t: AtomicI64::new(RefSlot::UNKNOWN),
+            pending: AtomicU32::new(0),
+            logged: AtomicBool::new(false),
+        }
+    }
+
+    /// Records the newest timestamp of `st`, the series' locked state.
+    pub(crate) fn sync_max_time(&self, st: &series::SeriesState) {
+        self.max_t
+            .store(st.max_time().unwrap_or(RefSlot::UNKNOWN), Ordering::Release);
+    }
+}
+
 /// One stripe of the reference map. References are handed out sequentially, so the series of a stripe sit in a
 /// dense vector (block `r >> REF_BLOCK_BITS >> shift`, then `r`'s place in its block): a lookup is an index, not a
-/// hash probe, and a slot costs 8 bytes. References far beyond the dense part (a WAL written by another server may
-/// use any numbers) go to a map.
+/// hash probe. References far beyond the dense part (a WAL written by another server may use any numbers) go to a
+/// map.
 #[derive(Debug)]
 struct RefStripe {
     /// log2 of the number of stripes.
     shift: u32,
-    dense: Vec<Option<Arc<MemSeries>>>,
-    sparse: U64Map<Arc<MemSeries>>,
+    dense: Vec<Option<RefSlot>>,
+    sparse: U64Map<RefSlot>,
 }
 
 impl RefStripe {
-    /// How far past the dense part's end a reference may land and still extend it (empty slots cost 8 bytes).
+    /// How far past the dense part's end a reference may land and still extend it (empty slots cost 24 bytes).
     const MAX_GAP: usize = 64;
 
     fn new(shift: u32) -> RefStripe {
@@ -147,7 +184,8 @@ impl RefStripe {
             .unwrap_or(usize::MAX)
     }
 
-    fn get(&self, r: &u64) -> Option<&Arc<MemSeries>> {
+    /// The entry of reference `r`.
+    fn entry(&self, r: &u64) -> Option<&RefSlot> {
         match self.dense.get(self.slot(*r)) {
             Some(Some(s)) => Some(s),
             _ if self.sparse.is_empty() => None,
@@ -155,26 +193,30 @@ impl RefStripe {
         }
     }
 
+    fn get(&self, r: &u64) -> Option<&Arc<MemSeries>> {
+        self.entry(r).map(|e| &e.series)
+    }
+
     fn contains_key(&self, r: &u64) -> bool {
-        self.get(r).is_some()
+        self.entry(r).is_some()
     }
 
     fn insert(&mut self, r: u64, series: Arc<MemSeries>) {
         let slot = self.slot(r);
         if slot < self.dense.len() && self.dense[slot].is_none() {
-            self.dense[slot] = Some(series);
+            self.dense[slot] = Some(RefSlot::new(series));
         } else if slot >= self.dense.len() && slot - self.dense.len() <= Self::MAX_GAP {
-            self.dense.resize(slot, None);
-            self.dense.push(Some(series));
+            self.dense.resize_with(slot, || None);
+            self.dense.push(Some(RefSlot::new(series)));
         } else {
-            self.sparse.insert(r, series);
+            self.sparse.insert(r, RefSlot::new(series));
         }
     }
 
     fn remove(&mut self, r: &u64) {
         let slot = self.slot(*r);
         if let Some(entry) = self.dense.get_mut(slot)
-            && entry.as_ref().is_some_and(|s| s.series_ref == *r)
+            && entry.as_ref().is_some_and(|s| s.series.series_ref == *r)
         {
             *entry = None;
             while self.dense.last().is_some_and(Option::is_none) {
@@ -185,7 +227,7 @@ impl RefStripe {
         }
     }
 
-    fn values(&self) -> impl Iterator<Item = &Arc<MemSeries>> {
+    fn entries(&self) -> impl Iterator<Item = &RefSlot> {
         self.dense.iter().flatten().chain(self.sparse.values())
     }
 }
@@ -503,13 +545,9 @@ impl Head {
         let mut min_seq = u32::MAX;
         let mut new_min = i64::MAX;
         for stripe in inner.refs.iter() {
-            let all: Vec<Arc<MemSeries>> = stripe
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .values()
-                .cloned()
-                .collect();
-            for s in all {
+            let stripe = stripe.read().unwrap_or_else(|e| e.into_inner());
+            for entry in stripe.entries() {
+                let s = &entry.series;
                 let mut st = s.lock();
                 let before = st.num_chunks();
                 if st.mmapped.iter().any(|c| c.maxt < mint) {
@@ -526,7 +564,7 @@ impl Head {
                 }
                 let removed = before - st.num_chunks();
                 if removed > 0 {
-                    s.sync_max_time(&st);
+                    entry.sync_max_time(&st);
                 }
                 stats.chunks_removed += removed;
                 if let Some(c) = st.mmapped.first() {
@@ -537,7 +575,7 @@ impl Head {
                 }
                 if st.is_empty() {
                     drop(st);
-                    candidates.push(s);
+                    candidates.push(s.clone());
                 }
             }
         }
@@ -562,7 +600,10 @@ impl Head {
                 let mut rs = inner.refs[ref_stripe_index(s.series_ref, inner.mask)]
                     .write()
                     .unwrap_or_else(|e| e.into_inner());
-                if !s.lock().is_empty() || inner.appender_alive(s.pending.load(Ordering::Acquire)) {
+                let Some(entry) = rs.entry(&s.series_ref).filter(|e| Arc::ptr_eq(&e.series, s)) else {
+                    continue;
+                };
+                if !s.lock().is_empty() || inner.appender_alive(entry.pending.load(Ordering::Acquire)) {
                     continue;
                 }
                 hs.remove(hash, s.series_ref);

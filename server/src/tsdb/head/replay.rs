@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::sync::Arc;
 
-use super::series::{Appended, MemSeries, MmappedChunk, SampleRef};
+use super::series::{Appended, MemSeries, MmappedChunk, SampleRef, append_sample};
 use super::{HeadInner, U64Map};
 use crate::model::labels::Labels;
 use crate::tsdb::TsdbError;
@@ -188,7 +188,7 @@ impl Shard<'_> {
         }
         let series = &known.series;
         let mut st = series.lock();
-        let appended = series.append_locked(&mut st, t, v, self.head.params, &self.head.mapper);
+        let appended = append_sample(&mut st, series.series_ref, t, v, self.head.params, &self.head.mapper);
         drop(st);
         match appended {
             Appended::Ok => {}
@@ -313,7 +313,6 @@ impl Replayer<'_> {
             self.stats.mmapped_chunks += chunks.len();
             self.head.metrics.head.chunks.add(chunks.len() as f64);
             st.mmapped = chunks.into_boxed_slice();
-            series.sync_max_time(&st);
             drop(st);
             if let (Some(lo), Some(hi)) = (lo, hi) {
                 self.head.update_bounds(lo, hi);

@@ -4,7 +4,7 @@
 use std::borrow::Borrow;
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::model::histogram::{CounterResetHint, FloatHistogram, Histogram};
@@ -344,11 +344,6 @@ impl SeriesState {
 
 /// A series in the head: a 176-byte allocation with its reference counts. Laid out in declaration order, the
 /// fields an append touches first (the labels are read only for new series and queries).
-///
-/// An append checks a sample against the series without taking its lock: `max_t` mirrors the newest committed
-/// timestamp (written under the lock whenever the chunks change) and `pending` names the appender whose batch last
-/// took a sample for the series (the batch itself knows that sample). Only a commit (or an unusual append: a new
-/// series, a sample not newer than the committed ones) locks the state.
 #[derive(Debug)]
 #[repr(C)]
 pub struct MemSeries {
@@ -356,19 +351,10 @@ pub struct MemSeries {
     pub series_ref: u64,
     /// Whether a series record for it is in the WAL.
     pub logged: AtomicBool,
-    /// The id of the appender that last added a sample for the series (0: none). It is not cleared when that
-    /// appender finishes: it counts only while the appender is alive (see `HeadInner::appender_alive`).
-    pub pending: AtomicU32,
-    /// The newest committed timestamp ([`NO_SAMPLES`] when the series holds none): what the state's
-    /// [`SeriesState::max_time`] says, stored under the state lock by whoever changes the chunks.
-    pub max_t: AtomicI64,
     state: Mutex<SeriesState>,
     /// Label names and values, alternating, sorted by name.
     pub labels: Box<[Sym]>,
 }
-
-/// [`MemSeries::max_t`] of a series without samples.
-pub const NO_SAMPLES: i64 = i64::MIN;
 
 /// What appending a committed sample did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -416,8 +402,6 @@ impl MemSeries {
             series_ref,
             labels,
             logged: AtomicBool::new(false),
-            pending: AtomicU32::new(0),
-            max_t: AtomicI64::new(NO_SAMPLES),
             state: Mutex::new(SeriesState::default()),
         }
     }
@@ -457,30 +441,6 @@ impl MemSeries {
     /// The value of label `name`.
     pub fn label(&self, name: &str) -> Option<&str> {
         self.label_pairs().find(|(n, _)| *n == name).map(|(_, v)| v)
-    }
-
-    /// Stores the newest committed timestamp of `st` (this series' locked state) in [`MemSeries::max_t`]; called
-    /// after changing the chunks other than by appending a sample.
-    pub fn sync_max_time(&self, st: &SeriesState) {
-        self.max_t.store(st.max_time().unwrap_or(NO_SAMPLES), Ordering::Release);
-    }
-
-    /// Appends a committed sample to `st` (this series' locked state) as [`append_sample`] does, keeping
-    /// [`MemSeries::max_t`] up to date.
-    pub fn append_locked(
-        &self,
-        st: &mut SeriesState,
-        t: i64,
-        v: SampleRef<'_>,
-        params: ChunkParams,
-        mapper: &ChunkDiskMapper,
-    ) -> Appended {
-        let appended = append_sample(st, self.series_ref, t, v, params, mapper);
-        if matches!(appended, Appended::Ok | Appended::NewChunk) {
-            // Appending only accepts samples newer than the newest one.
-            self.max_t.store(t, Ordering::Release);
-        }
-        appended
     }
 
     /// Whether marked logged in the WAL; marks it.
