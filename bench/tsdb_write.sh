@@ -12,6 +12,7 @@
 #
 #   bench/tsdb_write.sh                           # 20k series x 1000 scrapes
 #   METRICS=100000 SCRAPES=200 bench/tsdb_write.sh
+#   SERVER=/tmp/server-old bench/tsdb_write.sh   # another server binary (no build), e.g. to compare two versions
 #
 # Needs: cargo, python3, curl, promtool and prometheus (Debian's prometheus package, 2.42).
 set -euo pipefail
@@ -25,7 +26,11 @@ PROMETHEUS=${PROMETHEUS:-prometheus}
 # promtool ingests in rounds of 100 scrapes; use the same count on both sides.
 SCRAPES=$(( (SCRAPES + 99) / 100 * 100 ))
 
-cargo build --release -q -p server --bin server
+SERVER=${SERVER:-}
+if [ -z "$SERVER" ]; then
+  cargo build --release -q -p server --bin server
+  SERVER=target/release/server
+fi
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -120,11 +125,11 @@ echo ">> $METRICS series x $SCRAPES scrapes, $(nproc) cores, load $(cut -d' ' -f
 read -r P_PEAK P_CPU < <(peak "$PROMTOOL" tsdb bench write --out "$WORK/prom" --metrics "$METRICS" \
   --scrapes "$SCRAPES" "$WORK/series.json")
 P_NS=$(ns_per_sample promtool)
-read -r O_PEAK O_CPU < <(peak target/release/server tsdb bench-write --out "$WORK/ours" --metrics "$METRICS" \
+read -r O_PEAK O_CPU < <(peak "$SERVER" tsdb bench-write --out "$WORK/ours" --metrics "$METRICS" \
   --scrapes "$SCRAPES" --metrics-file "$WORK/series.json")
 O_NS=$(ns_per_sample ours)
 read -r P_REPLAY P_READY P_RSS P_RCPU < <(restart prometheus "$WORK/prom/storage" "$PROMETHEUS")
-read -r O_REPLAY O_READY O_RSS O_RCPU < <(restart ours "$WORK/ours" target/release/server)
+read -r O_REPLAY O_READY O_RSS O_RCPU < <(restart ours "$WORK/ours" "$SERVER")
 
 per_series() { python3 -c "print('%.0f' % ($1 / $METRICS))"; }
 P_PEAK_S=$(per_series "$P_PEAK"); O_PEAK_S=$(per_series "$O_PEAK")

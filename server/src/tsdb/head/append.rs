@@ -115,7 +115,14 @@ impl Batch {
 
     /// Checks a sample for the series of `entry` (in its reference stripe, whose read lock the caller holds)
     /// against the series' newest sample (this batch's, else the committed one) and queues it.
-    fn add(&mut self, head: &HeadInner, r: SeriesRef, entry: &RefSlot, t: i64, v: PendingValue) -> Result<SeriesRef, AppendError> {
+    fn add(
+        &mut self,
+        head: &HeadInner,
+        r: SeriesRef,
+        entry: &RefSlot,
+        t: i64,
+        v: PendingValue,
+    ) -> Result<SeriesRef, AppendError> {
         // As upstream's appendableMinValidTime: nothing goes into the range the compactor may be persisting (older
         // than half a chunk range before the newest sample), nor before the newest block's end.
         let max = head.max_time.load(Ordering::Acquire);

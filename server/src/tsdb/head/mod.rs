@@ -752,7 +752,12 @@ impl HeadInner {
 
     /// Whether the appender with id `id` (0: none) is alive.
     pub(crate) fn appender_alive(&self, id: u32) -> bool {
-        id != 0 && self.live_appenders.lock().unwrap_or_else(|e| e.into_inner()).contains(&id)
+        id != 0
+            && self
+                .live_appenders
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&id)
     }
 
     pub(crate) fn series_by_ref(&self, r: u64) -> Option<Arc<MemSeries>> {
