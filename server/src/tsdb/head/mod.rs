@@ -1,7 +1,10 @@
 //! The head block: the most recent samples, in memory, behind the storage traits.
 //!
 //! - Series live in striped maps (by reference and by label hash; one `RwLock` per stripe), so appends to
-//!   different series never share a lock; each series has its own mutex for its chunks.
+//!   different series never share a lock; each series has its own mutex for its chunks. A series' entry in the
+//!   reference map also holds what an append checks a sample against (newest committed timestamp, the appender
+//!   with a pending sample, whether the WAL declares it), so appends to a scrape's series read neighbouring entries
+//!   and lock a series only to commit (see `append`).
 //! - Labels are interned ([`series::Interner`]): a series holds 8-byte references to shared strings.
 //! - The inverted index ([`postings::MemPostings`]) maps every label pair to the sorted references of its series;
 //!   matchers are answered by intersecting, merging and subtracting those lists.
