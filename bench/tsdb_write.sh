@@ -4,12 +4,15 @@
 # series, counters growing by 1000) of the same METRICS node_exporter-shaped series (one JSON object per line, the
 # format promtool reads). Then each server restarts on the data directory its tool left (WAL and head chunks, no
 # blocks): the head is rebuilt by replaying them. Reported per side: ns per sample ingested (the tool's own timing
-# of the ingestion), peak RSS per series during ingestion, the replay time the server reports
+# of the ingestion), CPU time (user + system, all threads) of the whole tool run per sample (what the ingestion
+# costs whatever else runs on the machine; it includes each tool's start and reading of the series file), peak RSS
+# per series during ingestion, the replay time the server reports
 # (prometheus_tsdb_data_replay_duration_seconds), the time from start to /-/ready, and RSS per series after the
 # replay; then ratios (ours / Prometheus: below 1 is better for us).
 #
 #   bench/tsdb_write.sh                           # 20k series x 1000 scrapes
 #   METRICS=100000 SCRAPES=200 bench/tsdb_write.sh
+#   SERVER=/tmp/server-old bench/tsdb_write.sh   # another server binary (no build), e.g. to compare two versions
 #
 # Needs: cargo, python3, curl, promtool and prometheus (Debian's prometheus package, 2.42).
 set -euo pipefail
@@ -23,7 +26,11 @@ PROMETHEUS=${PROMETHEUS:-prometheus}
 # promtool ingests in rounds of 100 scrapes; use the same count on both sides.
 SCRAPES=$(( (SCRAPES + 99) / 100 * 100 ))
 
-cargo build --release -q -p server --bin server
+SERVER=${SERVER:-}
+if [ -z "$SERVER" ]; then
+  cargo build --release -q -p server --bin server
+  SERVER=target/release/server
+fi
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -61,13 +68,15 @@ for labels in out[:n]:
     print(json.dumps(dict(sorted(labels.items())), separators=(",", ":")))
 PY
 
-# peak CMD...: runs CMD (output to $WORK/out.txt), prints its peak RSS in bytes.
+# peak CMD...: runs CMD (output to $WORK/out.txt), prints its peak RSS in bytes and its CPU time (user + system) in
+# seconds.
 peak() {
   python3 - "$WORK/out.txt" "$@" <<'PY'
 import resource, subprocess, sys
 with open(sys.argv[1], "w") as out:
     subprocess.run(sys.argv[2:], stdout=out, stderr=subprocess.STDOUT, check=True)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(u.ru_maxrss * 1024, "%.3f" % (u.ru_utime + u.ru_stime))
 PY
 }
 
@@ -87,7 +96,8 @@ else:
 PY
 }
 
-# restart NAME DATA CMD...: starts a server on DATA, prints "replay_s ready_s rss_bytes" once it is ready.
+# restart NAME DATA CMD...: starts a server on DATA, prints "replay_s ready_s rss_bytes cpu_s" once it is ready
+# (cpu_s: the process' CPU time, user + system, from its start to ready).
 echo 'scrape_configs: []' > "$WORK/prometheus.yml"
 restart() {
   local name=$1 data=$2; shift 2
@@ -103,30 +113,36 @@ restart() {
   done
   local ready; ready=$(python3 -c "import time; print('%.3f' % (time.time() - $start))")
   local rss; rss=$(awk '/VmRSS/ {print $2 * 1024}' "/proc/$pid/status")
+  local cpu; cpu=$(python3 -c "print('%.3f' % ($(cpu_ticks "$pid") / $TICKS))")
   local replay
   replay=$(curl -s "http://127.0.0.1:$port/metrics" |
     awk '/^prometheus_tsdb_data_replay_duration_seconds / {printf "%.3f", $2}')
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  echo "$replay $ready $rss"
+  echo "$replay $ready $rss $cpu"
 }
 
 echo ">> $METRICS series x $SCRAPES scrapes, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
-P_PEAK=$(peak "$PROMTOOL" tsdb bench write --out "$WORK/prom" --metrics "$METRICS" --scrapes "$SCRAPES" \
-  "$WORK/series.json")
+read -r P_PEAK P_CPU < <(peak "$PROMTOOL" tsdb bench write --out "$WORK/prom" --metrics "$METRICS" \
+  --scrapes "$SCRAPES" "$WORK/series.json")
 P_NS=$(ns_per_sample promtool)
-O_PEAK=$(peak target/release/server tsdb bench-write --out "$WORK/ours" --metrics "$METRICS" --scrapes "$SCRAPES" \
-  --metrics-file "$WORK/series.json")
+read -r O_PEAK O_CPU < <(peak "$SERVER" tsdb bench-write --out "$WORK/ours" --metrics "$METRICS" \
+  --scrapes "$SCRAPES" --metrics-file "$WORK/series.json")
 O_NS=$(ns_per_sample ours)
-read -r P_REPLAY P_READY P_RSS < <(restart prometheus "$WORK/prom/storage" "$PROMETHEUS")
-read -r O_REPLAY O_READY O_RSS < <(restart ours "$WORK/ours" target/release/server)
+read -r P_REPLAY P_READY P_RSS P_RCPU < <(restart prometheus "$WORK/prom/storage" "$PROMETHEUS")
+read -r O_REPLAY O_READY O_RSS O_RCPU < <(restart ours "$WORK/ours" "$SERVER")
 
 per_series() { python3 -c "print('%.0f' % ($1 / $METRICS))"; }
 P_PEAK_S=$(per_series "$P_PEAK"); O_PEAK_S=$(per_series "$O_PEAK")
 P_RSS_S=$(per_series "$P_RSS"); O_RSS_S=$(per_series "$O_RSS")
+cpu_ns() { python3 -c "print('%.1f' % ($1 * 1e9 / ($METRICS * $SCRAPES)))"; }
+P_CPU_NS=$(cpu_ns "$P_CPU"); O_CPU_NS=$(cpu_ns "$O_CPU")
 printf '%-34s %12s %12s %8s\n' "" "prometheus" "ours" "ratio"
 printf '%-34s %12s %12s %8s\n' "ns/sample (ingestion)" "$P_NS" "$O_NS" "$(ratio "$O_NS" "$P_NS")"
+printf '%-34s %12s %12s %8s\n' "CPU ns/sample (whole tool run)" "$P_CPU_NS" "$O_CPU_NS" \
+  "$(ratio "$O_CPU_NS" "$P_CPU_NS")"
 printf '%-34s %12s %12s %8s\n' "peak RSS bytes/series (ingestion)" "$P_PEAK_S" "$O_PEAK_S" \
   "$(ratio "$O_PEAK_S" "$P_PEAK_S")"
 printf '%-34s %12s %12s %8s\n' "replay s (reported)" "$P_REPLAY" "$O_REPLAY" "$(ratio "$O_REPLAY" "$P_REPLAY")"
+printf '%-34s %12s %12s %8s\n' "CPU s from start to /-/ready" "$P_RCPU" "$O_RCPU" "$(ratio "$O_RCPU" "$P_RCPU")"
 printf '%-34s %12s %12s %8s\n' "restart to /-/ready s" "$P_READY" "$O_READY" "$(ratio "$O_READY" "$P_READY")"
 printf '%-34s %12s %12s %8s\n' "RSS bytes/series after replay" "$P_RSS_S" "$O_RSS_S" "$(ratio "$O_RSS_S" "$P_RSS_S")"

@@ -355,6 +355,16 @@ pub fn rss_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// CPU time (user and system, all threads) this process used so far, in nanoseconds.
+fn cpu_time_ns() -> u64 {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let Ok(usage) = getrusage(UsageWho::RUSAGE_SELF) else {
+        return 0;
+    };
+    let ns = |t: nix::sys::time::TimeVal| t.tv_sec() as u64 * 1_000_000_000 + t.tv_usec() as u64 * 1000;
+    ns(usage.user_time()) + ns(usage.system_time())
+}
+
 fn bench_write(out: Option<PathBuf>, metrics_file: Option<&Path>, n: usize, scrapes: usize) -> Result<(), String> {
     let tmp_used = out.is_none();
     let dir = match out {
@@ -378,6 +388,7 @@ fn bench_write(out: Option<PathBuf>, metrics_file: Option<&Path>, n: usize, scra
     let rss_before = rss_bytes().unwrap_or(0);
     let db = Db::open(&dir, Options::default()).map_err(|e| e.to_string())?;
     let started = Instant::now();
+    let cpu_before = cpu_time_ns();
     // As promtool: scrapes of 1000 series each (one commit per scrape), 30 s apart, spread over the available
     // cores; every series a counter starting at 123456789 and growing by 1000 per scrape.
     const BATCH: usize = 1000;
@@ -433,6 +444,7 @@ fn bench_write(out: Option<PathBuf>, metrics_file: Option<&Path>, n: usize, scra
             .sum::<Result<u64, String>>()
     })?;
     let elapsed = started.elapsed();
+    let cpu = cpu_time_ns().saturating_sub(cpu_before);
     let rss_after = rss_bytes().unwrap_or(0);
     let q = db.querier(i64::MIN, i64::MAX).map_err(|e| e.to_string())?;
     let selected = q.select(true, None, &[]).map_err(|e| e.to_string())?.len();
@@ -443,6 +455,13 @@ fn bench_write(out: Option<PathBuf>, metrics_file: Option<&Path>, n: usize, scra
         elapsed.as_secs_f64(),
         elapsed.as_nanos() as f64 / total.max(1) as f64,
         total as f64 / elapsed.as_secs_f64().max(1e-9)
+    );
+    // CPU time rather than wall time: what the ingestion costs whatever else runs on the machine.
+    let _ = writeln!(
+        stdout,
+        ">> ingestion CPU (user+system, all threads): {:.3}s, {:.1} CPU ns/sample",
+        cpu as f64 / 1e9,
+        cpu as f64 / total.max(1) as f64
     );
     let _ = writeln!(
         stdout,

@@ -3,12 +3,18 @@
 //! duplicate, the same sample again is accepted and ignored), held until commit, logged to the WAL on commit
 //! (series records for series the WAL has not seen, then the samples and histogram records) and only then added
 //! to the series.
+//!
+//! Ownership: the batch refers to its series by reference only (no reference count per sample). A sample is
+//! checked under the read lock of its series' reference stripe against the series' atomic newest committed
+//! timestamp and its pending mark (the id of the appender whose batch last took a sample for it); the series lock
+//! is taken at append time only for a new series or a sample not newer than the committed ones. The commit walks
+//! the batch taking each stripe's read lock once for a run of samples in that stripe and each series' lock once.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::series::{Appended, MemSeries, Pending, SampleRef, SeriesState, ValueKey, append_sample};
-use super::{HeadInner, U64Map};
+use super::series::{Appended, MemSeries, SampleRef, SeriesState, ValueKey, append_sample};
+use super::{HeadInner, RefSlot, U64Map, ref_stripe_index};
 use crate::model::histogram::{FloatHistogram, Histogram, Span};
 use crate::model::labels::Labels;
 use crate::storage::{AppendError, Appender, SeriesRef, StorageError, validate_labels};
@@ -33,17 +39,55 @@ impl PendingValue {
     }
 }
 
+/// A sample of the batch: the series by reference (the batch holds no reference count on it; the series' pending
+/// mark keeps garbage collection away until the appender finishes), its time and value.
+#[derive(Debug)]
+struct BatchSample {
+    series_ref: SeriesRef,
+    t: i64,
+    v: PendingValue,
+    /// Whether the series' entry did not yet know the series declared in the WAL (the commit records that it is).
+    undeclared: bool,
+}
+
+/// Calls `f` with each sample of `samples` and its series' entry (`None` if the series is gone), taking each
+/// reference stripe's read lock once for a run of samples in that stripe (the samples of a scrape have
+/// neighbouring references).
+fn for_each_entry(head: &HeadInner, samples: &[BatchSample], mut f: impl FnMut(&BatchSample, Option<&RefSlot>)) {
+    let mut stripe: Option<(usize, std::sync::RwLockReadGuard<'_, super::RefStripe>)> = None;
+    for s in samples {
+        let k = ref_stripe_index(s.series_ref, head.mask);
+        if stripe.as_ref().is_none_or(|(i, _)| *i != k) {
+            drop(stripe.take());
+            stripe = Some((k, head.refs[k].read().unwrap_or_else(|e| e.into_inner())));
+        }
+        f(s, stripe.as_ref().and_then(|(_, g)| g.entry(&s.series_ref)));
+    }
+}
+
 /// An append batch on the head.
 #[derive(Debug)]
 pub struct HeadAppender {
     head: Arc<HeadInner>,
+    batch: Batch,
+    done: bool,
+}
+
+/// The batch proper, apart from the head so a reference stripe's guard (which borrows the head) can be held while
+/// the batch changes.
+#[derive(Debug)]
+struct Batch {
     id: std::num::NonZeroU32,
-    samples: Vec<(Arc<MemSeries>, i64, PendingValue)>,
+    samples: Vec<BatchSample>,
     /// Whether every pending sample is a float (no histogram records to encode).
     floats_only: bool,
     /// Series reference -> index of its newest sample in `samples`, built on first need.
-    batch_index: Option<U64Map<usize>>,
-    done: bool,
+    index: Option<U64Map<usize>>,
+    /// Series that had no series record in the WAL when the batch took a sample for them (the commit declares
+    /// those the WAL still lacks).
+    unlogged: Vec<Arc<MemSeries>>,
+    /// The head's count of failed WAL writes when the appender started (see `HeadInner::wal_failures`).
+    wal_failures: u64,
 }
 
 fn spans_fit(spans: &[Span], buckets: usize) -> bool {
@@ -54,150 +98,111 @@ fn invalid_histogram(labels: &Labels, what: &str) -> AppendError {
     AppendError::Storage(StorageError::Corrupt(format!("invalid histogram for {labels}: {what}")))
 }
 
-impl HeadAppender {
-    pub(crate) fn new(head: Arc<HeadInner>) -> HeadAppender {
-        // Ids wrap after 2^32 appenders; only appenders alive at the same time need distinct ids.
-        let id = loop {
-            if let Some(id) = std::num::NonZeroU32::new(head.next_appender.fetch_add(1, Ordering::Relaxed)) {
-                break id;
-            }
-        };
-        head.metrics.head.active_appenders.inc();
-        HeadAppender {
-            head,
-            id,
-            samples: Vec::new(),
-            floats_only: true,
-            batch_index: None,
-            done: false,
-        }
-    }
-
-    fn lookup(&self, series_ref: SeriesRef, labels: &Labels) -> Result<Arc<MemSeries>, AppendError> {
-        if series_ref != 0
-            && let Some(s) = self.head.series_by_ref(series_ref)
-        {
-            return Ok(s);
-        }
-        validate_labels(labels)?;
-        Ok(self.head.get_or_create(labels, 0).0)
-    }
-
-    /// Appends a float sample (see [`Appender::append`]).
-    pub fn add(&mut self, series_ref: SeriesRef, labels: &Labels, t: i64, v: f64) -> Result<SeriesRef, AppendError> {
-        self.add_value(series_ref, labels, t, PendingValue::Float(v))
-    }
-
-    fn add_value(
-        &mut self,
-        series_ref: SeriesRef,
-        labels: &Labels,
-        t: i64,
-        v: PendingValue,
-    ) -> Result<SeriesRef, AppendError> {
-        let mut series = self.lookup(series_ref, labels)?;
-        // As upstream's appendableMinValidTime: nothing goes into the range the compactor may be persisting (older
-        // than half a chunk range before the newest sample), nor before the newest block's end.
-        let max = self.head.max_time.load(Ordering::Acquire);
-        let window = if max == i64::MIN {
-            i64::MIN
-        } else {
-            max.saturating_sub(self.head.params.chunk_range / 2)
-        };
-        if t < self.head.min_valid_time.load(Ordering::Acquire).max(window) {
-            self.head.metrics.head.out_of_bound.inc();
-            return Err(AppendError::OutOfBounds);
-        }
-        for _ in 0..2 {
-            let mut st = series.lock();
-            if st.deleted {
-                // Garbage collection removed the series between lookup and lock: recreate it.
-                drop(st);
-                let labels = series.to_labels();
-                series = self.head.get_or_create(&labels, 0).0;
-                continue;
-            }
-            // The newest sample: this batch's, else the committed one.
-            let (last_t, in_batch) = match st.pending() {
-                Some(p) if p.appender == self.id => (Some(p.t), true),
-                _ => (st.max_time(), false),
-            };
-            if let Some(lt) = last_t {
-                if t < lt {
-                    self.head.metrics.head.out_of_order.inc();
-                    return Err(AppendError::OutOfOrder);
-                }
-                if t == lt {
-                    let last_key = if in_batch {
-                        self.batch_value_key(series.series_ref)
-                    } else {
-                        committed_value_key(&self.head, &st)
-                    };
-                    if last_key != Some(v.as_ref().key()) {
-                        return Err(AppendError::DuplicateTimestamp);
-                    }
-                    return Ok(series.series_ref);
-                }
-            }
-            st.set_pending(Some(Pending { appender: self.id, t }));
-            drop(st);
-            let r = series.series_ref;
-            if self.samples.capacity() == 0 {
-                // Size the batch like the last commit (scrapes of a target repeat), not by doubling.
-                self.samples
-                    .reserve(self.head.batch_hint.load(Ordering::Relaxed).min(1 << 16));
-            }
-            self.floats_only &= matches!(v, PendingValue::Float(_));
-            if let Some(index) = self.batch_index.as_mut() {
-                index.insert(r, self.samples.len());
-            }
-            self.samples.push((series, t, v));
-            return Ok(r);
-        }
-        Err(AppendError::UnknownRef(series_ref))
-    }
-
-    /// The value key of this batch's newest sample for series `r`. The batch's index by series is built the first
-    /// time it is needed (a second sample at the same timestamp in one batch is rare) and kept up to date after.
-    fn batch_value_key(&mut self, r: SeriesRef) -> Option<ValueKey> {
+impl Batch {
+    /// The index in `samples` of this batch's newest sample for series `r`. The index by series is built the first
+    /// time it is needed (a second sample for a series in one batch is rare) and kept up to date after.
+    fn newest(&mut self, r: SeriesRef) -> Option<usize> {
         let samples = &self.samples;
-        let index = self.batch_index.get_or_insert_with(|| {
+        let index = self.index.get_or_insert_with(|| {
             let mut m = U64Map::default();
-            for (i, (s, _, _)) in samples.iter().enumerate() {
+            for (i, s) in samples.iter().enumerate() {
                 m.insert(s.series_ref, i);
             }
             m
         });
-        let (_, _, v) = samples.get(*index.get(&r)?)?;
-        Some(v.as_ref().key())
+        index.get(&r).copied()
     }
 
-    fn clear_pending(&mut self) {
-        for (s, _, _) in &self.samples {
-            let mut st = s.lock();
-            if st.pending().is_some_and(|p| p.appender == self.id) {
-                st.set_pending(None);
+    /// Checks a sample for the series of `entry` (in its reference stripe, whose read lock the caller holds)
+    /// against the series' newest sample (this batch's, else the committed one) and queues it.
+    fn add(
+        &mut self,
+        head: &HeadInner,
+        r: SeriesRef,
+        entry: &RefSlot,
+        t: i64,
+        v: PendingValue,
+    ) -> Result<SeriesRef, AppendError> {
+        // As upstream's appendableMinValidTime: nothing goes into the range the compactor may be persisting (older
+        // than half a chunk range before the newest sample), nor before the newest block's end.
+        let max = head.max_time.load(Ordering::Acquire);
+        let window = if max == i64::MIN {
+            i64::MIN
+        } else {
+            max.saturating_sub(head.params.chunk_range / 2)
+        };
+        if t < head.min_valid_time.load(Ordering::Acquire).max(window) {
+            head.metrics.head.out_of_bound.inc();
+            return Err(AppendError::OutOfBounds);
+        }
+        let in_batch = if entry.pending.load(Ordering::Acquire) == self.id.get() {
+            self.newest(r)
+        } else {
+            None
+        };
+        if let Some(i) = in_batch {
+            let lt = self.samples[i].t;
+            if t < lt {
+                head.metrics.head.out_of_order.inc();
+                return Err(AppendError::OutOfOrder);
+            }
+            if t == lt {
+                if self.samples[i].v.as_ref().key() != v.as_ref().key() {
+                    return Err(AppendError::DuplicateTimestamp);
+                }
+                return Ok(r);
+            }
+        } else {
+            let committed = entry.max_t.load(Ordering::Acquire);
+            // Only a sample newer than the committed ones is decided without the lock; a new series, an older
+            // sample or one at the same time (a duplicate unless the value is the same) looks at the chunks.
+            if committed == RefSlot::UNKNOWN || t <= committed {
+                let st = entry.series.lock();
+                if let Some(lt) = st.max_time() {
+                    if t < lt {
+                        head.metrics.head.out_of_order.inc();
+                        return Err(AppendError::OutOfOrder);
+                    }
+                    if t == lt {
+                        if committed_value_key(head, &st) != Some(v.as_ref().key()) {
+                            return Err(AppendError::DuplicateTimestamp);
+                        }
+                        return Ok(r);
+                    }
+                }
             }
         }
-        self.batch_index = None;
-    }
-
-    fn finish(&mut self) {
-        if !self.done {
-            self.done = true;
-            self.clear_pending();
-            self.head.metrics.head.active_appenders.dec();
+        entry.pending.store(self.id.get(), Ordering::Release);
+        let undeclared = !entry.logged.load(Ordering::Acquire);
+        if undeclared && !entry.series.logged.load(Ordering::Acquire) {
+            self.unlogged.push(entry.series.clone());
         }
+        if self.samples.capacity() == 0 {
+            // Size the batch like the last commit (scrapes of a target repeat), not by doubling.
+            self.samples
+                .reserve(head.batch_hint.load(Ordering::Relaxed).min(1 << 16));
+        }
+        self.floats_only &= matches!(v, PendingValue::Float(_));
+        if let Some(index) = self.index.as_mut() {
+            index.insert(r, self.samples.len());
+        }
+        self.samples.push(BatchSample {
+            series_ref: r,
+            t,
+            v,
+            undeclared,
+        });
+        Ok(r)
     }
 
     /// The WAL records of the batch's samples (floats, then histograms), encoded outside the WAL lock. The float
     /// record goes into `floats` (a buffer reused across commits); histogram records (rare) are returned.
     fn encode_samples(&self, floats: &mut Vec<u8>) -> Vec<Vec<u8>> {
-        let float_samples = self.samples.iter().filter_map(|(s, t, v)| match v {
+        let float_samples = self.samples.iter().filter_map(|s| match s.v {
             PendingValue::Float(v) => Some(RefSample {
                 series_ref: s.series_ref,
-                t: *t,
-                v: *v,
+                t: s.t,
+                v,
             }),
             _ => None,
         });
@@ -207,9 +212,9 @@ impl HeadAppender {
         }
         let mut hists = Vec::new();
         let mut float_hists = Vec::new();
-        for (s, t, v) in &self.samples {
-            let (series_ref, t) = (s.series_ref, *t);
-            match v {
+        for s in &self.samples {
+            let (series_ref, t) = (s.series_ref, s.t);
+            match &s.v {
                 PendingValue::Float(_) => {}
                 PendingValue::Histogram(h) => hists.push(RefHistogram {
                     series_ref,
@@ -227,10 +232,106 @@ impl HeadAppender {
         recs.extend(encode_float_histograms(&float_hists));
         recs
     }
+}
+
+impl HeadAppender {
+    pub(crate) fn new(head: Arc<HeadInner>) -> HeadAppender {
+        // Ids wrap after 2^32 appenders; only appenders alive at the same time need distinct ids.
+        let id = loop {
+            if let Some(id) = std::num::NonZeroU32::new(head.next_appender.fetch_add(1, Ordering::Relaxed)) {
+                break id;
+            }
+        };
+        head.appender_started(id.get());
+        head.metrics.head.active_appenders.inc();
+        let wal_failures = head.wal_failures.load(Ordering::Acquire);
+        HeadAppender {
+            head,
+            batch: Batch {
+                id,
+                samples: Vec::new(),
+                floats_only: true,
+                index: None,
+                unlogged: Vec::new(),
+                wal_failures,
+            },
+            done: false,
+        }
+    }
+
+    /// Appends a float sample (see [`Appender::append`]).
+    pub fn add(&mut self, series_ref: SeriesRef, labels: &Labels, t: i64, v: f64) -> Result<SeriesRef, AppendError> {
+        self.add_value(series_ref, labels, t, PendingValue::Float(v))
+    }
+
+    fn add_value(
+        &mut self,
+        series_ref: SeriesRef,
+        labels: &Labels,
+        t: i64,
+        v: PendingValue,
+    ) -> Result<SeriesRef, AppendError> {
+        let head = &*self.head;
+        let mut r = series_ref;
+        // The series is checked and marked under its reference stripe's read lock (garbage collection removes
+        // series under the write lock); a series removed between creation and lookup is created again.
+        for _ in 0..3 {
+            if r != 0 {
+                let stripe = head.refs[ref_stripe_index(r, head.mask)]
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner());
+                if let Some(entry) = stripe.entry(&r) {
+                    return self.batch.add(head, r, entry, t, v);
+                }
+            }
+            validate_labels(labels)?;
+            r = head.get_or_create(labels, 0).0.series_ref;
+        }
+        Err(AppendError::UnknownRef(series_ref))
+    }
+
+    fn finish(&mut self) {
+        if !self.done {
+            self.done = true;
+            self.batch.index = None;
+            self.batch.unlogged.clear();
+            self.head.appender_finished(self.batch.id.get());
+            self.head.metrics.head.active_appenders.dec();
+        }
+    }
+
+    /// The series records of the batch's series the WAL has not seen yet (encoded straight from the interned
+    /// labels, marking them logged), and those series. Called under the WAL lock.
+    fn series_record(&self) -> (Vec<u8>, Vec<Arc<MemSeries>>) {
+        let head = &self.head;
+        let mut rec = Vec::new();
+        let mut declared = Vec::new();
+        let mut declare = |s: &Arc<MemSeries>| {
+            if s.take_unlogged() {
+                if rec.is_empty() {
+                    rec.push(record::types::SERIES);
+                }
+                rec.extend_from_slice(&s.series_ref.to_be_bytes());
+                record::encode_labels(s.label_pairs(), s.labels.len() / 2, &mut rec);
+                declared.push(s.clone());
+            }
+        };
+        if head.wal_failures.load(Ordering::Acquire) == self.batch.wal_failures {
+            self.batch.unlogged.iter().for_each(&mut declare);
+        } else {
+            // A failed write un-marked series this batch may have seen marked: check them all.
+            for s in &self.batch.samples {
+                if let Some(series) = head.series_by_ref(s.series_ref) {
+                    declare(&series);
+                }
+            }
+        }
+        (rec, declared)
+    }
 
     /// Logs and applies the batch.
     pub fn commit_batch(&mut self) -> Result<(), StorageError> {
-        if self.samples.is_empty() {
+        if self.batch.samples.is_empty() {
             self.finish();
             return Ok(());
         }
@@ -239,7 +340,7 @@ impl HeadAppender {
         // record always precedes the first samples record that refers to the series.
         let mut float_rec = head.buffers.take();
         let hist_recs = if head.opts.wal {
-            self.encode_samples(&mut float_rec)
+            self.batch.encode_samples(&mut float_rec)
         } else {
             Vec::new()
         };
@@ -250,19 +351,7 @@ impl HeadAppender {
                 return Err(StorageError::Closed);
             }
             if let Some(w) = wal.as_mut() {
-                // Series records for series the WAL has not seen yet, encoded straight from the interned labels.
-                let mut series_rec = Vec::new();
-                let mut new_series: Vec<&Arc<MemSeries>> = Vec::new();
-                for (s, _, _) in &self.samples {
-                    if s.take_unlogged() {
-                        if series_rec.is_empty() {
-                            series_rec.push(record::types::SERIES);
-                        }
-                        series_rec.extend_from_slice(&s.series_ref.to_be_bytes());
-                        record::encode_labels(s.label_pairs(), s.labels.len() / 2, &mut series_rec);
-                        new_series.push(s);
-                    }
-                }
+                let (series_rec, declared) = self.series_record();
                 let mut recs: Vec<&[u8]> = Vec::with_capacity(hist_recs.len() + 2);
                 if !series_rec.is_empty() {
                     recs.push(&series_rec);
@@ -272,9 +361,10 @@ impl HeadAppender {
                 }
                 recs.extend(hist_recs.iter().map(Vec::as_slice));
                 if let Err(e) = w.log(&recs) {
-                    for s in &new_series {
+                    for s in &declared {
                         s.logged.store(false, Ordering::Release);
                     }
+                    head.wal_failures.fetch_add(1, Ordering::AcqRel);
                     drop(wal);
                     head.buffers.put(float_rec);
                     self.finish();
@@ -283,30 +373,41 @@ impl HeadAppender {
             }
         }
         head.buffers.put(float_rec);
-        head.batch_hint.store(self.samples.len(), Ordering::Relaxed);
+        head.batch_hint.store(self.batch.samples.len(), Ordering::Relaxed);
         let mut min = i64::MAX;
         let mut max = i64::MIN;
         let (mut floats, mut hists, mut ooo, mut chunks) = (0u64, 0u64, 0u64, 0u64);
-        for (s, t, v) in &self.samples {
-            let mut st = s.lock();
-            let appended = append_sample(&mut st, s.series_ref, *t, v.as_ref(), head.params, &head.mapper);
+        for_each_entry(&head, &self.batch.samples, |s, entry| {
+            let Some(entry) = entry else {
+                // Only when another appender took over the pending mark and then rolled back could garbage
+                // collection have removed the series: the sample is dropped as a series gone would drop it.
+                return;
+            };
+            let mut st = entry.series.lock();
+            let appended = append_sample(&mut st, s.series_ref, s.t, s.v.as_ref(), head.params, &head.mapper);
             if matches!(appended, Appended::Ok | Appended::NewChunk) {
-                match v {
+                // Appending only accepts samples newer than the newest one.
+                entry.max_t.store(s.t, Ordering::Release);
+            }
+            drop(st);
+            if s.undeclared {
+                // The WAL holds the series' record now: this commit or an earlier one wrote it.
+                entry.logged.store(true, Ordering::Release);
+            }
+            if matches!(appended, Appended::Ok | Appended::NewChunk) {
+                match s.v {
                     PendingValue::Float(_) => floats += 1,
                     _ => hists += 1,
                 }
-                min = min.min(*t);
-                max = max.max(*t);
+                min = min.min(s.t);
+                max = max.max(s.t);
             }
             match appended {
                 Appended::NewChunk => chunks += 1,
                 Appended::OutOfOrder => ooo += 1,
                 Appended::Ok | Appended::Invalid => {}
             }
-            if st.pending().is_some_and(|p| p.appender == self.id && p.t <= *t) {
-                st.set_pending(None);
-            }
-        }
+        });
         let m = &head.metrics.head;
         m.samples_appended.inc_by_int(floats);
         m.histograms_appended.inc_by_int(hists);
@@ -316,7 +417,7 @@ impl HeadAppender {
         if min <= max {
             head.update_bounds(min, max);
         }
-        self.samples.clear();
+        self.batch.samples.clear();
         self.finish();
         Ok(())
     }
@@ -391,7 +492,7 @@ impl Appender for HeadAppender {
 
     fn rollback(mut self: Box<Self>) -> Result<(), StorageError> {
         self.finish();
-        self.samples.clear();
+        self.batch.samples.clear();
         Ok(())
     }
 }

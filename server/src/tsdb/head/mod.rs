@@ -1,7 +1,10 @@
 //! The head block: the most recent samples, in memory, behind the storage traits.
 //!
 //! - Series live in striped maps (by reference and by label hash; one `RwLock` per stripe), so appends to
-//!   different series never share a lock; each series has its own mutex for its chunks.
+//!   different series never share a lock; each series has its own mutex for its chunks. A series' entry in the
+//!   reference map also holds what an append checks a sample against (newest committed timestamp, the appender
+//!   with a pending sample, whether the WAL declares it), so appends to a scrape's series read neighbouring entries
+//!   and lock a series only to commit (see `append`).
 //! - Labels are interned ([`series::Interner`]): a series holds 8-byte references to shared strings.
 //! - The inverted index ([`postings::MemPostings`]) maps every label pair to the sorted references of its series;
 //!   matchers are answered by intersecting, merging and subtracting those lists.
@@ -21,7 +24,7 @@ pub mod series;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -114,20 +117,57 @@ fn ref_stripe_index(r: u64, mask: usize) -> usize {
     (r >> REF_BLOCK_BITS) as usize & mask
 }
 
+/// A series in the reference map, with what an append checks a sample against: kept here, in the stripe's dense
+/// vector, rather than in the series, so appending to the series of a scrape (neighbouring references) reads
+/// neighbouring memory instead of one scattered allocation per sample.
+#[derive(Debug)]
+pub(crate) struct RefSlot {
+    pub(crate) series: Arc<MemSeries>,
+    /// The series' newest committed timestamp, or [`RefSlot::UNKNOWN`] (no samples, or not recorded since the
+    /// replay): written under the series lock by whoever changes its chunks (commits, garbage collection).
+    pub(crate) max_t: AtomicI64,
+    /// The id of the appender that last added a sample for the series (0: none). It is not cleared when that
+    /// appender finishes: it counts only while the appender is alive ([`HeadInner::appender_alive`]).
+    pub(crate) pending: AtomicU32,
+    /// Set once a commit found the series declared in the WAL (then it stays declared): appends to a series
+    /// without it check the series itself.
+    pub(crate) logged: AtomicBool,
+}
+
+impl RefSlot {
+    /// [`RefSlot::max_t`] when the newest timestamp is not recorded: an append looks at the chunks.
+    pub(crate) const UNKNOWN: i64 = i64::MIN;
+
+    fn new(series: Arc<MemSeries>) -> RefSlot {
+        RefSlot {
+            series,
+            max_t: AtomicI64::new(RefSlot::UNKNOWN),
+            pending: AtomicU32::new(0),
+            logged: AtomicBool::new(false),
+        }
+    }
+
+    /// Records the newest timestamp of `st`, the series' locked state.
+    pub(crate) fn sync_max_time(&self, st: &series::SeriesState) {
+        self.max_t
+            .store(st.max_time().unwrap_or(RefSlot::UNKNOWN), Ordering::Release);
+    }
+}
+
 /// One stripe of the reference map. References are handed out sequentially, so the series of a stripe sit in a
 /// dense vector (block `r >> REF_BLOCK_BITS >> shift`, then `r`'s place in its block): a lookup is an index, not a
-/// hash probe, and a slot costs 8 bytes. References far beyond the dense part (a WAL written by another server may
-/// use any numbers) go to a map.
+/// hash probe. References far beyond the dense part (a WAL written by another server may use any numbers) go to a
+/// map.
 #[derive(Debug)]
 struct RefStripe {
     /// log2 of the number of stripes.
     shift: u32,
-    dense: Vec<Option<Arc<MemSeries>>>,
-    sparse: U64Map<Arc<MemSeries>>,
+    dense: Vec<Option<RefSlot>>,
+    sparse: U64Map<RefSlot>,
 }
 
 impl RefStripe {
-    /// How far past the dense part's end a reference may land and still extend it (empty slots cost 8 bytes).
+    /// How far past the dense part's end a reference may land and still extend it (empty slots cost 24 bytes).
     const MAX_GAP: usize = 64;
 
     fn new(shift: u32) -> RefStripe {
@@ -147,7 +187,8 @@ impl RefStripe {
             .unwrap_or(usize::MAX)
     }
 
-    fn get(&self, r: &u64) -> Option<&Arc<MemSeries>> {
+    /// The entry of reference `r`.
+    fn entry(&self, r: &u64) -> Option<&RefSlot> {
         match self.dense.get(self.slot(*r)) {
             Some(Some(s)) => Some(s),
             _ if self.sparse.is_empty() => None,
@@ -155,26 +196,30 @@ impl RefStripe {
         }
     }
 
+    fn get(&self, r: &u64) -> Option<&Arc<MemSeries>> {
+        self.entry(r).map(|e| &e.series)
+    }
+
     fn contains_key(&self, r: &u64) -> bool {
-        self.get(r).is_some()
+        self.entry(r).is_some()
     }
 
     fn insert(&mut self, r: u64, series: Arc<MemSeries>) {
         let slot = self.slot(r);
         if slot < self.dense.len() && self.dense[slot].is_none() {
-            self.dense[slot] = Some(series);
+            self.dense[slot] = Some(RefSlot::new(series));
         } else if slot >= self.dense.len() && slot - self.dense.len() <= Self::MAX_GAP {
-            self.dense.resize(slot, None);
-            self.dense.push(Some(series));
+            self.dense.resize_with(slot, || None);
+            self.dense.push(Some(RefSlot::new(series)));
         } else {
-            self.sparse.insert(r, series);
+            self.sparse.insert(r, RefSlot::new(series));
         }
     }
 
     fn remove(&mut self, r: &u64) {
         let slot = self.slot(*r);
         if let Some(entry) = self.dense.get_mut(slot)
-            && entry.as_ref().is_some_and(|s| s.series_ref == *r)
+            && entry.as_ref().is_some_and(|s| s.series.series_ref == *r)
         {
             *entry = None;
             while self.dense.last().is_some_and(Option::is_none) {
@@ -185,7 +230,7 @@ impl RefStripe {
         }
     }
 
-    fn values(&self) -> impl Iterator<Item = &Arc<MemSeries>> {
+    fn entries(&self) -> impl Iterator<Item = &RefSlot> {
         self.dense.iter().flatten().chain(self.sparse.values())
     }
 }
@@ -253,6 +298,11 @@ pub(crate) struct HeadInner {
     buffers: BufferPool,
     /// The number of samples of the last commit: new batches reserve that much.
     batch_hint: std::sync::atomic::AtomicUsize,
+    /// The ids of the appenders alive: a series' `pending` id counts only while its appender is.
+    live_appenders: Mutex<Vec<u32>>,
+    /// Failed WAL writes so far. A failed write un-marks the series it declared as logged; an appender that saw
+    /// one of them marked then (while this count was lower) checks every series of its batch when it commits.
+    wal_failures: AtomicU64,
 }
 
 /// A few byte buffers reused across commits, so encoding a WAL record allocates nothing in the steady state.
@@ -374,6 +424,8 @@ impl Head {
             replayed_tombstones: Mutex::default(),
             buffers: BufferPool::default(),
             batch_hint: std::sync::atomic::AtomicUsize::new(0),
+            live_appenders: Mutex::default(),
+            wal_failures: AtomicU64::new(0),
             opts,
         };
         let head = Head { inner: Arc::new(inner) };
@@ -492,17 +544,13 @@ impl Head {
         let inner = &self.inner;
         let started = Instant::now();
         let mut stats = TruncateStats::default();
-        let mut victims: Vec<Arc<MemSeries>> = Vec::new();
+        let mut candidates: Vec<Arc<MemSeries>> = Vec::new();
         let mut min_seq = u32::MAX;
         let mut new_min = i64::MAX;
         for stripe in inner.refs.iter() {
-            let all: Vec<Arc<MemSeries>> = stripe
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .values()
-                .cloned()
-                .collect();
-            for s in all {
+            let stripe = stripe.read().unwrap_or_else(|e| e.into_inner());
+            for entry in stripe.entries() {
+                let s = &entry.series;
                 let mut st = s.lock();
                 let before = st.num_chunks();
                 if st.mmapped.iter().any(|c| c.maxt < mint) {
@@ -517,40 +565,53 @@ impl Head {
                 {
                     st.head = None;
                 }
-                stats.chunks_removed += before - st.num_chunks();
+                let removed = before - st.num_chunks();
+                if removed > 0 {
+                    entry.sync_max_time(&st);
+                }
+                stats.chunks_removed += removed;
                 if let Some(c) = st.mmapped.first() {
                     min_seq = min_seq.min(ref_seq(c.chunk_ref));
                 }
                 if let Some((lo, _)) = st.time_range() {
                     new_min = new_min.min(lo);
                 }
-                if st.is_empty() && st.pending().is_none() {
-                    st.deleted = true;
+                if st.is_empty() {
                     drop(st);
-                    victims.push(s);
+                    candidates.push(s.clone());
                 }
             }
         }
-        // Remove the victims from the maps and the index.
+        // Remove the series still empty and without a pending sample from the maps and the index. That is decided
+        // under the write locks of both maps' stripes: an appender marks a series pending while it holds the read
+        // lock of its reference stripe, so it either marked it before (and the series stays) or finds it gone
+        // (and creates it anew).
         let segment = inner
             .wal
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
             .map_or(0, Wal::current_segment);
-        let mut removed: Vec<(u64, Box<[Sym]>)> = Vec::with_capacity(victims.len());
+        let mut removed: Vec<(u64, Box<[Sym]>)> = Vec::with_capacity(candidates.len());
         {
             let mut deleted = inner.deleted.lock().unwrap_or_else(|e| e.into_inner());
-            for s in &victims {
+            for s in &candidates {
                 let hash = labels_hash(s.label_pairs());
-                inner.hashes[hash as usize & inner.mask]
+                let mut hs = inner.hashes[hash as usize & inner.mask]
                     .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(hash, s.series_ref);
-                inner.refs[ref_stripe_index(s.series_ref, inner.mask)]
+                    .unwrap_or_else(|e| e.into_inner());
+                let mut rs = inner.refs[ref_stripe_index(s.series_ref, inner.mask)]
                     .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&s.series_ref);
+                    .unwrap_or_else(|e| e.into_inner());
+                let Some(entry) = rs.entry(&s.series_ref).filter(|e| Arc::ptr_eq(&e.series, s)) else {
+                    continue;
+                };
+                if !s.lock().is_empty() || inner.appender_alive(entry.pending.load(Ordering::Acquire)) {
+                    continue;
+                }
+                hs.remove(hash, s.series_ref);
+                rs.remove(&s.series_ref);
+                drop((hs, rs));
                 deleted.insert(s.series_ref, segment);
                 removed.push((s.series_ref, s.labels.clone()));
             }
@@ -562,7 +623,7 @@ impl Head {
             .delete(&removed);
         stats.series_removed = removed.len();
         drop(removed);
-        drop(victims);
+        drop(candidates);
         inner.symbols.gc();
         if min_seq != u32::MAX || stats.chunks_removed > 0 {
             stats.chunk_files_removed = inner.mapper.truncate_before(min_seq)?;
@@ -679,6 +740,29 @@ impl Head {
 }
 
 impl HeadInner {
+    /// Registers a new appender's id.
+    pub(crate) fn appender_started(&self, id: u32) {
+        self.live_appenders.lock().unwrap_or_else(|e| e.into_inner()).push(id);
+    }
+
+    /// Unregisters a finished appender's id.
+    pub(crate) fn appender_finished(&self, id: u32) {
+        let mut live = self.live_appenders.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = live.iter().position(|&a| a == id) {
+            live.swap_remove(i);
+        }
+    }
+
+    /// Whether the appender with id `id` (0: none) is alive.
+    pub(crate) fn appender_alive(&self, id: u32) -> bool {
+        id != 0
+            && self
+                .live_appenders
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&id)
+    }
+
     pub(crate) fn series_by_ref(&self, r: u64) -> Option<Arc<MemSeries>> {
         self.refs[ref_stripe_index(r, self.mask)]
             .read()

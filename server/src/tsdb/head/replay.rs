@@ -205,6 +205,41 @@ impl Shard<'_> {
     }
 }
 
+/// The end of each replayed series' newest chunk on disk by WAL reference, for the decoding thread to drop the
+/// samples those chunks hold before queueing them for a shard (most samples, when the head chunks survived): a
+/// vector indexed by reference while references are dense, else a map. References not in it have none.
+#[derive(Debug, Default)]
+struct DiskUntil {
+    dense: Vec<i64>,
+    sparse: U64Map<i64>,
+}
+
+impl DiskUntil {
+    /// How far past the dense part's end a reference may land and still extend it.
+    const MAX_GAP: usize = 4096;
+
+    fn get(&self, r: u64) -> i64 {
+        match usize::try_from(r).ok().and_then(|i| self.dense.get(i)) {
+            Some(&t) => t,
+            None if self.sparse.is_empty() => i64::MIN,
+            None => self.sparse.get(&r).copied().unwrap_or(i64::MIN),
+        }
+    }
+
+    fn set(&mut self, r: u64, t: i64) {
+        match usize::try_from(r) {
+            Ok(i) if i < self.dense.len() => self.dense[i] = t,
+            Ok(i) if i - self.dense.len() <= Self::MAX_GAP => {
+                self.dense.resize(i, i64::MIN);
+                self.dense.push(t);
+            }
+            _ => {
+                self.sparse.insert(r, t);
+            }
+        }
+    }
+}
+
 /// Float samples per message to a replay shard.
 const FLOATS_PER_MESSAGE: usize = 16 * 1024;
 
@@ -213,6 +248,10 @@ struct Replayer<'a> {
     /// The shards' queues.
     shards: Vec<std::sync::mpsc::SyncSender<ShardMsg>>,
     mmapped: HashMap<u64, Vec<MmappedChunk>>,
+    /// Samples before this are not replayed (the newest block's end).
+    min_valid: i64,
+    /// Where each series' chunks on disk end.
+    disk_until: DiskUntil,
     /// Duplicate series records: ref -> the ref of the series with the same labels.
     aliases: HashMap<u64, u64>,
     stats: ReplayStats,
@@ -317,6 +356,7 @@ impl Replayer<'_> {
             if let (Some(lo), Some(hi)) = (lo, hi) {
                 self.head.update_bounds(lo, hi);
                 on_disk_until = hi;
+                self.disk_until.set(wal_ref, hi);
             }
         }
         let known = Known {
@@ -333,6 +373,10 @@ impl Replayer<'_> {
     fn dispatch_floats(&mut self, samples: &[RefSample]) {
         let n = self.shards.len() as u64;
         for s in samples {
+            // Dropped here as the shard would drop them (too old, or in a chunk on disk already).
+            if s.t < self.min_valid || s.t <= self.disk_until.get(s.series_ref) {
+                continue;
+            }
             let shard = (self.resolve(s.series_ref) % n) as usize;
             self.floats[shard].push(*s);
         }
@@ -449,6 +493,8 @@ pub(crate) fn replay(head: &Arc<HeadInner>, chunks: Vec<DiskChunk>) -> Result<Re
             head,
             shards: senders,
             mmapped,
+            min_valid,
+            disk_until: DiskUntil::default(),
             aliases: HashMap::new(),
             stats: ReplayStats::default(),
             announced: (0..shards).map(|_| Vec::new()).collect(),

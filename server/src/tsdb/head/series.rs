@@ -282,28 +282,11 @@ fn hash_float_histogram(h: &FloatHistogram) -> u64 {
     hs.finish()
 }
 
-/// The newest uncommitted sample of one appender, for in-batch order checks (its value, needed only for a
-/// second sample at the same timestamp in the same batch, is found in the appender's batch).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Pending {
-    /// The appender's id.
-    pub appender: std::num::NonZeroU32,
-    /// Its last sample's timestamp for this series.
-    pub t: i64,
-}
-
-/// The mutable part of a series. Kept small (112 bytes): a head holds one per active series. The pending sample is
-/// stored flat so the appender id shares its word with the flags. Laid out in declaration order, the fields an
-/// append touches first, so they share as few cache lines as possible.
+/// The mutable part of a series. Kept small (96 bytes): a head holds one per active series. Laid out in
+/// declaration order, the fields an append touches first, so they share as few cache lines as possible.
 #[derive(Debug, Default)]
 #[repr(C)]
 pub struct SeriesState {
-    /// The appender that last touched the series with a sample not yet committed.
-    pending_appender: Option<std::num::NonZeroU32>,
-    /// Set when garbage collection removed the series from the index.
-    pub deleted: bool,
-    /// That sample's timestamp.
-    pending_t: i64,
     /// When the open chunk is due to be cut.
     pub next_at: i64,
     /// The open chunk.
@@ -315,20 +298,6 @@ pub struct SeriesState {
 }
 
 impl SeriesState {
-    /// The newest uncommitted sample of the appender that last touched the series.
-    pub fn pending(&self) -> Option<Pending> {
-        self.pending_appender.map(|appender| Pending {
-            appender,
-            t: self.pending_t,
-        })
-    }
-
-    /// Sets or clears the pending sample.
-    pub fn set_pending(&mut self, pending: Option<Pending>) {
-        self.pending_appender = pending.map(|p| p.appender);
-        self.pending_t = pending.map_or(0, |p| p.t);
-    }
-
     /// Whether the series holds no samples at all.
     pub fn is_empty(&self) -> bool {
         self.mmapped.is_empty() && self.head.is_none() && self.spilled.as_ref().is_none_or(|s| s.is_empty())
