@@ -20,8 +20,7 @@ for bin in "$GO_EXPORTER" wrk python3 curl; do
   command -v "$bin" >/dev/null 2>&1 || { echo "missing $bin (apt-get install prometheus-node-exporter wrk curl)" >&2; exit 1; }
 done
 
-cargo build --release -q -p node_exporter
-OURS=$PWD/target/release/node_exporter
+OURS=$(bench/build-exporter.sh node_exporter)
 
 WORK=$(mktemp -d)
 PIDS=()

@@ -451,3 +451,37 @@ async fn panicking_async_collector_is_a_500_and_the_server_keeps_serving() {
     assert_eq!(get(srv.addr, "/", &[]).await.status, 200);
     srv.stop().await.unwrap();
 }
+
+/// A registry collector that panics.
+struct Panicking;
+
+impl exposition::Collector for Panicking {
+    fn collect(&self, _: &mut Vec<exposition::MetricFamily>) -> Result<(), exposition::CollectError> {
+        panic!("collector asked to panic");
+    }
+}
+
+#[tokio::test]
+async fn collection_on_the_runtime_thread() {
+    let srv = start(node(sample_registry()).collect_on_runtime_thread(), &local_args()).await;
+    for _ in 0..2 {
+        let r = get(srv.addr, "/metrics", &[]).await;
+        assert_eq!(r.status, 200);
+        let body = r.text();
+        assert!(body.contains("node_cpu_test 1.5\n"), "{body}");
+        assert!(
+            body.contains("node_scrape_collector_success{collector=\"broken\"} 0\n"),
+            "{body}"
+        );
+    }
+    srv.stop().await.unwrap();
+
+    let registry = Arc::new(Registry::new());
+    registry.register(Panicking);
+    let srv = start(node(registry).collect_on_runtime_thread(), &local_args()).await;
+    for _ in 0..2 {
+        assert_eq!(get(srv.addr, "/metrics", &[]).await.status, 500);
+    }
+    assert_eq!(get(srv.addr, "/", &[]).await.status, 200);
+    srv.stop().await.unwrap();
+}

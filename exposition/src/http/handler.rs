@@ -40,6 +40,8 @@ pub(crate) struct App {
     pub(crate) access: AccessSource,
     pub(crate) routes: Option<super::Routes>,
     pub(crate) collector: Option<Arc<dyn super::AsyncCollector>>,
+    /// Gather on the runtime thread ([`Exporter::collect_on_runtime_thread`](super::Exporter)).
+    pub(crate) inline: bool,
 }
 
 /// The parts of the web config applied per request: users, extra headers, rate limit.
@@ -277,14 +279,21 @@ impl App {
         let app = self.clone();
         let result = match self.collector.clone() {
             // A task of its own on the runtime thread, so a panicking collector is a 500, as on a blocking thread.
-            Some(collector) => {
-                tokio::spawn(async move {
-                    let families = collector.collect().await;
-                    app.gather_and_encode(families, &filter, format, gzip)
-                })
-                .await
+            Some(collector) => tokio::spawn(async move {
+                let families = collector.collect().await;
+                app.gather_and_encode(families, &filter, format, gzip)
+            })
+            .await
+            .map_err(|join| join.to_string()),
+            None if self.inline => {
+                let gathered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    app.gather_and_encode(Vec::new(), &filter, format, gzip)
+                }));
+                gathered.map_err(|_| "a collector panicked".to_string())
             }
-            None => tokio::task::spawn_blocking(move || app.gather_and_encode(Vec::new(), &filter, format, gzip)).await,
+            None => tokio::task::spawn_blocking(move || app.gather_and_encode(Vec::new(), &filter, format, gzip))
+                .await
+                .map_err(|join| join.to_string()),
         };
         let resp = match result {
             Ok(Ok(body)) => {

@@ -146,6 +146,7 @@ pub struct Exporter {
     procfs: PathBuf,
     routes: Option<RoutesField>,
     collector: Option<AsyncField>,
+    inline: bool,
 }
 
 /// A collector whose scrape mostly waits on the network (e.g. fetching a status page over a kept connection):
@@ -213,6 +214,7 @@ impl Exporter {
             procfs: PathBuf::from("/proc"),
             routes: None,
             collector: None,
+            inline: false,
         }
     }
 
@@ -262,6 +264,15 @@ impl Exporter {
     /// registry is then gathered on the runtime thread as well (see [`AsyncCollector`]).
     pub fn async_collector(mut self, collector: Arc<dyn AsyncCollector>) -> Exporter {
         self.collector = Some(AsyncField(collector));
+        self
+    }
+
+    /// Gathers the registry on the runtime thread instead of a blocking thread, for registries whose collectors
+    /// only read local files (procfs, sysfs) quickly. Scrapes then run one at a time with the HTTP work around
+    /// them, and the process needs no thread, and no allocator arena, for collection. A panicking collector still
+    /// answers a 500.
+    pub fn collect_on_runtime_thread(mut self) -> Exporter {
+        self.inline = true;
         self
     }
 

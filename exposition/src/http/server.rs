@@ -107,6 +107,7 @@ pub(crate) fn prepare(exporter: &Exporter, args: &super::WebArgs) -> Result<Prep
         access: AccessSource::new(args.config_file.clone().filter(|p| !p.as_os_str().is_empty()), &config),
         routes: exporter.routes.as_ref().map(|r| r.0.clone()),
         collector: exporter.collector.as_ref().map(|c| c.0.clone()),
+        inline: exporter.inline,
     };
     Ok(Prepared {
         app: Arc::new(app),
