@@ -14,6 +14,9 @@
 #
 # Needs: prometheus and promtool (Debian package prometheus), python3, curl.
 # Usage: bench/promql.sh [N=3] [INTERVALS=18640] [FILTER=regex on the expression]
+# Environment: KEEP=dir keeps both servers' data in dir (prom-data, ours-data) and reuses it when both are there
+# (generated with the same INTERVALS, already compacted: the wait for compaction is skipped); OURS=path measures
+# another build of our server (e.g. an older one) instead of target/release/server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,10 +29,14 @@ for bin in prometheus promtool python3 curl; do
 done
 
 cargo build --release -q -p server --bin server --example promql_bench_data
-OURS=$PWD/target/release/server
+OURS=${OURS:-$PWD/target/release/server}
 GEN=$PWD/target/release/examples/promql_bench_data
 
 WORK=$(mktemp -d)
+DATA=${KEEP:-$WORK}
+mkdir -p "$DATA"
+REUSE=0
+if [ -n "${KEEP:-}" ] && [ -d "$KEEP/prom-data" ] && [ -d "$KEEP/ours-data" ]; then REUSE=1; fi
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -42,28 +49,33 @@ source bench/lib.sh
 
 elapsed() { python3 -c "import time; print('%.1f' % (time.time() - $1))"; }
 
-t0=$(date +%s.%N)
-"$GEN" "$WORK/data.om.txt" "$INTERVALS"
-echo "data: $(du -h "$WORK/data.om.txt" | cut -f1) OpenMetrics, $INTERVALS samples x 1443 series, written in $(elapsed "$t0")s"
+if [ "$REUSE" = 1 ]; then
+  echo "reusing the data in $KEEP"
+else
+  rm -rf "$DATA/prom-data" "$DATA/ours-data"
+  t0=$(date +%s.%N)
+  "$GEN" "$WORK/data.om.txt" "$INTERVALS"
+  echo "data: $(du -h "$WORK/data.om.txt" | cut -f1) OpenMetrics, $INTERVALS samples x 1443 series, written in $(elapsed "$t0")s"
 
-t0=$(date +%s.%N)
-promtool tsdb create-blocks-from openmetrics -q "$WORK/data.om.txt" "$WORK/prom-data" >/dev/null
-echo "promtool create-blocks-from openmetrics: $(elapsed "$t0")s"
+  t0=$(date +%s.%N)
+  promtool tsdb create-blocks-from openmetrics -q "$WORK/data.om.txt" "$DATA/prom-data" >/dev/null
+  echo "promtool create-blocks-from openmetrics: $(elapsed "$t0")s"
 
-t0=$(date +%s.%N)
-"$OURS" tsdb import-openmetrics "$WORK/data.om.txt" --storage.tsdb.path "$WORK/ours-data" >/dev/null
-echo "server tsdb import-openmetrics: $(elapsed "$t0")s"
-rm "$WORK/data.om.txt"
+  t0=$(date +%s.%N)
+  "$OURS" tsdb import-openmetrics "$WORK/data.om.txt" --storage.tsdb.path "$DATA/ours-data" >/dev/null
+  echo "server tsdb import-openmetrics: $(elapsed "$t0")s"
+  rm "$WORK/data.om.txt"
+fi
 
 printf 'global:\n  scrape_interval: 1m\nscrape_configs: []\n' > "$WORK/empty.yml"
 
 PROM_PORT=$(free_port)
-prometheus --config.file="$WORK/empty.yml" --storage.tsdb.path="$WORK/prom-data" \
+prometheus --config.file="$WORK/empty.yml" --storage.tsdb.path="$DATA/prom-data" \
   --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn 2>"$WORK/prom.log" &
 PIDS+=($!)
 OURS_PORT=$(free_port)
 t0=$(date +%s.%N)
-"$OURS" --config.file="$WORK/empty.yml" --storage.tsdb.path="$WORK/ours-data" \
+"$OURS" --config.file="$WORK/empty.yml" --storage.tsdb.path="$DATA/ours-data" \
   --web.listen-address="127.0.0.1:$OURS_PORT" --log.level=warn 2>"$WORK/ours.log" &
 OURS_PID=$!
 PIDS+=($OURS_PID)
@@ -84,18 +96,18 @@ ready "$PROM_PORT"
 # no compaction runs during the measurements.
 blocks() { find "$1" -mindepth 1 -maxdepth 1 -type d -name '01*' ! -name '*.tmp*' | wc -l; }
 writing() { find "$1" -mindepth 1 -maxdepth 1 -name '*.tmp*' | wc -l; }
-state() { echo "$(blocks "$WORK/prom-data") $(blocks "$WORK/ours-data") $(writing "$WORK/prom-data") $(writing "$WORK/ours-data")"; }
+state() { echo "$(blocks "$DATA/prom-data") $(blocks "$DATA/ours-data") $(writing "$DATA/prom-data") $(writing "$DATA/ours-data")"; }
 t0=$(date +%s)
-first_prom=$(blocks "$WORK/prom-data"); first_ours=$(blocks "$WORK/ours-data")
+first_prom=$(blocks "$DATA/prom-data"); first_ours=$(blocks "$DATA/ours-data")
 last=$(state); stable_since=$t0
-while :; do
+while [ "$REUSE" = 0 ]; do
   sleep 5
   now=$(date +%s); cur=$(state)
   case "$cur" in *" 0 0") busy=0 ;; *) busy=1 ;; esac
   if [ "$cur" != "$last" ] || [ "$busy" = 1 ]; then last=$cur; stable_since=$now; fi
   if [ $((now - t0)) -ge 90 ] && [ $((now - stable_since)) -ge 30 ]; then break; fi
 done
-echo "compaction settled after $(( $(date +%s) - t0 - 30 ))s: prometheus $first_prom blocks to $(blocks "$WORK/prom-data"), ours $first_ours to $(blocks "$WORK/ours-data")"
+[ "$REUSE" = 1 ] || echo "compaction settled after $(( $(date +%s) - t0 - 30 ))s: prometheus $first_prom blocks to $(blocks "$DATA/prom-data"), ours $first_ours to $(blocks "$DATA/ours-data")"
 
 "$GEN" --cases > "$WORK/cases.tsv"
 python3 - "$PROM_PORT" "$OURS_PORT" "$N" "$INTERVALS" "$FILTER" "$WORK/cases.tsv" <<'PY'
