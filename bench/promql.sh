@@ -16,7 +16,8 @@
 # Usage: bench/promql.sh [N=3] [INTERVALS=18640] [FILTER=regex on the expression]
 # Environment: KEEP=dir keeps both servers' data in dir (prom-data, ours-data) and reuses it when both are there
 # (generated with the same INTERVALS, already compacted: the wait for compaction is skipped); OURS=path measures
-# another build of our server (e.g. an older one) instead of target/release/server.
+# another build of our server (e.g. an older one) instead of target/release/server; BASE=path measures a second
+# build of our server in the same run (on a copy of our data), printing its times and ratios too (before/after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -87,6 +88,15 @@ ready() {
   done
   echo "port $1 not ready after 120s" >&2; exit 1
 }
+BASE_PORT=0
+if [ -n "${BASE:-}" ]; then
+  rm -rf "$WORK/base-data" && cp -a "$DATA/ours-data" "$WORK/base-data" && rm -f "$WORK/base-data/lock"
+  BASE_PORT=$(free_port)
+  "$BASE" --config.file="$WORK/empty.yml" --storage.tsdb.path="$WORK/base-data" \
+    --web.listen-address="127.0.0.1:$BASE_PORT" --log.level=warn 2>"$WORK/base.log" &
+  PIDS+=($!)
+  ready "$BASE_PORT"
+fi
 ready "$OURS_PORT"
 echo "our server ready (WAL replayed) after $(elapsed "$t0")s, RSS $(( $(awk '/VmRSS/ {print $2}' "/proc/$OURS_PID/status") / 1024 )) MiB"
 ready "$PROM_PORT"
@@ -110,11 +120,13 @@ done
 [ "$REUSE" = 1 ] || echo "compaction settled after $(( $(date +%s) - t0 - 30 ))s: prometheus $first_prom blocks to $(blocks "$DATA/prom-data"), ours $first_ours to $(blocks "$DATA/ours-data")"
 
 "$GEN" --cases > "$WORK/cases.tsv"
-python3 - "$PROM_PORT" "$OURS_PORT" "$N" "$INTERVALS" "$FILTER" "$WORK/cases.tsv" <<'PY'
+python3 - "$PROM_PORT" "$OURS_PORT" "$N" "$INTERVALS" "$FILTER" "$WORK/cases.tsv" "$BASE_PORT" <<'PY'
 import http.client, json, math, re, statistics, sys, time, urllib.parse
-prom_port, ours_port, n, intervals, flt, cases_file = sys.argv[1:7]
+prom_port, ours_port, n, intervals, flt, cases_file, base_port = sys.argv[1:8]
 n, intervals = int(n), int(intervals)
 ports = {"prometheus": int(prom_port), "ours": int(ours_port)}
+if int(base_port):
+    ports["base"] = int(base_port)
 conns = {name: http.client.HTTPConnection("127.0.0.1", port, timeout=600) for name, port in ports.items()}
 def request(name, path):
     # Either server may close a keep-alive connection that sat idle while the other one worked: reconnect once.
@@ -143,7 +155,7 @@ for line in open(cases_file):
     steps = int(steps)
     if flt and not re.search(flt, expr):
         continue
-    times = {"prometheus": [], "ours": []}
+    times = {name: [] for name in ports}
     series = {}
     try:
         for name in times:
@@ -157,12 +169,32 @@ for line in open(cases_file):
         continue
     p, o = statistics.median(times["prometheus"]), statistics.median(times["ours"])
     note = "" if series["prometheus"] == series["ours"] else "  SERIES DIFFER: %d vs %d" % (series["prometheus"], series["ours"])
-    rows.append((expr, steps, p, o, p / o))
-    print("%-70s %5d  prometheus %9.3f ms  ours %9.3f ms  ratio %6.2fx%s" % (expr, steps, p * 1e3, o * 1e3, p / o, note), flush=True)
+    b = statistics.median(times["base"]) if "base" in times else None
+    if b is not None and series["base"] != series["ours"]:
+        note += "  BASE SERIES DIFFER: %d vs %d" % (series["base"], series["ours"])
+    rows.append((expr, steps, p, o, p / o, p / b if b else None))
+    extra = "  base %9.3f ms  ratio %6.2fx" % (b * 1e3, p / b) if b else ""
+    print("%-70s %5d  prometheus %9.3f ms  ours %9.3f ms  ratio %6.2fx%s%s" % (expr, steps, p * 1e3, o * 1e3, p / o, extra, note), flush=True)
+if not rows:
+    sys.exit(0)
 ratios = [r[4] for r in rows]
 print()
 print("cases %d, geometric mean ratio %.2fx, min %.2fx (%s, %d steps), max %.2fx; >=2x: %d, 1x-2x: %d, slower: %d" % (
     len(rows), math.exp(sum(math.log(r) for r in ratios) / len(ratios)), min(ratios),
     min(rows, key=lambda r: r[4])[0], min(rows, key=lambda r: r[4])[1], max(ratios),
     sum(r >= 2 for r in ratios), sum(1 <= r < 2 for r in ratios), sum(r < 1 for r in ratios)))
+if "base" in ports:
+    base = [r[5] for r in rows]
+    print("base: geometric mean ratio %.2fx; >=2x: %d, 1x-2x: %d, slower: %d" % (
+        math.exp(sum(math.log(r) for r in base) / len(base)),
+        sum(r >= 2 for r in base), sum(1 <= r < 2 for r in base), sum(r < 1 for r in base)))
+for lo, hi, label in ((1, 10, "1-10 steps"), (100, 100, "100 steps"), (1000, 10 ** 9, "1000+ steps")):
+    part = [r for r in rows if lo <= r[1] <= hi]
+    if part:
+        line = "%s: %d cases, geometric mean %.2fx, slower %d" % (label, len(part),
+            math.exp(sum(math.log(r[4]) for r in part) / len(part)), sum(r[4] < 1 for r in part))
+        if "base" in ports:
+            line += "; base %.2fx, slower %d" % (math.exp(sum(math.log(r[5]) for r in part) / len(part)),
+                sum(r[5] < 1 for r in part))
+        print(line)
 PY

@@ -451,7 +451,12 @@ mod tests {
                 let mut s = String::new();
                 f(&mut s, v);
                 assert!(!s.contains('e'), "{s}");
-                assert_eq!(s.parse::<f64>().ok(), Some(v), "{s} reads back, bits {:#x}", v.to_bits());
+                assert_eq!(
+                    s.parse::<f64>().ok(),
+                    Some(v),
+                    "{s} reads back, bits {:#x}",
+                    v.to_bits()
+                );
                 if s != display {
                     assert_eq!(s.len(), display.len(), "{s} against {display}");
                     let last = s.bytes().last().unwrap_or(b'0') - b'0';

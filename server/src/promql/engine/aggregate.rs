@@ -420,7 +420,7 @@ impl GroupCache {
     /// not remembered by address.
     fn get_once(&mut self, metric: &Labels, a: &AggregateExpr) -> u32 {
         let key = group_hash(metric, a);
-        let id = match self.by_key.get(&key) {
+        match self.by_key.get(&key) {
             Some(&id) => id,
             None => {
                 let id = self.labels.len() as u32;
@@ -429,8 +429,7 @@ impl GroupCache {
                 self.slots.push((usize::MAX, 0));
                 id
             }
-        };
-        id
+        }
     }
 }
 
