@@ -11,6 +11,7 @@
 //! ```
 
 pub mod ast;
+pub mod compiled;
 mod duration_parser;
 pub mod engine;
 pub mod functions;

@@ -1065,7 +1065,7 @@ impl<'a> Parser<'a> {
                     }
                     self.bump();
                     let value = self.unquote(&v)?;
-                    let m = Matcher::new(op, label, value)
+                    let m = super::compiled::matcher(op, &label, &value)
                         .map_err(|e| self.error_at(PosRange::new(t.pos.start, v.pos.end), e.to_string()))?;
                     out.push(m);
                 }

@@ -377,8 +377,10 @@ impl BlockQuerier {
         let stones = b.tombstones.read().unwrap_or_else(|e| e.into_inner());
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let (labels, mut chunks) = b.index.series(id).map_err(BlockError::from)?;
-            chunks.retain(|c| c.maxt >= self.mint && c.mint <= self.maxt);
+            let (labels, chunks) = b
+                .index
+                .series_in_range(id, self.mint, self.maxt)
+                .map_err(BlockError::from)?;
             if chunks.is_empty() {
                 continue;
             }

@@ -95,11 +95,13 @@ pub fn success(data: Value, warnings: &[String], infos: &[String]) -> RouteRespo
     json_response(StatusCode::OK, &body)
 }
 
-/// A success envelope around `data`, which is JSON text already.
-pub fn success_raw(data: &str, warnings: &[String], infos: &[String]) -> RouteResponse {
-    let mut body = String::with_capacity(data.len() + 64);
-    body.push_str("{\"status\":\"success\",\"data\":");
-    body.push_str(data);
+/// How a success envelope starts: [`success_prefixed`] takes a body that starts with this and goes on with the
+/// `data` JSON.
+pub const SUCCESS_PREFIX: &str = "{\"status\":\"success\",\"data\":";
+
+/// A success envelope from `body`: [`SUCCESS_PREFIX`] followed by the `data` JSON, written in place (large
+/// results are not copied).
+pub fn success_prefixed(mut body: String, warnings: &[String], infos: &[String]) -> RouteResponse {
     if !warnings.is_empty() {
         body.push_str(",\"warnings\":");
         body.push_str(&serde_json::to_string(warnings).unwrap_or_default());

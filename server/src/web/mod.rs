@@ -93,7 +93,7 @@ async fn api_v1(app: &Arc<App>, req: &RouteRequest, path: &str) -> RouteResponse
             query::range(app, &params).await
         };
         return match out {
-            Ok(o) => api::success_raw(&o.data, &o.warnings, &o.infos),
+            Ok(o) => api::success_prefixed(o.body, &o.warnings, &o.infos),
             Err(e) => api::error(&e),
         };
     }

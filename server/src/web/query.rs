@@ -19,8 +19,8 @@ const MAX_POINTS: i64 = 11_000;
 /// The parts of a successful query response.
 #[derive(Debug)]
 pub(super) struct QueryOutput {
-    /// The `data` object, as JSON text.
-    pub data: String,
+    /// The response body so far: [`super::api::SUCCESS_PREFIX`] and the `data` object, as JSON text.
+    pub body: String,
     /// Warnings.
     pub warnings: Vec<String>,
     /// Infos.
@@ -52,9 +52,8 @@ pub(super) async fn instant(app: &Arc<App>, params: &Params) -> Result<QueryOutp
     let expr = app.parse_query(&query).map_err(|e| ApiError::bad_data(e.to_string()))?;
     let app2 = app.clone();
     let started = Instant::now();
-    let result = tokio::task::spawn_blocking(move || app2.engine.instant_query(&*app2.storage, &query, &expr, t))
-        .await
-        .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?
+    let result = run_blocking(move || app2.engine.instant_query(&*app2.storage, &query, &expr, t))
+        .await?
         .map_err(query_error)?;
     Ok(output(&result, stats.then(|| started.elapsed().as_secs_f64())))
 }
@@ -110,12 +109,33 @@ pub(super) async fn range(app: &Arc<App>, params: &Params) -> Result<QueryOutput
     }
     let app2 = app.clone();
     let started = Instant::now();
-    let result =
-        tokio::task::spawn_blocking(move || app2.engine.range_query(&*app2.storage, &query, &expr, start, end, step))
-            .await
-            .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?
-            .map_err(query_error)?;
+    let result = run_blocking(move || app2.engine.range_query(&*app2.storage, &query, &expr, start, end, step))
+        .await?
+        .map_err(query_error)?;
     Ok(output(&result, stats.then(|| started.elapsed().as_secs_f64())))
+}
+
+/// Runs a query evaluation (blocking work) from a request handler. On a multi-threaded runtime it runs on the
+/// handler's own thread (`block_in_place`: the runtime moves its other tasks to another thread), which saves the
+/// hand-off to a blocking-pool thread and back that dominates small queries; elsewhere (a current-thread runtime,
+/// as in tests) it goes to the blocking pool. A panic in the evaluation becomes an internal error either way.
+async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_thread {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tokio::task::block_in_place(f))).map_err(|p| {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "query evaluation panicked".to_string());
+            ApiError::new(ErrorType::Internal, msg)
+        })
+    } else {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))
+    }
 }
 
 fn type_name(t: crate::promql::ValueType) -> &'static str {
@@ -127,8 +147,22 @@ fn type_name(t: crate::promql::ValueType) -> &'static str {
     }
 }
 
+/// A guess of the JSON size of `v` (bytes), so that the response is written without growing its buffer.
+fn size_hint(v: &Value) -> usize {
+    let labels = |l: &Labels| l.iter().map(|(n, v)| n.len() + v.len() + 6).sum::<usize>() + 16;
+    match v {
+        Value::Scalar { .. } | Value::String { .. } => 64,
+        Value::Vector(samples) => samples.iter().map(|s| labels(&s.metric) + 48).sum(),
+        Value::Matrix(series) => series
+            .iter()
+            .map(|s| labels(&s.metric) + 32 + s.floats.len() * 32 + s.histograms.len() * 160)
+            .sum(),
+    }
+}
+
 fn output(result: &QueryResult, exec_seconds: Option<f64>) -> QueryOutput {
-    let mut data = String::with_capacity(256);
+    let mut data = String::with_capacity(super::api::SUCCESS_PREFIX.len() + size_hint(&result.value) + 128);
+    data.push_str(super::api::SUCCESS_PREFIX);
     data.push_str("{\"resultType\":\"");
     data.push_str(result.value.type_name());
     data.push_str("\",\"result\":");
@@ -144,7 +178,7 @@ fn output(result: &QueryResult, exec_seconds: Option<f64>) -> QueryOutput {
     }
     data.push('}');
     QueryOutput {
-        data,
+        body: data,
         warnings: result.annotations.warnings().map(str::to_string).collect(),
         infos: result.annotations.infos().map(str::to_string).collect(),
     }
@@ -288,7 +322,62 @@ pub fn write_float(out: &mut String, v: f64) {
     } else if v == f64::NEG_INFINITY {
         out.push_str("-Inf");
     } else if !exposition::encode::write_fixed_fast(out, v) {
-        let _ = write!(out, "{v}");
+        write_shortest_fixed(out, v);
+    }
+}
+
+/// Appends a finite `v` as Go's `strconv.FormatFloat(v, 'f', -1, 64)` (and Rust's `Display`) write it: the
+/// shortest digits that read back as `v`, in plain decimal notation. zmij finds the digits (written as `1370.25`,
+/// `1e-7` or `6.717066e16`); they are laid out here without an exponent.
+fn write_shortest_fixed(out: &mut String, v: f64) {
+    let mut zb = zmij::Buffer::new();
+    let s = zb.format_finite(v);
+    let (s, exp) = match s.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => {
+            // Plain decimal already: only an integer's ".0" differs.
+            out.push_str(s.strip_suffix(".0").unwrap_or(s));
+            return;
+        }
+    };
+    let (neg, mantissa) = match s.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, s),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    // The significant digits and the position of the decimal point after the first `point` of them.
+    let mut digits = [0u8; 40];
+    let mut nd = 0;
+    let mut point = int_part.len() as i32 + exp;
+    for c in int_part.bytes().chain(frac_part.bytes()) {
+        if nd == 0 && c == b'0' {
+            point -= 1;
+        } else if nd < digits.len() {
+            digits[nd] = c;
+            nd += 1;
+        }
+    }
+    while nd > 0 && digits[nd - 1] == b'0' {
+        nd -= 1;
+    }
+    // Only ASCII digits were collected.
+    let digits = std::str::from_utf8(&digits[..nd]).unwrap_or("0");
+    if neg {
+        out.push('-');
+    }
+    if digits.is_empty() {
+        out.push('0');
+    } else if point <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', point.unsigned_abs() as usize));
+        out.push_str(digits);
+    } else if point as usize >= digits.len() {
+        out.push_str(digits);
+        out.extend(std::iter::repeat_n('0', point as usize - digits.len()));
+    } else {
+        out.push_str(&digits[..point as usize]);
+        out.push('.');
+        out.push_str(&digits[point as usize..]);
     }
 }
 
@@ -314,6 +403,74 @@ fn write_json_string(out: &mut String, s: &str) {
 mod tests {
     use super::*;
     use crate::promql::engine::{FPoint, Sample, Series};
+
+    #[test]
+    fn shortest_fixed_floats_match_display() {
+        let mut values = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.5,
+            0.1,
+            1e-7,
+            -2.5e-8,
+            5e-324,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+            f64::MIN,
+            1e15,
+            1e16,
+            1.2345678901234567e16,
+            9.007199254740993e15,
+            1e21,
+            123456789012345680000.0,
+            18540.069300069302,
+            0.000123,
+            1e-5,
+            6.717066e6,
+        ];
+        // Random bit patterns over the whole range, and values around the sizes PromQL results take.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for i in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = f64::from_bits(x);
+            if v.is_finite() {
+                values.push(v);
+            }
+            values.push((x >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi(i % 40 - 20));
+        }
+        // Rust's `Display` also writes the shortest digits in plain notation, but where two candidates are equally
+        // close (the value lies exactly halfway) it rounds up, while Go (and zmij) round half to even.
+        let mut ties = 0;
+        let checks = values.len() * 2;
+        for v in values {
+            let display = format!("{v}");
+            for f in [write_shortest_fixed, write_float] {
+                let mut s = String::new();
+                f(&mut s, v);
+                assert!(!s.contains('e'), "{s}");
+                assert_eq!(
+                    s.parse::<f64>().ok(),
+                    Some(v),
+                    "{s} reads back, bits {:#x}",
+                    v.to_bits()
+                );
+                if s != display {
+                    assert_eq!(s.len(), display.len(), "{s} against {display}");
+                    let last = s.bytes().last().unwrap_or(b'0') - b'0';
+                    assert_eq!(last % 2, 0, "{s} against {display}: half to even");
+                    ties += 1;
+                }
+            }
+        }
+        // Exact halfway cases are rare; anything more would be a real difference.
+        assert!(ties * 100 < checks, "{ties} ties of {checks}");
+        let mut s = String::new();
+        write_shortest_fixed(&mut s, f64::from_bits(0x4304_bfcd_9474_0b32));
+        assert_eq!(s, "730048651755878.2", "exactly between ...8.2 and ...8.3");
+    }
 
     #[test]
     fn numbers_and_times_as_upstream() {

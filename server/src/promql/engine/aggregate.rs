@@ -178,7 +178,7 @@ fn series_aggregation(a: &AggregateExpr, m: &Matrix) -> bool {
 /// selected series keep their point at that step.
 fn top_k_series(ev: &mut Evaluator<'_>, a: &AggregateExpr, params: &[f64], m: Matrix) -> Matrix {
     let mut cache = GroupCache::default();
-    let gids: Vec<usize> = m.iter().map(|s| cache.get(&s.metric, a) as usize).collect();
+    let gids: Vec<usize> = m.iter().map(|s| cache.get_once(&s.metric, a) as usize).collect();
     let groups = cache.labels.len();
     let steps = ev.steps();
     let cmp = if a.op == AggregateOp::Topk { cmp_desc } else { cmp_asc };
@@ -252,7 +252,7 @@ struct FloatFold {
 /// step-major evaluation does).
 fn aggregate_series(ev: &mut Evaluator<'_>, a: &AggregateExpr, m: &Matrix) -> Matrix {
     let mut cache = GroupCache::default();
-    let gids: Vec<usize> = m.iter().map(|s| cache.get(&s.metric, a) as usize).collect();
+    let gids: Vec<usize> = m.iter().map(|s| cache.get_once(&s.metric, a) as usize).collect();
     let groups = cache.labels.len();
     let steps = ev.steps();
     let mut out: Matrix = cache
@@ -411,8 +411,16 @@ impl GroupCache {
         if let Some((_, id)) = self.by_ptr.get(&ptr) {
             return *id;
         }
+        let id = self.get_once(metric, a);
+        self.by_ptr.insert(ptr, (metric.clone(), id));
+        id
+    }
+
+    /// The group of a label set that is looked up only once (a series-major input: one lookup per series), so
+    /// not remembered by address.
+    fn get_once(&mut self, metric: &Labels, a: &AggregateExpr) -> u32 {
         let key = group_hash(metric, a);
-        let id = match self.by_key.get(&key) {
+        match self.by_key.get(&key) {
             Some(&id) => id,
             None => {
                 let id = self.labels.len() as u32;
@@ -421,9 +429,7 @@ impl GroupCache {
                 self.slots.push((usize::MAX, 0));
                 id
             }
-        };
-        self.by_ptr.insert(ptr, (metric.clone(), id));
-        id
+        }
     }
 }
 

@@ -624,8 +624,19 @@ impl<'a> Evaluator<'a> {
 
     /// Loads a selected series' points in `[mint, maxt]` (staleness markers included).
     pub(super) fn load_points(&mut self, s: &crate::storage::Series) -> Result<Vec<(i64, Point)>, QueryError> {
-        let mut it = s.iter();
         let mut out = Vec::new();
+        self.load_points_into(s, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Self::load_points`] into `out` (cleared first), so that one buffer serves a query's series in turn.
+    pub(super) fn load_points_into(
+        &mut self,
+        s: &crate::storage::Series,
+        out: &mut Vec<(i64, Point)>,
+    ) -> Result<(), QueryError> {
+        out.clear();
+        let mut it = s.iter();
         loop {
             match it.next() {
                 StorageValueType::None => break,
@@ -669,7 +680,7 @@ impl<'a> Evaluator<'a> {
             }
         }
         self.total_samples += out.len() as u64;
-        Ok(out)
+        Ok(())
     }
 
     /// Loads a selected series' points into `rs` as a range vector holds them: floats and histograms apart,

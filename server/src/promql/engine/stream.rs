@@ -5,14 +5,12 @@
 //! keeps one label set per series, and needs no regrouping into a matrix at the end. Operators that need the
 //! whole vector of one step (vector matching, `topk`, ...) get the step-major form through [`series_to_vectors`].
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::QueryError;
 use super::eval::{Evaluator, Point, Val, without_name};
 use super::histogram::HistogramOps;
 use super::value::{FPoint, HPoint, Matrix, Sample, Series, Vector};
-use crate::model::labels::Labels;
 use crate::model::value::is_stale_nan;
 use crate::promql::ast::VectorSelector;
 
@@ -78,9 +76,7 @@ pub fn series_to_vectors(m: Matrix, start: i64, interval: i64, steps: usize) -> 
 /// then share a label set are merged (an error where both have a point at the same time), empty series are left
 /// out, and the rest is sorted by labels.
 pub fn finish_series(m: Matrix) -> Result<Matrix, QueryError> {
-    let mut index: HashMap<Arc<Labels>, usize> = HashMap::with_capacity(m.len());
-    let mut out: Matrix = Vec::with_capacity(m.len());
-    let mut merged = false;
+    let mut sorted: Matrix = Vec::with_capacity(m.len());
     for mut s in m {
         if s.floats.is_empty() && s.histograms.is_empty() {
             continue;
@@ -89,17 +85,21 @@ pub fn finish_series(m: Matrix) -> Result<Matrix, QueryError> {
             s.metric = Arc::new(without_name(&s.metric));
             s.drop_name = false;
         }
-        match index.get(&s.metric) {
-            Some(&i) => {
-                let into = &mut out[i];
+        sorted.push(s);
+    }
+    // A stable sort (series usually arrive in label order already, which it checks in one pass) puts series with
+    // equal labels next to each other, in their original order.
+    sorted.sort_by(|a, b| a.metric.cmp(&b.metric));
+    let mut out: Matrix = Vec::with_capacity(sorted.len());
+    let mut merged = false;
+    for s in sorted {
+        match out.last_mut() {
+            Some(into) if into.metric == s.metric => {
                 into.floats.extend(s.floats);
                 into.histograms.extend(s.histograms);
                 merged = true;
             }
-            None => {
-                index.insert(s.metric.clone(), out.len());
-                out.push(s);
-            }
+            _ => out.push(s),
         }
     }
     if merged {
@@ -118,7 +118,6 @@ pub fn finish_series(m: Matrix) -> Result<Matrix, QueryError> {
             }
         }
     }
-    out.sort_by(|a, b| a.metric.cmp(&b.metric));
     Ok(out)
 }
 
@@ -158,9 +157,10 @@ impl Evaluator<'_> {
         let lookback = self.lookback();
         let series = self.select(vs, lo - lookback + 1, hi, 0)?;
         let mut out = Matrix::with_capacity(series.len());
+        let mut points = Vec::new();
         for s in series {
             self.check_deadline("expression evaluation")?;
-            let points = self.load_points(&s)?;
+            self.load_points_into(&s, &mut points)?;
             if points.is_empty() {
                 continue;
             }

@@ -2,13 +2,12 @@
 //! within a chunk only the samples in range and not deleted. Float (XOR) chunks decode into a reused buffer of
 //! plain `(timestamp, value)` pairs; histogram chunks into a reused buffer of [`Value`]s.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use crate::model::histogram::{FloatHistogram, Histogram};
 use crate::storage::{SampleIterator, StorageError, Value, ValueType};
-use crate::tsdb::chunkenc::{
-    ENCODING_FLOAT_HISTOGRAM, ENCODING_HISTOGRAM, FloatHistogramIter, HistogramIter, XorChunk,
-};
+use crate::tsdb::chunkenc::{ENCODING_FLOAT_HISTOGRAM, ENCODING_HISTOGRAM, FloatHistogramIter, HistogramIter, XorIter};
 use crate::tsdb::chunks::CodecError;
 use crate::tsdb::chunks_head::ENCODING_XOR;
 use crate::tsdb::index::ChunkMeta;
@@ -64,14 +63,13 @@ impl Decoded {
 
     /// Replaces the contents with the samples of one chunk that lie in `[mint, maxt]` and are not deleted. Decoding
     /// stops at the first sample past `maxt`.
-    fn fill(&mut self, encoding: u8, bytes: Vec<u8>, src: &SeriesSource<'_>) -> Result<(), CodecError> {
+    fn fill(&mut self, encoding: u8, bytes: &[u8], src: &SeriesSource<'_>) -> Result<(), CodecError> {
         self.clear();
         let keep = |t: i64| t >= src.mint && (src.deleted.is_empty() || !is_deleted(src.deleted, t));
         match encoding {
             ENCODING_XOR => {
                 self.float = true;
-                let chunk = XorChunk::from_bytes(bytes)?;
-                let mut it = chunk.iter();
+                let mut it = XorIter::new(bytes);
                 while let Some(s) = it.next_sample() {
                     let (t, v) = s?;
                     if t > src.maxt {
@@ -84,7 +82,7 @@ impl Decoded {
             }
             ENCODING_HISTOGRAM => {
                 self.float = false;
-                for s in HistogramIter::new(&bytes)? {
+                for s in HistogramIter::new(bytes)? {
                     let (t, h) = s?;
                     if t > src.maxt {
                         break;
@@ -96,7 +94,7 @@ impl Decoded {
             }
             ENCODING_FLOAT_HISTOGRAM => {
                 self.float = false;
-                for s in FloatHistogramIter::new(&bytes)? {
+                for s in FloatHistogramIter::new(bytes)? {
                     let (t, h) = s?;
                     if t > src.maxt {
                         break;
@@ -112,10 +110,53 @@ impl Decoded {
     }
 }
 
+/// Buffers of finished iterators, kept per thread for the next ones: a query reads many series one after another,
+/// and taking their buffers from here spares each series the allocations (of a kilobyte or two each, which in the
+/// system allocator also cost a consolidation of its small free lists).
+struct Spare {
+    raw: Vec<u8>,
+    buf: Decoded,
+}
+
+/// How many iterators' buffers a thread keeps.
+const SPARE_KEPT: usize = 16;
+/// Buffers larger than this (bytes, a chunk with unusually many samples) are not kept.
+const SPARE_MAX_BYTES: usize = 64 * 1024;
+
+thread_local! {
+    static SPARES: RefCell<Vec<Spare>> = const { RefCell::new(Vec::new()) };
+}
+
+fn take_spare() -> Spare {
+    SPARES.with(|s| s.borrow_mut().pop()).unwrap_or_else(|| Spare {
+        raw: Vec::new(),
+        buf: Decoded::default(),
+    })
+}
+
+fn keep_spare(mut spare: Spare) {
+    let bytes = spare.raw.capacity()
+        + spare.buf.floats.capacity() * std::mem::size_of::<(i64, f64)>()
+        + spare.buf.values.capacity() * std::mem::size_of::<(i64, Value)>();
+    if bytes > SPARE_MAX_BYTES {
+        return;
+    }
+    spare.raw.clear();
+    spare.buf.clear();
+    SPARES.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < SPARE_KEPT {
+            s.push(spare);
+        }
+    });
+}
+
 /// Iterates a series' chunks, decoding one at a time and skipping samples out of range or deleted.
 pub(super) struct ChunksIter<'a> {
     src: SeriesSource<'a>,
     next_chunk: usize,
+    /// The raw bytes of the chunk being read (reused).
+    raw: Vec<u8>,
     buf: Decoded,
     /// Index of the next sample in `buf`.
     i: usize,
@@ -126,10 +167,12 @@ pub(super) struct ChunksIter<'a> {
 
 impl<'a> ChunksIter<'a> {
     pub(super) fn new(src: SeriesSource<'a>) -> ChunksIter<'a> {
+        let Spare { raw, buf } = take_spare();
         ChunksIter {
             src,
             next_chunk: 0,
-            buf: Decoded::default(),
+            raw,
+            buf,
             i: 0,
             cur: None,
             err: None,
@@ -145,11 +188,11 @@ impl<'a> ChunksIter<'a> {
                 .src
                 .block
                 .chunks
-                .chunk(c.chunk_ref)
+                .read_chunk_into(c.chunk_ref, &mut self.raw)
                 .map_err(BlockError::from)
-                .and_then(|(encoding, bytes)| {
+                .and_then(|(encoding, data)| {
                     self.buf
-                        .fill(encoding, bytes, &self.src)
+                        .fill(encoding, &self.raw[data], &self.src)
                         .map_err(|source| BlockError::Codec {
                             path: self.src.block.dir.clone(),
                             source,
@@ -195,6 +238,15 @@ impl<'a> ChunksIter<'a> {
         self.cur
             .filter(|_| !self.buf.float)
             .and_then(|i| self.buf.values.get(i))
+    }
+}
+
+impl Drop for ChunksIter<'_> {
+    fn drop(&mut self) {
+        keep_spare(Spare {
+            raw: std::mem::take(&mut self.raw),
+            buf: std::mem::take(&mut self.buf),
+        });
     }
 }
 

@@ -144,23 +144,38 @@ impl<'a> BitReader<'a> {
     }
 
     /// Reads `n` bits (n <= 64) as the low bits of the result; `None` if fewer remain.
+    ///
+    /// Loads the (up to) eight bytes from the current byte as one big-endian word and shifts the bits out of it;
+    /// only a read of more than 64 - (bit offset) bits takes one more byte.
     #[inline]
     pub fn read_bits(&mut self, n: u8) -> Option<u64> {
-        if usize::from(n) > self.remaining() || n > 64 {
+        let n = usize::from(n);
+        if n > self.remaining() || n > 64 {
             return None;
         }
-        let mut out = 0u64;
-        let mut n = n;
-        while n > 0 {
-            let offset = self.pos % 8;
-            let take = (8 - offset).min(usize::from(n));
-            let byte = self.bytes[self.pos / 8];
-            let chunk = (byte << offset) >> (8 - take);
-            out = (out << take) | u64::from(chunk);
-            self.pos += take;
-            n -= take as u8;
+        if n == 0 {
+            return Some(0);
         }
-        Some(out)
+        let at = self.pos / 8;
+        let offset = self.pos % 8;
+        let word = match self.bytes.get(at..at + 8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
+            Some(w) => u64::from_be_bytes(w),
+            None => {
+                // Fewer than eight bytes left: pad with zeros (never read, as `remaining` was checked).
+                let mut w = [0u8; 8];
+                let tail = &self.bytes[at..];
+                w[..tail.len()].copy_from_slice(tail);
+                u64::from_be_bytes(w)
+            }
+        };
+        self.pos += n;
+        if offset + n <= 64 {
+            return Some((word << offset) >> (64 - n));
+        }
+        // The word holds 64 - offset of the bits; the rest (at most 7) come from the next byte.
+        let extra = offset + n - 64;
+        let low = u64::from(self.bytes[at + 8] >> (8 - extra));
+        Some((((word << offset) >> offset) << extra) | low)
     }
 
     /// Reads a whole byte (not necessarily aligned).
@@ -216,6 +231,32 @@ pub fn put_varint(w: &mut BitWriter, x: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_of_every_width_near_the_end_and_past_it() {
+        // Fields of every width 0..=64 at changing alignments, read back by word loads, up to the last bit.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut fields = Vec::new();
+        let mut w = BitWriter::default();
+        for i in 0..400u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let n = (i % 65) as u8;
+            let v = if n == 64 { x } else { x & ((1u64 << n) - 1) };
+            w.write_bits(v, n);
+            fields.push((v, n));
+        }
+        let mut r = BitReader::new(w.bytes());
+        for &(v, n) in &fields {
+            assert_eq!(r.read_bits(n), Some(v), "{n}-bit field at bit {}", r.position());
+        }
+        let left = r.remaining();
+        assert!(left < 8);
+        assert_eq!(r.read_bits(left as u8 + 1), None);
+        assert_eq!(r.read_bits(left as u8), Some(0));
+        assert_eq!(r.read_bits(65), None);
+    }
 
     #[test]
     fn bits_round_trip_at_every_alignment() {

@@ -354,7 +354,9 @@ pub struct XorIter<'a> {
 }
 
 impl<'a> XorIter<'a> {
-    fn new(bytes: &'a [u8]) -> XorIter<'a> {
+    /// An iterator over the encoded bytes of a chunk (sample count first), borrowed; a chunk shorter than its
+    /// header fails on the first sample.
+    pub fn new(bytes: &'a [u8]) -> XorIter<'a> {
         let count = (bytes.len() >= 2).then(|| u16::from_be_bytes([bytes[0], bytes[1]]));
         let mut reader = BitReader::new(bytes);
         if count.is_some() {

@@ -24,6 +24,9 @@ pub const MAGIC: u32 = 0x85BD_40DD;
 pub const FORMAT_V1: u8 = 1;
 /// Header size (magic, version, padding).
 pub const HEADER_SIZE: u64 = 8;
+/// How many bytes [`ChunkReader::read_chunk_into`] reads at first: enough for a full chunk of 120 float samples
+/// in the common case, so that most chunks take one read.
+pub const CHUNK_READ_GUESS: usize = 1024;
 /// Largest segment file written.
 pub const MAX_SEGMENT_SIZE: u64 = 512 * 1024 * 1024;
 
@@ -229,6 +232,21 @@ impl ChunkReader {
 
     /// The encoding and bytes of the chunk at `chunk_ref`.
     pub fn chunk(&self, chunk_ref: u64) -> Result<(u8, Vec<u8>), ChunkFileError> {
+        let mut buf = Vec::new();
+        let (encoding, data) = self.read_chunk_into(chunk_ref, &mut buf)?;
+        buf.truncate(data.end);
+        buf.drain(..data.start);
+        Ok((encoding, buf))
+    }
+
+    /// Reads the chunk at `chunk_ref` into `buf` (reused between calls; its contents are replaced) and returns the
+    /// encoding and where the chunk's data lies in `buf`. One positioned read covers the length, the encoding, the
+    /// data and the checksum of chunks up to [`CHUNK_READ_GUESS`] bytes; larger chunks take a second read.
+    pub fn read_chunk_into(
+        &self,
+        chunk_ref: u64,
+        buf: &mut Vec<u8>,
+    ) -> Result<(u8, std::ops::Range<usize>), ChunkFileError> {
         let bad = |reason| ChunkFileError::BadRef { chunk_ref, reason };
         let (path, f, len) = self
             .files
@@ -238,16 +256,16 @@ impl ChunkReader {
         if off < HEADER_SIZE || off >= *len {
             return Err(bad("offset outside the segment file"));
         }
-        let mut head = [0u8; 11];
-        let n = ((*len - off) as usize).min(head.len());
-        f.read_exact_at(&mut head[..n], off)
-            .map_err(io_err("read chunk", path))?;
+        let first = ((*len - off) as usize).min(CHUNK_READ_GUESS);
+        buf.clear();
+        buf.resize(first, 0);
+        f.read_exact_at(buf, off).map_err(io_err("read chunk", path))?;
         let mut data_len = 0u64;
         let mut i = 0;
         loop {
-            let b = *head
+            let b = *buf
                 .get(i)
-                .filter(|_| i < n.min(5))
+                .filter(|_| i < 5)
                 .ok_or(bad("chunk length is not a varint"))?;
             data_len |= u64::from(b & 0x7f) << (7 * i);
             i += 1;
@@ -255,24 +273,26 @@ impl ChunkReader {
                 break;
             }
         }
-        let start = off + i as u64;
-        if start + 1 + data_len + 4 > *len {
+        // Varint, encoding byte, data, checksum.
+        let total = i as u64 + 1 + data_len + 4;
+        if off + total > *len {
             return Err(bad("chunk runs past the end of its file"));
         }
-        let mut buf = vec![0u8; 1 + data_len as usize + 4];
-        f.read_exact_at(&mut buf, start).map_err(io_err("read chunk", path))?;
-        let body_len = 1 + data_len as usize;
-        let want = u32::from_be_bytes([buf[body_len], buf[body_len + 1], buf[body_len + 2], buf[body_len + 3]]);
-        if crc32(&buf[..body_len]) != want {
+        let total = total as usize;
+        if total > first {
+            buf.resize(total, 0);
+            f.read_exact_at(&mut buf[first..], off + first as u64)
+                .map_err(io_err("read chunk", path))?;
+        }
+        let body = i..total - 4;
+        let want = u32::from_be_bytes([buf[total - 4], buf[total - 3], buf[total - 2], buf[total - 1]]);
+        if crc32(&buf[body.clone()]) != want {
             return Err(ChunkFileError::Checksum {
                 path: path.clone(),
                 offset: off,
             });
         }
-        let encoding = buf[0];
-        buf.truncate(body_len);
-        buf.remove(0);
-        Ok((encoding, buf))
+        Ok((buf[i], i + 1..total - 4))
     }
 }
 

@@ -285,6 +285,12 @@ impl IndexReader {
 
     /// The labels and chunk metadata of series `id`.
     pub fn series(&self, id: u32) -> Result<(Labels, Vec<ChunkMeta>), IndexError> {
+        self.series_in_range(id, i64::MIN, i64::MAX)
+    }
+
+    /// The labels of series `id` and the metadata of its chunks that overlap `[from, to]` (the others are
+    /// decoded, since chunk metadata is delta-encoded, but not kept).
+    pub fn series_in_range(&self, id: u32, from: i64, to: i64) -> Result<(Labels, Vec<ChunkMeta>), IndexError> {
         let off = u64::from(id) * SERIES_ALIGN;
         let at = off as usize;
         let bad = |e: String| self.malformed("series", off, e);
@@ -316,7 +322,13 @@ impl IndexReader {
         }
         let labels: Labels = pairs.into_iter().collect();
         let k = d.uvarint().map_err(bad)?;
-        let mut chunks: Vec<ChunkMeta> = Vec::with_capacity(k.min(1024) as usize);
+        let whole = from == i64::MIN && to == i64::MAX;
+        let mut chunks: Vec<ChunkMeta> = Vec::with_capacity(if whole { k.min(1024) as usize } else { 2 });
+        let mut prev = ChunkMeta {
+            chunk_ref: 0,
+            mint: 0,
+            maxt: 0,
+        };
         for i in 0..k {
             let c = if i == 0 {
                 let mint = d.varint().map_err(bad)?;
@@ -324,13 +336,15 @@ impl IndexReader {
                 let chunk_ref = d.uvarint().map_err(bad)?;
                 ChunkMeta { chunk_ref, mint, maxt }
             } else {
-                let p = chunks[chunks.len() - 1];
-                let mint = p.maxt.wrapping_add(d.uvarint().map_err(bad)? as i64);
+                let mint = prev.maxt.wrapping_add(d.uvarint().map_err(bad)? as i64);
                 let maxt = mint.wrapping_add(d.uvarint().map_err(bad)? as i64);
-                let chunk_ref = p.chunk_ref.wrapping_add(d.varint().map_err(bad)? as u64);
+                let chunk_ref = prev.chunk_ref.wrapping_add(d.varint().map_err(bad)? as u64);
                 ChunkMeta { chunk_ref, mint, maxt }
             };
-            chunks.push(c);
+            if whole || (c.maxt >= from && c.mint <= to) {
+                chunks.push(c);
+            }
+            prev = c;
         }
         Ok((labels, chunks))
     }

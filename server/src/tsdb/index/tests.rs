@@ -64,6 +64,23 @@ fn series_round_trip_and_label_values() {
         let (l, chunks) = r.series(*id).unwrap();
         assert_eq!(&l, &want.labels);
         assert_eq!(chunks, want.chunks);
+        // Ranges before, inside, across and after the chunks keep exactly the chunks overlapping them.
+        let bounds: Vec<i64> = chunks
+            .iter()
+            .flat_map(|c| [c.mint - 1, c.mint, c.maxt, c.maxt + 1])
+            .collect();
+        for &from in &bounds {
+            for &to in bounds.iter().filter(|&&to| to >= from) {
+                let (l, kept) = r.series_in_range(*id, from, to).unwrap();
+                assert_eq!(&l, &want.labels);
+                let want: Vec<_> = chunks
+                    .iter()
+                    .copied()
+                    .filter(|c| c.maxt >= from && c.mint <= to)
+                    .collect();
+                assert_eq!(kept, want, "[{from}, {to}]");
+            }
+        }
     }
     assert_eq!(r.label_names(), vec!["__name__", "instance", "job", "zone"]);
     assert_eq!(r.label_values("job"), vec!["api", "db", "web"]);

@@ -88,7 +88,7 @@ pub fn label_replace(ev: &mut Evaluator<'_>, call: &Call) -> Result<Flow, QueryE
     let repl = string_arg(ev, &call.args[2])?;
     let src = string_arg(ev, &call.args[3])?;
     let pattern = string_arg(ev, &call.args[4])?;
-    let re = Regex::new(&format!("^(?s:{pattern})$"))
+    let re = crate::promql::compiled::anchored(&pattern)
         .map_err(|_| QueryError::Execution(format!("invalid regular expression in label_replace(): {pattern}")))?;
     if !valid_label_name(&dst) {
         return Err(QueryError::Execution(format!(

@@ -207,10 +207,16 @@ fn run_kernel(
     let overlapping = steps > 1 && arg.ends.windows(2).any(|w| w[1] - w[0] < arg.range);
     // Windows that only move forward are found by moving the previous window's edges.
     let ascending = arg.ends.windows(2).all(|w| w[0] <= w[1]);
+    // Annotation messages depend on the call site and the metric name only: series of the same name (in a row, as
+    // selected) share the record of what was reported, so each message is built once, not once per series.
+    let mut emitted_for: Option<&str> = None;
     for (si, rs) in arg.series.iter().enumerate() {
         ev.check_deadline("expression evaluation")?;
-        let name = rs.metric.metric_name().unwrap_or("").to_string();
-        emitted.clear();
+        let name = rs.metric.metric_name().unwrap_or("");
+        if emitted_for != Some(name) {
+            emitted.clear();
+            emitted_for = Some(name);
+        }
         // Counting kernels over long windows would walk every point of every window; with a prefix count of
         // the events between consecutive points, each window's count is one subtraction.
         let prefix = match event_kind {
@@ -235,7 +241,7 @@ fn run_kernel(
                     end: 0,
                     ts,
                     params: [0.0; 2],
-                    name: &name,
+                    name,
                     arg_pos,
                     emitted: &mut emitted,
                     events: None,
@@ -280,7 +286,7 @@ fn run_kernel(
                 end,
                 ts,
                 params: p,
-                name: &name,
+                name,
                 arg_pos,
                 emitted: &mut emitted,
                 events,
