@@ -328,6 +328,10 @@ impl App {
         if !collects.is_empty() && !excludes.is_empty() {
             return Err("Combined collect and exclude queries are not allowed.".to_string());
         }
+        if collects.is_empty() && excludes.is_empty() {
+            // Every collector: no need to list their names on each scrape.
+            return Ok(Vec::new());
+        }
         let names = self.registry.collector_names();
         if !excludes.is_empty() {
             return Ok(names.into_iter().filter(|n| !excludes.contains(n)).collect());
