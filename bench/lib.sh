@@ -67,3 +67,13 @@ PY
 
 
 ratio() { python3 -c "a, b = float('$1'), float('$2'); print('%.2f' % (a / b) if b else '-')"; }
+
+# The median of its arguments (numbers).
+median() { python3 -c "import statistics, sys; print('%g' % statistics.median(map(float, sys.argv[1:])))" "$@"; }
+
+# Per-round ratios of metric $1 between exporters $2 and $3 of the associative array R (R[who,metric_all] holds
+# the rounds' values, space separated), printed space separated.
+round_ratios() {
+  python3 -c "import sys; a, b = sys.argv[1].split(), sys.argv[2].split(); print(' '.join('%.2f' % (float(x) / float(y)) for x, y in zip(a, b)))" \
+    "${R[$2,$1_all]}" "${R[$3,$1_all]}"
+}

@@ -4,9 +4,9 @@
 //! shared TLS configuration. [`Client::fetch`] sends one `GET` with upstream's
 //! `User-Agent: NGINX-Prometheus-Exporter/v<version>`, requires status 200 and parses the body with
 //! [`stub_status::parse`]. Like Go's HTTP client it keeps connections open for the next scrapes when nginx
-//! allows it, up to [`MAX_IDLE`] of them as Go's default transport (so the exporter does not add one accepted
-//! connection per scrape, nor when scrapes overlap), and retries once on a fresh connection when a kept one turns
-//! out to be closed. It is asynchronous: a scrape runs on the exporter's runtime thread, which waits for nginx
+//! allows it, up to [`MAX_IDLE`] of them (so the exporter does not add one accepted connection per scrape, nor
+//! when up to that many scrapes overlap), and retries once on a fresh connection when a kept one turns out to be
+//! closed. It is asynchronous: a scrape runs on the exporter's runtime thread, which waits for nginx
 //! in its event loop instead of handing each scrape to a blocking thread and back.
 
 pub mod http1;
@@ -103,8 +103,10 @@ pub enum FetchError {
     },
 }
 
-/// How many idle connections a [`Client`] keeps (Go's `DefaultMaxIdleConnsPerHost`).
-pub const MAX_IDLE: usize = 2;
+/// How many idle connections a [`Client`] keeps. Go's default transport keeps 2 per host, so a third overlapping
+/// scrape (a Prometheus HA pair and a debugging `curl`, or several scrapers) opened and closed a connection to
+/// nginx every time; 4 covers the common overlaps and still bounds what the exporter holds open.
+pub const MAX_IDLE: usize = 4;
 
 /// Fetches one target's stub_status page.
 pub struct Client {
@@ -474,28 +476,30 @@ mod tests {
         server.join().expect("server");
     }
 
-    /// Two fetches at once, twice: both connections of the first round are kept and carry the second.
+    /// [`MAX_IDLE`] fetches at once, twice: every connection of the first round is kept and carries the second.
     #[tokio::test]
-    async fn keeps_two_connections_for_overlapping_fetches() {
+    async fn keeps_a_connection_per_overlapping_fetch() {
+        const _: () = assert!(MAX_IDLE == 4, "the fetches below are written out for 4");
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let uri = format!("http://{}/", listener.local_addr().expect("addr"));
         let server = std::thread::spawn(move || {
-            let (mut a, _) = listener.accept().expect("accept");
-            let (mut b, _) = listener.accept().expect("accept");
+            let mut conns: Vec<_> = (0..MAX_IDLE).map(|_| listener.accept().expect("accept").0).collect();
             for round in 0..2 {
-                // Both requests are read before either is answered, so the two fetches overlap.
-                assert!(read_request(&mut a), "round {round}: first connection closed");
-                assert!(read_request(&mut b), "round {round}: second connection closed");
-                a.write_all(PAGE).expect("write");
-                b.write_all(PAGE).expect("write");
+                // Every request is read before any is answered, so the fetches overlap.
+                for (i, conn) in conns.iter_mut().enumerate() {
+                    assert!(read_request(conn), "round {round}: connection {i} closed");
+                }
+                for conn in &mut conns {
+                    conn.write_all(PAGE).expect("write");
+                }
             }
             listener.set_nonblocking(true).expect("nonblocking");
-            assert!(listener.accept().is_err(), "a third connection was opened");
+            assert!(listener.accept().is_err(), "another connection was opened");
         });
         let c = client(&uri, Duration::from_secs(5));
         for _ in 0..2 {
-            let (a, b) = tokio::join!(c.fetch(), c.fetch());
-            for f in [a, b] {
+            let (a, b, d, e) = tokio::join!(c.fetch(), c.fetch(), c.fetch(), c.fetch());
+            for f in [a, b, d, e] {
                 assert_eq!(f.expect("fetch").requests, 4);
             }
         }
