@@ -7,16 +7,19 @@
 # For each exporter: a warm-up, N sequential scrapes over one keep-alive connection (median and p99 latency,
 # scrapes/s), then a concurrent run with C clients for D seconds (wrk: p50/p99 latency, scrapes/s). Exporter CPU
 # time per scrape comes from /proc/<pid>/stat (utime+stime) around each run (MariaDB's own work is not counted);
-# peak RSS is VmHWM at the end. Every scrape opens a fresh MySQL connection in both exporters.
+# peak RSS is VmHWM at the end. Every scrape opens a fresh MySQL connection in both exporters. ROUNDS (default 3)
+# repeats both runs for every exporter, alternating exporters and rotating which goes first; the table shows
+# medians over the rounds and the CPU ratios of every round.
 #
 # Needs: mariadb-server, prometheus-mysqld-exporter, wrk, python3, curl (all Debian packages).
-# Usage: bench/mysql_exporter.sh [N=500] [C=4] [D=10]
+# Usage: [ROUNDS=3] bench/mysql_exporter.sh [N=500] [C=4] [D=10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 N=${1:-500}
 C=${2:-4}
 D=${3:-10}
+ROUNDS=${ROUNDS:-3}
 GO_EXPORTER=${GO_EXPORTER:-/usr/bin/prometheus-mysqld-exporter}
 MARIADBD=${MARIADBD:-/usr/sbin/mariadbd}
 
@@ -38,15 +41,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 1 200); do
-    if curl -s -o /dev/null "http://127.0.0.1:$1/"; then return 0; fi
-    sleep 0.05
-  done
-  echo "port $1 did not open" >&2; exit 1
-}
 
 DB_PORT=$(free_port)
 mariadb-install-db --no-defaults --datadir="$WORK/data" --auth-root-authentication-method=normal --skip-test-db \
@@ -88,80 +82,51 @@ wait_port "$OURS_PORT"
 wait_port "$MIN_PORT"
 wait_port "$GO_PORT"
 
-TICKS=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-hwm_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
-
-# N sequential scrapes on one keep-alive connection; prints "median_ms p99_ms scrapes_per_s bytes".
-sequential() {
-  python3 - "$1" "$2" <<'PY'
-import http.client, statistics, sys, time
-port, n = int(sys.argv[1]), int(sys.argv[2])
-conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-lat = []
-size = 0
-start = time.perf_counter()
-for _ in range(n):
-    t = time.perf_counter()
-    conn.request("GET", "/metrics")
-    r = conn.getresponse()
-    body = r.read()
-    lat.append(time.perf_counter() - t)
-    if r.status != 200 or b"\nmysql_up 1" not in body:
-        sys.exit("bad scrape: %d %r" % (r.status, body[:200]))
-    size = len(body)
-total = time.perf_counter() - start
-lat.sort()
-p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
-print("%.3f %.3f %.0f %d" % (statistics.median(lat) * 1e3, p99 * 1e3, n / total, size))
-PY
-}
-
-# wrk with C connections for D seconds; prints "p50_ms p99_ms scrapes_per_s requests".
-concurrent() {
-  wrk -t "$C" -c "$C" -d "${D}s" --latency "http://127.0.0.1:$1/metrics" > "$WORK/wrk.txt"
-  python3 - "$WORK/wrk.txt" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read()
-def ms(v):
-    m = re.match(r"([\d.]+)(us|ms|s)", v)
-    x = float(m.group(1))
-    return {"us": x / 1e3, "ms": x, "s": x * 1e3}[m.group(2)]
-p50 = re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1)
-p99 = re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1)
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-reqs = int(re.search(r"(\d+) requests in", text).group(1))
-bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-if bad:
-    sys.exit("non-2xx responses: " + bad.group(1))
-print("%.3f %.3f %.0f %d" % (ms(p50), ms(p99), rps, reqs))
-PY
-}
-
 declare -A R
-for who in ours min go; do
+WHO=(ours min go)
+for who in "${WHO[@]}"; do
   case $who in
-    ours) port=$OURS_PORT; pid=$OURS_PID ;;
-    min) port=$MIN_PORT; pid=$MIN_PID ;;
-    go) port=$GO_PORT; pid=$GO_PID ;;
+    ours) port=$OURS_PORT ;;
+    min) port=$MIN_PORT ;;
+    go) port=$GO_PORT ;;
   esac
-  sequential "$port" 20 >/dev/null   # warm-up
-  c0=$(cpu_ticks "$pid")
-  read -r med p99 rps bytes < <(sequential "$port" "$N")
-  c1=$(cpu_ticks "$pid")
-  R[$who,seq_med]=$med; R[$who,seq_p99]=$p99; R[$who,seq_rps]=$rps; R[$who,bytes]=$bytes
-  R[$who,seq_cpu]=$(python3 -c "print('%.1f' % (($c1 - $c0) / $TICKS / $N * 1e6))")
-  c0=$(cpu_ticks "$pid")
-  read -r med p99 rps reqs < <(concurrent "$port")
-  c1=$(cpu_ticks "$pid")
-  R[$who,con_med]=$med; R[$who,con_p99]=$p99; R[$who,con_rps]=$rps
-  R[$who,con_cpu]=$(python3 -c "print('%.1f' % (($c1 - $c0) / $TICKS / max($reqs, 1) * 1e6))")
+  sequential "$port" 20 "mysql_up 1" >/dev/null   # warm-up
+done
+for ((r = 0; r < ROUNDS; r++)); do
+  for ((i = 0; i < ${#WHO[@]}; i++)); do
+    who=${WHO[$(((i + r) % ${#WHO[@]}))]}
+    case $who in
+      ours) port=$OURS_PORT; pid=$OURS_PID ;;
+      min) port=$MIN_PORT; pid=$MIN_PID ;;
+      go) port=$GO_PORT; pid=$GO_PID ;;
+    esac
+    c0=$(cpu_ticks "$pid")
+    read -r med p99 rps bytes _ < <(sequential "$port" "$N" "mysql_up 1")
+    c1=$(cpu_ticks "$pid")
+    R[$who,seq_med]+=" $med"; R[$who,seq_p99]+=" $p99"; R[$who,seq_rps]+=" $rps"; R[$who,bytes]=$bytes
+    R[$who,seq_cpu]+=" $(python3 -c "print('%.1f' % (($c1 - $c0) / $TICKS / $N * 1e6))")"
+    c0=$(cpu_ticks "$pid")
+    read -r med p99 rps reqs < <(concurrent "$port")
+    c1=$(cpu_ticks "$pid")
+    R[$who,con_med]+=" $med"; R[$who,con_p99]+=" $p99"; R[$who,con_rps]+=" $rps"
+    R[$who,con_cpu]+=" $(python3 -c "print('%.1f' % (($c1 - $c0) / $TICKS / max($reqs, 1) * 1e6))")"
+  done
+done
+for who in "${WHO[@]}"; do
+  case $who in
+    ours) pid=$OURS_PID ;;
+    min) pid=$MIN_PID ;;
+    go) pid=$GO_PID ;;
+  esac
   R[$who,hwm]=$(python3 -c "print('%.1f' % ($(hwm_kib "$pid") / 1024))")
+  for k in seq_med seq_p99 seq_rps seq_cpu con_med con_p99 con_rps con_cpu; do
+    R[$who,${k}_all]=${R[$who,$k]}
+    R[$who,$k]=$(median ${R[$who,$k]})
+  done
 done
 
-ratio() { python3 -c "a, b = float('$1'), float('$2'); print('%.2f' % (a / b) if b else '-')"; }
 echo
-echo "mysql_exporter vs prometheus-mysqld-exporter ($("$GO_EXPORTER" --version 2>&1 | head -1 | tr -d '\n')), MariaDB $(mariadb --no-defaults --socket="$WORK/mysqld.sock" -uroot -N -e 'SELECT @@version'), $(nproc) CPUs, N=$N sequential, C=$C clients for ${D}s"
+echo "mysql_exporter vs prometheus-mysqld-exporter ($("$GO_EXPORTER" --version 2>&1 | head -1 | tr -d '\n')), MariaDB $(mariadb --no-defaults --socket="$WORK/mysqld.sock" -uroot -N -e 'SELECT @@version'), $(nproc) CPUs, N=$N sequential, C=$C clients for ${D}s, median of $ROUNDS rounds, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "ours = default output; ours-min = --web.disable-exporter-metrics"
 printf '%-36s %10s %10s %10s %9s %12s\n' metric ours ours-min go ours/go ours-min/go
 row() {
@@ -178,3 +143,6 @@ row "concurrent($C) scrapes/s" con_rps
 row "concurrent($C) CPU per scrape (us)" con_cpu
 row "peak RSS VmHWM (MiB)" hwm
 row "response size (bytes)" bytes
+echo "CPU per scrape ratios of each round (ours / go, ours-min / go):"
+echo "  sequential: $(round_ratios seq_cpu ours go) / $(round_ratios seq_cpu min go)"
+echo "  concurrent: $(round_ratios con_cpu ours go) / $(round_ratios con_cpu min go)"
