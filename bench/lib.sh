@@ -77,3 +77,60 @@ round_ratios() {
   python3 -c "import sys; a, b = sys.argv[1].split(), sys.argv[2].split(); print(' '.join('%.2f' % (float(x) / float(y)) for x, y in zip(a, b)))" \
     "${R[$2,$1_all]}" "${R[$3,$1_all]}"
 }
+
+# Runs the side-by-side measurement: the exporters named in WHO (ports in PORT[who], processes in PID[who]) get
+# WARMUP sequential scrapes, then ROUNDS rounds of N sequential scrapes and a concurrent run each, alternating the
+# exporters and rotating which goes first. Every scrape must contain MARKER. Fills R[who,metric] with medians over
+# the rounds and R[who,metric_all] with every round's values.
+# Usage: measure_rounds MARKER WARMUP
+measure_rounds() {
+  local marker=$1 warmup=$2 who r i c0 c1 med p99 rps bytes reqs k
+  for who in "${WHO[@]}"; do
+    sequential "${PORT[$who]}" "$warmup" "$marker" >/dev/null
+  done
+  for ((r = 0; r < ROUNDS; r++)); do
+    for ((i = 0; i < ${#WHO[@]}; i++)); do
+      who=${WHO[$(((i + r) % ${#WHO[@]}))]}
+      c0=$(cpu_ticks "${PID[$who]}")
+      read -r med p99 rps bytes _ < <(sequential "${PORT[$who]}" "$N" "$marker")
+      c1=$(cpu_ticks "${PID[$who]}")
+      R[$who,seq_med]+=" $med"; R[$who,seq_p99]+=" $p99"; R[$who,seq_rps]+=" $rps"; R[$who,bytes]=$bytes
+      R[$who,seq_cpu]+=" $(python3 -c "print('%.1f' % (($c1 - $c0) / $TICKS / $N * 1e6))")"
+      c0=$(cpu_ticks "${PID[$who]}")
+      read -r med p99 rps reqs < <(concurrent "${PORT[$who]}")
+      c1=$(cpu_ticks "${PID[$who]}")
+      R[$who,con_med]+=" $med"; R[$who,con_p99]+=" $p99"; R[$who,con_rps]+=" $rps"
+      R[$who,con_cpu]+=" $(python3 -c "print('%.1f' % (($c1 - $c0) / $TICKS / max($reqs, 1) * 1e6))")"
+    done
+  done
+  for who in "${WHO[@]}"; do
+    R[$who,hwm]=$(python3 -c "print('%.1f' % ($(hwm_kib "${PID[$who]}") / 1024))")
+    for k in seq_med seq_p99 seq_rps seq_cpu con_med con_p99 con_rps con_cpu; do
+      R[$who,${k}_all]=${R[$who,$k]}
+      R[$who,$k]=$(median ${R[$who,$k]})
+    done
+  done
+}
+
+# Prints the table of measure_rounds' results for ours, ours-min and go, then every round's CPU ratios.
+print_rounds() {
+  printf '%-36s %10s %10s %10s %9s %12s\n' metric ours ours-min go ours/go ours-min/go
+  while IFS='|' read -r title key; do
+    printf '%-36s %10s %10s %10s %9s %12s\n' "$title" "${R[ours,$key]}" "${R[min,$key]}" "${R[go,$key]}" \
+      "$(ratio "${R[ours,$key]}" "${R[go,$key]}")" "$(ratio "${R[min,$key]}" "${R[go,$key]}")"
+  done <<ROWS
+sequential median latency (ms)|seq_med
+sequential p99 latency (ms)|seq_p99
+sequential scrapes/s|seq_rps
+sequential CPU per scrape (us)|seq_cpu
+concurrent($C) p50 latency (ms)|con_med
+concurrent($C) p99 latency (ms)|con_p99
+concurrent($C) scrapes/s|con_rps
+concurrent($C) CPU per scrape (us)|con_cpu
+peak RSS VmHWM (MiB)|hwm
+response size (bytes)|bytes
+ROWS
+  echo "CPU per scrape ratios of each round (ours / go, ours-min / go):"
+  echo "  sequential: $(round_ratios seq_cpu ours go) / $(round_ratios seq_cpu min go)"
+  echo "  concurrent: $(round_ratios con_cpu ours go) / $(round_ratios con_cpu min go)"
+}
